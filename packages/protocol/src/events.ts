@@ -1,0 +1,179 @@
+import { z } from "zod";
+import { Author, Id, ModelRef, PromptStatus, ReasoningEffort, SandboxStatus, Seq, TokenUsage } from "./common";
+
+/**
+ * The payloads of the session's event log. Every stored event has a `type` (dotted lowercase) and
+ * a `key`: events with the same key are one evolving row (the streamed text of one message, one
+ * tool call, one artifact), so a replay returns each row's latest state once. Keyless events append.
+ */
+export const ToolCallState = z.enum(["pending", "running", "completed", "error"]);
+
+export const ArtifactKind = z.enum(["pull_request", "screenshot", "branch", "commit", "file"]);
+
+export const SessionCreatedEvent = z.object({
+    type: z.literal("session.created"),
+    title: z.string(),
+    repositoryId: Id,
+    baseBranch: z.string(),
+    model: ModelRef,
+    reasoningEffort: ReasoningEffort.optional(),
+    owner: Author,
+  });
+
+export const SessionTitleEvent = z.object({ type: z.literal("session.title"), title: z.string(), by: Author.optional() });
+
+export const SessionArchivedEvent = z.object({ type: z.literal("session.archived"), by: Author });
+
+export const SessionUnarchivedEvent = z.object({ type: z.literal("session.unarchived"), by: Author });
+
+export const ParticipantJoinedEvent = z.object({ type: z.literal("participant.joined"), participant: Author, role: z.string() });
+
+export const PromptQueuedEvent = z.object({
+    type: z.literal("prompt.queued"),
+    promptId: Id,
+    author: Author,
+    text: z.string(),
+    model: ModelRef,
+    reasoningEffort: ReasoningEffort.optional(),
+  });
+
+export const PromptCancelledEvent = z.object({ type: z.literal("prompt.cancelled"), promptId: Id, by: Author });
+
+export const PromptStartedEvent = z.object({ type: z.literal("prompt.started"), promptId: Id });
+
+export const PromptFinishedEvent = z.object({
+    type: z.literal("prompt.finished"),
+    promptId: Id,
+    status: PromptStatus.extract(["completed", "failed", "stopped"]),
+    error: z.string().optional(),
+  });
+
+export const StopRequestedEvent = z.object({ type: z.literal("stop.requested"), promptId: Id, by: Author });
+
+export const MessageTextEvent = z.object({
+    type: z.literal("message.text"),
+    promptId: Id,
+    messageId: z.string().min(1).max(200),
+    /** The whole text of the message so far (cumulative, not a delta). */
+    text: z.string(),
+    role: z.enum(["assistant", "reasoning"]).default("assistant"),
+  });
+
+export const ToolCallEvent = z.object({
+    type: z.literal("tool.call"),
+    promptId: Id,
+    callId: z.string().min(1).max(200),
+    tool: z.string().min(1).max(200),
+    title: z.string().max(2000).optional(),
+    input: z.unknown(),
+    state: ToolCallState,
+    output: z.string().optional(),
+    error: z.string().optional(),
+    startedAt: z.number().optional(),
+    endedAt: z.number().optional(),
+  });
+
+export const StepFinishedEvent = z.object({
+    type: z.literal("step.finished"),
+    promptId: Id,
+    tokens: TokenUsage,
+    costUsd: z.number().nonnegative(),
+  });
+
+export const FilesChangedEvent = z.object({
+    type: z.literal("files.changed"),
+    promptId: Id,
+    files: z
+      .array(
+        z.object({
+          path: z.string().min(1).max(4096),
+          change: z.enum(["added", "modified", "deleted", "renamed"]),
+          additions: z.number().int().nonnegative().optional(),
+          deletions: z.number().int().nonnegative().optional(),
+        }),
+      )
+      .max(5000),
+    /** Unified diff of the prompt's changes against the session's base, truncated if very large. */
+    diff: z.string().optional(),
+  });
+
+export const GitCommitEvent = z.object({
+    type: z.literal("git.commit"),
+    promptId: Id,
+    sha: z.string().regex(/^[0-9a-f]{7,64}$/),
+    branch: z.string(),
+    message: z.string(),
+    author: z.object({ name: z.string(), email: z.string() }),
+  });
+
+export const ArtifactEvent = z.object({
+    type: z.literal("artifact"),
+    artifactId: Id,
+    kind: ArtifactKind,
+    title: z.string(),
+    url: z.string().optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  });
+
+export const AgentErrorEvent = z.object({
+    type: z.literal("agent.error"),
+    promptId: Id.optional(),
+    message: z.string(),
+    code: z.string().optional(),
+  });
+
+export const SandboxStatusEvent = z.object({
+    type: z.literal("sandbox.status"),
+    status: SandboxStatus,
+    sandboxId: Id.optional(),
+    detail: z.string().optional(),
+  });
+
+export const EventPayload = z.discriminatedUnion("type", [
+  SessionCreatedEvent,
+  SessionTitleEvent,
+  SessionArchivedEvent,
+  SessionUnarchivedEvent,
+  ParticipantJoinedEvent,
+  PromptQueuedEvent,
+  PromptCancelledEvent,
+  PromptStartedEvent,
+  PromptFinishedEvent,
+  StopRequestedEvent,
+  MessageTextEvent,
+  ToolCallEvent,
+  StepFinishedEvent,
+  FilesChangedEvent,
+  GitCommitEvent,
+  ArtifactEvent,
+  AgentErrorEvent,
+  SandboxStatusEvent,
+]);
+export type EventPayload = z.infer<typeof EventPayload>;
+export type EventType = EventPayload["type"];
+
+/** A stored event: the payload plus its place in the log. */
+export const SessionEvent = z.object({
+  seq: Seq,
+  /** Milliseconds since the epoch when this row was last written. */
+  at: z.number(),
+  key: z.string().nullable(),
+  payload: EventPayload,
+});
+export type SessionEvent = z.infer<typeof SessionEvent>;
+
+/** The evolving-row key of a payload, or null when the event simply appends. */
+export function eventKey(payload: EventPayload): string | null {
+  switch (payload.type) {
+    case "message.text":
+      return `text:${payload.messageId}`;
+    case "tool.call":
+      return `tool:${payload.callId}`;
+    case "artifact":
+      return `artifact:${payload.artifactId}`;
+    case "files.changed":
+      return `files:${payload.promptId}`;
+    default:
+      return null;
+  }
+}

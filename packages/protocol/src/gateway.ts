@@ -1,0 +1,50 @@
+import { z } from "zod";
+import { BranchName } from "./rest";
+import { Id, ModelRef } from "./common";
+
+/**
+ * The sandbox gateway's HTTP API (`/v1/*`), called by the control plane with signed requests
+ * (service `control-plane`, see `service-auth.ts`).
+ */
+
+export const SandboxRepository = z.discriminatedUnion("kind", [
+  /** A repository on the gateway's host; the local provider seeds the sandbox from it. */
+  z.object({ kind: z.literal("local"), path: z.string().startsWith("/") }),
+  /** A repository the bridge clones over HTTPS (credentials come from the git credential helper). */
+  z.object({ kind: z.literal("remote"), cloneUrl: z.string().url() }),
+]);
+
+export const CreateSandboxRequest = z.object({
+  sessionId: Id,
+  sandboxId: Id,
+  /** The per-sandbox token the bridge authenticates with; the control plane stores only its hash. */
+  sandboxToken: z.string().min(32).max(256),
+  controlPlaneUrl: z.string().url(),
+  repository: SandboxRepository,
+  baseBranch: BranchName,
+  branch: BranchName,
+  model: ModelRef,
+  /** Restore the work directory from this snapshot instead of starting fresh. */
+  snapshotId: z.string().min(1).max(512).optional(),
+  /** User secrets, injected as environment variables. */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  timeoutMs: z.number().int().positive().max(24 * 3600_000).default(2 * 3600_000),
+});
+export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
+
+export const SandboxInfo = z.object({
+  sandboxId: Id,
+  provider: z.string(),
+  providerId: z.string(),
+  status: z.enum(["starting", "running", "stopped", "failed", "unknown"]),
+});
+export type SandboxInfo = z.infer<typeof SandboxInfo>;
+
+export const SnapshotResponse = z.object({ snapshotId: z.string() });
+
+export const ProviderCapabilities = z.object({
+  provider: z.string(),
+  snapshots: z.boolean(),
+  restore: z.boolean(),
+  timeouts: z.boolean(),
+});
