@@ -8,3 +8,4 @@ export * from "./gateway";
 export * from "./crypto";
 export * from "./service-auth";
 export * from "./parse";
+export * from "./sandbox-env";

@@ -1,0 +1,94 @@
+/**
+ * The one definition of what every Lookout sandbox contains. Each provider turns it into its own
+ * form (code in `packages/sandbox`): Modal builds it through the SDK's image builder, Daytona gets a
+ * snapshot spec, Vercel runs a bootstrap script and snapshots the result, and the local provider
+ * binds the same tools from the host. `Dockerfile` beside this file is the rendered equivalent and
+ * a test keeps the two in step.
+ */
+
+export interface SandboxImageFile {
+  /** Path inside the sandbox. */
+  readonly path: string;
+  /** Path relative to the repository root of the file to copy there. */
+  readonly source: string;
+  readonly mode: number;
+}
+
+export interface SandboxImageDefinition {
+  readonly name: string;
+  /** Bumped whenever the contents change; providers name their built artefacts after it. */
+  readonly version: string;
+  /** A Debian-based registry image that already has Node 22. */
+  readonly baseImage: string;
+  /** Debian packages installed with apt. */
+  readonly aptPackages: readonly string[];
+  /** The OpenCode CLI, installed from npm; its binary is linked to `opencodeBin`. */
+  readonly opencode: { readonly npmPackage: string; readonly version: string };
+  readonly user: { readonly name: string; readonly uid: number; readonly home: string };
+  /** Everything Lookout adds lives here (bridge bundle, opencode binary). */
+  readonly lookoutDir: string;
+  readonly opencodeBin: string;
+  readonly bridgePath: string;
+  readonly chromiumBin: string;
+  /** The repository is cloned (or restored) into `<workspaceDir>/repo`. */
+  readonly workspaceDir: string;
+  readonly workdir: string;
+  readonly files: readonly SandboxImageFile[];
+  readonly env: Readonly<Record<string, string>>;
+  /** The process every sandbox runs. */
+  readonly command: readonly string[];
+}
+
+export const SANDBOX_IMAGE = {
+  name: "lookout-sandbox",
+  version: "1",
+  baseImage: "node:22-bookworm-slim",
+  aptPackages: ["ca-certificates", "git", "openssh-client", "python3", "python3-venv", "chromium", "ripgrep", "curl", "procps"],
+  opencode: { npmPackage: "opencode-ai", version: "1.18.33" },
+  user: { name: "sandbox", uid: 1000, home: "/home/sandbox" },
+  lookoutDir: "/opt/lookout",
+  opencodeBin: "/opt/lookout/opencode",
+  bridgePath: "/opt/lookout/bridge.mjs",
+  chromiumBin: "/usr/bin/chromium",
+  workspaceDir: "/workspace",
+  workdir: "/workspace/repo",
+  files: [{ path: "/opt/lookout/bridge.mjs", source: "packages/bridge/dist/bridge.mjs", mode: 0o644 }],
+  env: {
+    // OpenCode must not reach out for model catalogues; the bridge configures providers itself.
+    OPENCODE_DISABLE_MODELS_FETCH: "1",
+    // playwright-core drives the distribution's Chromium; no browser is ever downloaded.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: "1",
+    LOOKOUT_CHROMIUM_BIN: "/usr/bin/chromium",
+  },
+  command: ["node", "/opt/lookout/bridge.mjs"],
+} as const satisfies SandboxImageDefinition;
+
+/**
+ * The build steps after `FROM`, as Dockerfile instructions. `files` are not included: how they get
+ * in differs per provider (see `renderDockerfile` for the Docker form).
+ */
+export function buildSteps(image: SandboxImageDefinition): string[] {
+  const { user } = image;
+  return [
+    `RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${image.aptPackages.join(" ")} && rm -rf /var/lib/apt/lists/*`,
+    `RUN npm install -g ${image.opencode.npmPackage}@${image.opencode.version} && mkdir -p ${image.lookoutDir} && ln -sf "$(npm root -g)/${image.opencode.npmPackage}/bin/opencode" ${image.opencodeBin}`,
+    `RUN (id -u ${user.uid} >/dev/null 2>&1 && userdel -r "$(id -nu ${user.uid})" || true) && useradd --create-home --home-dir ${user.home} --uid ${user.uid} --shell /bin/bash ${user.name}`,
+    `RUN mkdir -p ${image.workspaceDir} && chown ${user.name}:${user.name} ${image.workspaceDir}`,
+    ...Object.entries(image.env).map(([name, value]) => `ENV ${name}=${value}`),
+  ];
+}
+
+/** The Dockerfile equivalent of the definition (kept in `infra/sandbox-image/Dockerfile`). */
+export function renderDockerfile(image: SandboxImageDefinition): string {
+  return [
+    "# Generated from infra/sandbox-image/image.ts; edit that file, then run",
+    "#   pnpm --filter @lookout/sandbox exec tsx scripts/render-dockerfile.ts",
+    `FROM ${image.baseImage}`,
+    ...buildSteps(image),
+    ...image.files.map((file) => `COPY --chmod=${file.mode.toString(8)} ${file.source} ${file.path}`),
+    `USER ${image.user.name}`,
+    `WORKDIR ${image.workspaceDir}`,
+    `CMD ${JSON.stringify(image.command)}`,
+    "",
+  ].join("\n");
+}

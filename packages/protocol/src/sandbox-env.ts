@@ -1,0 +1,44 @@
+import { z } from "zod";
+
+/**
+ * The environment contract between whoever starts a sandbox (the sandbox gateway) and the bridge
+ * inside it. Every sandbox provider launches `node /opt/lookout/bridge.mjs` with these variables.
+ */
+export const BRIDGE_ENV = {
+  sessionId: "LOOKOUT_SESSION_ID",
+  sandboxId: "LOOKOUT_SANDBOX_ID",
+  /** The per-sandbox token: authenticates the bridge to the control plane and to the model proxy. */
+  sandboxToken: "LOOKOUT_SANDBOX_TOKEN",
+  controlPlaneUrl: "LOOKOUT_CONTROL_PLANE_URL",
+  /** Where the repository lives inside the sandbox (`/workspace/repo`). */
+  workdir: "LOOKOUT_WORKDIR",
+  /** Set only for remote repositories: the bridge clones it into the workdir. */
+  repoUrl: "LOOKOUT_REPO_URL",
+  baseBranch: "LOOKOUT_BASE_BRANCH",
+  branch: "LOOKOUT_BRANCH",
+  /** The session's default model as `provider/model`. */
+  model: "LOOKOUT_MODEL",
+  /** JSON: `ModelProviderConfig[]`. */
+  modelProviders: "LOOKOUT_MODEL_PROVIDERS",
+  opencodeBin: "LOOKOUT_OPENCODE_BIN",
+  /** A private, writable home for OpenCode's config, data and cache. */
+  home: "LOOKOUT_HOME",
+} as const;
+
+/** Names a user secret may not take, because the sandbox's own contract uses them. */
+export const RESERVED_ENV_PREFIXES = ["LOOKOUT_"] as const;
+
+/**
+ * One model provider the bridge configures into OpenCode. For providers whose real key must not
+ * enter the sandbox, `baseUrl` points at the gateway's model proxy and `apiKey` is the sandbox token.
+ */
+export const ModelProviderConfig = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).max(64),
+  kind: z.enum(["anthropic", "openai", "openai-compatible"]),
+  baseUrl: z.string().url().optional(),
+  apiKey: z.string().min(1).optional(),
+  models: z.array(z.string().min(1).max(200)).min(1),
+});
+export type ModelProviderConfig = z.infer<typeof ModelProviderConfig>;
+
+export const ModelProviderConfigList = z.array(ModelProviderConfig);

@@ -1,0 +1,63 @@
+import { BRIDGE_ENV, type CreateSandboxRequest, type ModelProviderConfig } from "@lookout/protocol";
+import { SANDBOX_IMAGE } from "../../../infra/sandbox-image/image";
+
+/** Where the bridge finds things inside a sandbox; differs only for the unsandboxed dev mode. */
+export interface SandboxLayout {
+  readonly workdir: string;
+  readonly home: string;
+  readonly opencodeBin: string;
+  readonly path: string;
+}
+
+/** The layout of every image-based sandbox (and of the local provider's bubblewrap sandboxes). */
+export const IMAGE_LAYOUT: SandboxLayout = {
+  workdir: SANDBOX_IMAGE.workdir,
+  home: SANDBOX_IMAGE.user.home,
+  opencodeBin: SANDBOX_IMAGE.opencodeBin,
+  path: `${SANDBOX_IMAGE.lookoutDir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+};
+
+const RESERVED_NAME = /^LOOKOUT_/;
+
+/**
+ * The bridge's environment for one create request, without the path-dependent variables (the
+ * provider adds those with `withLayout`). User secrets come first so that nothing a user names can
+ * override the contract; secrets named `LOOKOUT_*` are dropped for the same reason.
+ */
+export function bridgeEnvironment(
+  request: CreateSandboxRequest,
+  modelProviders: readonly ModelProviderConfig[],
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.env)) {
+    if (!RESERVED_NAME.test(name)) env[name] = value;
+  }
+  Object.assign(env, SANDBOX_IMAGE.env);
+  env[BRIDGE_ENV.sessionId] = request.sessionId;
+  env[BRIDGE_ENV.sandboxId] = request.sandboxId;
+  env[BRIDGE_ENV.sandboxToken] = request.sandboxToken;
+  env[BRIDGE_ENV.controlPlaneUrl] = request.controlPlaneUrl;
+  env[BRIDGE_ENV.baseBranch] = request.baseBranch;
+  env[BRIDGE_ENV.branch] = request.branch;
+  env[BRIDGE_ENV.model] = request.model;
+  env[BRIDGE_ENV.modelProviders] = JSON.stringify(modelProviders);
+  if (request.repository.kind === "remote") env[BRIDGE_ENV.repoUrl] = request.repository.cloneUrl;
+  return env;
+}
+
+/** Adds the variables that say where things are inside this provider's sandboxes. */
+export function withLayout(env: Readonly<Record<string, string>>, layout: SandboxLayout): Record<string, string> {
+  return {
+    ...env,
+    [BRIDGE_ENV.workdir]: layout.workdir,
+    [BRIDGE_ENV.home]: layout.home,
+    [BRIDGE_ENV.opencodeBin]: layout.opencodeBin,
+    HOME: layout.home,
+    PATH: layout.path,
+    // OpenCode keeps config, data and cache under XDG paths; pin them inside the private home.
+    XDG_CONFIG_HOME: `${layout.home}/.config`,
+    XDG_DATA_HOME: `${layout.home}/.local/share`,
+    XDG_CACHE_HOME: `${layout.home}/.cache`,
+    XDG_STATE_HOME: `${layout.home}/.local/state`,
+  };
+}

@@ -1,0 +1,6 @@
+export * from "./provider";
+export * from "./errors";
+export * from "./logger";
+export * from "./bridge-env";
+export { LocalProvider, type LocalProviderOptions, TERMINATE_GRACE_MS } from "./local/local-provider";
+export { BWRAP_INSTALL_HINT, probeBubblewrap } from "./local/bwrap";

@@ -1,0 +1,139 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { SANDBOX_IMAGE } from "../../../../infra/sandbox-image/image";
+
+/** Where the host's tools appear inside a local sandbox (the same paths as in the image). */
+export const SANDBOX_PATHS = {
+  workspace: SANDBOX_IMAGE.workspaceDir,
+  home: SANDBOX_IMAGE.user.home,
+  lookoutDir: SANDBOX_IMAGE.lookoutDir,
+  node: `${SANDBOX_IMAGE.lookoutDir}/bin/node`,
+  opencode: SANDBOX_IMAGE.opencodeBin,
+  opencodeOnPath: `${SANDBOX_IMAGE.lookoutDir}/bin/opencode`,
+  bridge: SANDBOX_IMAGE.bridgePath,
+} as const;
+
+export const SANDBOX_UID = SANDBOX_IMAGE.user.uid;
+
+/**
+ * The pieces of the host's /etc a sandbox needs for DNS, TLS, git, fonts and Chromium. Each is
+ * bound read-only if it exists; nothing else of /etc is visible.
+ */
+const HOST_ETC = [
+  "/etc/resolv.conf",
+  "/etc/hosts",
+  "/etc/host.conf",
+  "/etc/gai.conf",
+  "/etc/nsswitch.conf",
+  "/etc/ssl",
+  "/etc/ca-certificates",
+  "/etc/ca-certificates.conf",
+  "/etc/pki",
+  "/etc/alternatives",
+  "/etc/localtime",
+  "/etc/timezone",
+  "/etc/gitconfig",
+  "/etc/fonts",
+  "/etc/chromium",
+  "/etc/chromium.d",
+  "/etc/mime.types",
+  "/etc/protocols",
+  "/etc/services",
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/python3",
+  "/etc/python3.11",
+  "/etc/ssh/ssh_config",
+];
+
+/** Top-level system directories; symlinks (merged-/usr systems) are recreated as symlinks. */
+const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+export interface BwrapMounts {
+  /** Host directory bound read-write at /workspace. */
+  readonly workspaceDir: string;
+  /** Host directory bound read-write at /home/sandbox. */
+  readonly homeDir: string;
+  /** Host files for the sandbox's /etc/passwd and /etc/group (so git and ssh know the user). */
+  readonly passwdFile: string;
+  readonly groupFile: string;
+  /** Host Node binary, bound at /opt/lookout/bin/node. */
+  readonly nodeBin: string;
+  /** Host opencode binary, bound at /opt/lookout/opencode; skipped when absent. */
+  readonly opencodeBin: string | undefined;
+  /** Host bridge bundle, bound at /opt/lookout/bridge.mjs; skipped when absent. */
+  readonly bridgeBundle: string | undefined;
+}
+
+/**
+ * The bubblewrap argv for one sandbox. Every namespace is unshared except the network (the bridge
+ * must reach the control plane and the model API); the process dies with the gateway and gets its
+ * own session so it cannot reach the gateway's terminal.
+ */
+export function bwrapArgs(mounts: BwrapMounts, command: readonly string[]): string[] {
+  const args = [
+    "--unshare-all",
+    "--share-net",
+    "--die-with-parent",
+    "--new-session",
+    "--uid",
+    String(SANDBOX_UID),
+    "--gid",
+    String(SANDBOX_UID),
+    "--hostname",
+    "lookout-sandbox",
+  ];
+  for (const dir of SYSTEM_DIRS) {
+    if (!existsSync(dir)) continue;
+    const stat = lstatSync(dir);
+    if (stat.isSymbolicLink()) {
+      // On merged-/usr systems /bin is `usr/bin`: recreate the link, the target is bound anyway.
+      args.push("--symlink", readlinkSync(dir), dir);
+    } else {
+      args.push("--ro-bind", dir, dir);
+    }
+  }
+  for (const path of HOST_ETC) args.push("--ro-bind-try", path, path);
+  args.push("--ro-bind", mounts.passwdFile, "/etc/passwd", "--ro-bind", mounts.groupFile, "/etc/group");
+  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run");
+  args.push("--bind", mounts.workspaceDir, SANDBOX_PATHS.workspace, "--bind", mounts.homeDir, SANDBOX_PATHS.home);
+  args.push("--ro-bind", mounts.nodeBin, SANDBOX_PATHS.node);
+  if (mounts.opencodeBin) {
+    args.push("--ro-bind", mounts.opencodeBin, SANDBOX_PATHS.opencode);
+    args.push("--ro-bind", mounts.opencodeBin, SANDBOX_PATHS.opencodeOnPath);
+  }
+  if (mounts.bridgeBundle) args.push("--ro-bind", mounts.bridgeBundle, SANDBOX_PATHS.bridge);
+  args.push("--chdir", SANDBOX_PATHS.workspace, "--", ...command);
+  return args;
+}
+
+export const BWRAP_INSTALL_HINT =
+  "The local sandbox provider needs bubblewrap. Install it with `apt-get install bubblewrap` " +
+  "(or your distribution's package), or set LOOKOUT_UNSAFE_NO_SANDBOX=1 to run sandboxes " +
+  "without isolation for development only.";
+
+export interface BwrapProbe {
+  readonly ok: boolean;
+  /** Why bubblewrap cannot be used, when `ok` is false. */
+  readonly problem?: string;
+}
+
+/**
+ * Checks that bubblewrap exists and can create the namespaces we ask for (it can be installed but
+ * unusable, e.g. when unprivileged user namespaces are disabled).
+ */
+export function probeBubblewrap(bwrapPath: string): BwrapProbe {
+  if (!existsSync(bwrapPath)) return { ok: false, problem: `${bwrapPath} does not exist` };
+  const args = ["--unshare-all", "--share-net", "--die-with-parent", "--new-session"];
+  for (const dir of SYSTEM_DIRS) {
+    if (!existsSync(dir)) continue;
+    if (lstatSync(dir).isSymbolicLink()) args.push("--symlink", readlinkSync(dir), dir);
+    else args.push("--ro-bind", dir, dir);
+  }
+  args.push("--proc", "/proc", "--dev", "/dev", "--", "true");
+  const result = spawnSync(bwrapPath, args, { encoding: "utf8", timeout: 10_000 });
+  if (result.error) return { ok: false, problem: result.error.message };
+  if (result.status !== 0) return { ok: false, problem: result.stderr.trim() || `exit status ${result.status}` };
+  return { ok: true };
+}

@@ -1,0 +1,375 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, openSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { IMAGE_LAYOUT, withLayout, type SandboxLayout } from "../bridge-env";
+import { classifyErrno, findErrno, providerError, SandboxProviderError } from "../errors";
+import { describeError, silentLogger, type Logger } from "../logger";
+import type {
+  SandboxCreateConfig,
+  SandboxHandle,
+  SandboxProvider,
+  SandboxProviderCapabilities,
+  SandboxState,
+} from "../provider";
+import { BWRAP_INSTALL_HINT, bwrapArgs, probeBubblewrap, SANDBOX_PATHS, SANDBOX_UID } from "./bwrap";
+
+const execFileAsync = promisify(execFile);
+
+const PROVIDER = "local";
+/** How long a sandbox gets to exit on SIGTERM before its whole process group is killed. */
+export const TERMINATE_GRACE_MS = 3_000;
+const SANDBOX_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+const SNAPSHOT_ID_PATTERN = /^snap_[A-Za-z0-9_-]{16,64}$/;
+
+export interface LocalProviderOptions {
+  /** Root of everything the provider writes: `sandboxes/<id>/` and `snapshots/<id>.tar.gz`. */
+  readonly dataDir: string;
+  /** The bridge bundle (`packages/bridge/dist/bridge.mjs`), bound at /opt/lookout/bridge.mjs. */
+  readonly bridgeBundle: string;
+  /** The real opencode binary, bound at /opt/lookout/opencode. */
+  readonly opencodeBin: string | undefined;
+  /** The Node binary sandboxes run; defaults to the gateway's own (resolved through symlinks). */
+  readonly nodeBin?: string;
+  readonly bwrapPath?: string;
+  /** Runs sandboxes as plain child processes without any isolation. Development only. */
+  readonly unsafeNoSandbox?: boolean;
+  /**
+   * The argv run inside the sandbox; defaults to `node /opt/lookout/bridge.mjs`. Tests replace it
+   * to run probes instead of the bridge.
+   */
+  readonly command?: readonly string[];
+  readonly logger?: Logger;
+}
+
+interface LiveSandbox {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Set once the process tree has exited. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Set when we stopped it (terminate or timeout), so its exit is not a failure. */
+  stoppedByUs: boolean;
+  readonly exited: Promise<void>;
+  timeout: NodeJS.Timeout | undefined;
+}
+
+const DEFAULT_COMMAND = ["node", SANDBOX_PATHS.bridge] as const;
+
+/**
+ * Sandboxes as bubblewrap process trees on the gateway's host: the embedded default. Each sandbox
+ * has a private directory `<dataDir>/sandboxes/<id>/` holding `workspace/` (bound at /workspace),
+ * `home/` (bound at /home/sandbox) and `log` (the sandbox's stdout and stderr).
+ */
+export class LocalProvider implements SandboxProvider {
+  readonly name = PROVIDER;
+  readonly capabilities: SandboxProviderCapabilities = {
+    snapshots: true,
+    restore: true,
+    timeouts: true,
+    maxTimeoutMs: 24 * 3600_000,
+    snapshotStopsSandbox: false,
+  };
+
+  private readonly live = new Map<string, LiveSandbox>();
+  private readonly logger: Logger;
+  private readonly nodeBin: string;
+  private readonly bwrapPath: string;
+  private readonly command: readonly string[];
+
+  private constructor(private readonly options: LocalProviderOptions) {
+    this.logger = (options.logger ?? silentLogger).child({ provider: PROVIDER });
+    this.nodeBin = options.nodeBin ?? realpathSync(process.execPath);
+    this.bwrapPath = options.bwrapPath ?? "/usr/bin/bwrap";
+    this.command = options.command ?? DEFAULT_COMMAND;
+  }
+
+  /**
+   * Creates the provider after checking that bubblewrap works. Refuses to start without it unless
+   * `unsafeNoSandbox` is set, in which case it warns loudly.
+   */
+  static async start(options: LocalProviderOptions): Promise<LocalProvider> {
+    const provider = new LocalProvider(options);
+    if (options.unsafeNoSandbox) {
+      provider.logger.warn(
+        "LOOKOUT_UNSAFE_NO_SANDBOX=1: sandboxes run WITHOUT ANY ISOLATION as the gateway's user. " +
+          "The agent can read and change everything this user can. Use this for development only.",
+      );
+    } else {
+      const probe = probeBubblewrap(provider.bwrapPath);
+      if (!probe.ok) throw new Error(`bubblewrap is not usable (${probe.problem}). ${BWRAP_INSTALL_HINT}`);
+    }
+    await mkdir(join(options.dataDir, "sandboxes"), { recursive: true });
+    await mkdir(join(options.dataDir, "snapshots"), { recursive: true });
+    return provider;
+  }
+
+  /** The host directory of one sandbox (tests inspect it; the gateway never exposes it). */
+  sandboxDir(providerId: string): string {
+    return join(this.options.dataDir, "sandboxes", providerId);
+  }
+
+  /** The host PID of the sandbox's outermost process (bubblewrap), while it runs. */
+  pidOf(providerId: string): number | undefined {
+    const sandbox = this.live.get(providerId);
+    return sandbox && !sandbox.exit ? sandbox.pid : undefined;
+  }
+
+  async create(config: SandboxCreateConfig): Promise<SandboxHandle> {
+    const providerId = config.sandboxId;
+    if (!SANDBOX_ID_PATTERN.test(providerId)) {
+      throw providerError(PROVIDER, "The sandbox id is not a valid directory name.", { kind: "permanent", reason: "invalid_request" });
+    }
+    const dir = this.sandboxDir(providerId);
+    if (this.live.has(providerId) || existsSync(dir)) {
+      throw providerError(PROVIDER, `Sandbox ${providerId} already exists.`, { kind: "permanent", reason: "conflict" });
+    }
+    if (this.command === DEFAULT_COMMAND && !existsSync(this.options.bridgeBundle)) {
+      throw providerError(
+        PROVIDER,
+        `The bridge bundle ${this.options.bridgeBundle} does not exist; build it with \`pnpm --filter @lookout/bridge build\`.`,
+        { kind: "permanent", reason: "unavailable" },
+      );
+    }
+    try {
+      await mkdir(join(dir, "workspace"), { recursive: true });
+      await mkdir(join(dir, "home"), { recursive: true });
+      await mkdir(join(dir, "etc"), { recursive: true });
+      if (config.source.kind === "snapshot") {
+        await this.unpackSnapshot(config.source.snapshotId, dir);
+      } else if (config.hostRepositoryPath) {
+        await this.seedRepository(config.hostRepositoryPath, config.env.LOOKOUT_BASE_BRANCH, join(dir, "workspace", "repo"));
+      }
+      this.launch(providerId, config);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw asProviderError(error, "Could not start the sandbox");
+    }
+    return { providerId, status: "running" };
+  }
+
+  async restore(snapshotId: string, config: Omit<SandboxCreateConfig, "source">): Promise<SandboxHandle> {
+    return this.create({ ...config, source: { kind: "snapshot", snapshotId } });
+  }
+
+  async status(providerId: string): Promise<SandboxState> {
+    const sandbox = this.live.get(providerId);
+    if (sandbox) {
+      if (!sandbox.exit) return "running";
+      if (sandbox.stoppedByUs || sandbox.exit.code === 0) return "stopped";
+      return "failed";
+    }
+    // A directory without a process is a sandbox from before a gateway restart (its processes
+    // died with the old gateway) or one that was stopped: either way it is not running.
+    if (SANDBOX_ID_PATTERN.test(providerId) && existsSync(this.sandboxDir(providerId))) return "stopped";
+    throw notFound(providerId);
+  }
+
+  async snapshot(providerId: string): Promise<{ snapshotId: string }> {
+    const dir = this.sandboxDir(providerId);
+    if (!SANDBOX_ID_PATTERN.test(providerId) || !existsSync(join(dir, "workspace"))) throw notFound(providerId);
+    const snapshotId = `snap_${randomBytes(18).toString("base64url")}`;
+    const target = this.snapshotPath(snapshotId);
+    const partial = `${target}.partial`;
+    try {
+      await runTar(["-C", dir, "-czf", partial, "workspace"], { toleratesChangedFiles: true });
+      await rename(partial, target);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw asProviderError(error, "Could not archive the work directory");
+    }
+    this.logger.info("snapshot taken", { providerId, snapshotId });
+    return { snapshotId };
+  }
+
+  async terminate(providerId: string): Promise<void> {
+    if (!SANDBOX_ID_PATTERN.test(providerId)) throw notFound(providerId);
+    await this.stop(providerId);
+    this.live.delete(providerId);
+    await rm(this.sandboxDir(providerId), { recursive: true, force: true });
+    this.logger.info("sandbox terminated", { providerId });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.live.keys()].map((id) => this.stop(id)));
+  }
+
+  private snapshotPath(snapshotId: string): string {
+    return join(this.options.dataDir, "snapshots", `${snapshotId}.tar.gz`);
+  }
+
+  private async unpackSnapshot(snapshotId: string, dir: string): Promise<void> {
+    if (!SNAPSHOT_ID_PATTERN.test(snapshotId)) {
+      throw providerError(PROVIDER, "The snapshot id is malformed.", { kind: "permanent", reason: "invalid_request" });
+    }
+    const archive = this.snapshotPath(snapshotId);
+    if (!existsSync(archive)) {
+      throw providerError(PROVIDER, `No snapshot ${snapshotId}.`, { kind: "permanent", reason: "not_found" });
+    }
+    await runTar(["-C", dir, "-xzf", archive, "workspace"], { toleratesChangedFiles: false });
+  }
+
+  /**
+   * Clones the host repository into the workspace from the host side, so the sandbox never sees
+   * the source path; the `origin` remote is removed for the same reason.
+   */
+  private async seedRepository(sourcePath: string, baseBranch: string | undefined, target: string): Promise<void> {
+    const sourceStat = await stat(sourcePath).catch(() => undefined);
+    if (!sourceStat?.isDirectory()) {
+      throw providerError(PROVIDER, `The repository ${sourcePath} does not exist on the gateway's host.`, {
+        kind: "permanent",
+        reason: "not_found",
+      });
+    }
+    const branchArgs = baseBranch ? ["--branch", baseBranch] : [];
+    const env = { ...process.env, GIT_TERMINAL_PROMPT: "0" };
+    try {
+      await execFileAsync("git", ["clone", "--no-hardlinks", "--quiet", ...branchArgs, "--", sourcePath, target], { env });
+      await execFileAsync("git", ["-C", target, "remote", "remove", "origin"], { env });
+    } catch (error) {
+      throw providerError(
+        PROVIDER,
+        `Could not clone ${sourcePath}: ${describeError(error)}`,
+        { kind: "permanent", reason: "invalid_request" },
+        { cause: error },
+      );
+    }
+  }
+
+  private launch(providerId: string, config: SandboxCreateConfig): void {
+    const dir = this.sandboxDir(providerId);
+    const child = this.options.unsafeNoSandbox ? this.spawnUnsandboxed(dir, config) : this.spawnSandboxed(dir, config);
+    if (child.pid === undefined) {
+      throw providerError(PROVIDER, "The sandbox process did not start.", { kind: "transient", reason: "unavailable" });
+    }
+    let markExited: () => void = () => {};
+    const exited = new Promise<void>((resolve) => (markExited = resolve));
+    const sandbox: LiveSandbox = { child, pid: child.pid, exit: undefined, stoppedByUs: false, exited, timeout: undefined };
+    child.on("exit", (code, signal) => {
+      sandbox.exit = { code, signal };
+      if (sandbox.timeout) clearTimeout(sandbox.timeout);
+      this.logger.info("sandbox exited", { providerId, code, signal });
+      markExited();
+    });
+    child.on("error", (error) => this.logger.error("sandbox process error", { providerId, error: describeError(error) }));
+    sandbox.timeout = setTimeout(() => {
+      this.logger.info("sandbox timed out", { providerId, timeoutMs: config.timeoutMs });
+      void this.stop(providerId);
+    }, Math.min(config.timeoutMs, this.capabilities.maxTimeoutMs));
+    sandbox.timeout.unref();
+    this.live.set(providerId, sandbox);
+    this.logger.info("sandbox started", { providerId, pid: child.pid, sandboxed: !this.options.unsafeNoSandbox });
+  }
+
+  private spawnSandboxed(dir: string, config: SandboxCreateConfig): ChildProcess {
+    const passwdFile = join(dir, "etc", "passwd");
+    const groupFile = join(dir, "etc", "group");
+    writeIdentityFiles(passwdFile, groupFile);
+    const args = bwrapArgs(
+      {
+        workspaceDir: join(dir, "workspace"),
+        homeDir: join(dir, "home"),
+        passwdFile,
+        groupFile,
+        nodeBin: this.nodeBin,
+        opencodeBin: this.options.opencodeBin && existsSync(this.options.opencodeBin) ? this.options.opencodeBin : undefined,
+        bridgeBundle: existsSync(this.options.bridgeBundle) ? this.options.bridgeBundle : undefined,
+      },
+      this.command,
+    );
+    // The child keeps its own copy of the log descriptor once spawned.
+    const logFd = openSync(join(dir, "log"), "a");
+    try {
+      // The sandbox's environment is exactly the bridge's: nothing of the gateway's own
+      // environment (which holds the real model API keys) is inherited.
+      return spawn(this.bwrapPath, args, {
+        env: withLayout(config.env, IMAGE_LAYOUT),
+        stdio: ["ignore", logFd, logFd],
+        detached: true,
+      });
+    } finally {
+      closeSync(logFd);
+    }
+  }
+
+  private spawnUnsandboxed(dir: string, config: SandboxCreateConfig): ChildProcess {
+    const layout: SandboxLayout = {
+      workdir: join(dir, "workspace", "repo"),
+      home: join(dir, "home"),
+      opencodeBin: this.options.opencodeBin ?? "opencode",
+      path: `${dirname(this.nodeBin)}:/usr/local/bin:/usr/bin:/bin`,
+    };
+    const command = this.command === DEFAULT_COMMAND ? [this.nodeBin, this.options.bridgeBundle] : [...this.command];
+    const [file, ...args] = command;
+    if (!file) throw providerError(PROVIDER, "The sandbox command is empty.", { kind: "permanent", reason: "invalid_request" });
+    const logFd = openSync(join(dir, "log"), "a");
+    try {
+      return spawn(file, args, {
+        cwd: join(dir, "workspace"),
+        env: withLayout(config.env, layout),
+        stdio: ["ignore", logFd, logFd],
+        detached: true,
+      });
+    } finally {
+      closeSync(logFd);
+    }
+  }
+
+  /** Stops the whole process group: SIGTERM, then SIGKILL after the grace period. */
+  private async stop(providerId: string): Promise<void> {
+    const sandbox = this.live.get(providerId);
+    if (!sandbox || sandbox.exit) return;
+    sandbox.stoppedByUs = true;
+    if (sandbox.timeout) clearTimeout(sandbox.timeout);
+    killGroup(sandbox.pid, "SIGTERM");
+    const grace = new Promise<"grace">((resolve) => setTimeout(() => resolve("grace"), TERMINATE_GRACE_MS).unref());
+    if ((await Promise.race([sandbox.exited.then(() => "exited" as const), grace])) === "grace") {
+      killGroup(sandbox.pid, "SIGKILL");
+      await sandbox.exited;
+    }
+    // The sandbox's own processes live in a separate session inside the PID namespace; killing
+    // bubblewrap tears the namespace down, and this makes sure nothing of the group lingers.
+    killGroup(sandbox.pid, "SIGKILL");
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    // ESRCH: the group is already gone, which is what we wanted.
+    if (findErrno(error) !== "ESRCH") throw error;
+  }
+}
+
+function writeIdentityFiles(passwdFile: string, groupFile: string): void {
+  const uid = SANDBOX_UID;
+  const passwd = `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${uid}:Lookout sandbox:${SANDBOX_PATHS.home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
+  const group = `root:x:0:\nsandbox:x:${uid}:\nnogroup:x:65534:\n`;
+  writeFileSync(passwdFile, passwd, { mode: 0o644 });
+  writeFileSync(groupFile, group, { mode: 0o644 });
+}
+
+async function runTar(args: string[], options: { toleratesChangedFiles: boolean }): Promise<void> {
+  try {
+    await execFileAsync("tar", args, { maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    // GNU tar exits 1 when a file changed while it was read: the archive is still complete and
+    // consistent per file, which is what a snapshot of a running sandbox can offer.
+    const exitCode = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
+    if (options.toleratesChangedFiles && exitCode === 1) return;
+    throw error;
+  }
+}
+
+function notFound(providerId: string): SandboxProviderError {
+  return providerError(PROVIDER, `No sandbox ${providerId}.`, { kind: "permanent", reason: "not_found" });
+}
+
+function asProviderError(error: unknown, what: string): SandboxProviderError {
+  if (error instanceof SandboxProviderError) return error;
+  const errno = findErrno(error);
+  const classification = errno ? classifyErrno(errno) : { kind: "permanent" as const, reason: "internal" as const };
+  return providerError(PROVIDER, `${what}: ${describeError(error)}`, classification, { code: errno, cause: error });
+}

@@ -1,0 +1,86 @@
+/**
+ * The one interface every sandbox backend implements. The gateway talks only to this; a provider
+ * turns it into its vendor's API (or, for `local`, into bubblewrap process trees).
+ *
+ * Identity: the control plane chooses `sandboxId`; the provider answers with its own `providerId`,
+ * which is what every later call takes. Providers keep no state the gateway cannot rebuild from
+ * the `providerId` alone (remote providers ask their API; `local` looks at its data directory).
+ */
+
+/** The names the gateway accepts in `LOOKOUT_SANDBOX_PROVIDER`. */
+export const PROVIDER_NAMES = ["local", "modal", "daytona", "vercel"] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+/** What a sandbox is doing, as the control plane sees it (`SandboxInfo.status` in the protocol). */
+export type SandboxState = "starting" | "running" | "stopped" | "failed" | "unknown";
+
+export interface SandboxProviderCapabilities {
+  /** `snapshot()` captures the work directory so a later `restore()` can continue from it. */
+  readonly snapshots: boolean;
+  /** `restore()` starts a sandbox from a snapshot id. */
+  readonly restore: boolean;
+  /** The provider enforces `timeoutMs` itself (the sandbox is stopped when it elapses). */
+  readonly timeouts: boolean;
+  /** The largest `timeoutMs` the provider accepts; longer requests are clamped to it. */
+  readonly maxTimeoutMs: number;
+  /** Taking a snapshot stops the sandbox (Vercel); the control plane must restore to continue. */
+  readonly snapshotStopsSandbox: boolean;
+}
+
+/** Where a sandbox's filesystem comes from. */
+export type SandboxSource =
+  | { readonly kind: "image" }
+  | { readonly kind: "snapshot"; readonly snapshotId: string };
+
+export interface SandboxResources {
+  readonly cpu?: number;
+  readonly memoryMiB?: number;
+}
+
+export interface SandboxCreateConfig {
+  /** The control plane's id for this sandbox; used in names, labels and logs. */
+  readonly sandboxId: string;
+  /**
+   * The bridge's environment (see `BRIDGE_ENV` in the protocol) plus user secrets. Path-dependent
+   * variables (`LOOKOUT_WORKDIR`, `LOOKOUT_HOME`, `LOOKOUT_OPENCODE_BIN`, `HOME`, `PATH`) are
+   * added by the provider, because only it knows where things live inside its sandboxes.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  readonly source: SandboxSource;
+  /**
+   * A git repository on the gateway's host to clone into the work directory before the bridge
+   * starts. Only the `local` provider can see host paths; the others refuse it.
+   */
+  readonly hostRepositoryPath?: string;
+  readonly resources?: SandboxResources;
+  /** Stop the sandbox after this long, whatever it is doing. */
+  readonly timeoutMs: number;
+}
+
+export interface SandboxHandle {
+  readonly providerId: string;
+  readonly status: SandboxState;
+}
+
+export interface SandboxProvider {
+  readonly name: ProviderName;
+  readonly capabilities: SandboxProviderCapabilities;
+
+  /** Starts a sandbox and launches the bridge in it (`node /opt/lookout/bridge.mjs`). */
+  create(config: SandboxCreateConfig): Promise<SandboxHandle>;
+
+  /** The sandbox's current state. Throws `SandboxProviderError` (`not_found`) for unknown ids. */
+  status(providerId: string): Promise<SandboxState>;
+
+  /** Captures the sandbox's work directory; the returned id is opaque to everyone but this provider. */
+  snapshot(providerId: string): Promise<{ snapshotId: string }>;
+
+  /** Starts a sandbox from `snapshotId` (same as `create` with a snapshot source). */
+  restore(snapshotId: string, config: Omit<SandboxCreateConfig, "source">): Promise<SandboxHandle>;
+
+  /** Stops the sandbox and releases everything it holds. Terminating a gone sandbox succeeds. */
+  terminate(providerId: string): Promise<void>;
+
+  /** Releases the provider's own resources (connections, child processes) on gateway shutdown. */
+  close(): Promise<void>;
+}
