@@ -1,0 +1,151 @@
+import { z } from "zod";
+import {
+  Author,
+  EventsPage,
+  Id,
+  ListSessionsResponse,
+  Me,
+  ModelsResponse,
+  Repository,
+  SecretListResponse,
+  SendPromptResponse,
+  SessionDetail,
+  SessionSummary,
+  WsTokenResponse,
+  type CreateSessionRequest,
+  type ReasoningEffort,
+  type RepositoryInput,
+  type SessionStatus,
+} from "@lookout/protocol";
+import type { HttpClient } from "./http";
+
+const RepositoriesResponse = z.object({ repositories: z.array(Repository) });
+const RepositoryResponse = z.object({ repository: Repository });
+const CreateSessionResponse = z.object({ session: SessionSummary, promptId: Id.optional() });
+const LoginResponse = z.object({ user: Author });
+
+export type MeResponse = z.infer<typeof Me>;
+export type Models = z.infer<typeof ModelsResponse>;
+export type Model = Models["models"][number];
+export type Secret = z.infer<typeof SecretListResponse>["secrets"][number];
+export type EventsPageResponse = z.infer<typeof EventsPage>;
+export type WsToken = z.infer<typeof WsTokenResponse>;
+
+/** `RepositoryUpdate` as sent: any subset of the editable fields. */
+export interface RepositoryPatch {
+  name?: string;
+  defaultBranch?: string;
+  description?: string;
+}
+
+/** Where a secret lives: for every session, or only for one repository's sessions. */
+export type SecretScope = { kind: "global" } | { kind: "repository"; repositoryId: string };
+
+export interface ListSessionsParams {
+  status?: SessionStatus | undefined;
+  repositoryId?: string | undefined;
+  ownerId?: string | undefined;
+  q?: string | undefined;
+  archived?: boolean | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+export interface SendPromptParams {
+  requestId: string;
+  text: string;
+  model?: string | undefined;
+  reasoningEffort?: ReasoningEffort | undefined;
+}
+
+/** Every REST endpoint of the control plane the dashboard uses, typed and validated. */
+export class LookoutApi {
+  constructor(readonly http: HttpClient) {}
+
+  // --- auth ---
+  me(signal?: AbortSignal) {
+    return this.http.get("/api/me", { schema: Me, signal });
+  }
+  login(token: string) {
+    return this.http.post("/auth/login", { body: { token }, schema: LoginResponse });
+  }
+  logout() {
+    return this.http.post("/auth/logout");
+  }
+
+  // --- models ---
+  models(signal?: AbortSignal) {
+    return this.http.get("/api/models", { schema: ModelsResponse, signal });
+  }
+
+  // --- repositories ---
+  async listRepositories(signal?: AbortSignal) {
+    return (await this.http.get("/api/repositories", { schema: RepositoriesResponse, signal })).repositories;
+  }
+  async createRepository(input: RepositoryInput) {
+    return (await this.http.post("/api/repositories", { body: input, schema: RepositoryResponse })).repository;
+  }
+  async updateRepository(id: string, patch: RepositoryPatch) {
+    return (await this.http.patch(`/api/repositories/${enc(id)}`, { body: patch, schema: RepositoryResponse }))
+      .repository;
+  }
+  deleteRepository(id: string) {
+    return this.http.delete(`/api/repositories/${enc(id)}`);
+  }
+
+  // --- secrets (names only; values never come back) ---
+  async listSecrets(scope: SecretScope, signal?: AbortSignal) {
+    return (await this.http.get(secretsPath(scope), { schema: SecretListResponse, signal })).secrets;
+  }
+  setSecret(scope: SecretScope, name: string, value: string) {
+    return this.http.put(`${secretsPath(scope)}/${enc(name)}`, { body: { value } });
+  }
+  deleteSecret(scope: SecretScope, name: string) {
+    return this.http.delete(`${secretsPath(scope)}/${enc(name)}`);
+  }
+
+  // --- sessions ---
+  createSession(request: CreateSessionRequest) {
+    return this.http.post("/api/sessions", { body: request, schema: CreateSessionResponse });
+  }
+  listSessions(params: ListSessionsParams, signal?: AbortSignal) {
+    const { archived, ...rest } = params;
+    return this.http.get("/api/sessions", {
+      schema: ListSessionsResponse,
+      signal,
+      query: { ...rest, archived: archived === undefined ? undefined : String(archived) },
+    });
+  }
+  getSession(id: string, signal?: AbortSignal) {
+    return this.http.get(`/api/sessions/${enc(id)}`, { schema: SessionDetail, signal });
+  }
+  sendPrompt(id: string, prompt: SendPromptParams) {
+    return this.http.post(`/api/sessions/${enc(id)}/prompts`, { body: prompt, schema: SendPromptResponse });
+  }
+  cancelPrompt(id: string, promptId: string) {
+    return this.http.delete(`/api/sessions/${enc(id)}/prompts/${enc(promptId)}`);
+  }
+  stop(id: string) {
+    return this.http.post(`/api/sessions/${enc(id)}/stop`);
+  }
+  archive(id: string) {
+    return this.http.post(`/api/sessions/${enc(id)}/archive`);
+  }
+  unarchive(id: string) {
+    return this.http.post(`/api/sessions/${enc(id)}/unarchive`);
+  }
+  events(id: string, after: number, limit?: number, signal?: AbortSignal) {
+    return this.http.get(`/api/sessions/${enc(id)}/events`, { schema: EventsPage, signal, query: { after, limit } });
+  }
+  wsToken(id: string, signal?: AbortSignal) {
+    return this.http.post(`/api/sessions/${enc(id)}/ws-token`, { schema: WsTokenResponse, signal });
+  }
+}
+
+function secretsPath(scope: SecretScope): string {
+  return scope.kind === "global" ? "/api/secrets" : `/api/repositories/${enc(scope.repositoryId)}/secrets`;
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
