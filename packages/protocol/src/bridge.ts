@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Author, Id, ModelRef, ReasoningEffort, Seq } from "./common";
+import { Author, Id, ModelRef, ReasoningEffort, Seq } from "./common.ts";
 import {
   AgentErrorEvent,
   ArtifactEvent,
@@ -9,7 +9,7 @@ import {
   PromptFinishedEvent,
   StepFinishedEvent,
   ToolCallEvent,
-} from "./events";
+} from "./events.ts";
 
 /**
  * The bridge ⇄ session protocol. The bridge authenticates at upgrade time with its per-sandbox

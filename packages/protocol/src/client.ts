@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { Author, Id, MAX_PROMPT_CHARS, ModelRef, ParticipantRole, PromptStatus, ReasoningEffort, RequestId, SandboxStatus, Seq, SessionStatus } from "./common";
-import { SessionEvent } from "./events";
+import { Author, Id, MAX_PROMPT_CHARS, ModelRef, ParticipantRole, PromptStatus, ReasoningEffort, RequestId, SandboxStatus, Seq, SessionStatus } from "./common.ts";
+import { SessionEvent } from "./events.ts";
 
 /** Frames a client (browser, bot) sends on the session socket. */
 export const ClientMessage = z.discriminatedUnion("type", [

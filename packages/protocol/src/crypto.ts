@@ -23,9 +23,10 @@ export function fromBase64Url(text: string): Uint8Array {
   return out;
 }
 
+/** Bytes backed by a plain ArrayBuffer, as WebCrypto wants them in every runtime's typings. */
 export function toBytes(data: string | Uint8Array | ArrayBuffer): Uint8Array<ArrayBuffer> {
-  if (typeof data === "string") return encoder.encode(data);
-  return data instanceof Uint8Array ? new Uint8Array(data) : new Uint8Array(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(typeof data === "string" ? encoder.encode(data) : data);
 }
 
 export async function sha256Hex(data: string | Uint8Array | ArrayBuffer): Promise<string> {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Author, Id, ModelRef, PromptStatus, ReasoningEffort, SandboxStatus, Seq, TokenUsage } from "./common";
+import { Author, Id, ModelRef, PromptStatus, ReasoningEffort, SandboxStatus, Seq, TokenUsage } from "./common.ts";
 
 /**
  * The payloads of the session's event log. Every stored event has a `type` (dotted lowercase) and

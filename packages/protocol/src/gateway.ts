@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { BranchName } from "./rest";
-import { Id, ModelRef } from "./common";
+import { BranchName } from "./rest.ts";
+import { Id, ModelRef } from "./common.ts";
 
 /**
  * The sandbox gateway's HTTP API (`/v1/*`), called by the control plane with signed requests

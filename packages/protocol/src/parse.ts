@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { MAX_FRAME_BYTES } from "./common";
-import { LookoutError } from "./errors";
+import { MAX_FRAME_BYTES } from "./common.ts";
+import { LookoutError } from "./errors.ts";
 
 /**
  * Parses one WebSocket frame against a discriminated union. Every failure is a `LookoutError`

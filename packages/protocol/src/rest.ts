@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { Author, Id, MAX_PROMPT_CHARS, ModelRef, ReasoningEffort, RequestId, Seq, SessionStatus } from "./common";
-import { PresenceEntry, QueuedPrompt, SessionState } from "./client";
-import { SessionEvent } from "./events";
+import { Author, Id, MAX_PROMPT_CHARS, ModelRef, ReasoningEffort, RequestId, Seq, SessionStatus } from "./common.ts";
+import { PresenceEntry, QueuedPrompt, SessionState } from "./client.ts";
+import { SessionEvent } from "./events.ts";
 
 /**
  * REST DTOs for `/api/*`. Every response that is not 2xx has the body `{ error: { code, message } }`

@@ -1,5 +1,5 @@
-import { hmacSha256Hex, randomToken, sha256Hex, timingSafeEqual } from "./crypto";
-import { LookoutError } from "./errors";
+import { hmacSha256Hex, randomToken, sha256Hex, timingSafeEqual } from "./crypto.ts";
+import { LookoutError } from "./errors.ts";
 
 /**
  * Signed requests between services (control plane ⇄ sandbox gateway, bots → control plane).

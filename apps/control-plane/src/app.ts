@@ -1,0 +1,35 @@
+import { Hono } from "hono";
+import { LookoutError } from "@lookout/protocol";
+import { requireAuth } from "./auth/middleware";
+import type { AppEnv } from "./http/app-env";
+import { errorResponse } from "./http/errors";
+import { authRoutes } from "./routes/auth";
+import { healthRoutes } from "./routes/health";
+import { meRoutes } from "./routes/me";
+import { modelsRoutes } from "./routes/models";
+import { repositoriesRoutes } from "./routes/repositories";
+import { secretsRoutes } from "./routes/secrets";
+import { sessionSocketRoutes } from "./routes/session-sockets";
+import { sessionsRoutes } from "./routes/sessions";
+
+/**
+ * The REST router. Public routes (health, login) are mounted before `requireAuth`; everything
+ * after it needs a browser session or a signed service request.
+ */
+export const app = new Hono<AppEnv>();
+
+app.onError(errorResponse);
+app.notFound((c) => errorResponse(new LookoutError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`), c));
+
+app.route("/api/health", healthRoutes);
+app.route("/auth", authRoutes);
+
+// Socket upgrades authenticate with their own tokens (a browser cannot sign an upgrade request).
+app.route("/api/sessions", sessionSocketRoutes);
+
+app.use("/api/*", requireAuth);
+app.route("/api/me", meRoutes);
+app.route("/api/models", modelsRoutes);
+app.route("/api/repositories", repositoriesRoutes);
+app.route("/api/secrets", secretsRoutes);
+app.route("/api/sessions", sessionsRoutes);

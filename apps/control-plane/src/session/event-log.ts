@@ -1,0 +1,63 @@
+import { type EventPayload, eventKey, type SessionEvent } from "@lookout/protocol";
+import { one, type Sql } from "./sql";
+
+interface EventRow extends Record<string, string | number | null> {
+  seq: number;
+  key: string | null;
+  type: string;
+  payload: string;
+  at: number;
+}
+
+/**
+ * The session's event log. Every write takes the next sequence number. A payload with a key (one
+ * message's text, one tool call, one artifact) replaces the earlier row with that key, so the log
+ * keeps one evolving row per thing and a reader that asks for everything after sequence N gets each
+ * row's latest state exactly once.
+ */
+export class EventLog {
+  constructor(private readonly sql: Sql) {}
+
+  latestSeq(): number {
+    const row = one(this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'last_seq'`));
+    return row ? Number(row.value) : 0;
+  }
+
+  append(payload: EventPayload, at: number): SessionEvent {
+    const seq = this.latestSeq() + 1;
+    const key = eventKey(payload);
+    if (key !== null) this.sql.exec(`DELETE FROM events WHERE key = ?`, key);
+    this.sql.exec(
+      `INSERT INTO events (seq, key, type, payload, at) VALUES (?, ?, ?, ?, ?)`,
+      seq,
+      key,
+      payload.type,
+      JSON.stringify(payload),
+      at,
+    );
+    this.sql.exec(`INSERT INTO meta (key, value) VALUES ('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, String(seq));
+    return { seq, at, key, payload };
+  }
+
+  /** The current payload of an evolving row, if there is one. */
+  byKey(key: string): SessionEvent | null {
+    const row = one(this.sql.exec<EventRow>(`SELECT seq, key, type, payload, at FROM events WHERE key = ?`, key));
+    return row ? toEvent(row) : null;
+  }
+
+  /** Events with a sequence greater than `afterSeq`, oldest first. */
+  after(afterSeq: number, limit: number): SessionEvent[] {
+    return this.sql
+      .exec<EventRow>(`SELECT seq, key, type, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+      .map(toEvent);
+  }
+
+  count(): number {
+    return one(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM events`))?.n ?? 0;
+  }
+}
+
+function toEvent(row: EventRow): SessionEvent {
+  // Rows are written only by `append` from validated payloads, so they are parsed without re-validation.
+  return { seq: row.seq, at: row.at, key: row.key, payload: JSON.parse(row.payload) as EventPayload };
+}

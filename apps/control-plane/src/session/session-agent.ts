@@ -1,0 +1,242 @@
+import { Agent, type Connection, type ConnectionContext, type WSMessage } from "agents";
+import { Author, LookoutError, ParticipantRole, type QueuedPrompt, type SessionDetail, type SessionEvent, type SessionState } from "@lookout/protocol";
+import { z } from "zod";
+import { SecretStore } from "../db/secrets";
+import { SessionIndexStore } from "../db/sessions-index";
+import { log } from "../log";
+import { HttpSandboxGateway } from "./gateway-client";
+import { ConnectionState } from "./presence";
+import { type CreateSessionInput, type PromptInput, SessionCore, type Socket } from "./session-core";
+import { capture, type RpcResult } from "./rpc";
+import type { Participant } from "./session-store";
+import { durableObjectSql, one } from "./sql";
+
+/** Headers the Worker sets on a WebSocket upgrade after it has authenticated the caller. */
+export const UPGRADE_HEADERS = {
+  kind: "x-lookout-socket-kind",
+  author: "x-lookout-author",
+  role: "x-lookout-role",
+  sandboxId: "x-lookout-sandbox-id",
+} as const;
+
+const UpgradeIdentity = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("client"), author: Author, role: ParticipantRole }),
+  z.object({ kind: z.literal("bridge"), sandboxId: z.string().min(1) }),
+]);
+type UpgradeIdentity = z.infer<typeof UpgradeIdentity>;
+
+/**
+ * One Durable Object per session, on the Agents SDK: SQLite storage, hibernating WebSockets whose
+ * per-connection state survives eviction, and the SDK's scheduler as the single alarm. This class
+ * only adapts those to `SessionCore`'s ports; the behaviour lives in the core.
+ */
+export class SessionAgent extends Agent<Cloudflare.Env> {
+  private core: SessionCore | null = null;
+  private alarmChain: Promise<void> = Promise.resolve();
+
+  /** Frames in our protocol are the only ones clients get: no SDK identity/state/MCP messages. */
+  override shouldSendProtocolMessages(): boolean {
+    return false;
+  }
+
+  override getConnectionTags(_connection: Connection, ctx: ConnectionContext): string[] {
+    return [ctx.request.headers.get(UPGRADE_HEADERS.kind) === "bridge" ? "bridge" : "client"];
+  }
+
+  // ---------------------------------------------------------------- RPC from the Worker
+
+  async createSession(input: CreateSessionInput, firstPrompt: PromptInput | null): Promise<RpcResult<{ state: SessionState; promptId: string | null }>> {
+    return capture(async () => {
+      const result = this.sessionCore().create(input, firstPrompt);
+      // The creator lists sessions right after creating one, so this write is not deferred.
+      await this.writeIndex();
+      return result;
+    });
+  }
+
+  async detail(): Promise<RpcResult<SessionDetail>> {
+    return capture(() => this.sessionCore().detail());
+  }
+
+  async roleOf(userId: string): Promise<RpcResult<ParticipantRole | null>> {
+    return capture(() => this.sessionCore().roleOf(userId));
+  }
+
+  async sendPrompt(author: Author, input: PromptInput): Promise<RpcResult<{ promptId: string; duplicate: boolean }>> {
+    return capture(() => this.sessionCore().enqueuePrompt(author, input));
+  }
+
+  async cancelPrompt(author: Author, promptId: string): Promise<RpcResult<QueuedPrompt>> {
+    return capture(() => this.sessionCore().cancelPrompt(author, promptId));
+  }
+
+  async stopRun(author: Author): Promise<RpcResult<null>> {
+    return capture(() => {
+      this.sessionCore().stop(author);
+      return null;
+    });
+  }
+
+  async setArchived(author: Author, archived: boolean): Promise<RpcResult<SessionState>> {
+    return capture(async () => {
+      const state = this.sessionCore().setArchived(author, archived);
+      await this.writeIndex();
+      return state;
+    });
+  }
+
+  async eventsAfter(afterSeq: number, limit: number): Promise<RpcResult<{ events: SessionEvent[]; latestSeq: number }>> {
+    return capture(() => this.sessionCore().eventsAfter(afterSeq, limit));
+  }
+
+  async participants(): Promise<RpcResult<Participant[]>> {
+    return capture(() => this.sessionCore().participants());
+  }
+
+  async authorizeBridge(sandboxId: string, token: string): Promise<"ok" | "unauthorized" | "gone"> {
+    return this.sessionCore().authorizeBridge(sandboxId, token);
+  }
+
+  private async writeIndex(): Promise<void> {
+    const record = this.sessionCore().sessionRecord();
+    if (record) await new SessionIndexStore(this.env.DB).write(record, Date.now());
+  }
+
+  // ---------------------------------------------------------------- WebSockets
+
+  override onConnect(connection: Connection, ctx: ConnectionContext): void {
+    const identity = readIdentity(ctx.request.headers);
+    if (!identity) {
+      connection.close(4400, "The upgrade did not come through the Lookout API.");
+      return;
+    }
+    const core = this.sessionCore();
+    const socket = toSocket(connection);
+    if (identity.kind === "bridge") {
+      core.onBridgeConnect(socket, identity.sandboxId);
+      return;
+    }
+    try {
+      core.onClientConnect(socket, identity.author, identity.role);
+    } catch (error) {
+      connection.close(4404, error instanceof LookoutError ? error.message : "The session is unavailable.");
+    }
+  }
+
+  override onMessage(connection: Connection, message: WSMessage): void {
+    const socket = toSocket(connection);
+    const state = socket.state();
+    const raw = typeof message === "string" ? message : message instanceof ArrayBuffer ? message : new Uint8Array(message.buffer, message.byteOffset, message.byteLength).slice().buffer;
+    if (state?.kind === "bridge") this.sessionCore().onBridgeMessage(socket, raw);
+    else if (state?.kind === "client") this.sessionCore().onClientMessage(socket, raw);
+    else connection.close(4401, "This connection has no identity.");
+  }
+
+  override onClose(connection: Connection): void {
+    this.sessionCore().onClose(toSocket(connection));
+  }
+
+  // ---------------------------------------------------------------- the alarm
+
+  /** The scheduler calls this when the earliest deadline is due. */
+  async onDeadline(): Promise<void> {
+    const core = this.sessionCore();
+    durableObjectSql(this.ctx.storage).exec(`DELETE FROM meta WHERE key = 'alarm'`);
+    core.onAlarm();
+  }
+
+  private armAlarm(at: number | null): void {
+    this.alarmChain = this.alarmChain.then(() => this.rearm(at)).catch((error: unknown) => log.error("arming the alarm failed", { error }));
+    this.ctx.waitUntil(this.alarmChain);
+  }
+
+  /** Keeps exactly one scheduled wake-up, at the earliest deadline. */
+  private async rearm(at: number | null): Promise<void> {
+    const sql = durableObjectSql(this.ctx.storage);
+    const current = one(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'alarm'`));
+    const armed = current ? AlarmRecord.parse(JSON.parse(current.value)) : null;
+    if ((armed?.at ?? null) === at) return;
+    if (armed) await this.cancelSchedule(armed.id);
+    if (at === null) {
+      sql.exec(`DELETE FROM meta WHERE key = 'alarm'`);
+      return;
+    }
+    const schedule = await this.schedule(new Date(Math.max(at, Date.now() + 1)), "onDeadline");
+    sql.exec(
+      `INSERT INTO meta (key, value) VALUES ('alarm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      JSON.stringify({ id: schedule.id, at }),
+    );
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  private sessionCore(): SessionCore {
+    if (this.core) return this.core;
+    const env = this.env;
+    const index = new SessionIndexStore(env.DB);
+    this.core = new SessionCore({
+      sql: durableObjectSql(this.ctx.storage),
+      now: () => Date.now(),
+      sockets: () => [...this.getConnections()].map(toSocket),
+      gateway: new HttpSandboxGateway(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env)),
+      index: {
+        write: async (record, lastActivityAt) => {
+          try {
+            await index.write(record, lastActivityAt);
+          } catch (error) {
+            log.error("session index write failed", { sessionId: record.id, error });
+          }
+        },
+      },
+      armAlarm: (at) => this.armAlarm(at),
+      defer: (work) => this.ctx.waitUntil(work.catch((error: unknown) => log.error("background work failed", { error }))),
+      secretsFor: (repositoryId) => SecretStore.fromEnv(env).resolveForSandbox(repositoryId),
+      publicUrl: env.PUBLIC_URL,
+    });
+    return this.core;
+  }
+}
+
+/** A `GATEWAY` service binding, when present, carries gateway calls instead of the public internet. */
+function gatewayFetcher(env: Cloudflare.Env): typeof fetch {
+  const binding = env.GATEWAY;
+  return binding ? (input, init) => binding.fetch(input, init) : (input, init) => fetch(input, init);
+}
+
+const AlarmRecord = z.object({ id: z.string(), at: z.number() });
+
+function readIdentity(headers: Headers): UpgradeIdentity | null {
+  const kind = headers.get(UPGRADE_HEADERS.kind);
+  let author: unknown = null;
+  try {
+    author = JSON.parse(headers.get(UPGRADE_HEADERS.author) ?? "null");
+  } catch {
+    return null;
+  }
+  const result = UpgradeIdentity.safeParse({
+    kind,
+    author,
+    role: headers.get(UPGRADE_HEADERS.role),
+    sandboxId: headers.get(UPGRADE_HEADERS.sandboxId),
+  });
+  return result.success ? result.data : null;
+}
+
+function toSocket(connection: Connection): Socket {
+  return {
+    id: connection.id,
+    state() {
+      const parsed = ConnectionState.safeParse(connection.state);
+      return parsed.success ? parsed.data : null;
+    },
+    setState(state) {
+      connection.setState(state);
+    },
+    send(text) {
+      connection.send(text);
+    },
+    close(code, reason) {
+      connection.close(code, reason);
+    },
+  };
+}

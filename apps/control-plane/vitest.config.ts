@@ -1,0 +1,35 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import path from "node:path";
+import { defineConfig } from "vitest/config";
+import { fakeGateway, GATEWAY_SECRET } from "./test/fake-gateway";
+
+const root = path.resolve(__dirname, "../..");
+const migrations = await readD1Migrations(path.join(__dirname, "migrations"));
+
+/**
+ * Integration tests run inside workerd with the real Durable Object and D1 bindings from the root
+ * `wrangler.toml`. Pure modules (`*.unit.test.ts`) run in Node through `vitest.unit.config.ts`.
+ */
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: path.join(root, "wrangler.toml") },
+      miniflare: {
+        serviceBindings: { GATEWAY: fakeGateway },
+        bindings: {
+          TEST_MIGRATIONS: migrations,
+          ADMIN_TOKEN_SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", // sha256("test")
+          WS_TOKEN_SECRET: "test-ws-token-secret-0123456789abcdef",
+          SECRETS_ENCRYPTION_KEYS: "k2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,k1:HxoZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAB8eHRw=",
+          GATEWAY_SERVICE_SECRET: GATEWAY_SECRET,
+          SERVICE_SECRET_TEST_BOT: "test-bot-secret",
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/**/*.unit.test.ts"],
+    setupFiles: ["./test/apply-migrations.ts"],
+  },
+});
