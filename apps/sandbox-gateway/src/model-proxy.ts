@@ -1,0 +1,116 @@
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { LookoutError, sha256Hex } from "@lookout/protocol";
+import { describeError, type Logger } from "@lookout/sandbox";
+import type { ProxyTarget } from "./model-providers";
+import type { SandboxRegistry } from "./registry";
+
+export const MODEL_PROXY_PREFIX = "/model-proxy/";
+
+/** Headers that describe one hop, or carry credentials we replace; never forwarded. */
+const DROPPED_REQUEST_HEADERS = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "authorization",
+  "x-api-key",
+]);
+const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "trailer"]);
+
+export interface ModelProxyOptions {
+  readonly targets: ReadonlyMap<string, ProxyTarget>;
+  readonly registry: SandboxRegistry;
+  readonly maxBodyBytes: number;
+  readonly logger: Logger;
+}
+
+/** The sandbox token a request carries, in whichever header its SDK uses. */
+function presentedToken(headers: IncomingHttpHeaders): string | undefined {
+  const apiKey = headers["x-api-key"];
+  if (typeof apiKey === "string" && apiKey.length > 0) return apiKey;
+  const authorization = headers.authorization;
+  if (typeof authorization === "string" && /^Bearer\s+/i.test(authorization)) return authorization.replace(/^Bearer\s+/i, "");
+  return undefined;
+}
+
+/**
+ * `/model-proxy/<providerId>/<path>` → `<upstream base>/<path>` with the real key. The caller is
+ * authenticated by its sandbox token (compared by sha256 against live sandboxes), and bodies flow
+ * through in both directions without buffering so streamed completions arrive as they are made.
+ */
+export async function handleModelProxy(request: IncomingMessage, response: ServerResponse, options: ModelProxyOptions): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://gateway");
+  const rest = url.pathname.slice(MODEL_PROXY_PREFIX.length);
+  const slash = rest.indexOf("/");
+  const providerId = slash === -1 ? rest : rest.slice(0, slash);
+  const target = options.targets.get(providerId);
+  if (!target) throw new LookoutError("NOT_FOUND", `The model proxy has no provider "${providerId}".`);
+
+  const token = presentedToken(request.headers);
+  if (!token) throw new LookoutError("INVALID_TOKEN", "Send the sandbox token as the API key.");
+  const caller = options.registry.byToken(await sha256Hex(token));
+  if (!caller) throw new LookoutError("INVALID_TOKEN", "The sandbox token is not one of a live sandbox.");
+
+  const declared = Number(request.headers["content-length"] ?? "0");
+  if (Number.isFinite(declared) && declared > options.maxBodyBytes) {
+    throw new LookoutError("PAYLOAD_TOO_LARGE", `Model requests are limited to ${options.maxBodyBytes} bytes.`);
+  }
+
+  const upstream = new URL(`${target.upstreamBaseUrl.replace(/\/+$/, "")}/${slash === -1 ? "" : rest.slice(slash + 1)}${url.search}`);
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined && !DROPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
+  }
+  if (target.auth === "x-api-key") headers["x-api-key"] = target.apiKey;
+  else headers.authorization = `Bearer ${target.apiKey}`;
+
+  const send = upstream.protocol === "https:" ? httpsRequest : httpRequest;
+  await new Promise<void>((resolve) => {
+    let forwarded = 0;
+    const outgoing = send(upstream, { method: request.method, headers }, (incoming) => {
+      const responseHeaders: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(incoming.headers)) {
+        if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
+      }
+      response.writeHead(incoming.statusCode ?? 502, responseHeaders);
+      // Streamed completions must reach the sandbox chunk by chunk.
+      response.flushHeaders();
+      incoming.pipe(response);
+      incoming.on("end", resolve);
+      incoming.on("error", () => {
+        response.destroy();
+        resolve();
+      });
+    });
+    outgoing.on("error", (error) => {
+      options.logger.warn("model proxy upstream failed", { providerId, sandboxId: caller.sandboxId, error: describeError(error) });
+      if (!response.headersSent) {
+        const body = new LookoutError("PROVIDER_TRANSIENT", "The model API could not be reached.").toBody();
+        response.writeHead(502, { "content-type": "application/json" });
+        response.end(JSON.stringify(body));
+      } else {
+        response.destroy();
+      }
+      resolve();
+    });
+    request.on("data", (chunk: Buffer) => {
+      forwarded += chunk.byteLength;
+      if (forwarded > options.maxBodyBytes) {
+        outgoing.destroy(new Error("request body over the model proxy limit"));
+        request.destroy();
+      }
+    });
+    request.pipe(outgoing);
+    // If the sandbox hangs up, stop the upstream request too (it may be a long generation).
+    response.on("close", () => {
+      if (!response.writableFinished) outgoing.destroy();
+    });
+  });
+  options.logger.debug("model proxy request", { providerId, sandboxId: caller.sandboxId, method: request.method, path: upstream.pathname });
+}

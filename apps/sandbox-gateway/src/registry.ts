@@ -1,0 +1,82 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { z } from "zod";
+
+/**
+ * The gateway's only state: which provider sandbox backs each control-plane sandbox id, and the
+ * sha256 of each live sandbox's token (so the model proxy can authenticate sandboxes without ever
+ * holding their tokens). Persisted as one JSON file so a gateway restart keeps remote sandboxes
+ * reachable.
+ */
+const SandboxRecord = z.object({
+  sandboxId: z.string(),
+  provider: z.string(),
+  providerId: z.string(),
+  tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAtMs: z.number().int(),
+});
+export type SandboxRecord = z.infer<typeof SandboxRecord>;
+
+const RegistryFile = z.object({ version: z.literal(1), sandboxes: z.array(SandboxRecord) });
+
+export class SandboxRegistry {
+  private readonly records = new Map<string, SandboxRecord>();
+  private readonly byTokenHash = new Map<string, SandboxRecord>();
+  private writes: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly path: string) {}
+
+  static load(path: string): SandboxRegistry {
+    const registry = new SandboxRegistry(path);
+    if (existsSync(path)) {
+      const parsed = RegistryFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
+      if (!parsed.success) throw new Error(`The sandbox registry ${path} is corrupt; move it aside to start afresh.`);
+      for (const record of parsed.data.sandboxes) registry.index(record);
+    }
+    return registry;
+  }
+
+  get(sandboxId: string): SandboxRecord | undefined {
+    return this.records.get(sandboxId);
+  }
+
+  /** The live sandbox whose token hashes to `tokenHash`, if any. */
+  byToken(tokenHash: string): SandboxRecord | undefined {
+    return this.byTokenHash.get(tokenHash);
+  }
+
+  async put(record: SandboxRecord): Promise<void> {
+    const previous = this.records.get(record.sandboxId);
+    if (previous) this.byTokenHash.delete(previous.tokenHash);
+    this.index(record);
+    await this.persist();
+  }
+
+  async delete(sandboxId: string): Promise<void> {
+    const record = this.records.get(sandboxId);
+    if (!record) return;
+    this.records.delete(sandboxId);
+    this.byTokenHash.delete(record.tokenHash);
+    await this.persist();
+  }
+
+  private index(record: SandboxRecord): void {
+    this.records.set(record.sandboxId, record);
+    this.byTokenHash.set(record.tokenHash, record);
+  }
+
+  /** Writes are serialised and atomic (temp file + rename), so a crash never leaves half a file. */
+  private persist(): Promise<void> {
+    const snapshot = JSON.stringify({ version: 1, sandboxes: [...this.records.values()] }, null, 2);
+    const write = this.writes.then(async () => {
+      await mkdir(dirname(this.path), { recursive: true });
+      const temp = `${this.path}.${process.pid}.tmp`;
+      await writeFile(temp, snapshot, { mode: 0o600 });
+      await rename(temp, this.path);
+    });
+    // One failed write must not poison every later one.
+    this.writes = write.catch(() => undefined);
+    return write;
+  }
+}

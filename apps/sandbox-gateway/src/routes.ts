@@ -1,0 +1,160 @@
+import {
+  CreateSandboxRequest,
+  LookoutError,
+  summarizeIssues,
+  sha256Hex,
+  type ProviderCapabilities,
+  type SandboxInfo,
+} from "@lookout/protocol";
+import type { z } from "zod";
+import { bridgeEnvironment, type Logger, type SandboxProvider, type SandboxState } from "@lookout/sandbox";
+import type { ModelSettings } from "./config";
+import { sandboxModelProviders } from "./model-providers";
+import type { SandboxRecord, SandboxRegistry } from "./registry";
+
+export interface RouteContext {
+  readonly provider: SandboxProvider;
+  readonly registry: SandboxRegistry;
+  readonly models: ModelSettings;
+  readonly proxyBaseUrl: string;
+  readonly logger: Logger;
+}
+
+export interface RouteRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body: Uint8Array;
+}
+
+export interface RouteResult {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+const SANDBOX_PATH = /^\/v1\/sandboxes\/([A-Za-z0-9_-]{1,128})(\/snapshot)?$/;
+
+/** The `/v1` API (see `packages/protocol/src/gateway.ts`); the request is already authenticated. */
+export async function routeV1(request: RouteRequest, context: RouteContext): Promise<RouteResult> {
+  const { method, path } = request;
+  if (path === "/v1/capabilities" && method === "GET") return { status: 200, body: capabilities(context.provider) };
+  if (path === "/v1/sandboxes" && method === "POST") return createSandbox(parseCreate(request.body), context);
+  const match = SANDBOX_PATH.exec(path);
+  if (match?.[1]) {
+    const sandboxId = match[1];
+    const isSnapshot = match[2] !== undefined;
+    if (!isSnapshot && method === "GET") return { status: 200, body: await sandboxInfo(recordOf(sandboxId, context), context) };
+    if (!isSnapshot && method === "DELETE") return terminateSandbox(sandboxId, context);
+    if (isSnapshot && method === "POST") return snapshotSandbox(sandboxId, context);
+  }
+  throw new LookoutError("NOT_FOUND", `No route for ${method} ${path}.`);
+}
+
+function capabilities(provider: SandboxProvider): z.infer<typeof ProviderCapabilities> {
+  return {
+    provider: provider.name,
+    snapshots: provider.capabilities.snapshots,
+    restore: provider.capabilities.restore,
+    timeouts: provider.capabilities.timeouts,
+  };
+}
+
+function parseCreate(body: Uint8Array): CreateSandboxRequest {
+  let data: unknown;
+  try {
+    data = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new LookoutError("INVALID_JSON");
+  }
+  const parsed = CreateSandboxRequest.safeParse(data);
+  if (!parsed.success) {
+    throw new LookoutError("VALIDATION_FAILED", summarizeIssues(parsed.error), {
+      issues: parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
+    });
+  }
+  return parsed.data;
+}
+
+async function createSandbox(request: CreateSandboxRequest, context: RouteContext): Promise<RouteResult> {
+  const { provider, registry } = context;
+  const tokenHash = await sha256Hex(request.sandboxToken);
+  const existing = registry.get(request.sandboxId);
+  if (existing) {
+    // A retried create (same id, same token) answers with the sandbox it already made.
+    if (existing.tokenHash === tokenHash) return { status: 200, body: await sandboxInfo(existing, context) };
+    throw new LookoutError("CONFLICT", `Sandbox ${request.sandboxId} already exists.`);
+  }
+  if (request.repository.kind === "local" && provider.name !== "local") {
+    throw new LookoutError(
+      "VALIDATION_FAILED",
+      `Local repositories need the local sandbox provider; this gateway runs "${provider.name}". Use a remote repository.`,
+    );
+  }
+  if (request.snapshotId && !provider.capabilities.restore) {
+    throw new LookoutError("UNSUPPORTED", `The ${provider.name} provider cannot restore snapshots.`);
+  }
+
+  const modelProviders = await sandboxModelProviders(context.models, {
+    proxyBaseUrl: context.proxyBaseUrl,
+    sandboxToken: request.sandboxToken,
+    requestedModel: request.model,
+    logger: context.logger,
+  });
+  const config = {
+    sandboxId: request.sandboxId,
+    env: bridgeEnvironment(request, modelProviders),
+    timeoutMs: Math.min(request.timeoutMs, provider.capabilities.maxTimeoutMs),
+    ...(request.repository.kind === "local" && !request.snapshotId ? { hostRepositoryPath: request.repository.path } : {}),
+  };
+  const handle = request.snapshotId
+    ? await provider.restore(request.snapshotId, config)
+    : await provider.create({ ...config, source: { kind: "image" } });
+
+  const record: SandboxRecord = {
+    sandboxId: request.sandboxId,
+    provider: provider.name,
+    providerId: handle.providerId,
+    tokenHash,
+    createdAtMs: Date.now(),
+  };
+  await registry.put(record);
+  context.logger.info("sandbox created", {
+    sandboxId: request.sandboxId,
+    sessionId: request.sessionId,
+    providerId: handle.providerId,
+    restoredFrom: request.snapshotId,
+  });
+  return { status: 201, body: info(record, handle.status) };
+}
+
+async function snapshotSandbox(sandboxId: string, context: RouteContext): Promise<RouteResult> {
+  const record = recordOf(sandboxId, context);
+  if (!context.provider.capabilities.snapshots) {
+    throw new LookoutError("UNSUPPORTED", `The ${context.provider.name} provider cannot take snapshots.`);
+  }
+  const { snapshotId } = await context.provider.snapshot(record.providerId);
+  context.logger.info("sandbox snapshot taken", { sandboxId, snapshotId });
+  return { status: 200, body: { snapshotId } };
+}
+
+async function terminateSandbox(sandboxId: string, context: RouteContext): Promise<RouteResult> {
+  const record = recordOf(sandboxId, context);
+  await context.provider.terminate(record.providerId);
+  // The token stops opening the model proxy the moment its sandbox is gone.
+  await context.registry.delete(sandboxId);
+  context.logger.info("sandbox terminated", { sandboxId });
+  return { status: 200, body: info(record, "stopped") };
+}
+
+function recordOf(sandboxId: string, context: RouteContext): SandboxRecord {
+  const record = context.registry.get(sandboxId);
+  if (!record) throw new LookoutError("SANDBOX_NOT_FOUND");
+  return record;
+}
+
+async function sandboxInfo(record: SandboxRecord, context: RouteContext): Promise<SandboxInfo> {
+  return info(record, await context.provider.status(record.providerId));
+}
+
+function info(record: SandboxRecord, status: SandboxState): SandboxInfo {
+  return { sandboxId: record.sandboxId, provider: record.provider, providerId: record.providerId, status };
+}

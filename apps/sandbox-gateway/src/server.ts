@@ -1,0 +1,116 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { LookoutError, MemoryNonceStore, verifySignedRequest, type NonceStore } from "@lookout/protocol";
+import { createLogger, describeError, type Logger, type SandboxProvider } from "@lookout/sandbox";
+import { MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
+import { readBody, sendJson, toErrorResponse } from "./http";
+import { proxyTargets } from "./model-providers";
+import { handleModelProxy, MODEL_PROXY_PREFIX } from "./model-proxy";
+import { createProvider } from "./providers";
+import { SandboxRegistry } from "./registry";
+import { routeV1 } from "./routes";
+
+/** The service allowed to call `/v1`, and the env var holding its secret. */
+export const CONTROL_PLANE_SERVICE = "control-plane";
+
+export interface GatewayConfig extends GatewaySettings {
+  /** A ready provider; when absent one is built from `provider` settings. */
+  readonly sandboxProvider?: SandboxProvider;
+  readonly logger?: Logger;
+  readonly nonces?: NonceStore;
+  readonly maxBodyBytes?: number;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly provider: SandboxProvider;
+  close(): Promise<void>;
+}
+
+/** Starts the gateway's HTTP server; resolves once it listens. */
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const logger = config.logger ?? createLogger("sandbox-gateway", config.logLevel);
+  // A provider handed in belongs to the caller, who closes it; one built here is closed here.
+  const ownsProvider = config.sandboxProvider === undefined;
+  const provider = config.sandboxProvider ?? (await createProvider(config.provider, { dataDir: config.dataDir, logger }));
+  const registry = SandboxRegistry.load(join(config.dataDir, "registry.json"));
+  const nonces = config.nonces ?? new MemoryNonceStore();
+  const targets = proxyTargets(config.models);
+  const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
+  if (!config.serviceSecret) {
+    logger.warn("LOOKOUT_SERVICE_SECRET_CONTROL_PLANE is not set: every /v1 request will be refused with SERVICE_NOT_CONFIGURED.");
+  }
+
+  // Filled in once the server listens (the port may be chosen by the OS).
+  let proxyBaseUrl = "";
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const pathAndQuery = request.url ?? "/";
+    const path = pathAndQuery.split("?")[0] ?? "/";
+    if (path === "/healthz" && request.method === "GET") {
+      sendJson(response, 200, { ok: true, provider: provider.name });
+      return;
+    }
+    if (path.startsWith(MODEL_PROXY_PREFIX)) {
+      await handleModelProxy(request, response, { targets, registry, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger });
+      return;
+    }
+    if (path !== "/v1" && !path.startsWith("/v1/")) throw new LookoutError("NOT_FOUND");
+
+    const body = await readBody(request, maxBodyBytes);
+    await verifySignedRequest(
+      { get: (name) => headerValue(request, name) },
+      { method: request.method ?? "GET", pathAndQuery, body },
+      { secrets: { [CONTROL_PLANE_SERVICE]: config.serviceSecret }, nonces },
+    );
+    const result = await routeV1(
+      { method: request.method ?? "GET", path, body },
+      { provider, registry, models: config.models, proxyBaseUrl, logger },
+    );
+    sendJson(response, result.status, result.body);
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      const { status, body, expected } = toErrorResponse(error);
+      if (!expected) logger.error("request failed", { method: request.method, path: request.url?.split("?")[0], error: describeError(error) });
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      // Drain what the client is still sending so it sees our answer rather than a reset.
+      request.resume();
+      sendJson(response, status, body);
+    });
+  });
+  server.requestTimeout = 5 * 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? (address satisfies AddressInfo).port : config.port;
+  const url = `http://${config.host}:${port}`;
+  proxyBaseUrl = `${(config.publicUrl ?? url).replace(/\/+$/, "")}/model-proxy`;
+  logger.info("sandbox gateway listening", { url, provider: provider.name });
+
+  return {
+    url,
+    provider,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (ownsProvider) await provider.close();
+    },
+  };
+}
+
+function headerValue(request: IncomingMessage, name: string): string | null {
+  const value = request.headers[name.toLowerCase()];
+  if (Array.isArray(value)) return value[0] ?? null;
+  return value ?? null;
+}
