@@ -1,0 +1,70 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { DaytonaProvider, LocalProvider } from "../src/index";
+import { runProviderContract } from "./contract";
+import { DaytonaFake } from "./fakes/daytona-fake";
+import { readIfExists, tempDir } from "./helpers";
+
+function parseEnvFile(text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  const env: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+runProviderContract({
+  name: "local",
+  async setup() {
+    const dataDir = tempDir("contract-local");
+    // Stands in for the bridge: records its env and, once per lineage, which sandbox it began in.
+    const script = [
+      "[ -f /workspace/origin ] || echo \"$LOOKOUT_SANDBOX_ID\" > /workspace/origin",
+      "env > /workspace/env.tmp && mv /workspace/env.tmp /workspace/env",
+      "sleep 600",
+    ].join("; ");
+    const provider = await LocalProvider.start({
+      dataDir,
+      bridgeBundle: join(dataDir, "no-bridge.mjs"),
+      opencodeBin: undefined,
+      command: ["/bin/sh", "-c", script],
+    });
+    const file = (providerId: string, name: string) => join(provider.sandboxDir(providerId), "workspace", name);
+    return {
+      provider,
+      launchedEnv: async (providerId) => parseEnvFile(readIfExists(file(providerId, "env"))),
+      restoredFrom: async (providerId) => readIfExists(file(providerId, "origin"))?.trim(),
+      failNextCreatePermanently: () => mkdirSync(provider.sandboxDir("contract-permanent"), { recursive: true }),
+      teardown: async () => {
+        await provider.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+runProviderContract({
+  name: "daytona",
+  async setup() {
+    const fake = await new DaytonaFake().start();
+    const provider = new DaytonaProvider({ apiKey: "dtn_test_key", apiUrl: fake.http.url, target: "us" });
+    return {
+      provider,
+      launchedEnv: async (providerId) => {
+        const sandbox = fake.sandboxes.get(providerId);
+        return sandbox?.commands.some((command) => command.includes("node /opt/lookout/bridge.mjs")) ? sandbox.env : undefined;
+      },
+      restoredFrom: async (providerId) => fake.snapshots.get(fake.sandboxes.get(providerId)?.snapshot ?? ""),
+      failNextCreatePermanently: () =>
+        fake.http.failNext("POST", /^\/sandbox$/, { status: 403, body: { statusCode: 403, message: "Forbidden", code: "FORBIDDEN" } }),
+      failNextCreateTransiently: () =>
+        fake.http.failNext("POST", /^\/sandbox$/, { status: 503, body: { statusCode: 503, message: "Service Unavailable" } }),
+      teardown: async () => {
+        await provider.close();
+        await fake.stop();
+      },
+    };
+  },
+});
