@@ -1,0 +1,241 @@
+/**
+ * Starts the whole system locally: the scripted offline model (when no model key is set), the
+ * sandbox gateway with the local bubblewrap provider, and the control-plane Worker under
+ * `wrangler dev` with local D1 and Durable Object state. Prints the dashboard URL with a fresh
+ * one-time login token. Everything it runs is a child process stopped by PID on exit.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const stateDir = resolve(root, process.env.LOOKOUT_STATE_DIR ?? ".lookout");
+const host = "127.0.0.1";
+const workerPort = Number(process.env.LOOKOUT_PORT ?? 8787);
+const gatewayPort = Number(process.env.LOOKOUT_GATEWAY_PORT ?? 8788);
+const modelPort = Number(process.env.LOOKOUT_SCRIPTED_MODEL_PORT ?? 8789);
+const publicUrl = `http://${host}:${workerPort}`;
+
+const children: ChildProcess[] = [];
+
+function say(message: string): void {
+  process.stderr.write(`\x1b[1;34m[lookout]\x1b[0m ${message}\n`);
+}
+
+/** Secrets that must survive restarts (encryption keys, service secrets), created once. */
+interface LocalSecrets {
+  wsTokenSecret: string;
+  secretsKeys: string;
+  gatewaySecret: string;
+}
+
+function localSecrets(): LocalSecrets {
+  const file = join(stateDir, "secrets.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalSecrets;
+  const secrets: LocalSecrets = {
+    wsTokenSecret: randomBytes(32).toString("base64url"),
+    secretsKeys: `k1:${randomBytes(32).toString("base64")}`,
+    gatewaySecret: randomBytes(32).toString("base64url"),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+function modelsFromEnvironment(): { models: string[]; defaultModel: string; offline: boolean } {
+  const models: string[] = [];
+  if (process.env.ANTHROPIC_API_KEY) models.push("anthropic/claude-sonnet-4-5", "anthropic/claude-haiku-4-5");
+  if (process.env.OPENAI_API_KEY) models.push("openai/gpt-5", "openai/gpt-5-mini");
+  if (process.env.LOOKOUT_OPENAI_COMPATIBLE_BASE_URL) {
+    const id = process.env.LOOKOUT_OPENAI_COMPATIBLE_ID ?? "openai-compatible";
+    for (const model of (process.env.LOOKOUT_OPENAI_COMPATIBLE_MODELS ?? "default").split(",")) models.push(`${id}/${model.trim()}`);
+  }
+  const offline = models.length === 0;
+  models.push("scripted/demo");
+  return { models, defaultModel: models[0]!, offline };
+}
+
+function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const prefix = `\x1b[2m${name.padEnd(8)}|\x1b[0m `;
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n")) if (line.trim()) process.stderr.write(prefix + line + "\n");
+  };
+  child.stdout?.on("data", forward);
+  child.stderr?.on("data", forward);
+  child.on("exit", (code, signal) => {
+    if (!stopping) {
+      say(`${name} exited (${signal ?? code}); stopping everything.`);
+      void stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitFor(url: string, what: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.status < 500) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  throw new Error(`${what} did not come up at ${url} within ${timeoutMs / 1000}s`);
+}
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  stopping = true;
+  for (const child of children) if (child.pid && child.exitCode === null) child.kill("SIGTERM");
+  const deadline = Date.now() + 5_000;
+  while (children.some((child) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) {
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  process.exit(code);
+}
+
+/** A small git repository to try Lookout on, registered on first start. */
+function ensureDemoRepository(): string {
+  const path = join(stateDir, "demo-repo");
+  if (existsSync(join(path, ".git"))) return path;
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, "README.md"), "# Demo\n\nA tiny project to try Lookout on.\n");
+  writeFileSync(join(path, "greet.js"), 'export function greet(name) {\n  return "Hello, " + name;\n}\n');
+  const git = (...args: string[]) => {
+    const result = spawnSync("git", args, { cwd: path, encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${result.stderr}`);
+  };
+  git("init", "-q", "-b", "main");
+  git("-c", "user.name=Lookout", "-c", "user.email=bot@lookout.local", "add", ".");
+  git("-c", "user.name=Lookout", "-c", "user.email=bot@lookout.local", "commit", "-q", "-m", "Initial commit");
+  return path;
+}
+
+async function registerDemoRepository(loginToken: string, path: string): Promise<void> {
+  const login = await fetch(`${publicUrl}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: loginToken }),
+  });
+  const cookie = login.headers.get("set-cookie")?.split(";")[0];
+  if (!cookie) throw new Error(`could not sign in to register the demo repository (${login.status})`);
+  const list = (await (await fetch(`${publicUrl}/api/repositories`, { headers: { cookie } })).json()) as { repositories: { path: string | null }[] };
+  if (list.repositories.some((repository) => repository.path === path)) return;
+  const created = await fetch(`${publicUrl}/api/repositories`, {
+    method: "POST",
+    headers: { cookie, "content-type": "application/json" },
+    body: JSON.stringify({ kind: "local", path, name: "demo", defaultBranch: "main", description: "A tiny demo project (created by the start command)" }),
+  });
+  if (created.status !== 201 && created.status !== 409) throw new Error(`registering the demo repository failed: ${created.status} ${await created.text()}`);
+  await fetch(`${publicUrl}/auth/logout`, { method: "POST", headers: { cookie } });
+}
+
+async function main(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+
+  const secrets = localSecrets();
+  const loginToken = randomBytes(24).toString("base64url");
+  const { models, defaultModel, offline } = modelsFromEnvironment();
+
+  writeFileSync(
+    join(root, ".dev.vars"),
+    [
+      "# Written by the start command on every start; do not edit (it is overwritten).",
+      `ADMIN_TOKEN_SHA256=${createHash("sha256").update(loginToken).digest("hex")}`,
+      `WS_TOKEN_SECRET=${secrets.wsTokenSecret}`,
+      `SECRETS_ENCRYPTION_KEYS=${process.env.SECRETS_ENCRYPTION_KEYS ?? secrets.secretsKeys}`,
+      `GATEWAY_SERVICE_SECRET=${secrets.gatewaySecret}`,
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+
+  const require = createRequire(join(root, "apps", "control-plane", "package.json"));
+  const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+  const tsx = join(root, "node_modules", "tsx", "dist", "cli.mjs");
+  const persist = join(stateDir, "wrangler");
+  const quiet = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
+
+  say("applying local D1 migrations");
+  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
+    cwd: root,
+    env: { ...process.env, ...quiet, CI: "true" },
+    encoding: "utf8",
+  });
+  if (migrate.status !== 0) throw new Error(`D1 migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+
+  // The scripted model always runs, so the labelled offline demo model is available next to real ones.
+  const scriptedUrl = `http://${host}:${modelPort}/v1`;
+  if (offline) say("no model key found (ANTHROPIC_API_KEY, OPENAI_API_KEY or LOOKOUT_OPENAI_COMPATIBLE_BASE_URL): using the OFFLINE DEMO model");
+  start("model", process.execPath, [tsx, join(root, "packages", "scripted-model", "src", "cli.ts"), "--port", String(modelPort), "--host", host], {});
+
+  start("gateway", process.execPath, [tsx, join(root, "apps", "sandbox-gateway", "src", "main.ts")], {
+    LOOKOUT_GATEWAY_HOST: host,
+    LOOKOUT_GATEWAY_PORT: String(gatewayPort),
+    LOOKOUT_SERVICE_SECRET_CONTROL_PLANE: secrets.gatewaySecret,
+    LOOKOUT_SANDBOX_PROVIDER: process.env.LOOKOUT_SANDBOX_PROVIDER ?? "local",
+    LOOKOUT_DATA_DIR: join(stateDir, "gateway"),
+    LOOKOUT_SCRIPTED_MODEL_URL: scriptedUrl,
+  });
+
+  start(
+    "worker",
+    process.execPath,
+    [
+      wrangler,
+      "dev",
+      "--ip",
+      host,
+      "--port",
+      String(workerPort),
+      "--persist-to",
+      persist,
+      "--show-interactive-dev-session=false",
+      "--var",
+      `GATEWAY_URL:http://${host}:${gatewayPort}`,
+      "--var",
+      `PUBLIC_URL:${publicUrl}`,
+      "--var",
+      `DEFAULT_MODEL:${defaultModel}`,
+      "--var",
+      `MODELS:${models.join(",")}`,
+    ],
+    quiet,
+  );
+
+  await waitFor(`http://${host}:${modelPort}/v1/models`, "the scripted model");
+  await waitFor(`http://${host}:${gatewayPort}/healthz`, "the sandbox gateway");
+  await waitFor(`${publicUrl}/api/health`, "the control plane");
+  await registerDemoRepository(loginToken, ensureDemoRepository());
+
+  const loginUrl = `${publicUrl}/auth/login?token=${loginToken}`;
+  process.stdout.write(
+    [
+      "",
+      "  Lookout is running.",
+      "",
+      `  Dashboard:  ${publicUrl}`,
+      `  Sign in:    ${loginUrl}`,
+      `  API token:  ${loginToken}   (POST /auth/login {"token": …} for scripts)`,
+      offline ? "  Model:      offline demo (scripted) — set ANTHROPIC_API_KEY or OPENAI_API_KEY for a real model" : `  Models:     ${models.join(", ")}`,
+      "",
+      "  Press Ctrl+C to stop.",
+      "",
+    ].join("\n"),
+  );
+  if (process.env.LOOKOUT_LOGIN_URL_FILE) writeFileSync(process.env.LOOKOUT_LOGIN_URL_FILE, loginUrl);
+}
+
+main().catch((error: unknown) => {
+  say(error instanceof Error ? error.message : String(error));
+  void stop(1);
+});
