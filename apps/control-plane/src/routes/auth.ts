@@ -1,0 +1,43 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { safeNextPath, signInWithAdminToken, signOut } from "../auth/login";
+import type { AppEnv } from "../http/app-env";
+import { readJson, readQuery } from "../http/validate";
+import { meOf } from "./me";
+
+const LoginToken = z.string().min(1).max(512);
+
+const LoginQuery = z.object({
+  token: LoginToken,
+  next: z.string().max(2048).optional(),
+});
+
+const LoginBody = z.object({ token: LoginToken });
+
+/**
+ * Sign-in and sign-out, mounted at `/auth` before `requireAuth`. `GET /auth/login?token=` is the
+ * link the start command prints (the way Jupyter prints its URL); `POST /auth/login` serves the
+ * dashboard's sign-in form.
+ */
+export const authRoutes = new Hono<AppEnv>();
+
+authRoutes.get("/login", async (c) => {
+  const query = readQuery(c, LoginQuery);
+  await signInWithAdminToken(c, query.token);
+  // The token sits in this URL: keep the answer out of caches and history-adjacent places.
+  c.header("Cache-Control", "no-store");
+  c.header("Referrer-Policy", "no-referrer");
+  return c.redirect(safeNextPath(query.next, c.req.url), 302);
+});
+
+authRoutes.post("/login", async (c) => {
+  const body = await readJson(c, LoginBody);
+  const user = await signInWithAdminToken(c, body.token);
+  c.header("Cache-Control", "no-store");
+  return c.json(meOf({ kind: "user", user }));
+});
+
+authRoutes.post("/logout", async (c) => {
+  await signOut(c);
+  return c.body(null, 204);
+});
