@@ -1,0 +1,169 @@
+import { DatabaseSync } from "node:sqlite";
+import type { CreateSandboxRequest, ServerMessage, SessionCommand } from "@lookout/protocol";
+import { GatewayError, type SandboxGateway } from "../../src/session/gateway-client";
+import { LIFECYCLE } from "../../src/session/lifecycle";
+import type { ConnectionState } from "../../src/session/presence";
+import { SessionCore, type Socket } from "../../src/session/session-core";
+import type { SessionRecord } from "../../src/session/session-store";
+import type { Sql, SqlValue } from "../../src/session/sql";
+
+/** A SessionCore in Node: real SQLite, a hand-driven clock, in-memory sockets and gateway. */
+export class Harness {
+  readonly db = new DatabaseSync(":memory:");
+  now = Date.UTC(2026, 10, 23, 12, 0, 0);
+  alarmAt: number | null = null;
+  readonly sockets = new Map<string, FakeSocket>();
+  readonly gateway = new FakeGateway();
+  readonly indexWrites: SessionRecord[] = [];
+  private pending: Promise<unknown>[] = [];
+  readonly core: SessionCore;
+
+  constructor() {
+    const sql: Sql = {
+      exec: <Row extends Record<string, SqlValue>>(query: string, ...params: SqlValue[]): Row[] => {
+        const statement = this.db.prepare(query);
+        if (/^\s*(SELECT|WITH)/i.test(query) || /RETURNING/i.test(query)) return statement.all(...params) as Row[];
+        statement.run(...params);
+        return [];
+      },
+    };
+    this.core = new SessionCore({
+      sql,
+      now: () => this.now,
+      sockets: () => [...this.sockets.values()].filter((socket) => !socket.closed),
+      gateway: this.gateway,
+      index: { write: async (record) => void this.indexWrites.push(record) },
+      armAlarm: (at) => {
+        this.alarmAt = at;
+      },
+      defer: (work) => {
+        this.pending.push(work);
+      },
+      secretsFor: async () => ({ API_TOKEN: "s3cret" }),
+      publicUrl: "http://127.0.0.1:8787",
+    });
+  }
+
+  /** Lets deferred work (spawns, snapshots) finish. */
+  async settle(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      await Promise.allSettled(batch);
+    }
+  }
+
+  /** Moves the clock forward and fires the alarm if it is due. */
+  async advance(ms: number): Promise<void> {
+    this.now += ms;
+    if (this.alarmAt !== null && this.alarmAt <= this.now) this.core.onAlarm();
+    await this.settle();
+  }
+
+  client(name: string): FakeSocket {
+    const socket = new FakeSocket(`c-${name}-${this.sockets.size}`);
+    this.sockets.set(socket.id, socket);
+    this.core.onClientConnect(socket, { userId: name, name: name[0]!.toUpperCase() + name.slice(1), email: `${name}@example.com` }, "member");
+    this.core.onClientMessage(socket, JSON.stringify({ type: "subscribe", afterSeq: 0 }));
+    return socket;
+  }
+
+  /** Connects a bridge for the most recently requested sandbox and reports it ready. */
+  bridge(): FakeSocket {
+    const request = this.gateway.created.at(-1);
+    if (!request) throw new Error("no sandbox was requested");
+    const socket = new FakeSocket(`b-${this.sockets.size}`);
+    this.sockets.set(socket.id, socket);
+    this.core.onBridgeConnect(socket, request.sandboxId);
+    socket.bseq = 0;
+    socket.emit(this.core, { type: "bridge.ready" });
+    return socket;
+  }
+
+  disconnect(socket: FakeSocket): void {
+    socket.closed = true;
+    this.core.onClose(socket);
+  }
+
+  create(prompt: string | null = null) {
+    return this.core.create(
+      {
+        id: "ses_test",
+        title: "Test",
+        repository: { id: "repo1", kind: "local", fullName: "demo", path: "/srv/demo", cloneUrl: null },
+        baseBranch: "main",
+        model: "scripted/demo",
+        reasoningEffort: null,
+        owner: { userId: "alice", name: "Alice", email: "alice@example.com" },
+        parentSessionId: null,
+      },
+      prompt ? { requestId: "first", text: prompt } : null,
+    );
+  }
+
+  eventTypes(): string[] {
+    return this.core.eventsAfter(0, 10_000).events.map((event) => event.payload.type);
+  }
+
+  lifecycle = LIFECYCLE;
+}
+
+export class FakeSocket implements Socket {
+  private current: ConnectionState | null = null;
+  readonly sent: unknown[] = [];
+  closed = false;
+  closeCode: number | null = null;
+  bseq = 0;
+
+  constructor(readonly id: string) {}
+
+  state(): ConnectionState | null {
+    return this.current;
+  }
+
+  setState(state: ConnectionState): void {
+    this.current = structuredClone(state);
+  }
+
+  send(text: string): void {
+    if (this.closed) throw new Error("socket closed");
+    this.sent.push(JSON.parse(text));
+  }
+
+  close(code: number): void {
+    this.closed = true;
+    this.closeCode = code;
+  }
+
+  messages<T = ServerMessage | SessionCommand>(type: string): T[] {
+    return this.sent.filter((message): message is T => (message as { type: string }).type === type);
+  }
+
+  /** Sends a bridge event with the next bridge sequence number. */
+  emit(core: SessionCore, event: Record<string, unknown>): void {
+    core.onBridgeMessage(this, JSON.stringify({ type: "bridge.event", bseq: ++this.bseq, event }));
+  }
+}
+
+export class FakeGateway implements SandboxGateway {
+  readonly created: CreateSandboxRequest[] = [];
+  readonly terminated: string[] = [];
+  readonly snapshots: string[] = [];
+  failures: ("transient" | "permanent")[] = [];
+
+  async create(request: CreateSandboxRequest) {
+    const failure = this.failures.shift();
+    if (failure) throw new GatewayError(failure === "transient", failure === "transient" ? "PROVIDER_TRANSIENT" : "PROVIDER_PERMANENT", `${failure} failure`);
+    this.created.push(request);
+    return { sandboxId: request.sandboxId, provider: "fake", providerId: `p-${request.sandboxId}`, status: "starting" as const };
+  }
+
+  async snapshot(sandboxId: string) {
+    this.snapshots.push(sandboxId);
+    return `snap-${sandboxId}`;
+  }
+
+  async terminate(sandboxId: string) {
+    this.terminated.push(sandboxId);
+  }
+}
