@@ -6,3 +6,5 @@ export { LocalProvider, type LocalProviderOptions, TERMINATE_GRACE_MS } from "./
 export { BWRAP_INSTALL_HINT, probeBubblewrap } from "./local/bwrap";
 export { DaytonaProvider, type DaytonaProviderOptions, classifyDaytonaError } from "./daytona/daytona-provider";
 export { buildDaytonaSnapshot, daytonaImage, daytonaSnapshotName } from "./daytona/daytona-snapshot";
+export { VercelProvider, type VercelProviderOptions, classifyVercelError, VERCEL_DEFAULT_MAX_TIMEOUT_MS } from "./vercel/vercel-provider";
+export { buildVercelBaseSnapshot, vercelBootstrapScript, VERCEL_RUNTIME } from "./vercel/vercel-bootstrap";

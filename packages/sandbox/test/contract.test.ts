@@ -1,8 +1,9 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DaytonaProvider, LocalProvider } from "../src/index";
+import { DaytonaProvider, LocalProvider, VercelProvider } from "../src/index";
 import { runProviderContract } from "./contract";
 import { DaytonaFake } from "./fakes/daytona-fake";
+import { VercelFake } from "./fakes/vercel-fake";
 import { readIfExists, tempDir } from "./helpers";
 
 function parseEnvFile(text: string | undefined): Record<string, string> | undefined {
@@ -61,6 +62,38 @@ runProviderContract({
         fake.http.failNext("POST", /^\/sandbox$/, { status: 403, body: { statusCode: 403, message: "Forbidden", code: "FORBIDDEN" } }),
       failNextCreateTransiently: () =>
         fake.http.failNext("POST", /^\/sandbox$/, { status: 503, body: { statusCode: 503, message: "Service Unavailable" } }),
+      teardown: async () => {
+        await provider.close();
+        await fake.stop();
+      },
+    };
+  },
+});
+
+runProviderContract({
+  name: "vercel",
+  async setup() {
+    const fake = await new VercelFake("vercel_test_token").start();
+    const provider = new VercelProvider({
+      token: "vercel_test_token",
+      teamId: "team_1",
+      projectId: "prj_1",
+      baseSnapshotId: "snap_base",
+      fetch: fake.fetch,
+    });
+    const byName = (providerId: string) => fake.sandboxes.get(providerId);
+    return {
+      provider,
+      launchedEnv: async (providerId) => {
+        const sandbox = byName(providerId);
+        const launched = sandbox?.commands.some((c) => c.command === "node" && c.args.join(" ") === "/opt/lookout/bridge.mjs");
+        return launched ? sandbox?.env : undefined;
+      },
+      restoredFrom: async (providerId) => fake.snapshots.get(byName(providerId)?.sourceSnapshotId ?? ""),
+      failNextCreatePermanently: () =>
+        fake.http.failNext("POST", /^\/v[23]\/sandboxes$/, { status: 400, body: { error: { code: "bad_request", message: "Invalid timeout" } } }),
+      failNextCreateTransiently: () =>
+        fake.http.failNext("POST", /^\/v[23]\/sandboxes$/, { status: 503, body: { error: { code: "unavailable", message: "Try later" } } }, 20),
       teardown: async () => {
         await provider.close();
         await fake.stop();

@@ -39,9 +39,17 @@ export class HttpFake {
     return this;
   }
 
-  /** The next request matching `method` and `pattern` gets `reply` instead of its route. */
-  failNext(method: string, pattern: RegExp, reply: FakeReply): void {
-    this.injected.push({ method, pattern, reply });
+  /**
+   * The next `times` requests matching `method` and `pattern` get `reply` instead of their route
+   * (more than one outlasts an SDK's own retries).
+   */
+  failNext(method: string, pattern: RegExp, reply: FakeReply, times = 1): void {
+    for (let i = 0; i < times; i++) this.injected.push({ method, pattern, reply });
+  }
+
+  /** Forgets failures that were injected but not consumed. */
+  clearFailures(): void {
+    this.injected.length = 0;
   }
 
   async start(): Promise<this> {
