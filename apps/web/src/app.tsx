@@ -1,0 +1,78 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { useState, type ReactNode } from "react";
+import { BrowserRouter, Navigate, Route, Routes } from "react-router";
+import { ApiProvider, type ApiContextValue } from "./api/context";
+import { createQueryClientDefaults } from "./api/queries";
+import { AppShell } from "./components/app-shell";
+import { ErrorCallout, LoadingBlock } from "./components/states";
+import { ToastProvider } from "./components/toasts";
+import { NewSessionPage } from "./pages/new-session-page";
+import { NotFoundPage } from "./pages/not-found-page";
+import { SessionPage } from "./pages/session-page";
+import { SessionsPage } from "./pages/sessions-page";
+import { SettingsPage } from "./pages/settings-page";
+import { SignInPage } from "./pages/sign-in-page";
+import { AuthProvider, useAuth } from "./state/auth";
+
+export interface AppProps {
+  services: ApiContextValue;
+  /** Tests pass their own client to start from a clean cache. */
+  queryClient?: QueryClient;
+  /** Tests render inside a MemoryRouter instead. */
+  router?: (children: ReactNode) => ReactNode;
+}
+
+export function App({ services, queryClient, router }: AppProps) {
+  const [client] = useState(() => queryClient ?? new QueryClient(createQueryClientDefaults()));
+  const content = (
+    <AuthProvider>
+      <ToastProvider>
+        <AuthGate>
+          <AppRoutes />
+        </AuthGate>
+      </ToastProvider>
+    </AuthProvider>
+  );
+  return (
+    <QueryClientProvider client={client}>
+      <ApiProvider value={services}>{router ? router(content) : <BrowserRouter>{content}</BrowserRouter>}</ApiProvider>
+    </QueryClientProvider>
+  );
+}
+
+function AuthGate({ children }: { children: ReactNode }) {
+  const { state, recheck } = useAuth();
+  switch (state.status) {
+    case "checking":
+      return (
+        <div className="center-page">
+          <LoadingBlock label="Opening Lookout…" />
+        </div>
+      );
+    case "signed-out":
+      return <SignInPage expired={state.expired} />;
+    case "unreachable":
+      return (
+        <div className="center-page">
+          <div style={{ maxWidth: 480 }}>
+            <ErrorCallout title="Lookout did not answer" error={state.error} onRetry={recheck} />
+          </div>
+        </div>
+      );
+    case "signed-in":
+      return <AppShell>{children}</AppShell>;
+  }
+}
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route path="/" element={<SessionsPage />} />
+      <Route path="/new" element={<NewSessionPage />} />
+      <Route path="/sessions/:sessionId" element={<SessionPage />} />
+      <Route path="/settings" element={<Navigate to="/settings/repositories" replace />} />
+      <Route path="/settings/:tab" element={<SettingsPage />} />
+      <Route path="*" element={<NotFoundPage />} />
+    </Routes>
+  );
+}

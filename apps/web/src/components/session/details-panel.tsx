@@ -1,0 +1,95 @@
+import type { PresenceEntry, Repository, SessionState } from "@lookout/protocol";
+import type { Artifact } from "../../state/derive";
+import { cost, dateTime } from "../../lib/format";
+import { Avatar } from "../avatar";
+import { RelativeTime } from "../relative-time";
+import { SandboxBadge, StatusBadge } from "../status-badge";
+import { ArtifactCard } from "./artifact-card";
+
+export interface DetailsPanelProps {
+  session: SessionState;
+  repository: Repository | undefined;
+  presence: PresenceEntry[];
+  artifacts: Artifact[];
+}
+
+/** The session's facts, who is here, and what it produced. */
+export function DetailsPanel({ session, repository, presence, artifacts }: DetailsPanelProps) {
+  const prs = artifacts.filter((artifact) => artifact.kind === "pull_request" || artifact.kind === "branch");
+  return (
+    <div className="details">
+      <section className="details__section" aria-label="Details">
+        <dl className="kv">
+          <dt>Status</dt>
+          <dd>
+            <StatusBadge status={session.status} />
+          </dd>
+          <dt>Sandbox</dt>
+          <dd>
+            <SandboxBadge status={session.sandboxStatus} />
+          </dd>
+          <dt>Repository</dt>
+          <dd className="mono">{repository?.fullName ?? session.repositoryId}</dd>
+          <dt>Branch</dt>
+          <dd className="mono">{session.branch || "—"}</dd>
+          <dt>Base</dt>
+          <dd className="mono">{session.baseBranch}</dd>
+          <dt>Model</dt>
+          <dd className="mono">{session.model}</dd>
+          {session.reasoningEffort && (
+            <>
+              <dt>Effort</dt>
+              <dd>{session.reasoningEffort}</dd>
+            </>
+          )}
+          <dt>Owner</dt>
+          <dd className="row" style={{ gap: 6 }}>
+            <Avatar author={session.owner} size="sm" /> {session.owner.name}
+          </dd>
+          <dt>Cost</dt>
+          <dd>{cost(session.costUsd)}</dd>
+          <dt>Created</dt>
+          <dd title={dateTime(session.createdAt)}>
+            <RelativeTime at={session.createdAt} />
+          </dd>
+          {session.parentSessionId && (
+            <>
+              <dt>Parent</dt>
+              <dd>
+                <a href={`/sessions/${session.parentSessionId}`}>{session.parentSessionId}</a>
+              </dd>
+            </>
+          )}
+        </dl>
+      </section>
+
+      {prs.length > 0 && (
+        <section className="details__section" aria-label="Pull requests">
+          <h3 className="details__heading">Pull requests and branches</h3>
+          <div className="stack" style={{ gap: 8 }}>
+            {prs.map((artifact) => (
+              <ArtifactCard key={artifact.artifactId} artifact={artifact} compact />
+            ))}
+          </div>
+        </section>
+      )}
+
+      <section className="details__section" aria-label="Participants">
+        <h3 className="details__heading">Here now</h3>
+        {presence.length === 0 ? (
+          <p className="faint">Nobody else is watching.</p>
+        ) : (
+          <ul className="list details__people">
+            {presence.map((entry) => (
+              <li key={entry.participant.userId} className="row">
+                <Avatar author={entry.participant} size="sm" status={entry.status} />
+                <span className="grow truncate">{entry.participant.name}</span>
+                <span className="faint">{entry.typing ? "typing…" : entry.status}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}

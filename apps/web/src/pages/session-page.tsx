@@ -1,0 +1,313 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+import { ApiError, errorMessage } from "../api/api-error";
+import { useApi } from "../api/context";
+import { queryKeys, useModels, useRepositories } from "../api/queries";
+import { EmptyState, ErrorCallout, LoadingBlock } from "../components/states";
+import { StatusBadge } from "../components/status-badge";
+import { useToast } from "../components/toasts";
+import { ConfirmDialog } from "../components/dialog";
+import { ChangesPanel } from "../components/session/changes-panel";
+import { ConnectionIndicator } from "../components/session/connection-indicator";
+import { DetailsPanel } from "../components/session/details-panel";
+import { PresenceBar, TypingIndicator } from "../components/session/presence-bar";
+import { PromptBox, type FollowUp } from "../components/session/prompt-box";
+import { QueuePanel } from "../components/session/queue-panel";
+import { TimelineView } from "../components/session/timeline-view";
+import { usePresenceSignal, useSessionLive, useTypingSignal } from "../hooks/use-session-live";
+import { cost } from "../lib/format";
+import { useMe } from "../state/auth";
+import { buildTimeline, deriveChanges, typingNames, type PromptBlock } from "../state/derive";
+import { orderedEvents } from "../state/timeline";
+
+type Tab = "timeline" | "changes" | "details";
+
+export function SessionPage() {
+  const { sessionId = "" } = useParams();
+  // A new id is a new page: fresh state, socket and drafts.
+  return <SessionView key={sessionId} sessionId={sessionId} />;
+}
+
+/** How close to the bottom (px) still counts as "following" the stream. */
+const FOLLOW_THRESHOLD_PX = 120;
+
+function SessionView({ sessionId }: { sessionId: string }) {
+  const api = useApi();
+  const me = useMe();
+  const notify = useToast();
+  const queryClient = useQueryClient();
+  const models = useModels();
+  const repositories = useRepositories();
+  const { view, connection, detail, send, reconnectNow } = useSessionLive(sessionId);
+  const [params, setParams] = useSearchParams();
+  const tab: Tab = params.get("tab") === "changes" ? "changes" : params.get("tab") === "details" ? "details" : "timeline";
+  const [changesPromptId, setChangesPromptId] = useState<string | null>(null);
+  const [cancelling, setCancelling] = useState<ReadonlySet<string>>(new Set());
+  const [stopping, setStopping] = useState(false);
+  const [confirmArchive, setConfirmArchive] = useState(false);
+  const typing = useTypingSignal(send);
+  usePresenceSignal(send, connection.kind === "live");
+
+  const events = useMemo(() => orderedEvents(view.timeline), [view.timeline]);
+  const items = useMemo(() => buildTimeline(events), [events]);
+  const changes = useMemo(() => deriveChanges(events), [events]);
+  const promptNumbers = useMemo(
+    () => new Map(items.filter((item): item is PromptBlock => item.kind === "prompt").map((block) => [block.promptId, block.number])),
+    [items],
+  );
+  const changedFiles = changes.changeSets[0]?.files.length ?? 0;
+
+  const setTab = useCallback(
+    (next: Tab) =>
+      setParams(
+        (current) => {
+          const updated = new URLSearchParams(current);
+          if (next === "timeline") updated.delete("tab");
+          else updated.set("tab", next);
+          return updated;
+        },
+        { replace: true },
+      ),
+    [setParams],
+  );
+
+  const openChanges = useCallback(
+    (promptId: string) => {
+      setChangesPromptId(promptId);
+      setTab("changes");
+    },
+    [setTab],
+  );
+
+  // --- follow the stream: stay pinned to the bottom unless the reader scrolled up ---
+  const scroller = useRef<HTMLDivElement>(null);
+  const following = useRef(true);
+  const [showJump, setShowJump] = useState(false);
+  const onScroll = () => {
+    const element = scroller.current;
+    if (!element) return;
+    following.current = element.scrollHeight - element.scrollTop - element.clientHeight < FOLLOW_THRESHOLD_PX;
+    setShowJump(!following.current);
+  };
+  const jumpToLatest = () => {
+    const element = scroller.current;
+    if (element) element.scrollTop = element.scrollHeight;
+    following.current = true;
+    setShowJump(false);
+  };
+  useLayoutEffect(() => {
+    if (tab !== "timeline") return;
+    const element = scroller.current;
+    if (element && following.current) element.scrollTop = element.scrollHeight;
+  }, [items, view.queue, tab]);
+
+  const session = view.session;
+  const failure = connection.kind === "failed" ? connection.error : detail.error instanceof ApiError ? detail.error : null;
+
+  if (!session) {
+    if (failure && (failure.status === 404 || failure.status === 403)) return <SessionUnavailable error={failure} />;
+    if (detail.isError && !(detail.error instanceof ApiError && detail.error.isTransient)) {
+      return (
+        <div className="page">
+          <ErrorCallout title="This session could not be loaded" error={detail.error} onRetry={() => void detail.refetch()} />
+        </div>
+      );
+    }
+    return <LoadingBlock label="Opening session…" />;
+  }
+
+  const repository = repositories.data?.find((candidate) => candidate.id === session.repositoryId);
+  const running = session.status === "running" || session.status === "starting" || view.queue.some((prompt) => prompt.status === "running");
+
+  const sendPrompt = async (prompt: FollowUp) => {
+    try {
+      await api.sendPrompt(sessionId, prompt);
+      following.current = true;
+    } catch (error) {
+      notify(errorMessage(error), "error");
+      throw error;
+    }
+  };
+
+  const cancel = async (promptId: string) => {
+    setCancelling((current) => new Set(current).add(promptId));
+    try {
+      await api.cancelPrompt(sessionId, promptId);
+    } catch (error) {
+      notify(errorMessage(error), "error");
+    } finally {
+      setCancelling((current) => {
+        const next = new Set(current);
+        next.delete(promptId);
+        return next;
+      });
+    }
+  };
+
+  const stop = async () => {
+    setStopping(true);
+    try {
+      await api.stop(sessionId);
+      notify("Stopping the agent…");
+    } catch (error) {
+      notify(errorMessage(error), "error");
+    } finally {
+      setStopping(false);
+    }
+  };
+
+  const setArchived = async (archived: boolean) => {
+    setConfirmArchive(false);
+    try {
+      if (archived) await api.archive(sessionId);
+      else await api.unarchive(sessionId);
+      notify(archived ? "Session archived" : "Session restored", "success");
+      void queryClient.invalidateQueries({ queryKey: queryKeys.session(sessionId) });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.allSessions });
+    } catch (error) {
+      notify(errorMessage(error), "error");
+    }
+  };
+
+  return (
+    <div className="session">
+      <div className="session__main">
+        <header className="session__header">
+          <div className="session__title-row">
+            <Link to="/" className="btn btn--ghost btn--sm btn--icon" aria-label="Back to sessions" title="Back to sessions">
+              ←
+            </Link>
+            <h1 className="session__title truncate" title={session.title}>
+              {session.title || "Untitled session"}
+            </h1>
+            <StatusBadge status={session.status} />
+            {session.archived && <span className="badge">Archived</span>}
+            <span className="grow" />
+            <PresenceBar entries={view.presence} />
+            <ConnectionIndicator state={connection} onRetry={reconnectNow} />
+          </div>
+          <div className="session__meta-row">
+            <span className="mono truncate">{repository?.fullName ?? session.repositoryId}</span>
+            {session.branch && (
+              <>
+                <span aria-hidden>·</span>
+                <span className="mono truncate" title="Branch">
+                  ⎇ {session.branch}
+                </span>
+              </>
+            )}
+            <span aria-hidden className="hide-narrow">
+              ·
+            </span>
+            <span className="mono hide-narrow">{session.model}</span>
+            <span aria-hidden>·</span>
+            <span title="Cost so far">{cost(session.costUsd)}</span>
+            <span className="grow" />
+            {running && (
+              <button type="button" className="btn btn--danger btn--sm" onClick={() => void stop()} disabled={stopping}>
+                ■ {stopping ? "Stopping…" : "Stop"}
+              </button>
+            )}
+            {session.archived ? (
+              <button type="button" className="btn btn--sm" onClick={() => void setArchived(false)}>
+                Unarchive
+              </button>
+            ) : (
+              <button type="button" className="btn btn--ghost btn--sm" onClick={() => setConfirmArchive(true)}>
+                Archive
+              </button>
+            )}
+          </div>
+          <div className="tabs session__tabs" role="tablist" aria-label="Session views">
+            <button type="button" role="tab" className="tab" aria-selected={tab === "timeline"} onClick={() => setTab("timeline")}>
+              Timeline
+            </button>
+            <button type="button" role="tab" className="tab" aria-selected={tab === "changes"} onClick={() => setTab("changes")}>
+              Changes {changedFiles > 0 && <span className="tab__count">{changedFiles}</span>}
+            </button>
+            <button type="button" role="tab" className="tab session__details-tab" aria-selected={tab === "details"} onClick={() => setTab("details")}>
+              Details
+            </button>
+          </div>
+        </header>
+
+        {connection.kind === "failed" && connection.error.status !== 401 && (
+          <div className="session__banner">
+            <ErrorCallout title="Live updates stopped" error={connection.error} />
+          </div>
+        )}
+
+        <div className="session__scroll" ref={scroller} onScroll={onScroll} role="tabpanel" aria-label={tab}>
+          {tab === "timeline" && (
+            <div className="session__timeline">
+              {!view.caughtUp && items.length === 0 ? (
+                <LoadingBlock label="Loading the timeline…" />
+              ) : items.length === 0 && view.queue.length === 0 ? (
+                <EmptyState icon="💬" title="Nothing has happened yet">
+                  <p>Send a prompt below to give the agent its task.</p>
+                </EmptyState>
+              ) : (
+                <TimelineView items={items} repositories={repositories.data} onOpenChanges={openChanges} />
+              )}
+            </div>
+          )}
+          {tab === "changes" && (
+            <div className="session__changes">
+              <ChangesPanel changes={changes} promptNumbers={promptNumbers} initialPromptId={changesPromptId} />
+            </div>
+          )}
+          {tab === "details" && (
+            <div className="session__details-inline">
+              <DetailsPanel session={session} repository={repository} presence={view.presence} artifacts={changes.artifacts} />
+            </div>
+          )}
+        </div>
+
+        <footer className="session__footer">
+          {showJump && tab === "timeline" && (
+            <button type="button" className="btn btn--sm session__jump" onClick={jumpToLatest}>
+              ↓ Jump to latest
+            </button>
+          )}
+          <QueuePanel prompts={view.queue} cancelling={cancelling} onCancel={(promptId) => void cancel(promptId)} />
+          <TypingIndicator names={typingNames(view.presence, me.user.userId)} />
+          <PromptBox
+            sessionId={sessionId}
+            models={models.data}
+            sessionModel={session.model}
+            disabledReason={session.archived ? "This session is archived; unarchive it to continue." : null}
+            running={running}
+            onSend={sendPrompt}
+            onTyping={typing.typed}
+            onTypingDone={typing.done}
+          />
+        </footer>
+      </div>
+      <aside className="session__aside" aria-label="Session details">
+        <DetailsPanel session={session} repository={repository} presence={view.presence} artifacts={changes.artifacts} />
+      </aside>
+      <ConfirmDialog
+        open={confirmArchive}
+        title="Archive this session?"
+        message="It leaves the active list and stops taking prompts. Everything it did is kept, and you can unarchive it at any time."
+        confirmLabel="Archive"
+        onConfirm={() => void setArchived(true)}
+        onCancel={() => setConfirmArchive(false)}
+      />
+    </div>
+  );
+}
+
+function SessionUnavailable({ error }: { error: ApiError }) {
+  return (
+    <div className="page">
+      <EmptyState icon={error.status === 404 ? "🔎" : "🔒"} title={error.status === 404 ? "Session not found" : "No access to this session"}>
+        <p>{error.message}</p>
+        <Link to="/" className="btn">
+          Back to sessions
+        </Link>
+      </EmptyState>
+    </div>
+  );
+}

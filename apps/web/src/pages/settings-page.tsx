@@ -1,0 +1,31 @@
+import { NavLink, Navigate, useParams } from "react-router";
+import { ModelsSettings } from "./settings/models-settings";
+import { RepositoriesSettings } from "./settings/repositories-settings";
+import { SecretsSettings } from "./settings/secrets-settings";
+
+const TABS = [
+  { id: "repositories", label: "Repositories", render: () => <RepositoriesSettings /> },
+  { id: "secrets", label: "Secrets", render: () => <SecretsSettings /> },
+  { id: "models", label: "Models", render: () => <ModelsSettings /> },
+] as const;
+
+export function SettingsPage() {
+  const { tab } = useParams();
+  const current = TABS.find((candidate) => candidate.id === tab);
+  if (!current) return <Navigate to="/settings/repositories" replace />;
+  return (
+    <div className="page">
+      <div className="page__header">
+        <h1>Settings</h1>
+      </div>
+      <nav className="tabs settings__tabs" aria-label="Settings sections">
+        {TABS.map((candidate) => (
+          <NavLink key={candidate.id} to={`/settings/${candidate.id}`} className="tab">
+            {candidate.label}
+          </NavLink>
+        ))}
+      </nav>
+      <div className="settings__body">{current.render()}</div>
+    </div>
+  );
+}

@@ -1,0 +1,125 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { ApiError } from "../api/api-error";
+import { useApi } from "../api/context";
+import type { MeResponse } from "../api/lookout-api";
+
+export type AuthState =
+  | { status: "checking" }
+  | { status: "signed-in"; me: MeResponse }
+  /** `expired` when a signed-in user's login stopped working mid-session. */
+  | { status: "signed-out"; expired: boolean }
+  | { status: "unreachable"; error: ApiError };
+
+interface AuthContextValue {
+  state: AuthState;
+  signIn(token: string): Promise<void>;
+  signOut(): Promise<void>;
+  recheck(): void;
+}
+
+const AuthContext = createContext<AuthContextValue | null>(null);
+
+/** The query parameter a login link may carry when it points at the dashboard itself. */
+const TOKEN_PARAM = "token";
+
+/**
+ * Knows whether someone is signed in. A 401 from any request signs the page out in place (the URL
+ * and every draft stay), so signing back in returns to exactly where the person was.
+ */
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const [state, setState] = useState<AuthState>({ status: "checking" });
+  const [checkCount, setCheckCount] = useState(0);
+
+  useEffect(
+    () =>
+      api.http.onUnauthenticated(() =>
+        setState((current) => (current.status === "signed-out" ? current : { status: "signed-out", expired: current.status === "signed-in" })),
+      ),
+    [api],
+  );
+
+  useEffect(() => {
+    const abort = new AbortController();
+    const tokenFromUrl = takeTokenFromUrl();
+    const check = async () => {
+      try {
+        if (tokenFromUrl) await api.login(tokenFromUrl);
+        const me = await api.me(abort.signal);
+        setState({ status: "signed-in", me });
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        if (error instanceof ApiError && error.status === 401) setState({ status: "signed-out", expired: false });
+        else setState({ status: "unreachable", error: error instanceof ApiError ? error : ApiError.network(error) });
+      }
+    };
+    void check();
+    return () => abort.abort();
+  }, [api, checkCount]);
+
+  const signIn = useCallback(
+    async (token: string) => {
+      await api.login(token);
+      const me = await api.me();
+      setState({ status: "signed-in", me });
+      // Anything fetched before the login lapsed may be stale or an error; fetch it again.
+      await queryClient.invalidateQueries();
+    },
+    [api, queryClient],
+  );
+
+  const signOut = useCallback(async () => {
+    try {
+      await api.logout();
+    } finally {
+      queryClient.clear();
+      setState({ status: "signed-out", expired: false });
+    }
+  }, [api, queryClient]);
+
+  const recheck = useCallback(() => {
+    setState({ status: "checking" });
+    setCheckCount((count) => count + 1);
+  }, []);
+
+  const value = useMemo(() => ({ state, signIn, signOut, recheck }), [state, signIn, signOut, recheck]);
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthContextValue {
+  const value = useContext(AuthContext);
+  if (!value) throw new Error("useAuth must be used inside <AuthProvider>");
+  return value;
+}
+
+/** The signed-in user; only for components rendered behind the sign-in gate. */
+export function useMe(): MeResponse {
+  const { state } = useAuth();
+  if (state.status !== "signed-in") throw new Error("useMe needs a signed-in user");
+  return state.me;
+}
+
+/** Removes `?token=` from the address bar (it must not linger in history) and returns it. */
+function takeTokenFromUrl(): string | null {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get(TOKEN_PARAM);
+  if (!token) return null;
+  url.searchParams.delete(TOKEN_PARAM);
+  window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+  return token;
+}
+
+/** Accepts a bare token or a whole pasted login URL. */
+export function tokenFromInput(input: string): string {
+  const trimmed = input.trim();
+  if (/^https?:\/\//i.test(trimmed)) {
+    try {
+      return new URL(trimmed).searchParams.get(TOKEN_PARAM) ?? trimmed;
+    } catch {
+      return trimmed;
+    }
+  }
+  return trimmed;
+}
