@@ -22,6 +22,9 @@ export interface Env {
   /** Comma-separated `provider/model` list offered to users. */
   MODELS: string;
 
+  /** JSON object overriding session lifecycle timings (see `session/lifecycle.ts`). */
+  LIFECYCLE_OVERRIDES?: string;
+
   /** SHA-256 (hex) of the admin login token printed by the start command. */
   ADMIN_TOKEN_SHA256?: string;
   /** Key for signing short-lived WebSocket tokens. */

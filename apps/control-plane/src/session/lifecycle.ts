@@ -1,9 +1,12 @@
+import { z } from "zod";
 import type { SandboxStatus } from "@lookout/protocol";
 
 /** Lifecycle policy as pure functions: every timing rule of a session's sandbox lives here. */
 export const LIFECYCLE = {
   /** A bridge that has not heartbeated for this long is presumed dead. */
   heartbeatTimeoutMs: 45_000,
+  /** A bridge whose socket dropped has this long to reconnect before its sandbox is replaced. */
+  reconnectGraceMs: 20_000,
   /** An idle sandbox is snapshotted and stopped after this long without a prompt. */
   inactivityTimeoutMs: 10 * 60_000,
   /** A prompt running longer than this is stopped. */
@@ -23,7 +26,23 @@ export const LIFECYCLE = {
   spawnRetryMaxMs: 60_000,
 } as const;
 
-export type LifecycleConfig = { [K in keyof typeof LIFECYCLE]: number };
+export type LifecycleConfig = { -readonly [K in keyof typeof LIFECYCLE]: number };
+
+/**
+ * Operators (and tests) may shorten or lengthen any timing with the Worker variable
+ * `LIFECYCLE_OVERRIDES`, a JSON object of the keys above; unknown keys and bad values are refused.
+ */
+export const LifecycleOverrides = z
+  .object(Object.fromEntries(Object.keys(LIFECYCLE).map((key) => [key, z.number().int().positive().optional()])) as Record<keyof typeof LIFECYCLE, z.ZodOptional<z.ZodNumber>>)
+  .strict();
+
+export function lifecycleFrom(overrides: string | undefined): LifecycleConfig {
+  if (!overrides) return LIFECYCLE;
+  const parsed = LifecycleOverrides.parse(JSON.parse(overrides));
+  const config: LifecycleConfig = { ...LIFECYCLE };
+  for (const [key, value] of Object.entries(parsed)) if (value !== undefined) config[key as keyof LifecycleConfig] = value;
+  return config;
+}
 
 /** Sandbox states in which a bridge is (or is about to be) available, so no new spawn is needed. */
 const LIVE_STATES = new Set<SandboxStatus>(["spawning", "connecting", "ready", "running", "idle"]);

@@ -5,6 +5,7 @@ import { SecretStore } from "../db/secrets";
 import { SessionIndexStore } from "../db/sessions-index";
 import { log } from "../log";
 import { HttpSandboxGateway } from "./gateway-client";
+import { lifecycleFrom } from "./lifecycle";
 import { ConnectionState } from "./presence";
 import { type CreateSessionInput, type PromptInput, SessionCore, type Socket } from "./session-core";
 import { capture, type RpcResult } from "./rpc";
@@ -192,6 +193,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
       defer: (work) => this.ctx.waitUntil(work.catch((error: unknown) => log.error("background work failed", { error }))),
       secretsFor: (repositoryId) => SecretStore.fromEnv(env).resolveForSandbox(repositoryId),
       publicUrl: env.PUBLIC_URL,
+      lifecycle: lifecycleFrom(env.LIFECYCLE_OVERRIDES),
     });
     return this.core;
   }

@@ -367,6 +367,11 @@ export class SessionCore {
   onClose(socket: Socket): void {
     const state = socket.state();
     if (state?.kind === "client") this.broadcastPresence(socket.id);
+    if (state?.kind === "bridge" && state.sandboxId === this.sandbox.get()?.sandboxId && isLive(this.sandbox.status())) {
+      // A bridge that dropped gets a short grace period to reconnect before its sandbox is retired.
+      const graceEnds = this.ports.now() + this.lifecycle.reconnectGraceMs;
+      this.deadlines.set("heartbeat", Math.min(this.deadlines.get("heartbeat") ?? graceEnds, graceEnds));
+    }
     this.finish();
   }
 
@@ -518,6 +523,20 @@ export class SessionCore {
     if (sandboxStatus === "running") this.setSandboxStatus("idle");
     this.broadcastQueue();
     this.advance();
+    const sandbox = this.sandbox.get();
+    if (sandbox && isLive(sandbox.status) && !this.queue.running()) {
+      // Saving the workspace after each prompt lets a replacement sandbox resume from this point.
+      this.ports.defer(this.snapshotIdle(sandbox.sandboxId));
+    }
+  }
+
+  private async snapshotIdle(sandboxId: string): Promise<void> {
+    try {
+      const snapshotId = await this.ports.gateway.snapshot(sandboxId);
+      if (this.sandbox.get()?.sandboxId === sandboxId) this.sandbox.update({ snapshotId }, this.ports.now());
+    } catch (error) {
+      log.warn("snapshot after prompt failed", { sandboxId, error: String(error) });
+    }
   }
 
   // ---------------------------------------------------------------- internals: lifecycle
@@ -663,12 +682,23 @@ export class SessionCore {
       case "heartbeat": {
         if (!sandbox || !isLive(sandbox.status)) return;
         const last = sandbox.lastHeartbeat ?? sandbox.createdAt;
-        const limit = sandbox.lastHeartbeat === null ? this.lifecycle.connectTimeoutMs : this.lifecycle.heartbeatTimeoutMs;
+        const limit =
+          sandbox.lastHeartbeat === null
+            ? this.lifecycle.connectTimeoutMs
+            : this.bridgeSocket()
+              ? this.lifecycle.heartbeatTimeoutMs
+              : this.lifecycle.reconnectGraceMs;
         if (now - last < limit) {
           this.deadlines.set("heartbeat", last + limit);
           return;
         }
-        this.loseSandbox(sandbox.lastHeartbeat === null ? "The sandbox never connected." : "The sandbox stopped sending heartbeats.");
+        this.loseSandbox(
+          sandbox.lastHeartbeat === null
+            ? "The sandbox never connected."
+            : this.bridgeSocket()
+              ? "The sandbox stopped sending heartbeats."
+              : "The sandbox's bridge disconnected and did not come back.",
+        );
         return;
       }
       case "execution": {

@@ -55,6 +55,19 @@ describe("sandbox lifecycle", () => {
     expect(fresh.messages<PromptCommand>("command.prompt")[0]?.gitAuthor.name).toBe("Bob");
   });
 
+  it("gives a dropped bridge a grace period to reconnect, then replaces the sandbox", async () => {
+    const { h, bridge } = await runningSession();
+    h.disconnect(bridge);
+    await h.advance(LIFECYCLE.reconnectGraceMs / 2);
+    const back = h.bridge();
+    await h.advance(LIFECYCLE.reconnectGraceMs);
+    expect(h.core.state().sandboxStatus).toBe("running");
+    h.disconnect(back);
+    await h.advance(LIFECYCLE.reconnectGraceMs + 1);
+    expect(h.core.state().sandboxStatus).toBe("stale");
+    expect(h.core.eventsAfter(0, 100).events.at(-1)?.payload).toMatchObject({ type: "prompt.finished", status: "failed" });
+  });
+
   it("keeps a sandbox alive while it heartbeats", async () => {
     const { h, bridge } = await runningSession();
     for (let i = 0; i < 10; i++) {
@@ -75,7 +88,8 @@ describe("sandbox lifecycle", () => {
     }
     await h.advance(20_000);
     const first = h.gateway.created[0]!.sandboxId;
-    expect(h.gateway.snapshots).toEqual([first]);
+    // One snapshot after the prompt finished, one before the idle sandbox stopped.
+    expect(h.gateway.snapshots).toEqual([first, first]);
     expect(h.gateway.terminated).toEqual([first]);
     expect(h.core.state().sandboxStatus).toBe("stopped");
     expect(bridge.closed).toBe(true);
