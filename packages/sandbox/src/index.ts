@@ -8,3 +8,5 @@ export { DaytonaProvider, type DaytonaProviderOptions, classifyDaytonaError } fr
 export { buildDaytonaSnapshot, daytonaImage, daytonaSnapshotName } from "./daytona/daytona-snapshot";
 export { VercelProvider, type VercelProviderOptions, classifyVercelError, VERCEL_DEFAULT_MAX_TIMEOUT_MS } from "./vercel/vercel-provider";
 export { buildVercelBaseSnapshot, vercelBootstrapScript, VERCEL_RUNTIME } from "./vercel/vercel-bootstrap";
+export { ModalProvider, type ModalProviderOptions, classifyModalError } from "./modal/modal-provider";
+export { modalImage, fileWriteSteps } from "./modal/modal-image";

@@ -1,8 +1,11 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DaytonaProvider, LocalProvider, VercelProvider } from "../src/index";
+import { mkdirSync as makeDir, writeFileSync } from "node:fs";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { DaytonaProvider, LocalProvider, ModalProvider, VercelProvider } from "../src/index";
 import { runProviderContract } from "./contract";
 import { DaytonaFake } from "./fakes/daytona-fake";
+import { ModalFake } from "./fakes/modal-fake";
 import { VercelFake } from "./fakes/vercel-fake";
 import { readIfExists, tempDir } from "./helpers";
 
@@ -97,6 +100,37 @@ runProviderContract({
       teardown: async () => {
         await provider.close();
         await fake.stop();
+      },
+    };
+  },
+});
+
+runProviderContract({
+  name: "modal",
+  async setup() {
+    const fake = await new ModalFake().start();
+    const repoRoot = tempDir("contract-modal");
+    makeDir(join(repoRoot, "packages", "bridge", "dist"), { recursive: true });
+    writeFileSync(join(repoRoot, "packages", "bridge", "dist", "bridge.mjs"), "// the bridge bundle\n");
+    // The SDK takes its endpoint from its profile; MODAL_SERVER_URL is the documented override.
+    const previousServerUrl = process.env.MODAL_SERVER_URL;
+    process.env.MODAL_SERVER_URL = fake.url;
+    const provider = new ModalProvider({ tokenId: "ak-test", tokenSecret: "as-test", appName: "lookout", repoRoot });
+    return {
+      provider,
+      launchedEnv: async (providerId) => {
+        const sandbox = fake.sandboxes.get(providerId);
+        return sandbox?.command.join(" ") === "node /opt/lookout/bridge.mjs" ? sandbox.env : undefined;
+      },
+      restoredFrom: async (providerId) => fake.images.get(fake.sandboxes.get(providerId)?.imageId ?? "")?.replace(/^lookout-/, ""),
+      failNextCreatePermanently: () => fake.failNext("SandboxCreateV2", GrpcStatus.PERMISSION_DENIED),
+      failNextCreateTransiently: () => fake.failNext("SandboxCreateV2", GrpcStatus.UNAVAILABLE, 10),
+      teardown: async () => {
+        await provider.close();
+        await fake.stop();
+        rmSync(repoRoot, { recursive: true, force: true });
+        if (previousServerUrl === undefined) delete process.env.MODAL_SERVER_URL;
+        else process.env.MODAL_SERVER_URL = previousServerUrl;
       },
     };
   },
