@@ -40,7 +40,6 @@ export type ProviderSettings =
       readonly tokenSecret: string;
       readonly appName: string;
       readonly environment: string | undefined;
-      readonly endpoint: string | undefined;
     }
   | {
       readonly kind: "daytona";
@@ -58,6 +57,8 @@ export type ProviderSettings =
     };
 
 export interface GatewaySettings {
+  /** The repository root (for the bridge bundle and other image files). */
+  readonly repoRoot: string;
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -111,7 +112,6 @@ const ModalEnv = z.object({
   MODAL_TOKEN_SECRET: required("MODAL_TOKEN_SECRET"),
   LOOKOUT_MODAL_APP: optional,
   MODAL_ENVIRONMENT: optional,
-  LOOKOUT_MODAL_ENDPOINT: optional.pipe(z.string().url().optional()),
 });
 const DaytonaEnv = z.object({
   DAYTONA_API_KEY: required("DAYTONA_API_KEY"),
@@ -170,6 +170,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
   const kind = e.LOOKOUT_SANDBOX_PROVIDER ?? "local";
   const provider = loadProviderSettings(kind, env, repoRoot);
   return {
+    repoRoot,
     host: e.LOOKOUT_GATEWAY_HOST ?? DEFAULT_GATEWAY_HOST,
     port: e.LOOKOUT_GATEWAY_PORT ?? DEFAULT_GATEWAY_PORT,
     dataDir: resolve(repoRoot, e.LOOKOUT_DATA_DIR ?? join(".lookout", "gateway")),
@@ -222,7 +223,6 @@ function loadProviderSettings(kind: (typeof PROVIDER_NAMES)[number], env: NodeJS
         tokenSecret: e.MODAL_TOKEN_SECRET,
         appName: e.LOOKOUT_MODAL_APP ?? "lookout",
         environment: e.MODAL_ENVIRONMENT,
-        endpoint: e.LOOKOUT_MODAL_ENDPOINT,
       };
     }
     case "daytona": {

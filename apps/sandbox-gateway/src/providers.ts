@@ -1,8 +1,12 @@
-import { LocalProvider, type Logger, type SandboxProvider } from "@lookout/sandbox";
+import { DaytonaProvider, LocalProvider, ModalProvider, VercelProvider, type Logger, type SandboxProvider } from "@lookout/sandbox";
 import type { ProviderSettings } from "./config";
 
 /** Builds the configured provider; the local one checks bubblewrap before the gateway listens. */
-export async function createProvider(settings: ProviderSettings, context: { dataDir: string; logger: Logger }): Promise<SandboxProvider> {
+export async function createProvider(
+  settings: ProviderSettings,
+  context: { dataDir: string; repoRoot: string; logger: Logger },
+): Promise<SandboxProvider> {
+  const { logger } = context;
   switch (settings.kind) {
     case "local":
       return LocalProvider.start({
@@ -11,9 +15,32 @@ export async function createProvider(settings: ProviderSettings, context: { data
         opencodeBin: settings.opencodeBin,
         bwrapPath: settings.bwrapPath,
         unsafeNoSandbox: settings.unsafeNoSandbox,
-        logger: context.logger,
+        logger,
       });
-    default:
-      throw new Error(`The ${settings.kind} provider is not wired yet.`);
+    case "modal":
+      return new ModalProvider({
+        tokenId: settings.tokenId,
+        tokenSecret: settings.tokenSecret,
+        appName: settings.appName,
+        ...(settings.environment ? { environment: settings.environment } : {}),
+        repoRoot: context.repoRoot,
+        logger,
+      });
+    case "daytona":
+      return new DaytonaProvider({
+        apiKey: settings.apiKey,
+        ...(settings.apiUrl ? { apiUrl: settings.apiUrl } : {}),
+        ...(settings.target ? { target: settings.target } : {}),
+        ...(settings.snapshot ? { baseSnapshot: settings.snapshot } : {}),
+        logger,
+      });
+    case "vercel":
+      return new VercelProvider({
+        token: settings.token,
+        teamId: settings.teamId,
+        projectId: settings.projectId,
+        ...(settings.baseSnapshotId ? { baseSnapshotId: settings.baseSnapshotId } : {}),
+        logger,
+      });
   }
 }

@@ -33,7 +33,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const logger = config.logger ?? createLogger("sandbox-gateway", config.logLevel);
   // A provider handed in belongs to the caller, who closes it; one built here is closed here.
   const ownsProvider = config.sandboxProvider === undefined;
-  const provider = config.sandboxProvider ?? (await createProvider(config.provider, { dataDir: config.dataDir, logger }));
+  const provider = config.sandboxProvider ?? (await createProvider(config.provider, { dataDir: config.dataDir, repoRoot: config.repoRoot, logger }));
   const registry = SandboxRegistry.load(join(config.dataDir, "registry.json"));
   const nonces = config.nonces ?? new MemoryNonceStore();
   const targets = proxyTargets(config.models);

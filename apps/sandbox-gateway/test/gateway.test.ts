@@ -57,6 +57,7 @@ function settings(overrides: Partial<GatewaySettings> = {}): GatewaySettings {
     openaiCompatible: undefined,
   };
   return {
+    repoRoot: dataDir,
     host: "127.0.0.1",
     port: 0,
     dataDir,

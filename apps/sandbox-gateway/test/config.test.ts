@@ -1,0 +1,74 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { silentLogger } from "@lookout/sandbox";
+import { describe, expect, it } from "vitest";
+import { loadGatewaySettings } from "../src/config";
+import { sandboxModelProviders } from "../src/model-providers";
+
+const ROOT = "/srv/lookout";
+
+describe("gateway settings", () => {
+  it("defaults to the local provider on 127.0.0.1:8788 with data under the repository", () => {
+    const settings = loadGatewaySettings({ LOOKOUT_OPENCODE_BIN: "/opt/opencode" }, ROOT);
+    expect(settings).toMatchObject({
+      host: "127.0.0.1",
+      port: 8788,
+      dataDir: "/srv/lookout/.lookout/gateway",
+      serviceSecret: undefined,
+      provider: { kind: "local", bridgeBundle: "/srv/lookout/packages/bridge/dist/bridge.mjs", opencodeBin: "/opt/opencode", unsafeNoSandbox: false },
+      models: { scriptedUrl: undefined, anthropic: undefined, openai: undefined, openaiCompatible: undefined },
+    });
+  });
+
+  it("says which setting a remote provider is missing", () => {
+    expect(() => loadGatewaySettings({ LOOKOUT_SANDBOX_PROVIDER: "modal", MODAL_TOKEN_ID: "ak-1" }, ROOT)).toThrow(/MODAL_TOKEN_SECRET/);
+    expect(() => loadGatewaySettings({ LOOKOUT_SANDBOX_PROVIDER: "nope" }, ROOT)).toThrow(/LOOKOUT_SANDBOX_PROVIDER/);
+  });
+
+  it("reads model keys and lists from the environment", () => {
+    const settings = loadGatewaySettings(
+      {
+        ANTHROPIC_API_KEY: "sk-ant",
+        OPENAI_API_KEY: "sk-oai",
+        LOOKOUT_OPENAI_MODELS: "gpt-a, gpt-b",
+        LOOKOUT_OPENAI_COMPATIBLE_BASE_URL: "http://127.0.0.1:11434/v1",
+        LOOKOUT_OPENAI_COMPATIBLE_ID: "ollama",
+        LOOKOUT_OPENAI_COMPATIBLE_MODELS: "llama3",
+      },
+      ROOT,
+    );
+    expect(settings.models.anthropic).toMatchObject({ apiKey: "sk-ant", baseUrl: "https://api.anthropic.com/v1" });
+    expect(settings.models.openai).toMatchObject({ apiKey: "sk-oai", models: ["gpt-a", "gpt-b"] });
+    expect(settings.models.openaiCompatible).toEqual({ id: "ollama", baseUrl: "http://127.0.0.1:11434/v1", apiKey: undefined, models: ["llama3"] });
+  });
+});
+
+describe("sandbox model providers", () => {
+  it("offers the scripted model with what its server lists, and keyless providers directly", async () => {
+    const server = createServer((request, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ object: "list", data: request.url === "/v1/models" ? [{ id: "demo" }, { id: "pr-review" }] : [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    try {
+      const providers = await sandboxModelProviders(
+        {
+          scriptedUrl: url,
+          anthropic: undefined,
+          openai: { apiKey: "sk-real", baseUrl: "https://api.openai.com/v1", models: ["gpt-5"] },
+          openaiCompatible: { id: "ollama", baseUrl: "http://127.0.0.1:11434/v1", apiKey: undefined, models: ["llama3"] },
+        },
+        { proxyBaseUrl: "http://127.0.0.1:8788/model-proxy", sandboxToken: "sandbox-token", requestedModel: "scripted/demo", logger: silentLogger },
+      );
+      expect(providers).toEqual([
+        { id: "scripted", kind: "openai-compatible", baseUrl: url, models: ["demo", "pr-review"] },
+        { id: "openai", kind: "openai", baseUrl: "http://127.0.0.1:8788/model-proxy/openai", apiKey: "sandbox-token", models: ["gpt-5"] },
+        { id: "ollama", kind: "openai-compatible", baseUrl: "http://127.0.0.1:11434/v1", models: ["llama3"] },
+      ]);
+      expect(JSON.stringify(providers)).not.toContain("sk-real");
+    } finally {
+      server.close();
+    }
+  });
+});
