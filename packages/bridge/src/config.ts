@@ -1,0 +1,148 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Id, ModelProviderConfigList, ModelRef, summarizeIssues, type ModelProviderConfig } from "@lookout/protocol";
+import { z } from "zod";
+import { checkBranchName } from "./branch";
+import type { LogLevel } from "./logger";
+
+/** Defaults, one named constant each. */
+export const DEFAULT_WORKDIR = "/workspace/repo";
+export const DEFAULT_BASE_BRANCH = "main";
+export const DEFAULT_COMMITTER = { name: "Lookout", email: "bot@lookout.local" } as const;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
+export const DEFAULT_OUTBOX_MAX_EVENTS = 2_000;
+export const DEFAULT_TEXT_FLUSH_INTERVAL_MS = 100;
+export const DEFAULT_OPENCODE_START_TIMEOUT_MS = 60_000;
+export const DEFAULT_RECONNECT_MAX_DELAY_MS = 30_000;
+/** With no frame or pong from the session for this long, the bridge drops the socket and redials. */
+export const DEFAULT_LIVENESS_TIMEOUT_MS = 45_000;
+
+const BranchName = z.string().superRefine((name, ctx) => {
+  const check = checkBranchName(name);
+  if (!check.ok) ctx.addIssue({ code: "custom", message: `branch name ${JSON.stringify(name)} ${check.reason}` });
+});
+
+const HttpUrl = z
+  .string()
+  .url()
+  .refine((url) => /^https?:\/\//.test(url), "must be an http(s) URL")
+  .transform((url) => url.replace(/\/+$/, ""));
+
+const PositiveMs = z.coerce.number().int().positive();
+
+const JsonProviders = z.string().transform((text, ctx): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+    return z.NEVER;
+  }
+});
+
+/** The bridge's environment, validated in one place; names match `BRIDGE_ENV` in the protocol. */
+const Env = z.object({
+  LOOKOUT_SESSION_ID: Id,
+  LOOKOUT_SANDBOX_ID: Id,
+  LOOKOUT_SANDBOX_TOKEN: z.string().min(1),
+  LOOKOUT_CONTROL_PLANE_URL: HttpUrl,
+  LOOKOUT_WORKDIR: z.string().min(1).default(DEFAULT_WORKDIR),
+  LOOKOUT_REPO_URL: z.string().min(1).optional(),
+  LOOKOUT_BASE_BRANCH: BranchName.default(DEFAULT_BASE_BRANCH),
+  LOOKOUT_BRANCH: BranchName.optional(),
+  LOOKOUT_MODEL: ModelRef,
+  LOOKOUT_MODEL_PROVIDERS: JsonProviders.pipe(ModelProviderConfigList).default([]),
+  LOOKOUT_OPENCODE_BIN: z.string().min(1).default("opencode"),
+  LOOKOUT_HOME: z.string().min(1).optional(),
+  LOOKOUT_GIT_COMMITTER_NAME: z.string().min(1).max(200).default(DEFAULT_COMMITTER.name),
+  LOOKOUT_GIT_COMMITTER_EMAIL: z.string().min(3).max(320).default(DEFAULT_COMMITTER.email),
+  LOOKOUT_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOOKOUT_HEARTBEAT_INTERVAL_MS: PositiveMs.default(DEFAULT_HEARTBEAT_INTERVAL_MS),
+  LOOKOUT_LIVENESS_TIMEOUT_MS: z.coerce.number().int().nonnegative().default(DEFAULT_LIVENESS_TIMEOUT_MS),
+  LOOKOUT_RECONNECT_MAX_DELAY_MS: PositiveMs.default(DEFAULT_RECONNECT_MAX_DELAY_MS),
+  LOOKOUT_OUTBOX_MAX_EVENTS: PositiveMs.default(DEFAULT_OUTBOX_MAX_EVENTS),
+  LOOKOUT_TEXT_FLUSH_INTERVAL_MS: PositiveMs.default(DEFAULT_TEXT_FLUSH_INTERVAL_MS),
+  LOOKOUT_OPENCODE_START_TIMEOUT_MS: PositiveMs.default(DEFAULT_OPENCODE_START_TIMEOUT_MS),
+});
+
+export interface BridgeConfig {
+  sessionId: string;
+  sandboxId: string;
+  sandboxToken: string;
+  controlPlaneUrl: string;
+  /** `ws(s)://…/api/sessions/<id>/bridge`, derived from the control plane URL. */
+  bridgeSocketUrl: string;
+  workdir: string;
+  repoUrl: string | undefined;
+  baseBranch: string;
+  branch: string;
+  model: string;
+  modelProviders: ModelProviderConfig[];
+  opencodeBin: string;
+  home: string;
+  committer: { name: string; email: string };
+  logLevel: LogLevel;
+  heartbeatIntervalMs: number;
+  livenessTimeoutMs: number;
+  reconnectMaxDelayMs: number;
+  outboxMaxEvents: number;
+  textFlushIntervalMs: number;
+  opencodeStartTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Reads the configuration from the environment; throws `ConfigError` saying which variables are wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv): BridgeConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const missing = parsed.error.issues.filter((issue) => issue.path.length === 1 && env[String(issue.path[0])] === undefined).map((issue) => String(issue.path[0]));
+    const invalid = parsed.error.issues.filter((issue) => !missing.includes(String(issue.path[0])));
+    const parts = [
+      ...(missing.length > 0 ? [`set ${missing.join(", ")}`] : []),
+      ...(invalid.length > 0 ? [`fix ${summarizeIssues(new z.ZodError(invalid))}`] : []),
+    ];
+    throw new ConfigError(`The bridge's environment is incomplete or invalid: ${parts.join("; ")}.`);
+  }
+  const e = parsed.data;
+  const providerIds = new Set(e.LOOKOUT_MODEL_PROVIDERS.map((p) => p.id));
+  if (providerIds.size !== e.LOOKOUT_MODEL_PROVIDERS.length) {
+    throw new ConfigError("The bridge's environment is invalid: LOOKOUT_MODEL_PROVIDERS lists a provider id twice.");
+  }
+  return {
+    sessionId: e.LOOKOUT_SESSION_ID,
+    sandboxId: e.LOOKOUT_SANDBOX_ID,
+    sandboxToken: e.LOOKOUT_SANDBOX_TOKEN,
+    controlPlaneUrl: e.LOOKOUT_CONTROL_PLANE_URL,
+    bridgeSocketUrl: bridgeSocketUrl(e.LOOKOUT_CONTROL_PLANE_URL, e.LOOKOUT_SESSION_ID),
+    workdir: e.LOOKOUT_WORKDIR,
+    repoUrl: e.LOOKOUT_REPO_URL,
+    baseBranch: e.LOOKOUT_BASE_BRANCH,
+    branch: e.LOOKOUT_BRANCH ?? `lookout/${e.LOOKOUT_SESSION_ID}`,
+    model: e.LOOKOUT_MODEL,
+    modelProviders: e.LOOKOUT_MODEL_PROVIDERS,
+    opencodeBin: e.LOOKOUT_OPENCODE_BIN,
+    home: e.LOOKOUT_HOME ?? join(tmpdir(), `lookout-home-${e.LOOKOUT_SANDBOX_ID}`),
+    committer: { name: e.LOOKOUT_GIT_COMMITTER_NAME, email: e.LOOKOUT_GIT_COMMITTER_EMAIL },
+    logLevel: e.LOOKOUT_LOG_LEVEL,
+    heartbeatIntervalMs: e.LOOKOUT_HEARTBEAT_INTERVAL_MS,
+    livenessTimeoutMs: e.LOOKOUT_LIVENESS_TIMEOUT_MS,
+    reconnectMaxDelayMs: e.LOOKOUT_RECONNECT_MAX_DELAY_MS,
+    outboxMaxEvents: e.LOOKOUT_OUTBOX_MAX_EVENTS,
+    textFlushIntervalMs: e.LOOKOUT_TEXT_FLUSH_INTERVAL_MS,
+    opencodeStartTimeoutMs: e.LOOKOUT_OPENCODE_START_TIMEOUT_MS,
+  };
+}
+
+export function bridgeSocketUrl(controlPlaneUrl: string, sessionId: string): string {
+  const url = new URL(`${controlPlaneUrl}/api/sessions/${encodeURIComponent(sessionId)}/bridge`);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+/** Splits `provider/model` at the first slash (model ids may contain slashes themselves). */
+export function splitModelRef(ref: string): { providerID: string; modelID: string } {
+  const slash = ref.indexOf("/");
+  return { providerID: ref.slice(0, slash), modelID: ref.slice(slash + 1) };
+}

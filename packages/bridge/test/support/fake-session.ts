@@ -1,0 +1,138 @@
+import { EventEmitter } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { BridgeMessage, type BridgeEventPayload, type SessionCommand } from "@lookout/protocol";
+import { WebSocketServer, type WebSocket } from "ws";
+
+export interface ReceivedFrame {
+  connection: number;
+  bseq: number;
+  event: BridgeEventPayload;
+  /** Whether the session stored it (false for duplicates and for frames lost on purpose). */
+  stored: boolean;
+}
+
+/**
+ * A stand-in for the session's Durable Object on the bridge route: checks the bridge's
+ * credentials, welcomes it with the highest stored `bseq`, stores each event once, acknowledges
+ * it, and records everything so tests can assert on what arrived and in which order.
+ */
+export class FakeSession {
+  readonly frames: ReceivedFrame[] = [];
+  readonly stored: Array<{ bseq: number; event: BridgeEventPayload }> = [];
+  readonly heartbeats: number[] = [];
+  readonly welcomes: Array<{ connection: number; lastBseq: number }> = [];
+  readonly rejectedUpgrades: string[] = [];
+  connections = 0;
+  /** While true, frames are received but neither stored nor acknowledged (as if lost in flight). */
+  blackhole = false;
+  private socket: WebSocket | undefined;
+  private readonly changes = new EventEmitter();
+  private readonly wss = new WebSocketServer({ noServer: true });
+
+  private constructor(
+    private readonly server: Server,
+    readonly baseUrl: string,
+    private readonly expected: { sessionId: string; sandboxId: string; token: string },
+  ) {}
+
+  static async start(expected: { sessionId: string; sandboxId: string; token: string }): Promise<FakeSession> {
+    const server = createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const session = new FakeSession(server, `http://127.0.0.1:${port}`, expected);
+    server.on("upgrade", (req, socket, head) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const fail = (status: number, why: string): void => {
+        session.rejectedUpgrades.push(why);
+        socket.end(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\n\r\n`);
+      };
+      if (path !== `/api/sessions/${expected.sessionId}/bridge`) return fail(404, `path ${path}`);
+      if (req.headers.authorization !== `Bearer ${expected.token}`) return fail(401, "token");
+      if (req.headers["x-lookout-sandbox-id"] !== expected.sandboxId) return fail(403, "sandbox id");
+      session.wss.handleUpgrade(req, socket, head, (ws) => session.accept(ws));
+    });
+    return session;
+  }
+
+  get lastBseq(): number {
+    return this.stored.at(-1)?.bseq ?? 0;
+  }
+
+  /** Stored events of one type, in order. */
+  events<T extends BridgeEventPayload["type"]>(type: T): Array<Extract<BridgeEventPayload, { type: T }>> {
+    return this.stored.map((s) => s.event).filter((e): e is Extract<BridgeEventPayload, { type: T }> => e.type === type);
+  }
+
+  /** Stored events of one prompt, in order. */
+  promptEvents(promptId: string): BridgeEventPayload[] {
+    return this.stored.map((s) => s.event).filter((e) => "promptId" in e && e.promptId === promptId);
+  }
+
+  send(command: SessionCommand): void {
+    if (!this.socket) throw new Error("no bridge is connected");
+    this.socket.send(JSON.stringify(command));
+  }
+
+  /** Drops the connection without a close handshake, like a network failure. */
+  dropConnection(): void {
+    this.socket?.terminate();
+    this.socket = undefined;
+  }
+
+  closeConnection(code: number, reason: string): void {
+    this.socket?.close(code, reason);
+  }
+
+  /** Resolves when `predicate` holds, re-checking after every frame; rejects after `timeoutMs`. */
+  waitFor<T>(description: string, predicate: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const value = predicate();
+        if (value === undefined || value === false) return false;
+        cleanup();
+        resolve(value);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${description}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.changes.off("change", check);
+      };
+      if (!check()) this.changes.on("change", check);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(ws: WebSocket): void {
+    const connection = ++this.connections;
+    this.socket?.terminate();
+    this.socket = ws;
+    this.welcomes.push({ connection, lastBseq: this.lastBseq });
+    ws.send(JSON.stringify({ type: "bridge.welcome", lastBseq: this.lastBseq } satisfies SessionCommand));
+    ws.on("message", (data) => {
+      const message = BridgeMessage.parse(JSON.parse(String(data)));
+      if (message.type === "bridge.heartbeat") {
+        this.heartbeats.push(message.at);
+      } else {
+        const stored = !this.blackhole && message.bseq > this.lastBseq;
+        this.frames.push({ connection, bseq: message.bseq, event: message.event, stored });
+        if (stored) {
+          this.stored.push({ bseq: message.bseq, event: message.event });
+          ws.send(JSON.stringify({ type: "bridge.ack", bseq: message.bseq } satisfies SessionCommand));
+        }
+      }
+      this.changes.emit("change");
+    });
+    ws.on("close", () => this.changes.emit("change"));
+    this.changes.emit("change");
+  }
+}
