@@ -149,6 +149,23 @@ describe("local provider (bubblewrap)", () => {
 });
 
 describe("local provider start-up", () => {
+  it("runs without isolation only when explicitly told to, with host paths in the bridge's env", async () => {
+    const dir = tempDir("unsafe");
+    const unsafe = await LocalProvider.start({
+      dataDir: dir,
+      bridgeBundle: join(dir, "no-bridge.mjs"),
+      opencodeBin: "/opt/host/opencode",
+      unsafeNoSandbox: true,
+      command: PROBE_COMMAND,
+    });
+    await unsafe.create(config("plain", "env > env.tmp && mv env.tmp env"));
+    const env = await waitFor(() => readIfExists(join(unsafe.sandboxDir("plain"), "workspace", "env")), "the probe");
+    expect(env).toContain(`LOOKOUT_WORKDIR=${join(unsafe.sandboxDir("plain"), "workspace", "repo")}`);
+    expect(env).toContain("LOOKOUT_OPENCODE_BIN=/opt/host/opencode");
+    await unsafe.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it("refuses to start without a usable bubblewrap and says how to install it", async () => {
     const dir = tempDir("no-bwrap");
     mkdirSync(dir, { recursive: true });
