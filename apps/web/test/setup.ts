@@ -7,3 +7,6 @@ afterEach(() => {
   localStorage.clear();
   sessionStorage.clear();
 });
+
+// jsdom does not lay out pages, so it has no scrolling API; the app only needs the calls to exist.
+if (!Element.prototype.scrollIntoView) Element.prototype.scrollIntoView = () => undefined;
