@@ -167,9 +167,10 @@ export class Agent {
 
   private async snapshot(): Promise<void> {
     try {
-      // Every prompt ends in a commit, so the session branch's head names the sandbox's state.
+      // The queue has drained and every prompt ends in a commit, so the workspace is at rest and
+      // the branch head names its state. This is a consistency point, not a provider snapshot.
       const head = await this.options.git.head();
-      this.options.emit({ type: "snapshot.ready", snapshotId: head ?? "empty" });
+      this.options.emit({ type: "snapshot.ready", snapshotId: `git:${head ?? "empty"}` });
     } catch (error) {
       this.options.emit({ type: "agent.error", message: `Snapshot preparation failed: ${errorMessage(error)}`, code: "SNAPSHOT_FAILED" });
     }

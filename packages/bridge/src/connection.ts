@@ -4,8 +4,12 @@ import type { Clock, Timer } from "./clock";
 import { errorMessage, type Logger } from "./logger";
 import { Outbox } from "./outbox";
 
-/** Close codes with which the session refuses this bridge for good: auth refused, sandbox superseded. */
-export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4410]);
+/**
+ * Close codes with which the session refuses this bridge for good: auth refused (4401/4403),
+ * another bridge connection took over (4409; the bridge never holds two sockets, so on its
+ * current socket this means another process), and sandbox retired or superseded (4410).
+ */
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409, 4410]);
 /** Critical events unacknowledged this long on a live socket are written again. */
 export const CRITICAL_RESEND_AFTER_MS = 30_000;
 

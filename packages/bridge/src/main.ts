@@ -19,8 +19,8 @@ const SHUTDOWN_PROMPT_MS = 20_000;
 const EXIT_CONFIG = 78;
 /** Exit code when the session refused the bridge's credentials. */
 const EXIT_REFUSED = 2;
-/** Close code for "sandbox superseded": a newer sandbox took over, which is a normal end. */
-const CLOSE_SUPERSEDED = 4410;
+/** Close codes that end a bridge normally: another connection or a newer sandbox took over. */
+const NORMAL_END_CODES: ReadonlySet<number> = new Set([4409, 4410]);
 
 /**
  * The bridge process: prepares the repository, starts OpenCode, and connects to the session,
@@ -61,7 +61,7 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       else if (agent) agent.handle(command);
       else waiting.push(command);
     },
-    onFatal: (code) => void shutdown(`the session refused the bridge (close code ${code})`, code === CLOSE_SUPERSEDED ? 0 : EXIT_REFUSED, false),
+    onFatal: (code) => void shutdown(`the session refused the bridge (close code ${code})`, NORMAL_END_CODES.has(code) ? 0 : EXIT_REFUSED, false),
   });
   // Connect first: heartbeats flow while the repository is cloned and OpenCode starts.
   connection.start();

@@ -1,0 +1,136 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Git, parseNameStatus, parseNumstat } from "./git";
+import { silentLogger } from "./logger";
+
+const bot = { name: "Lookout", email: "bot@lookout.local" };
+const alice = { name: "Alice", email: "alice@example.com" };
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lookout-git-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function sh(cwd: string, ...args: string[]): string {
+  return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "Seed", GIT_AUTHOR_EMAIL: "seed@x", GIT_COMMITTER_NAME: "Seed", GIT_COMMITTER_EMAIL: "seed@x" } }).trim();
+}
+
+/** A repository with one commit on `main`. */
+function seededRepo(): string {
+  const dir = join(tempDir(), "repo");
+  execFileSync("git", ["init", "--quiet", "--initial-branch=main", dir]);
+  writeFileSync(join(dir, "a.txt"), "one\ntwo\n");
+  sh(dir, "add", "a.txt");
+  sh(dir, "commit", "--quiet", "-m", "seed");
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("Git.prepare", () => {
+  it("creates the session branch from the base branch", async () => {
+    const repo = seededRepo();
+    const git = new Git(repo, bot, silentLogger);
+    await git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "lookout/s1" });
+    expect(await git.currentBranch()).toBe("lookout/s1");
+    expect(await git.head()).toBe(sh(repo, "rev-parse", "main"));
+  });
+
+  it("resumes an existing session branch", async () => {
+    const repo = seededRepo();
+    sh(repo, "switch", "--quiet", "-c", "lookout/s1");
+    writeFileSync(join(repo, "b.txt"), "b\n");
+    sh(repo, "add", "b.txt");
+    sh(repo, "commit", "--quiet", "-m", "work");
+    const tip = sh(repo, "rev-parse", "HEAD");
+    sh(repo, "switch", "--quiet", "main");
+    const git = new Git(repo, bot, silentLogger);
+    await git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "lookout/s1" });
+    expect(await git.head()).toBe(tip);
+  });
+
+  it("clones when the workdir has no repository, tracking the remote session branch if it exists", async () => {
+    const origin = seededRepo();
+    sh(origin, "branch", "lookout/s2");
+    const workdir = join(tempDir(), "nested", "repo");
+    const git = new Git(workdir, bot, silentLogger);
+    await git.prepare({ repoUrl: origin, baseBranch: "main", branch: "lookout/s2" });
+    expect(await git.currentBranch()).toBe("lookout/s2");
+    expect(sh(workdir, "rev-parse", "--abbrev-ref", "lookout/s2@{upstream}")).toBe("origin/lookout/s2");
+  });
+
+  it("branches from origin's base branch in a fresh clone", async () => {
+    const origin = seededRepo();
+    sh(origin, "branch", "develop");
+    const workdir = join(tempDir(), "repo");
+    const git = new Git(workdir, bot, silentLogger);
+    await git.prepare({ repoUrl: origin, baseBranch: "develop", branch: "lookout/s3" });
+    expect(await git.currentBranch()).toBe("lookout/s3");
+  });
+
+  it("refuses unsafe branch names before running git and a missing repository without a URL", async () => {
+    const git = new Git(seededRepo(), bot, silentLogger);
+    await expect(git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "--upload-pack=evil" })).rejects.toThrow(/Refusing branch name/);
+    const empty = new Git(join(tempDir(), "none"), bot, silentLogger);
+    await expect(empty.prepare({ repoUrl: undefined, baseBranch: "main", branch: "lookout/x" })).rejects.toThrow(/LOOKOUT_REPO_URL/);
+  });
+});
+
+describe("Git.commitAll and changesBetween", () => {
+  it("commits as the author with the bot as committer, and describes the change", async () => {
+    const repo = seededRepo();
+    const git = new Git(repo, bot, silentLogger);
+    const before = await git.head();
+    expect(await git.commitAll("nothing", alice)).toBeUndefined();
+
+    writeFileSync(join(repo, "a.txt"), "one\nTWO\nthree\n");
+    writeFileSync(join(repo, "new file.txt"), "hello\n");
+    const sha = await git.commitAll("Change things\n\nbody", alice);
+    expect(sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(sh(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", sha ?? "")).toBe("Alice <alice@example.com>|Lookout <bot@lookout.local>|Change things");
+
+    const { files, diff } = await git.changesBetween(before, sha ?? "");
+    expect(files).toEqual([
+      { path: "a.txt", change: "modified", additions: 2, deletions: 1 },
+      { path: "new file.txt", change: "added", additions: 1, deletions: 0 },
+    ]);
+    expect(diff).toContain("+TWO");
+  });
+
+  it("reports renames and deletions", async () => {
+    const repo = seededRepo();
+    writeFileSync(join(repo, "c.txt"), "keep me around for rename detection\n".repeat(5));
+    sh(repo, "add", "c.txt");
+    sh(repo, "commit", "--quiet", "-m", "c");
+    const git = new Git(repo, bot, silentLogger);
+    const before = await git.head();
+    sh(repo, "mv", "c.txt", "d.txt");
+    unlinkSync(join(repo, "a.txt"));
+    const sha = await git.commitAll("move", alice);
+    const { files } = await git.changesBetween(before, sha ?? "");
+    expect(files).toEqual([
+      { path: "a.txt", change: "deleted", additions: 0, deletions: 2 },
+      { path: "d.txt", change: "renamed", additions: 0, deletions: 0 },
+    ]);
+  });
+});
+
+describe("parsers", () => {
+  it("parse -z name-status and numstat, including renames and binary files", () => {
+    expect(parseNameStatus("M\0a.txt\0R087\0old.txt\0new.txt\0A\0b.bin\0D\0gone\0")).toEqual([
+      { path: "a.txt", change: "modified" },
+      { path: "new.txt", change: "renamed" },
+      { path: "b.bin", change: "added" },
+      { path: "gone", change: "deleted" },
+    ]);
+    const counts = parseNumstat("1\t2\ta.txt\0" + "3\t0\t\0old.txt\0new.txt\0" + "-\t-\tb.bin\0");
+    expect(Object.fromEntries(counts)).toEqual({ "a.txt": { additions: 1, deletions: 2 }, "new.txt": { additions: 3, deletions: 0 }, "b.bin": {} });
+  });
+});
