@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { lazy, Suspense, useState, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router";
 import { ApiProvider, type ApiContextValue } from "./api/context";
 import { createQueryClientDefaults } from "./api/queries";
@@ -8,9 +8,7 @@ import { ErrorCallout, LoadingBlock } from "./components/states";
 import { ToastProvider } from "./components/toasts";
 import { NewSessionPage } from "./pages/new-session-page";
 import { NotFoundPage } from "./pages/not-found-page";
-import { SessionPage } from "./pages/session-page";
 import { SessionsPage } from "./pages/sessions-page";
-import { SettingsPage } from "./pages/settings-page";
 import { SignInPage } from "./pages/sign-in-page";
 import { AuthProvider, useAuth } from "./state/auth";
 
@@ -64,15 +62,21 @@ function AuthGate({ children }: { children: ReactNode }) {
   }
 }
 
+// The session view carries markdown and diff rendering; load it when first needed.
+const SessionPage = lazy(() => import("./pages/session-page").then((module) => ({ default: module.SessionPage })));
+const SettingsPage = lazy(() => import("./pages/settings-page").then((module) => ({ default: module.SettingsPage })));
+
 export function AppRoutes() {
   return (
-    <Routes>
+    <Suspense fallback={<LoadingBlock />}>
+      <Routes>
       <Route path="/" element={<SessionsPage />} />
       <Route path="/new" element={<NewSessionPage />} />
       <Route path="/sessions/:sessionId" element={<SessionPage />} />
       <Route path="/settings" element={<Navigate to="/settings/repositories" replace />} />
       <Route path="/settings/:tab" element={<SettingsPage />} />
       <Route path="*" element={<NotFoundPage />} />
-    </Routes>
+      </Routes>
+    </Suspense>
   );
 }

@@ -1,6 +1,9 @@
 import "@testing-library/jest-dom/vitest";
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
 import { afterEach } from "vitest";
+
+// Lazily loaded pages take a moment to import on the first render of a run.
+configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => {
   cleanup();

@@ -62,14 +62,20 @@ export function ModelPicker({ models, value, onChange, id = "model", size = "md"
         {inheritLabel !== undefined && <option value="">{inheritLabel}</option>}
         {models.models.map((model) => (
           <option key={model.id} value={model.id}>
-            {model.label}
-            {model.offline ? " — offline demo" : ""}
-            {model.id === models.defaultModel ? " (default)" : ""}
+            {modelOptionLabel(model, model.id === models.defaultModel)}
           </option>
         ))}
       </select>
     </PickerField>
   );
+}
+
+/** "Claude Sonnet 4.5 · default", "Offline demo · default": says "offline" once. */
+export function modelOptionLabel(model: Models["models"][number], isDefault: boolean): string {
+  const notes = [];
+  if (model.offline && !/offline/i.test(model.label)) notes.push("offline demo");
+  if (isDefault) notes.push("default");
+  return notes.length ? `${model.label} · ${notes.join(", ")}` : model.label;
 }
 
 export function EffortPicker({ value, onChange, id = "effort", size = "md", disabled, label, hideLabel }: PickerProps) {

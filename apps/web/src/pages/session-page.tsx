@@ -270,7 +270,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
               ↓ Jump to latest
             </button>
           )}
-          <QueuePanel prompts={view.queue} cancelling={cancelling} onCancel={(promptId) => void cancel(promptId)} />
+          {tab === "timeline" && <QueuePanel prompts={view.queue} cancelling={cancelling} onCancel={(promptId) => void cancel(promptId)} />}
           <TypingIndicator names={typingNames(view.presence, me.user.userId)} />
           <PromptBox
             sessionId={sessionId}

@@ -5,7 +5,7 @@ import { dateTime, plural, relativeTime } from "../../lib/format";
 import { EmptyState } from "../states";
 import { ArtifactCard } from "./artifact-card";
 import { FileDiff } from "./diff-view";
-import { ChangeMark } from "./timeline-view";
+import { ChangeMark } from "./change-mark";
 
 export interface ChangesPanelProps {
   changes: SessionChanges;

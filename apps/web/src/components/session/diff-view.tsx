@@ -1,6 +1,6 @@
 import { memo, useState } from "react";
 import type { DiffFile } from "../../lib/diff";
-import { ChangeMark } from "./timeline-view";
+import { ChangeMark } from "./change-mark";
 
 /** Files longer than this many diff lines render the rest only on request. */
 const LINES_BEFORE_CUT = 600;

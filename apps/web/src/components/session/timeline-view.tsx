@@ -7,6 +7,7 @@ import { Avatar } from "../avatar";
 import { Markdown } from "../markdown";
 import { sandboxStatusLabel } from "../status-badge";
 import { ArtifactCard } from "./artifact-card";
+import { ChangeMark } from "./change-mark";
 import { ToolCallGroup } from "./tool-calls";
 
 export interface TimelineViewProps {
@@ -165,7 +166,7 @@ function Activity({ item, repositories, onOpenChanges }: { item: ActivityItem } 
       return (
         <div className="event-line">
           <span aria-hidden>●</span>
-          <span>
+          <span className="event-line__text">
             Committed <code>{item.commit.sha.slice(0, 7)}</code> on <code>{item.commit.branch}</code>: {item.commit.message.split("\n", 1)[0]}
           </span>
         </div>
@@ -186,14 +187,14 @@ function Activity({ item, repositories, onOpenChanges }: { item: ActivityItem } 
       return (
         <div className="event-line">
           <span aria-hidden>■</span>
-          <span>{item.by.name} asked to stop</span>
+          <span className="event-line__text">{item.by.name} asked to stop</span>
         </div>
       );
     case "sandbox":
       return (
         <div className={`event-line event-line--sandbox event-line--${item.status}`}>
           <span className="dot" aria-hidden />
-          <span>
+          <span className="event-line__text">
             {sandboxStatusLabel(item.status)}
             {item.detail && <span className="faint"> · {item.detail}</span>}
           </span>
@@ -246,14 +247,5 @@ function Notice({ item, repositories }: { item: Extract<ActivityItem, { kind: "n
         {clockTime(item.at)}
       </time>
     </div>
-  );
-}
-
-export function ChangeMark({ change }: { change: "added" | "modified" | "deleted" | "renamed" }) {
-  const mark = { added: "A", modified: "M", deleted: "D", renamed: "R" }[change];
-  return (
-    <span className={`change-mark change-mark--${change}`} title={change}>
-      {mark}
-    </span>
   );
 }
