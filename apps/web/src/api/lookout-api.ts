@@ -18,17 +18,19 @@ import {
   type SessionStatus,
 } from "@lookout/protocol";
 import type { HttpClient } from "./http";
+import { LooseEvent, parseEvents } from "./server-frame";
 
 const RepositoriesResponse = z.object({ repositories: z.array(Repository) });
 const RepositoryResponse = z.object({ repository: Repository });
 const CreateSessionResponse = z.object({ session: SessionSummary, promptId: Id.optional() });
 const LoginResponse = z.object({ user: Author });
+/** `EventsPage` with each event checked on its own (see `parseEvents`). */
+const LooseEventsPage = EventsPage.extend({ events: z.array(LooseEvent) });
 
 export type MeResponse = z.infer<typeof Me>;
 export type Models = z.infer<typeof ModelsResponse>;
 export type Model = Models["models"][number];
 export type Secret = z.infer<typeof SecretListResponse>["secrets"][number];
-export type EventsPageResponse = z.infer<typeof EventsPage>;
 export type WsToken = z.infer<typeof WsTokenResponse>;
 
 /** `RepositoryUpdate` as sent: any subset of the editable fields. */
@@ -134,8 +136,10 @@ export class LookoutApi {
   unarchive(id: string) {
     return this.http.post(`/api/sessions/${enc(id)}/unarchive`);
   }
-  events(id: string, after: number, limit?: number, signal?: AbortSignal) {
-    return this.http.get(`/api/sessions/${enc(id)}/events`, { schema: EventsPage, signal, query: { after, limit } });
+  /** A page of the event log after `after`; `highestSeq` counts events too new to parse. */
+  async events(id: string, after: number, limit?: number, signal?: AbortSignal) {
+    const page = await this.http.get(`/api/sessions/${enc(id)}/events`, { schema: LooseEventsPage, signal, query: { after, limit } });
+    return { ...parseEvents(page.events), nextAfter: page.nextAfter, latestSeq: page.latestSeq };
   }
   wsToken(id: string, signal?: AbortSignal) {
     return this.http.post(`/api/sessions/${enc(id)}/ws-token`, { schema: WsTokenResponse, signal });

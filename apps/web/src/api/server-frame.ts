@@ -13,17 +13,39 @@ export interface EventsFrame {
 
 export type ParsedServerFrame = Exclude<ServerMessage, { type: "events" }> | EventsFrame;
 
+/** An event whose payload is not checked yet: enough to know its place in the log. */
+export const LooseEvent = z.object({ seq: Seq }).loose();
+
 const EventsEnvelope = z.object({
   type: z.literal("events"),
-  events: z.array(z.object({ seq: Seq }).loose()),
+  events: z.array(LooseEvent),
   replay: z.boolean(),
 });
 
+export interface ParsedEvents {
+  events: SessionEvent[];
+  highestSeq: number;
+  skipped: number;
+}
+
 /**
- * Validates one frame from the session socket, or returns null when it is not one this client
- * understands. Events are checked one by one so that a payload type added to the server later
- * skips that event rather than the whole batch, while its `seq` still counts as seen.
+ * Validates events one by one, so that a payload type added to the server later skips that event
+ * rather than the whole batch, while its `seq` still counts as seen.
  */
+export function parseEvents(candidates: ReadonlyArray<z.infer<typeof LooseEvent>>): ParsedEvents {
+  const events: SessionEvent[] = [];
+  let highestSeq = 0;
+  let skipped = 0;
+  for (const candidate of candidates) {
+    highestSeq = Math.max(highestSeq, candidate.seq);
+    const event = SessionEvent.safeParse(candidate);
+    if (event.success) events.push(event.data);
+    else skipped++;
+  }
+  return { events, highestSeq, skipped };
+}
+
+/** Validates one frame from the session socket, or returns null when it is not one this client understands. */
 export function parseServerFrame(raw: unknown): ParsedServerFrame | null {
   if (typeof raw !== "string") return null;
   let data: unknown;
@@ -33,18 +55,7 @@ export function parseServerFrame(raw: unknown): ParsedServerFrame | null {
     return null;
   }
   const envelope = EventsEnvelope.safeParse(data);
-  if (envelope.success) {
-    const events: SessionEvent[] = [];
-    let highestSeq = 0;
-    let skipped = 0;
-    for (const candidate of envelope.data.events) {
-      highestSeq = Math.max(highestSeq, candidate.seq);
-      const event = SessionEvent.safeParse(candidate);
-      if (event.success) events.push(event.data);
-      else skipped++;
-    }
-    return { type: "events", events, replay: envelope.data.replay, highestSeq, skipped };
-  }
+  if (envelope.success) return { type: "events", replay: envelope.data.replay, ...parseEvents(envelope.data.events) };
   const message = ServerMessage.safeParse(data);
   if (!message.success || message.data.type === "events") return null;
   return message.data;

@@ -1,10 +1,11 @@
 import type { ClientMessage } from "@lookout/protocol";
-import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { useCallback, useEffect, useReducer, useRef, useState, type Dispatch, type MutableRefObject } from "react";
 import { useApiContext } from "../api/context";
+import type { LookoutApi } from "../api/lookout-api";
 import { useSessionDetail } from "../api/queries";
 import type { SessionConnection } from "../api/session-connection";
 import type { ConnectionState } from "../api/session-socket";
-import { initialSessionView, sessionViewReducer, type SessionViewState } from "../state/session-view";
+import { initialSessionView, sessionViewReducer, type SessionViewAction, type SessionViewState } from "../state/session-view";
 import { EMPTY_TIMELINE } from "../state/timeline";
 import { cachedTimeline, rememberTimeline } from "../state/timeline-cache";
 
@@ -23,7 +24,7 @@ export interface SessionLive {
  * applied sequence number, which also survives leaving and coming back to the page.
  */
 export function useSessionLive(sessionId: string): SessionLive {
-  const { connect } = useApiContext();
+  const { connect, api } = useApiContext();
   const [view, dispatch] = useReducer(sessionViewReducer, sessionId, (id) => initialSessionView(cachedTimeline(id) ?? EMPTY_TIMELINE));
   const [connection, setConnection] = useState<ConnectionState>({ kind: "connecting", attempt: 1 });
   const detail = useSessionDetail(sessionId);
@@ -55,10 +56,57 @@ export function useSessionLive(sessionId: string): SessionLive {
     };
   }, [connect, sessionId]);
 
+  useRestFallback(api, sessionId, connection, appliedSeq, dispatch, detail.refetch);
+
   const send = useCallback((message: ClientMessage) => connectionRef.current?.send(message) ?? false, []);
   const reconnectNow = useCallback(() => connectionRef.current?.reconnectNow(), []);
 
   return { view, connection, detail, send, reconnectNow };
+}
+
+/** How often the REST fallback reads new events while the socket is down. */
+export const REST_FALLBACK_POLL_MS = 5_000;
+/** Events per REST page while catching up. */
+const REST_PAGE_SIZE = 500;
+
+/**
+ * While the socket is down (between reconnect attempts, or offline and back), read missed events
+ * over REST so the timeline keeps moving. The reducer drops anything the socket also delivers.
+ */
+function useRestFallback(
+  api: LookoutApi,
+  sessionId: string,
+  connection: ConnectionState,
+  appliedSeq: MutableRefObject<number>,
+  dispatch: Dispatch<SessionViewAction>,
+  refetchDetail: () => unknown,
+): void {
+  const down = connection.kind === "waiting";
+  useEffect(() => {
+    if (!down) return;
+    const abort = new AbortController();
+    const poll = async () => {
+      try {
+        for (;;) {
+          const page = await api.events(sessionId, appliedSeq.current, REST_PAGE_SIZE, abort.signal);
+          if (page.highestSeq > appliedSeq.current) {
+            appliedSeq.current = page.highestSeq;
+            dispatch({ type: "frame", frame: { type: "events", events: page.events, replay: true, highestSeq: page.highestSeq, skipped: page.skipped } });
+          }
+          if (page.highestSeq === 0 || page.nextAfter >= page.latestSeq) break;
+        }
+        refetchDetail();
+      } catch {
+        // The socket's own retries report the outage; this is best effort.
+      }
+    };
+    void poll();
+    const timer = setInterval(() => void poll(), REST_FALLBACK_POLL_MS);
+    return () => {
+      abort.abort();
+      clearInterval(timer);
+    };
+  }, [api, sessionId, down, appliedSeq, dispatch, refetchDetail]);
 }
 
 /** Typing pre-warms a sandbox; a burst of keystrokes sends `typing: true` once, then `false` after a pause. */

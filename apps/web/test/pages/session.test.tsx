@@ -207,6 +207,31 @@ describe("session view", () => {
     expect(screen.getByText("Live")).toBeInTheDocument();
   });
 
+  it("keeps the timeline moving over REST while the socket is down, without duplicates", async () => {
+    const state = setup();
+    state.events.set("s_1", RUN);
+    const app = renderApp("/sessions/s_1", state);
+    const connection = await connected(app);
+    replay(connection, RUN.slice(0, 5));
+    expect(screen.queryByRole("button", { name: /Read src\/login.ts/ })).not.toBeInTheDocument();
+    act(() => connection.state({ kind: "waiting", attempt: 1, retryAt: Date.now() + 10_000, reason: "connection closed (1006)" }));
+    expect(await screen.findByRole("button", { name: /Read src\/login.ts/ })).toBeInTheDocument();
+    expect(state.calls.some((call) => call.path.startsWith("/api/sessions/s_1/events?after=5"))).toBe(true);
+    // The socket comes back and replays an overlap: nothing shows twice.
+    replay(connection, RUN.slice(3));
+    expect(screen.getAllByRole("button", { name: /Read src\/login.ts/ })).toHaveLength(1);
+  });
+
+  it("coming back to a session shows what it had and resumes after the last event seen", async () => {
+    const state = setup();
+    const first = renderApp("/sessions/s_1", state);
+    replay(await connected(first), RUN);
+    first.unmount();
+    const second = renderApp("/sessions/s_1", state);
+    expect(await screen.findByRole("button", { name: /Read src\/login.ts/ })).toBeInTheDocument();
+    expect((await connected(second)).callbacks.afterSeq()).toBe(9);
+  });
+
   it("explains a session that does not exist", async () => {
     renderApp("/sessions/nope", fakeState());
     expect(await screen.findByText("Session not found")).toBeInTheDocument();
