@@ -5,7 +5,7 @@ import type { AgentCommand } from "./connection";
 import type { Git } from "./git";
 import { errorMessage, type Logger } from "./logger";
 import type { AgentBackend } from "./opencode-driver";
-import { parseOpencodeEvent } from "./opencode-events";
+import { isRunFinalised, parseOpencodeEvent, type MessageWithParts } from "./opencode-events";
 import { TextCoalescer } from "./text-coalescer";
 import { EventTranslator, type TranslatorOutput } from "./translator";
 
@@ -13,6 +13,10 @@ import { EventTranslator, type TranslatorOutput } from "./translator";
 export const DEFAULT_COMPLETION_POLL_MS = 2_000;
 /** How long a stopped prompt may take to wind down before it is finished anyway. */
 export const DEFAULT_STOP_GRACE_MS = 15_000;
+/** How long to wait, after OpenCode goes idle, for it to finalise the run's messages. */
+export const DEFAULT_SETTLE_TIMEOUT_MS = 5_000;
+/** How often the messages are read while waiting for that. */
+const SETTLE_POLL_MS = 100;
 /** The longest commit subject line. */
 const MAX_SUBJECT_CHARS = 72;
 
@@ -30,12 +34,15 @@ export interface AgentOptions {
   textFlushIntervalMs: number;
   completionPollMs?: number;
   stopGraceMs?: number;
+  settleTimeoutMs?: number;
 }
 
 /** The prompt OpenCode is working on. */
 class RunningPrompt {
   stopRequested = false;
   sawBusy = false;
+  /** Whether OpenCode has accepted the prompt (an abort before that would be lost). */
+  promptSent = false;
   readonly errors: Array<{ name: string; message: string }> = [];
   private settleResolve: (() => void) | undefined;
   readonly settled: Promise<void>;
@@ -135,7 +142,8 @@ export class Agent {
       if (current.stopRequested) return;
       current.stopRequested = true;
       logger.info("stopping prompt", { promptId });
-      this.options.backend.abort().catch((error: unknown) => logger.warn("abort failed", { promptId, error: errorMessage(error) }));
+      // Before OpenCode has the prompt, runPrompt aborts right after sending it.
+      if (current.promptSent) this.abortRun(promptId);
       const grace = this.options.clock.setTimeout(() => current.settle(), this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
       void current.settled.then(() => grace.cancel());
       return;
@@ -147,6 +155,10 @@ export class Agent {
       return;
     }
     logger.info("stop for a prompt that is not running", { promptId });
+  }
+
+  private abortRun(promptId: string): void {
+    this.options.backend.abort().catch((error: unknown) => this.options.logger.warn("abort failed", { promptId, error: errorMessage(error) }));
   }
 
   private async drain(): Promise<void> {
@@ -187,7 +199,8 @@ export class Agent {
       before = await git.head();
       const { providerID, modelID } = splitModelRef(command.model);
       await backend.prompt({ text: command.text, providerID, modelID, variant: variantFor(command.reasoningEffort) });
-      if (run.stopRequested) await backend.abort();
+      run.promptSent = true;
+      if (run.stopRequested) this.abortRun(run.promptId);
     } catch (error) {
       this.recordError(run, { name: "PROMPT_REJECTED", message: errorMessage(error) });
       run.settle();
@@ -197,7 +210,8 @@ export class Agent {
     poll.cancel();
 
     try {
-      for (const output of this.translator.reconcile(await backend.messages())) this.apply(output);
+      const messages = await this.finalisedMessages(run.promptId);
+      for (const output of this.translator.reconcile(messages)) this.apply(output);
     } catch (error) {
       logger.warn("could not reconcile messages", { promptId: run.promptId, error: errorMessage(error) });
     }
@@ -233,6 +247,24 @@ export class Agent {
       const message = `Committing the prompt's changes failed: ${errorMessage(error)}`;
       emit({ type: "agent.error", promptId: command.promptId, message, code: "GIT_COMMIT_FAILED" });
       return message;
+    }
+  }
+
+  /**
+   * The session's messages once OpenCode has finalised the run (see `isRunFinalised`), or as
+   * they are when that takes longer than the settle timeout.
+   */
+  private async finalisedMessages(promptId: string): Promise<MessageWithParts[]> {
+    const { backend, clock } = this.options;
+    const deadline = clock.now() + (this.options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS);
+    for (;;) {
+      const messages = await backend.messages();
+      if (isRunFinalised(messages)) return messages;
+      if (clock.now() >= deadline) {
+        this.options.logger.warn("opencode did not finalise the run in time", { promptId });
+        return messages;
+      }
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, SETTLE_POLL_MS));
     }
   }
 

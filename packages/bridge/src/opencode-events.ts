@@ -84,7 +84,23 @@ export function parseOpencodeEvent(raw: unknown): ParsedEvent {
 
 /** A message with its parts, as `GET /session/:id/message` returns it. */
 export const MessageWithParts = z.object({
-  info: z.looseObject({ id: z.string(), sessionID: z.string(), role: z.enum(["user", "assistant"]) }),
+  info: z.looseObject({
+    id: z.string(),
+    sessionID: z.string(),
+    role: z.enum(["user", "assistant"]),
+    time: z.looseObject({ created: z.number().optional(), completed: z.number().optional() }).optional(),
+  }),
   parts: z.array(AnyPart),
 });
 export type MessageWithParts = z.infer<typeof MessageWithParts>;
+
+/**
+ * Whether OpenCode has finalised every assistant message answering the latest user message.
+ * OpenCode reports a session idle slightly before its run loop has finished (an errored run
+ * goes idle, then finalises its message); a prompt sent in that window is stored but never
+ * answered, so the bridge waits for this before sending the next prompt.
+ */
+export function isRunFinalised(messages: readonly MessageWithParts[]): boolean {
+  const lastUser = messages.map((m) => m.info.role).lastIndexOf("user");
+  return messages.slice(lastUser + 1).every((m) => m.info.role !== "assistant" || m.info.time?.completed !== undefined);
+}
