@@ -10,7 +10,9 @@ await build({
   target: "node20",
   format: "esm",
   // ws is CommonJS and calls require() for Node built-ins; ESM output needs a real require.
-  banner: { js: "import { createRequire as __lookoutCreateRequire } from 'node:module'; const require = __lookoutCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __lookoutCreateRequire } from 'node:module'; const require = __lookoutCreateRequire(import.meta.url);",
+  },
   // Optional native speed-ups of ws; ws falls back to JavaScript when they are absent.
   external: ["bufferutil", "utf-8-validate"],
   legalComments: "none",

@@ -155,7 +155,7 @@ describe("Agent", () => {
   });
 
   it("fails a prompt OpenCode refuses, with an agent.error first", async () => {
-    const { backend, agent, emitted, until, waitFor, prompt, finishedOf } = setup();
+    const { backend, agent, emitted, waitFor, prompt, finishedOf } = setup();
     backend.rejectPrompts = true;
     agent.handle(prompt("p1"));
     expect(await waitFor("p1 failed", finishedOf("p1"))).toMatchObject({ status: "failed", error: "HTTP 400: unknown model" });
@@ -178,7 +178,9 @@ describe("Agent", () => {
   it("answers a snapshot after the queue drains and finishes queued prompts on shutdown", async () => {
     const { backend, agent, emitted, until, waitFor, prompt, finishedOf } = setup();
     agent.handle({ type: "command.snapshot" });
-    expect(await waitFor("snapshot", (e) => e.type === "snapshot.ready")).toMatchObject({ snapshotId: expect.stringMatching(/^git:[0-9a-f]{40}$/) });
+    expect(await waitFor("snapshot", (e) => e.type === "snapshot.ready")).toMatchObject({
+      snapshotId: expect.stringMatching(/^git:[0-9a-f]{40}$/),
+    });
     agent.handle(prompt("p1"));
     agent.handle(prompt("p2"));
     await until("p1 sent", () => backend.prompts.length === 1);
@@ -194,7 +196,9 @@ describe("Agent", () => {
 
 describe("helpers", () => {
   it("derive commit messages from the prompt", () => {
-    expect(commitMessage("\n  Fix the login bug  \nmore", "Alice", "s1", "p1")).toBe("Fix the login bug\n\nPrompted by Alice in Lookout.\n\nLookout-Session: s1\nLookout-Prompt: p1");
+    expect(commitMessage("\n  Fix the login bug  \nmore", "Alice", "s1", "p1")).toBe(
+      "Fix the login bug\n\nPrompted by Alice in Lookout.\n\nLookout-Session: s1\nLookout-Prompt: p1",
+    );
     expect(commitMessage("x".repeat(100), "A", "s", "p").split("\n")[0]).toHaveLength(72);
     expect(commitMessage("   ", "A", "s", "p").split("\n")[0]).toBe("Lookout changes");
   });

@@ -83,7 +83,14 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.translator = new EventTranslator(options.backend.sessionId);
     this.coalescer = new TextCoalescer(
-      (update) => options.emit({ type: "message.text", promptId: update.promptId, messageId: update.messageId, text: update.text, role: update.role }),
+      (update) =>
+        options.emit({
+          type: "message.text",
+          promptId: update.promptId,
+          messageId: update.messageId,
+          text: update.text,
+          role: update.role,
+        }),
       options.clock,
       options.textFlushIntervalMs,
     );
@@ -121,7 +128,12 @@ export class Agent {
     this.closed = true;
     for (const task of this.queue.splice(0)) {
       if (task.kind === "prompt") {
-        this.options.emit({ type: "prompt.finished", promptId: task.command.promptId, status: "stopped", error: "The sandbox shut down before this prompt ran." });
+        this.options.emit({
+          type: "prompt.finished",
+          promptId: task.command.promptId,
+          status: "stopped",
+          error: "The sandbox shut down before this prompt ran.",
+        });
       }
     }
     if (this.current) this.stop(this.current.promptId);
@@ -158,7 +170,9 @@ export class Agent {
   }
 
   private abortRun(promptId: string): void {
-    this.options.backend.abort().catch((error: unknown) => this.options.logger.warn("abort failed", { promptId, error: errorMessage(error) }));
+    this.options.backend
+      .abort()
+      .catch((error: unknown) => this.options.logger.warn("abort failed", { promptId, error: errorMessage(error) }));
   }
 
   private async drain(): Promise<void> {
@@ -222,7 +236,12 @@ export class Agent {
     const status = run.stopRequested ? "stopped" : run.errors.length > 0 ? "failed" : "completed";
     const gitError = await this.commitChanges(command, before);
     const error = run.errors[0]?.message ?? gitError;
-    emit({ type: "prompt.finished", promptId: run.promptId, status: status === "completed" && gitError ? "failed" : status, ...(error ? { error } : {}) });
+    emit({
+      type: "prompt.finished",
+      promptId: run.promptId,
+      status: status === "completed" && gitError ? "failed" : status,
+      ...(error ? { error } : {}),
+    });
     logger.info("prompt finished", { promptId: run.promptId, status, errors: run.errors.length });
   }
 
@@ -239,7 +258,14 @@ export class Agent {
       }
       if (sha) {
         const branch = await git.currentBranch();
-        emit({ type: "git.commit", promptId: command.promptId, sha, branch, message, author: { name: command.gitAuthor.name, email: command.gitAuthor.email } });
+        emit({
+          type: "git.commit",
+          promptId: command.promptId,
+          sha,
+          branch,
+          message,
+          author: { name: command.gitAuthor.name, email: command.gitAuthor.email },
+        });
         logger.info("committed", { promptId: command.promptId, sha, branch });
       }
       return undefined;
@@ -304,7 +330,10 @@ export class Agent {
     const run = this.current;
     switch (output.kind) {
       case "text":
-        this.coalescer.update({ promptId: output.promptId, messageId: output.messageId, role: output.role, text: output.text }, output.final);
+        this.coalescer.update(
+          { promptId: output.promptId, messageId: output.messageId, role: output.role, text: output.text },
+          output.final,
+        );
         return;
       case "event":
         this.options.emit(output.event);

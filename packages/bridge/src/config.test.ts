@@ -32,7 +32,13 @@ describe("loadConfig", () => {
   });
 
   it("names missing and invalid variables", () => {
-    const attempt = () => loadConfig({ LOOKOUT_SESSION_ID: "s", LOOKOUT_CONTROL_PLANE_URL: "ftp://x", LOOKOUT_BRANCH: "-rf", LOOKOUT_MODEL_PROVIDERS: "[nope" });
+    const attempt = () =>
+      loadConfig({
+        LOOKOUT_SESSION_ID: "s",
+        LOOKOUT_CONTROL_PLANE_URL: "ftp://x",
+        LOOKOUT_BRANCH: "-rf",
+        LOOKOUT_MODEL_PROVIDERS: "[nope",
+      });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(/set LOOKOUT_SANDBOX_ID, LOOKOUT_SANDBOX_TOKEN, LOOKOUT_MODEL/);
     expect(attempt).toThrow(/LOOKOUT_CONTROL_PLANE_URL: must be an http\(s\) URL/);

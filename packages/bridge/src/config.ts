@@ -97,7 +97,9 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv): BridgeConfig {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    const missing = parsed.error.issues.filter((issue) => issue.path.length === 1 && env[String(issue.path[0])] === undefined).map((issue) => String(issue.path[0]));
+    const missing = parsed.error.issues
+      .filter((issue) => issue.path.length === 1 && env[String(issue.path[0])] === undefined)
+      .map((issue) => String(issue.path[0]));
     const invalid = parsed.error.issues.filter((issue) => !missing.includes(String(issue.path[0])));
     const parts = [
       ...(missing.length > 0 ? [`set ${missing.join(", ")}`] : []),

@@ -87,7 +87,11 @@ describe("BridgeConnection", () => {
     socket(0).receive({ type: "bridge.welcome", lastBseq: 0 });
     expect(socket(0).events()).toEqual([{ bseq: 1, type: "bridge.ready" }]);
     connection.send(text("a"));
-    expect(socket(0).events().map((e) => e.bseq)).toEqual([1, 2]);
+    expect(
+      socket(0)
+        .events()
+        .map((e) => e.bseq),
+    ).toEqual([1, 2]);
   });
 
   it("reconnects with backoff and re-sends exactly what the session has not stored", () => {
@@ -154,7 +158,11 @@ describe("BridgeConnection", () => {
     socket(0).open();
     socket(0).receive({ type: "bridge.welcome", lastBseq: 0 });
     clock.advance(30_000);
-    expect(socket(0).sent.filter((m) => m.type === "bridge.heartbeat").map((m) => m.type === "bridge.heartbeat" && m.at)).toEqual([10_000, 20_000, 30_000]);
+    expect(
+      socket(0)
+        .sent.filter((m) => m.type === "bridge.heartbeat")
+        .map((m) => m.type === "bridge.heartbeat" && m.at),
+    ).toEqual([10_000, 20_000, 30_000]);
     expect(socket(0).pings).toBe(3);
   });
 
@@ -165,8 +173,16 @@ describe("BridgeConnection", () => {
     connection.send({ type: "prompt.finished", promptId: "p", status: "completed" });
     connection.send(text("a"));
     clock.advance(40_000);
-    expect(socket(0).events().filter((e) => e.bseq === 1).length).toBe(2);
-    expect(socket(0).events().filter((e) => e.bseq === 2).length).toBe(1);
+    expect(
+      socket(0)
+        .events()
+        .filter((e) => e.bseq === 1).length,
+    ).toBe(2);
+    expect(
+      socket(0)
+        .events()
+        .filter((e) => e.bseq === 2).length,
+    ).toBe(1);
   });
 
   it("drops a silent connection after the liveness timeout", () => {

@@ -2,7 +2,7 @@ import { LookoutError, parseFrame, SessionCommand, typesOf, type BridgeEventPayl
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import type { Clock, Timer } from "./clock";
 import { errorMessage, type Logger } from "./logger";
-import { Outbox } from "./outbox";
+import type { Outbox } from "./outbox";
 
 /**
  * Close codes with which the session refuses this bridge for good: auth refused (4401/4403),
@@ -117,9 +117,10 @@ export class BridgeConnection {
     this.state = "connecting";
     const { logger } = this.options;
     logger.info("connecting to session", { url: this.options.url, attempt: this.attempt });
-    let socket: SocketLike | undefined;
-    const isCurrent = (): boolean => socket !== undefined && this.socket === socket;
-    socket = this.options.socketFactory(this.options.url, this.options.headers, {
+    // Handlers run only after the factory has returned (sockets report asynchronously); a
+    // late report from a replaced socket is ignored.
+    const isCurrent = (): boolean => this.socket === socket;
+    const socket: SocketLike = this.options.socketFactory(this.options.url, this.options.headers, {
       onOpen: () => {
         if (!isCurrent()) return;
         this.state = "awaiting-welcome";

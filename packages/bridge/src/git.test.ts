@@ -17,7 +17,11 @@ function tempDir(): string {
 }
 
 function sh(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "Seed", GIT_AUTHOR_EMAIL: "seed@x", GIT_COMMITTER_NAME: "Seed", GIT_COMMITTER_EMAIL: "seed@x" } }).trim();
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, GIT_AUTHOR_NAME: "Seed", GIT_AUTHOR_EMAIL: "seed@x", GIT_COMMITTER_NAME: "Seed", GIT_COMMITTER_EMAIL: "seed@x" },
+  }).trim();
 }
 
 /** A repository with one commit on `main`. */
@@ -77,7 +81,9 @@ describe("Git.prepare", () => {
 
   it("refuses unsafe branch names before running git and a missing repository without a URL", async () => {
     const git = new Git(seededRepo(), bot, silentLogger);
-    await expect(git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "--upload-pack=evil" })).rejects.toThrow(/Refusing branch name/);
+    await expect(git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "--upload-pack=evil" })).rejects.toThrow(
+      /Refusing branch name/,
+    );
     const empty = new Git(join(tempDir(), "none"), bot, silentLogger);
     await expect(empty.prepare({ repoUrl: undefined, baseBranch: "main", branch: "lookout/x" })).rejects.toThrow(/LOOKOUT_REPO_URL/);
   });
@@ -94,7 +100,9 @@ describe("Git.commitAll and changesBetween", () => {
     writeFileSync(join(repo, "new file.txt"), "hello\n");
     const sha = await git.commitAll("Change things\n\nbody", alice);
     expect(sha).toMatch(/^[0-9a-f]{40}$/);
-    expect(sh(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", sha ?? "")).toBe("Alice <alice@example.com>|Lookout <bot@lookout.local>|Change things");
+    expect(sh(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", sha ?? "")).toBe(
+      "Alice <alice@example.com>|Lookout <bot@lookout.local>|Change things",
+    );
 
     const { files, diff } = await git.changesBetween(before, sha ?? "");
     expect(files).toEqual([
@@ -131,6 +139,10 @@ describe("parsers", () => {
       { path: "gone", change: "deleted" },
     ]);
     const counts = parseNumstat("1\t2\ta.txt\0" + "3\t0\t\0old.txt\0new.txt\0" + "-\t-\tb.bin\0");
-    expect(Object.fromEntries(counts)).toEqual({ "a.txt": { additions: 1, deletions: 2 }, "new.txt": { additions: 3, deletions: 0 }, "b.bin": {} });
+    expect(Object.fromEntries(counts)).toEqual({
+      "a.txt": { additions: 1, deletions: 2 },
+      "new.txt": { additions: 3, deletions: 0 },
+      "b.bin": {},
+    });
   });
 });

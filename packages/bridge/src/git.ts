@@ -57,7 +57,10 @@ export class Git {
     private readonly baseEnv: NodeJS.ProcessEnv = process.env,
   ) {}
 
-  run(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; okCodes?: readonly number[] } = {}): Promise<GitResult> {
+  run(
+    args: readonly string[],
+    options: { cwd?: string; env?: Record<string, string>; okCodes?: readonly number[] } = {},
+  ): Promise<GitResult> {
     const okCodes = options.okCodes ?? [0];
     return new Promise((resolve, reject) => {
       execFile(
@@ -166,7 +169,7 @@ export class Git {
 export function parseNameStatus(output: string): ChangedFile[] {
   const fields = output.split("\0");
   const files: ChangedFile[] = [];
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const status = fields[i++] ?? "";
     if (status === "") continue;
     const letter = status[0];
@@ -187,7 +190,7 @@ export function parseNameStatus(output: string): ChangedFile[] {
 export function parseNumstat(output: string): Map<string, { additions?: number; deletions?: number }> {
   const counts = new Map<string, { additions?: number; deletions?: number }>();
   const fields = output.split("\0");
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const record = fields[i++] ?? "";
     if (record === "") continue;
     const [added = "-", deleted = "-", inlinePath = ""] = record.split("\t");

@@ -61,7 +61,8 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       else if (agent) agent.handle(command);
       else waiting.push(command);
     },
-    onFatal: (code) => void shutdown(`the session refused the bridge (close code ${code})`, NORMAL_END_CODES.has(code) ? 0 : EXIT_REFUSED, false),
+    onFatal: (code) =>
+      void shutdown(`the session refused the bridge (close code ${code})`, NORMAL_END_CODES.has(code) ? 0 : EXIT_REFUSED, false),
   });
   // Connect first: heartbeats flow while the repository is cloned and OpenCode starts.
   connection.start();
@@ -90,7 +91,15 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       title: `Lookout session ${config.sessionId}`,
       logger,
     });
-    const ready = new Agent({ backend: driver, git, emit, clock: systemClock, logger, lookoutSessionId: config.sessionId, textFlushIntervalMs: config.textFlushIntervalMs });
+    const ready = new Agent({
+      backend: driver,
+      git,
+      emit,
+      clock: systemClock,
+      logger,
+      lookoutSessionId: config.sessionId,
+      textFlushIntervalMs: config.textFlushIntervalMs,
+    });
     ready.start();
     agent = ready;
     emit({ type: "bridge.ready", opencodeVersion: server.version });

@@ -50,7 +50,10 @@ export function buildOpencodeConfig(input: OpencodeConfigInput): Config {
       },
       // Catalog providers keep their catalog metadata; entries here only make the models known.
       models: Object.fromEntries(
-        [...modelIds].map((id) => [id, entry.kind === "openai-compatible" ? { name: id, tool_call: true, limit: { ...COMPATIBLE_MODEL_LIMIT } } : {}]),
+        [...modelIds].map((id) => [
+          id,
+          entry.kind === "openai-compatible" ? { name: id, tool_call: true, limit: { ...COMPATIBLE_MODEL_LIMIT } } : {},
+        ]),
       ),
     };
   }

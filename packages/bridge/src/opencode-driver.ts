@@ -36,8 +36,18 @@ export class OpencodeDriver implements AgentBackend {
     private readonly logger: Logger,
   ) {}
 
-  static async connect(options: { url: string; authorization: string; directory: string; title: string; logger: Logger }): Promise<OpencodeDriver> {
-    const client = createOpencodeClient({ baseUrl: options.url, directory: options.directory, headers: { authorization: options.authorization } });
+  static async connect(options: {
+    url: string;
+    authorization: string;
+    directory: string;
+    title: string;
+    logger: Logger;
+  }): Promise<OpencodeDriver> {
+    const client = createOpencodeClient({
+      baseUrl: options.url,
+      directory: options.directory,
+      headers: { authorization: options.authorization },
+    });
     // Passing a title skips OpenCode's title-generation model call.
     const created = await client.session.create({ title: options.title });
     const session = SessionInfo.safeParse(created.data);
@@ -69,7 +79,9 @@ export class OpencodeDriver implements AgentBackend {
       parts: [{ type: "text", text: input.text }],
     });
     if (result.error !== undefined || !result.response.ok) {
-      throw new Error(`OpenCode refused the prompt (HTTP ${result.response.status}): ${JSON.stringify(result.error ?? null).slice(0, 500)}`);
+      throw new Error(
+        `OpenCode refused the prompt (HTTP ${result.response.status}): ${JSON.stringify(result.error ?? null).slice(0, 500)}`,
+      );
     }
   }
 

@@ -13,17 +13,35 @@ const ToolInput = z.record(z.string(), z.unknown());
 export const ToolState = z.discriminatedUnion("status", [
   z.object({ status: z.literal("pending"), input: ToolInput.optional() }),
   z.object({ status: z.literal("running"), input: ToolInput.optional(), title: z.string().optional(), time: Time.optional() }),
-  z.object({ status: z.literal("completed"), input: ToolInput.optional(), output: z.string(), title: z.string().optional(), time: Time.optional() }),
+  z.object({
+    status: z.literal("completed"),
+    input: ToolInput.optional(),
+    output: z.string(),
+    title: z.string().optional(),
+    time: Time.optional(),
+  }),
   z.object({ status: z.literal("error"), input: ToolInput.optional(), error: z.string(), time: Time.optional() }),
 ]);
 export type ToolState = z.infer<typeof ToolState>;
 
 const PartBase = { id: z.string().min(1), sessionID: z.string(), messageID: z.string() };
 
-export const TextPart = z.object({ ...PartBase, type: z.enum(["text", "reasoning"]), text: z.string(), synthetic: z.boolean().optional(), time: Time.optional() });
+export const TextPart = z.object({
+  ...PartBase,
+  type: z.enum(["text", "reasoning"]),
+  text: z.string(),
+  synthetic: z.boolean().optional(),
+  time: Time.optional(),
+});
 export type TextPart = z.infer<typeof TextPart>;
 
-export const ToolPart = z.object({ ...PartBase, type: z.literal("tool"), callID: z.string().optional(), tool: z.string().min(1), state: ToolState });
+export const ToolPart = z.object({
+  ...PartBase,
+  type: z.literal("tool"),
+  callID: z.string().optional(),
+  tool: z.string().min(1),
+  state: ToolState,
+});
 export type ToolPart = z.infer<typeof ToolPart>;
 
 export const StepFinishPart = z.object({
@@ -63,22 +81,30 @@ export const OpencodeEvent = z.discriminatedUnion("type", [
     type: z.literal("message.part.delta"),
     properties: z.object({ sessionID: z.string(), messageID: z.string(), partID: z.string(), field: z.string(), delta: z.string() }),
   }),
-  z.object({ type: z.literal("session.status"), properties: z.object({ sessionID: z.string(), status: z.looseObject({ type: z.string() }) }) }),
+  z.object({
+    type: z.literal("session.status"),
+    properties: z.object({ sessionID: z.string(), status: z.looseObject({ type: z.string() }) }),
+  }),
   z.object({ type: z.literal("session.idle"), properties: z.object({ sessionID: z.string() }) }),
-  z.object({ type: z.literal("session.error"), properties: z.object({ sessionID: z.string().optional(), error: OpencodeError.optional() }) }),
+  z.object({
+    type: z.literal("session.error"),
+    properties: z.object({ sessionID: z.string().optional(), error: OpencodeError.optional() }),
+  }),
 ]);
 export type OpencodeEvent = z.infer<typeof OpencodeEvent>;
 
 const HANDLED_TYPES: ReadonlySet<string> = new Set(OpencodeEvent.options.map((option) => option.shape.type.value));
 
-export type ParsedEvent = { ok: true; event: OpencodeEvent } | { ok: false; reason: "ignored" } | { ok: false; reason: "invalid"; detail: string };
+export type ParsedEvent =
+  { ok: true; event: OpencodeEvent } | { ok: false; reason: "ignored" } | { ok: false; reason: "invalid"; detail: string };
 
 /** Parses one OpenCode event; types the bridge does not read are `ignored`, malformed ones `invalid`. */
 export function parseOpencodeEvent(raw: unknown): ParsedEvent {
   const type = z.object({ type: z.string() }).safeParse(raw);
   if (!type.success || !HANDLED_TYPES.has(type.data.type)) return { ok: false, reason: "ignored" };
   const parsed = OpencodeEvent.safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: "invalid", detail: `${type.data.type}: ${parsed.error.issues[0]?.message ?? "malformed"}` };
+  if (!parsed.success)
+    return { ok: false, reason: "invalid", detail: `${type.data.type}: ${parsed.error.issues[0]?.message ?? "malformed"}` };
   return { ok: true, event: parsed.data };
 }
 

@@ -60,7 +60,10 @@ export async function startOpencodeServer(options: OpencodeServerOptions): Promi
 }
 
 /** The environment OpenCode runs with: isolated home, generated config, no Lookout secrets. */
-export function opencodeEnv(options: Pick<OpencodeServerOptions, "home" | "config" | "gitIdentity" | "baseEnv">, password: string): NodeJS.ProcessEnv {
+export function opencodeEnv(
+  options: Pick<OpencodeServerOptions, "home" | "config" | "gitIdentity" | "baseEnv">,
+  password: string,
+): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(Object.entries(options.baseEnv ?? process.env).filter(([key]) => !key.startsWith("LOOKOUT_")));
   return {
     ...inherited,
@@ -85,7 +88,11 @@ export function opencodeEnv(options: Pick<OpencodeServerOptions, "home" | "confi
 
 async function startOnce(options: OpencodeServerOptions, port: number): Promise<OpencodeServer> {
   const { logger } = options;
-  await Promise.all(["", ".config", ".cache", join(".local", "share"), join(".local", "state")].map((dir) => mkdir(join(options.home, dir), { recursive: true })));
+  await Promise.all(
+    ["", ".config", ".cache", join(".local", "share"), join(".local", "state")].map((dir) =>
+      mkdir(join(options.home, dir), { recursive: true }),
+    ),
+  );
   const password = randomBytes(24).toString("base64url");
   const authorization = `Basic ${Buffer.from(`${OPENCODE_USERNAME}:${password}`).toString("base64")}`;
   const url = `http://127.0.0.1:${port}`;

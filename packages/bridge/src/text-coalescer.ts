@@ -37,10 +37,13 @@ export class TextCoalescer {
       return;
     }
     if (!row.timer) {
-      row.timer = this.clock.setTimeout(() => {
-        row.timer = undefined;
-        this.flushRow(row);
-      }, row.sentAt + this.intervalMs - this.clock.now());
+      row.timer = this.clock.setTimeout(
+        () => {
+          row.timer = undefined;
+          this.flushRow(row);
+        },
+        row.sentAt + this.intervalMs - this.clock.now(),
+      );
     }
   }
 

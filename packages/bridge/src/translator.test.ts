@@ -46,7 +46,9 @@ describe("EventTranslator on a recorded demo run", () => {
       for (let i = 1; i < updates.length; i++) expect(updates[i]?.text.startsWith(updates[i - 1]?.text ?? "")).toBe(true);
     }
     const assistantFinals = finals.filter((t) => t?.role === "assistant").map((t) => t?.text);
-    expect(assistantFinals[0]).toBe("**Offline demo model** (scripted, no real model is involved). Let me look around the repository first.");
+    expect(assistantFinals[0]).toBe(
+      "**Offline demo model** (scripted, no real model is involved). Let me look around the repository first.",
+    );
     expect(assistantFinals.at(-1)).toMatch(/^Summary \(offline demo\)/);
     expect(finals.filter((t) => t?.role === "reasoning").map((t) => t?.text)).toEqual([
       "The user wants to see the offline demo. I will look at the README first.",
@@ -84,14 +86,18 @@ describe("EventTranslator on a recorded demo run", () => {
   });
 
   it("finds nothing new when reconciling with the messages API afterwards", () => {
-    const messages = z.array(MessageWithParts).parse(JSON.parse(readFileSync(new URL("../test/fixtures/opencode-demo-messages.json", import.meta.url), "utf8")));
+    const messages = z
+      .array(MessageWithParts)
+      .parse(JSON.parse(readFileSync(new URL("../test/fixtures/opencode-demo-messages.json", import.meta.url), "utf8")));
     expect(translator.reconcile(messages)).toEqual([]);
   });
 });
 
 describe("EventTranslator edge cases", () => {
   it("recovers final texts and tool states from the messages API alone", () => {
-    const messages = z.array(MessageWithParts).parse(JSON.parse(readFileSync(new URL("../test/fixtures/opencode-demo-messages.json", import.meta.url), "utf8")));
+    const messages = z
+      .array(MessageWithParts)
+      .parse(JSON.parse(readFileSync(new URL("../test/fixtures/opencode-demo-messages.json", import.meta.url), "utf8")));
     const translator = new EventTranslator(messages[0]?.info.sessionID ?? "");
     translator.beginPrompt("p1");
     const outputs = translator.reconcile(messages);
@@ -154,7 +160,9 @@ describe("EventTranslator edge cases", () => {
     const base = { id: "prt_1", sessionID: "s", messageID: "m", type: "tool", callID: "c", tool: "bash" };
     const [out] = translator.translate({
       type: "message.part.updated",
-      properties: { part: { ...base, state: { status: "completed", input: { command: "x".repeat(20_000) }, output: "y".repeat(50_000), title: "t" } } },
+      properties: {
+        part: { ...base, state: { status: "completed", input: { command: "x".repeat(20_000) }, output: "y".repeat(50_000), title: "t" } },
+      },
     });
     expect(out?.kind === "event" && out.event.type === "tool.call" && out.event.output?.length).toBeLessThanOrEqual(16_000);
     expect(out?.kind === "event" && out.event.type === "tool.call" && JSON.stringify(out.event.input).length).toBeLessThan(9_000);

@@ -57,7 +57,8 @@ export class EventTranslator {
         const { info } = event.properties;
         if (info.sessionID !== this.opencodeSessionId) return [];
         this.roles.set(info.id, info.role);
-        if (info.role === "assistant" && this.promptId && !this.messagePrompts.has(info.id)) this.messagePrompts.set(info.id, this.promptId);
+        if (info.role === "assistant" && this.promptId && !this.messagePrompts.has(info.id))
+          this.messagePrompts.set(info.id, this.promptId);
         return [];
       }
       case "message.part.delta": {

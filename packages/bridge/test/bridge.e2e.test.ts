@@ -52,7 +52,9 @@ beforeAll(async () => {
   repo = join(scratch, "repo");
   execFileSync("git", ["init", "--quiet", "--initial-branch=main", repo]);
   writeFileSync(join(repo, "README.md"), "# Fixture repository\n");
-  execFileSync("git", ["-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "--quiet", "--allow-empty", "-m", "seed"], { cwd: repo });
+  execFileSync("git", ["-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "--quiet", "--allow-empty", "-m", "seed"], {
+    cwd: repo,
+  });
   git("add", "README.md");
   execFileSync("git", ["-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "--quiet", "-m", "readme"], { cwd: repo });
 
@@ -72,7 +74,9 @@ beforeAll(async () => {
       LOOKOUT_BASE_BRANCH: "main",
       LOOKOUT_BRANCH: `lookout/${SESSION_ID}`,
       LOOKOUT_MODEL: "scripted/default",
-      LOOKOUT_MODEL_PROVIDERS: JSON.stringify([{ id: "scripted", kind: "openai-compatible", baseUrl: model.url, apiKey: "offline", models: ["default"] }]),
+      LOOKOUT_MODEL_PROVIDERS: JSON.stringify([
+        { id: "scripted", kind: "openai-compatible", baseUrl: model.url, apiKey: "offline", models: ["default"] },
+      ]),
       LOOKOUT_OPENCODE_BIN: OPENCODE_BIN,
       LOOKOUT_HOME: join(scratch, "home"),
       LOOKOUT_HEARTBEAT_INTERVAL_MS: "1000",
@@ -92,7 +96,15 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (process.env.LOOKOUT_E2E_DUMP) writeFileSync(process.env.LOOKOUT_E2E_DUMP, JSON.stringify({ stored: session.stored, frames: session.frames, welcomes: session.welcomes, log: bridgeLog, requests: model.requests }, null, 1));
+  if (process.env.LOOKOUT_E2E_DUMP)
+    writeFileSync(
+      process.env.LOOKOUT_E2E_DUMP,
+      JSON.stringify(
+        { stored: session.stored, frames: session.frames, welcomes: session.welcomes, log: bridgeLog, requests: model.requests },
+        null,
+        1,
+      ),
+    );
   for (const pid of spawnedPids) {
     try {
       process.kill(pid, "SIGKILL");
@@ -143,7 +155,9 @@ describe("bridge with the real opencode", () => {
     const closing = p1.map((e) => e.type).filter((t) => t === "files.changed" || t === "git.commit" || t === "prompt.finished");
     expect(closing).toEqual(["files.changed", "git.commit", "prompt.finished"]);
     const files = p1.find((e) => e.type === "files.changed");
-    expect(files?.type === "files.changed" && files.files).toEqual([{ path: "notes/hello.txt", change: "added", additions: 1, deletions: 0 }]);
+    expect(files?.type === "files.changed" && files.files).toEqual([
+      { path: "notes/hello.txt", change: "added", additions: 1, deletions: 0 },
+    ]);
     expect(files?.type === "files.changed" && files.diff).toContain("+Hello from Lookout");
 
     const commit = session.events("git.commit").find((e) => e.promptId === "p1");
@@ -157,7 +171,12 @@ describe("bridge with the real opencode", () => {
 
     // p2 changed nothing, so it commits nothing.
     expect(session.promptEvents("p2").map((e) => e.type)).not.toContain("git.commit");
-    expect(session.promptEvents("p2").filter((e) => e.type === "message.text").at(-1)).toMatchObject({ text: "the second prompt ran" });
+    expect(
+      session
+        .promptEvents("p2")
+        .filter((e) => e.type === "message.text")
+        .at(-1),
+    ).toMatchObject({ text: "the second prompt ran" });
     expect(git("status", "--porcelain")).toBe("");
   }, 90_000);
 
@@ -169,7 +188,10 @@ describe("bridge with the real opencode", () => {
     const done = await session.waitFor("p3 finished", finished("p3"), 30_000);
     expect(done.status).toBe("stopped");
     expect(Date.now() - stopSentAt).toBeLessThan(15_000);
-    const text = session.promptEvents("p3").filter((e) => e.type === "message.text").at(-1);
+    const text = session
+      .promptEvents("p3")
+      .filter((e) => e.type === "message.text")
+      .at(-1);
     expect(text?.type === "message.text" && text.text.startsWith("word1 ")).toBe(true);
     expect(session.promptEvents("p3").some((e) => e.type === "agent.error")).toBe(false);
   }, 60_000);
@@ -178,7 +200,10 @@ describe("bridge with the real opencode", () => {
     session.send(prompt("p4", "fail with model error"));
     const done = await session.waitFor("p4 finished", finished("p4"), 30_000);
     expect(done.status).toBe("failed");
-    expect(session.promptEvents("p4").find((e) => e.type === "agent.error")).toMatchObject({ code: "API_ERROR", message: expect.stringContaining("asked to fail") });
+    expect(session.promptEvents("p4").find((e) => e.type === "agent.error")).toMatchObject({
+      code: "API_ERROR",
+      message: expect.stringContaining("asked to fail"),
+    });
   }, 60_000);
 
   it("reconnects after a dropped connection and re-sends unacknowledged events without duplicates", async () => {

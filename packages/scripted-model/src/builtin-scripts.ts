@@ -71,7 +71,10 @@ const editFile: ScriptInput = {
   match: '^\\s*replace "(?<old>[^"]+)" with "(?<new>[^"]*)" in (?<path>\\S+)\\s*$',
   steps: [
     { text: "Reading `{{path}}`.", toolCalls: [{ name: "read", arguments: { filePath: "{{path}}" } }] },
-    { text: "Editing `{{path}}`.", toolCalls: [{ name: "edit", arguments: { filePath: "{{path}}", oldString: "{{old}}", newString: "{{new}}" } }] },
+    {
+      text: "Editing `{{path}}`.",
+      toolCalls: [{ name: "edit", arguments: { filePath: "{{path}}", oldString: "{{old}}", newString: "{{new}}" } }],
+    },
   ],
   finalText: "Replaced the text in `{{path}}`.",
 };

@@ -45,7 +45,9 @@ export function answerFor(turn: PlannedTurn, ctx: AnswerContext): Answer {
     : [];
   const text = turn.kind === "final" ? turn.text : (step?.text ?? (toolCalls.length === 0 ? "Done." : ""));
   const reasoning = step?.reasoning ?? "";
-  const estimatedCompletion = Math.ceil((text.length + reasoning.length + toolCalls.reduce((n, c) => n + c.arguments.length, 0)) / CHARS_PER_TOKEN);
+  const estimatedCompletion = Math.ceil(
+    (text.length + reasoning.length + toolCalls.reduce((n, c) => n + c.arguments.length, 0)) / CHARS_PER_TOKEN,
+  );
   const promptTokens = step?.usage?.promptTokens ?? Math.ceil(ctx.promptChars / CHARS_PER_TOKEN);
   const completionTokens = step?.usage?.completionTokens ?? Math.max(1, estimatedCompletion);
   const reasoningTokens = step?.usage?.reasoningTokens ?? Math.ceil(reasoning.length / CHARS_PER_TOKEN);
@@ -149,7 +151,13 @@ export function completionOf(answer: Answer): ChatCompletion {
           ...(answer.reasoning ? { reasoning_content: answer.reasoning } : {}),
           refusal: null,
           ...(answer.toolCalls.length > 0
-            ? { tool_calls: answer.toolCalls.map((call) => ({ id: call.id, type: "function" as const, function: { name: call.name, arguments: call.arguments } })) }
+            ? {
+                tool_calls: answer.toolCalls.map((call) => ({
+                  id: call.id,
+                  type: "function" as const,
+                  function: { name: call.name, arguments: call.arguments },
+                })),
+              }
             : {}),
         },
         logprobs: null,

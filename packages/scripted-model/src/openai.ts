@@ -68,7 +68,12 @@ export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-export function openAiError(message: string, type = "invalid_request_error", code: string | null = null, param: string | null = null): OpenAiErrorBody {
+export function openAiError(
+  message: string,
+  type = "invalid_request_error",
+  code: string | null = null,
+  param: string | null = null,
+): OpenAiErrorBody {
   return { error: { message, type, param, code } };
 }
 

@@ -6,8 +6,13 @@ import { chunkText, sliceString } from "./completion";
 import { fillTemplate, planTurn, Script, selectScript } from "./script";
 
 /** The JSON schemas `opencode serve` 1.18.33 sent for its tools, recorded from a real request. */
-const ToolSchemas = z.record(z.string(), z.object({ properties: z.record(z.string(), z.object({ type: z.string().optional() })), required: z.array(z.string()).default([]) }));
-const toolSchemas = ToolSchemas.parse(JSON.parse(readFileSync(new URL("../test/fixtures/opencode-1.18-tool-schemas.json", import.meta.url), "utf8")));
+const ToolSchemas = z.record(
+  z.string(),
+  z.object({ properties: z.record(z.string(), z.object({ type: z.string().optional() })), required: z.array(z.string()).default([]) }),
+);
+const toolSchemas = ToolSchemas.parse(
+  JSON.parse(readFileSync(new URL("../test/fixtures/opencode-1.18-tool-schemas.json", import.meta.url), "utf8")),
+);
 
 describe("built-in scripts", () => {
   it("call only OpenCode tools, with the required arguments and no unknown ones", () => {
@@ -36,7 +41,12 @@ describe("selectScript", () => {
   it("takes the first matching script and exposes named and numbered groups", () => {
     const selection = selectScript(builtinScripts, fallbackScript, "write file a/b.txt containing hi there", "x");
     expect(selection.script.name).toBe("write-file");
-    expect(selection.captures).toMatchObject({ path: "a/b.txt", content: "hi there", "1": "a/b.txt", prompt: "write file a/b.txt containing hi there" });
+    expect(selection.captures).toMatchObject({
+      path: "a/b.txt",
+      content: "hi there",
+      "1": "a/b.txt",
+      prompt: "write file a/b.txt containing hi there",
+    });
   });
 
   it("matches case-insensitively by default", () => {
@@ -46,7 +56,12 @@ describe("selectScript", () => {
 
 describe("planTurn", () => {
   it("fills placeholders in text and nested arguments; unknown names become empty", () => {
-    const script = Script.parse({ name: "t", match: ".", steps: [{ text: "{{a}}-{{missing}}", toolCalls: [{ name: "write", arguments: { nested: ["{{ a }}", 3] } }] }], finalText: "bye {{a}}" });
+    const script = Script.parse({
+      name: "t",
+      match: ".",
+      steps: [{ text: "{{a}}-{{missing}}", toolCalls: [{ name: "write", arguments: { nested: ["{{ a }}", 3] } }] }],
+      finalText: "bye {{a}}",
+    });
     const turn = planTurn(script, 0, { a: "x" });
     expect(turn).toMatchObject({ kind: "step", step: { text: "x-", toolCalls: [{ arguments: { nested: ["x", 3] } }] } });
     expect(planTurn(script, 1, { a: "x" })).toEqual({ kind: "final", text: "bye x" });

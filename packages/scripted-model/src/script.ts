@@ -65,7 +65,10 @@ export const Script = z.object({
   /** Regular expression (JavaScript syntax) tested against the latest user message. */
   match: RegexSource,
   /** Regular expression flags; `i` by default so prompts match regardless of case. */
-  flags: z.string().regex(/^[dgimsuy]*$/).default("i"),
+  flags: z
+    .string()
+    .regex(/^[dgimsuy]*$/)
+    .default("i"),
   steps: z.array(Step).min(1),
   /** The reply once every step has been played. */
   finalText: z.string().default("Done."),

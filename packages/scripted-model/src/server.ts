@@ -74,7 +74,15 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const param = issue ? issue.path.map(String).join(".") : null;
-      throw new HttpError(400, openAiError(`Invalid request: ${issue?.message ?? "malformed body"}${param ? ` (at ${param})` : ""}.`, "invalid_request_error", "invalid_value", param));
+      throw new HttpError(
+        400,
+        openAiError(
+          `Invalid request: ${issue?.message ?? "malformed body"}${param ? ` (at ${param})` : ""}.`,
+          "invalid_request_error",
+          "invalid_value",
+          param,
+        ),
+      );
     }
     const request = parsed.data;
     logger.debug("chat request body", { body: request });
@@ -84,9 +92,24 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     const turn = planTurn(selection.script, stepIndex, selection.captures);
     const toolsOffered = (request.tools ?? []).flatMap((tool) => (tool.function ? [tool.function.name] : []));
     const stream = request.stream === true;
-    requests.push({ model: request.model, script: selection.script.name, reason: selection.reason, stepIndex, stream, toolsOffered, latestUserText: userText });
+    requests.push({
+      model: request.model,
+      script: selection.script.name,
+      reason: selection.reason,
+      stepIndex,
+      stream,
+      toolsOffered,
+      latestUserText: userText,
+    });
     if (requests.length > RECORDED_REQUESTS) requests.shift();
-    logger.info("chat request", { model: request.model, script: selection.script.name, reason: selection.reason, stepIndex, stream, tools: toolsOffered.length });
+    logger.info("chat request", {
+      model: request.model,
+      script: selection.script.name,
+      reason: selection.reason,
+      stepIndex,
+      stream,
+      tools: toolsOffered.length,
+    });
 
     if (turn.kind === "step" && turn.step.error) {
       const { status, message, type } = turn.step.error;
@@ -121,7 +144,8 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     const path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "");
     const route = async (): Promise<void> => {
       if (path === "/v1/chat/completions" || path === "/chat/completions") {
-        if (req.method !== "POST") throw new HttpError(405, openAiError(`Use POST for ${path}.`, "invalid_request_error", "method_not_allowed"));
+        if (req.method !== "POST")
+          throw new HttpError(405, openAiError(`Use POST for ${path}.`, "invalid_request_error", "method_not_allowed"));
         await handleChat(req, res);
         return;
       }
@@ -178,7 +202,12 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on("data", (part: Buffer) => {
       size += part.byteLength;
       if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, openAiError(`Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, "invalid_request_error", "body_too_large")));
+        reject(
+          new HttpError(
+            413,
+            openAiError(`Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, "invalid_request_error", "body_too_large"),
+          ),
+        );
         req.destroy();
         return;
       }

@@ -116,7 +116,12 @@ describe("streaming", () => {
   });
 
   it("ends with a usage chunk without choices when stream_options.include_usage is set", async () => {
-    const { chunks } = await stream({ model: "scripted", messages: [user("two tools")], tools: [READ_TOOL], stream_options: { include_usage: true } });
+    const { chunks } = await stream({
+      model: "scripted",
+      messages: [user("two tools")],
+      tools: [READ_TOOL],
+      stream_options: { include_usage: true },
+    });
     const last = chunks.at(-1);
     expect(last?.choices).toEqual([]);
     expect(last?.usage).toEqual({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
@@ -124,7 +129,7 @@ describe("streaming", () => {
   });
 
   it("streams tool calls as an id-and-name delta followed by argument slices", async () => {
-    const content = "line one\nline two with \"quotes\" and more text to span several chunks";
+    const content = 'line one\nline two with "quotes" and more text to span several chunks';
     const { chunks } = await stream({
       model: "scripted",
       messages: [user(`write file notes/hello.txt containing ${content}`)],
@@ -146,7 +151,12 @@ describe("streaming", () => {
     const { chunks } = await stream({ model: "scripted", messages: [user("two tools")], tools: [READ_TOOL] });
     const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     const byIndex = (index: number) =>
-      JSON.parse(deltas.filter((d) => d.index === index).map((d) => d.function.arguments).join("")) as unknown;
+      JSON.parse(
+        deltas
+          .filter((d) => d.index === index)
+          .map((d) => d.function.arguments)
+          .join(""),
+      ) as unknown;
     expect(byIndex(0)).toEqual({ filePath: "a.txt" });
     expect(byIndex(1)).toEqual({ filePath: "b.txt" });
     const ids = deltas.flatMap((d) => (d.id ? [d.id] : []));
@@ -205,7 +215,10 @@ describe("step selection", () => {
   });
 
   it("reads the latest user message from content parts", async () => {
-    const { chunks } = await stream({ model: "scripted", messages: [{ role: "user", content: [{ type: "text", text: "echo from parts" }] }] });
+    const { chunks } = await stream({
+      model: "scripted",
+      messages: [{ role: "user", content: [{ type: "text", text: "echo from parts" }] }],
+    });
     expect(contentOf(chunks)).toBe("from parts");
   });
 
@@ -238,7 +251,11 @@ describe("non-streaming", () => {
         object: z.literal("chat.completion"),
         choices: z.array(
           z.object({
-            message: z.object({ role: z.literal("assistant"), content: z.string().nullable(), tool_calls: z.array(z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) })) }),
+            message: z.object({
+              role: z.literal("assistant"),
+              content: z.string().nullable(),
+              tool_calls: z.array(z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) })),
+            }),
             finish_reason: z.string(),
           }),
         ),
@@ -246,14 +263,19 @@ describe("non-streaming", () => {
       })
       .parse(await response.json());
     expect(body.choices[0]?.message.content).toBe("Reading two files.");
-    expect(body.choices[0]?.message.tool_calls.map((c) => JSON.parse(c.function.arguments) as unknown)).toEqual([{ filePath: "a.txt" }, { filePath: "b.txt" }]);
+    expect(body.choices[0]?.message.tool_calls.map((c) => JSON.parse(c.function.arguments) as unknown)).toEqual([
+      { filePath: "a.txt" },
+      { filePath: "b.txt" },
+    ]);
     expect(body.choices[0]?.finish_reason).toBe("tool_calls");
     expect(body.usage.total_tokens).toBe(18);
   });
 
   it("lists the scripts as models", async () => {
     const response = await fetch(`${model.url}/models`);
-    const body = z.object({ object: z.literal("list"), data: z.array(z.object({ id: z.string(), object: z.literal("model") })) }).parse(await response.json());
+    const body = z
+      .object({ object: z.literal("list"), data: z.array(z.object({ id: z.string(), object: z.literal("model") })) })
+      .parse(await response.json());
     expect(body.data.map((m) => m.id)).toEqual(expect.arrayContaining(["demo", "two-tools", "fallback"]));
   });
 });

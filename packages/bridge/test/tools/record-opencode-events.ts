@@ -2,8 +2,8 @@
  * Records the raw events and final messages of one OpenCode run against the scripted model, to
  * refresh test/fixtures after an opencode upgrade:
  *
- *   pnpm exec tsx scripts/record-opencode-events.ts "demo" test/fixtures/opencode-demo-events.json
- *   pnpm exec tsx scripts/record-opencode-events.ts "slow stream" test/fixtures/opencode-abort-events.json 3000
+ *   pnpm exec tsx test/tools/record-opencode-events.ts "demo" test/fixtures/opencode-demo-events.json
+ *   pnpm exec tsx test/tools/record-opencode-events.ts "slow stream" test/fixtures/opencode-abort-events.json 3000
  *
  * The third argument aborts the run after that many milliseconds.
  */
@@ -14,10 +14,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startScriptedModel } from "@lookout/scripted-model";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2/client";
-import { createLogger } from "../src/logger";
-import { buildOpencodeConfig } from "../src/opencode-config";
-import { isRunFinalised, MessageWithParts } from "../src/opencode-events";
-import { startOpencodeServer } from "../src/opencode-server";
+import { createLogger } from "../../src/logger";
+import { buildOpencodeConfig } from "../../src/opencode-config";
+import { isRunFinalised, MessageWithParts } from "../../src/opencode-events";
+import { startOpencodeServer } from "../../src/opencode-server";
 import { z } from "zod";
 
 const [text = "demo", out = "events.json", abortAfter] = process.argv.slice(2);
@@ -34,7 +34,10 @@ const server = await startOpencodeServer({
   bin: join(dirname(createRequire(import.meta.url).resolve("opencode-ai/package.json")), "bin", "opencode.exe"),
   cwd: repo,
   home: join(scratch, "home"),
-  config: buildOpencodeConfig({ model: "scripted/demo", modelProviders: [{ id: "scripted", kind: "openai-compatible", baseUrl: model.url, models: ["demo"] }] }),
+  config: buildOpencodeConfig({
+    model: "scripted/demo",
+    modelProviders: [{ id: "scripted", kind: "openai-compatible", baseUrl: model.url, models: ["demo"] }],
+  }),
   gitIdentity: { name: "Lookout", email: "bot@lookout.local" },
   startTimeoutMs: 60_000,
   logger,
@@ -48,12 +51,18 @@ try {
   const idle = (async () => {
     for await (const event of stream) {
       events.push(event);
-      const status = z.object({ type: z.literal("session.status"), properties: z.object({ status: z.object({ type: z.string() }) }) }).safeParse(event);
+      const status = z
+        .object({ type: z.literal("session.status"), properties: z.object({ status: z.object({ type: z.string() }) }) })
+        .safeParse(event);
       if (status.success && status.data.properties.status.type !== "idle") sawBusy = true;
       if (status.success && status.data.properties.status.type === "idle" && sawBusy) return;
     }
   })();
-  await client.session.promptAsync({ sessionID: session.id, model: { providerID: "scripted", modelID: "demo" }, parts: [{ type: "text", text }] });
+  await client.session.promptAsync({
+    sessionID: session.id,
+    model: { providerID: "scripted", modelID: "demo" },
+    parts: [{ type: "text", text }],
+  });
   if (abortAfter) setTimeout(() => void client.session.abort({ sessionID: session.id }), Number(abortAfter));
   await idle;
   let messages = z.array(MessageWithParts).parse((await client.session.messages({ sessionID: session.id })).data);
