@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { NavLink, useLocation, useNavigate } from "react-router";
-import { isTypingTarget, useHotkey } from "../hooks/use-hotkey";
+import { isTypingTarget, MOD_KEY_LABEL, useHotkey } from "../hooks/use-hotkey";
 import { useAuth, useMe } from "../state/auth";
 import { Avatar } from "./avatar";
+import { CommandPalette } from "./command-palette";
 import { ShortcutsDialog } from "./shortcuts-dialog";
 
 /** How long after `g` the second key of a "go to" shortcut counts. */
@@ -16,12 +17,24 @@ export function AppShell({ children }: { children: ReactNode }) {
   const location = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   const [shortcutsOpen, setShortcutsOpen] = useState(false);
+  const [paletteOpen, setPaletteOpen] = useState(false);
 
   useEffect(() => setMenuOpen(false), [location.pathname]);
 
   useHotkey("c", () => navigate("/new"));
   useHotkey("?", () => setShortcutsOpen(true));
   useGoToShortcuts({ s: "/", ",": "/settings" });
+  useEffect(() => {
+    // Cmd/Ctrl+K works everywhere, including inside text fields.
+    const onKeyDown = (event: KeyboardEvent) => {
+      if (event.key.toLowerCase() === "k" && (event.metaKey || event.ctrlKey)) {
+        event.preventDefault();
+        setPaletteOpen((open) => !open);
+      }
+    };
+    window.addEventListener("keydown", onKeyDown);
+    return () => window.removeEventListener("keydown", onKeyDown);
+  }, []);
 
   return (
     <div className="shell">
@@ -72,6 +85,10 @@ export function AppShell({ children }: { children: ReactNode }) {
             Sign out
           </button>
         </div>
+        <button type="button" className="btn btn--ghost btn--sm shell__help" onClick={() => setPaletteOpen(true)}>
+          <kbd>{MOD_KEY_LABEL}</kbd>
+          <kbd>K</kbd> Go to…
+        </button>
         <button type="button" className="btn btn--ghost btn--sm shell__help" onClick={() => setShortcutsOpen(true)}>
           <kbd>?</kbd> Keyboard shortcuts
         </button>
@@ -80,6 +97,7 @@ export function AppShell({ children }: { children: ReactNode }) {
         {children}
       </main>
       <ShortcutsDialog open={shortcutsOpen} onClose={() => setShortcutsOpen(false)} />
+      <CommandPalette open={paletteOpen} onClose={() => setPaletteOpen(false)} onShowShortcuts={() => setShortcutsOpen(true)} />
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { MOD_KEY_LABEL } from "../hooks/use-hotkey";
 import { Dialog } from "./dialog";
 
 const SHORTCUTS: Array<[keys: string[], what: string]> = [
+  [[MOD_KEY_LABEL, "K"], "Go to a session or page"],
   [["c"], "New session"],
   [["/"], "Search sessions"],
   [["j", "k"], "Move through the sessions list"],

@@ -10,6 +10,7 @@ import { EffortPicker, ModelPicker, parseEffort, RepositoryPicker } from "../com
 import { EmptyState, ErrorCallout, LoadingBlock } from "../components/states";
 import { isSubmitShortcut, MOD_KEY_LABEL } from "../hooks/use-hotkey";
 import { useDraft } from "../state/drafts";
+import { useDocumentTitle } from "../hooks/use-document-title";
 
 const NewSessionDraft = z.object({
   repositoryId: z.string(),
@@ -35,6 +36,7 @@ export function NewSessionPage() {
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [showTitle, setShowTitle] = useState(draft.title !== "");
+  useDocumentTitle("New session");
 
   if (repositories.isLoading || models.isLoading) return <LoadingBlock />;
   if (repositories.isError) return <PageError error={repositories.error} onRetry={() => void repositories.refetch()} />;

@@ -16,6 +16,7 @@ import { PromptBox, type FollowUp } from "../components/session/prompt-box";
 import { QueuePanel } from "../components/session/queue-panel";
 import { TimelineView } from "../components/session/timeline-view";
 import { usePresenceSignal, useSessionLive, useTypingSignal } from "../hooks/use-session-live";
+import { useDocumentTitle } from "../hooks/use-document-title";
 import { cost } from "../lib/format";
 import { useMe } from "../state/auth";
 import { buildTimeline, deriveChanges, typingNames, type PromptBlock } from "../state/derive";
@@ -103,6 +104,8 @@ function SessionView({ sessionId }: { sessionId: string }) {
   }, [items, view.queue, tab]);
 
   const session = view.session;
+  // A running session shows a marker in the tab, so it can be watched from another tab.
+  useDocumentTitle(session ? `${session.status === "running" ? "● " : ""}${session.title || "Untitled session"}` : "Session");
   const failure = connection.kind === "failed" ? connection.error : detail.error instanceof ApiError ? detail.error : null;
 
   if (!session) {

@@ -11,6 +11,7 @@ import { useDebouncedValue } from "../hooks/use-debounced-value";
 import { useHotkey } from "../hooks/use-hotkey";
 import { cost } from "../lib/format";
 import { useMe } from "../state/auth";
+import { useDocumentTitle } from "../hooks/use-document-title";
 
 /** Typing in the search box waits this long before asking the server. */
 const SEARCH_DEBOUNCE_MS = 250;
@@ -30,6 +31,7 @@ export function SessionsPage() {
   const searchRef = useRef<HTMLInputElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
 
+  useDocumentTitle(archived ? "Archived sessions" : "Sessions");
   const filters = { archived, status, repositoryId, ownerId, q };
   const sessions = useSessionsList(filters);
   const repositories = useRepositories();

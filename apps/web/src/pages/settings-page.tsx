@@ -2,6 +2,7 @@ import { NavLink, Navigate, useParams } from "react-router";
 import { ModelsSettings } from "./settings/models-settings";
 import { RepositoriesSettings } from "./settings/repositories-settings";
 import { SecretsSettings } from "./settings/secrets-settings";
+import { useDocumentTitle } from "../hooks/use-document-title";
 
 const TABS = [
   { id: "repositories", label: "Repositories", render: () => <RepositoriesSettings /> },
@@ -12,6 +13,7 @@ const TABS = [
 export function SettingsPage() {
   const { tab } = useParams();
   const current = TABS.find((candidate) => candidate.id === tab);
+  useDocumentTitle(current ? `Settings: ${current.label}` : "Settings");
   if (!current) return <Navigate to="/settings/repositories" replace />;
   return (
     <div className="page">

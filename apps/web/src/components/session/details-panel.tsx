@@ -1,3 +1,4 @@
+import { Link } from "react-router";
 import type { PresenceEntry, Repository, SessionState } from "@lookout/protocol";
 import type { Artifact } from "../../state/derive";
 import { cost, dateTime } from "../../lib/format";
@@ -56,7 +57,7 @@ export function DetailsPanel({ session, repository, presence, artifacts }: Detai
             <>
               <dt>Parent</dt>
               <dd>
-                <a href={`/sessions/${session.parentSessionId}`}>{session.parentSessionId}</a>
+                <Link to={`/sessions/${session.parentSessionId}`}>Open parent session</Link>
               </dd>
             </>
           )}
