@@ -123,7 +123,7 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
     providerId: handle.providerId,
     restoredFrom: request.snapshotId,
   });
-  return { status: 201, body: info(record, handle.status) };
+  return { status: 201, body: info(record, handle.status, context) };
 }
 
 async function snapshotSandbox(sandboxId: string, context: RouteContext): Promise<RouteResult> {
@@ -142,7 +142,7 @@ async function terminateSandbox(sandboxId: string, context: RouteContext): Promi
   // The token stops opening the model proxy the moment its sandbox is gone.
   await context.registry.delete(sandboxId);
   context.logger.info("sandbox terminated", { sandboxId });
-  return { status: 200, body: info(record, "stopped") };
+  return { status: 200, body: info(record, "stopped", context) };
 }
 
 function recordOf(sandboxId: string, context: RouteContext): SandboxRecord {
@@ -152,9 +152,15 @@ function recordOf(sandboxId: string, context: RouteContext): SandboxRecord {
 }
 
 async function sandboxInfo(record: SandboxRecord, context: RouteContext): Promise<SandboxInfo> {
-  return info(record, await context.provider.status(record.providerId));
+  return info(record, await context.provider.status(record.providerId), context);
 }
 
-function info(record: SandboxRecord, status: SandboxState): SandboxInfo {
-  return { sandboxId: record.sandboxId, provider: record.provider, providerId: record.providerId, status };
+function info(record: SandboxRecord, status: SandboxState, context: RouteContext): SandboxInfo {
+  return {
+    sandboxId: record.sandboxId,
+    provider: record.provider,
+    providerId: record.providerId,
+    status,
+    snapshotStopsSandbox: context.provider.capabilities.snapshotStopsSandbox,
+  };
 }

@@ -37,6 +37,8 @@ export const SandboxInfo = z.object({
   provider: z.string(),
   providerId: z.string(),
   status: z.enum(["starting", "running", "stopped", "failed", "unknown"]),
+  /** Taking a snapshot stops this sandbox (Vercel), so the session snapshots it only when stopping it. */
+  snapshotStopsSandbox: z.boolean().default(false),
 });
 export type SandboxInfo = z.infer<typeof SandboxInfo>;
 

@@ -12,6 +12,8 @@ export interface SandboxRecord {
   snapshotId: string | null;
   spawnFailures: number;
   lastError: string | null;
+  /** A snapshot of this sandbox stops it, so it is snapshotted only when it is being stopped anyway. */
+  snapshotStopsSandbox: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -27,6 +29,7 @@ interface SandboxRow extends Record<string, string | number | null> {
   snapshot_id: string | null;
   spawn_failures: number;
   last_error: string | null;
+  snapshot_stops_sandbox: number;
   created_at: number;
   updated_at: number;
 }
@@ -55,7 +58,7 @@ export class SandboxStore {
        VALUES (1, ?, 'spawning', ?, 0, ?, ?, ?, ?)
        ON CONFLICT(slot) DO UPDATE SET sandbox_id = excluded.sandbox_id, provider = NULL, provider_id = NULL,
          status = 'spawning', token_hash = excluded.token_hash, last_heartbeat = NULL, last_bseq = 0,
-         last_error = NULL, updated_at = excluded.updated_at`,
+         last_error = NULL, snapshot_stops_sandbox = 0, updated_at = excluded.updated_at`,
       sandboxId,
       tokenHash,
       previous?.snapshotId ?? null,
@@ -69,7 +72,12 @@ export class SandboxStore {
   }
 
   update(
-    patch: Partial<Pick<SandboxRecord, "provider" | "providerId" | "status" | "lastHeartbeat" | "lastBseq" | "snapshotId" | "spawnFailures" | "lastError">>,
+    patch: Partial<
+      Pick<
+        SandboxRecord,
+        "provider" | "providerId" | "status" | "lastHeartbeat" | "lastBseq" | "snapshotId" | "spawnFailures" | "lastError" | "snapshotStopsSandbox"
+      >
+    >,
     now: number,
   ): void {
     const current = this.get();
@@ -77,7 +85,7 @@ export class SandboxStore {
     const next = { ...current, ...patch };
     this.sql.exec(
       `UPDATE sandbox SET provider = ?, provider_id = ?, status = ?, last_heartbeat = ?, last_bseq = ?, snapshot_id = ?,
-         spawn_failures = ?, last_error = ?, updated_at = ? WHERE slot = 1`,
+         spawn_failures = ?, last_error = ?, snapshot_stops_sandbox = ?, updated_at = ? WHERE slot = 1`,
       next.provider,
       next.providerId,
       next.status,
@@ -86,6 +94,7 @@ export class SandboxStore {
       next.snapshotId,
       next.spawnFailures,
       next.lastError,
+      next.snapshotStopsSandbox ? 1 : 0,
       now,
     );
   }
@@ -103,6 +112,7 @@ function toRecord(row: SandboxRow): SandboxRecord {
     snapshotId: row.snapshot_id,
     spawnFailures: row.spawn_failures,
     lastError: row.last_error,
+    snapshotStopsSandbox: row.snapshot_stops_sandbox === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

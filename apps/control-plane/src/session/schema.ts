@@ -84,6 +84,11 @@ export const SESSION_MIGRATIONS: readonly { version: number; name: string; sql: 
       );
     `,
   },
+  {
+    version: 2,
+    name: "sandbox snapshot semantics",
+    sql: `ALTER TABLE sandbox ADD COLUMN snapshot_stops_sandbox INTEGER NOT NULL DEFAULT 0`,
+  },
 ];
 
 export function migrate(sql: Sql, migrations = SESSION_MIGRATIONS): number {

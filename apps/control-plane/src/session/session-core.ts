@@ -4,7 +4,9 @@ import {
   BridgeMessage,
   type BridgeEventPayload,
   ClientMessage,
+  type ArtifactEvent,
   type EventPayload,
+  gitAuthorFor,
   LookoutError,
   type ModelRef,
   type ParticipantRole,
@@ -30,6 +32,7 @@ import { newId } from "./ids";
 import { circuitOpen, decideSpawn, isLive, LIFECYCLE, type LifecycleConfig, spawnRetryDelayMs } from "./lifecycle";
 import { type ClientConnectionState, ConnectionState, presenceOf, TYPING_TTL_MS } from "./presence";
 import { PromptQueue } from "./prompt-queue";
+import { PushApprovals } from "./push-approvals";
 import { SandboxStore } from "./sandbox-store";
 import { migrate } from "./schema";
 import { type SessionRecord, type SessionRepository, SessionStore, toState } from "./session-store";
@@ -72,6 +75,20 @@ export interface SessionPorts {
   secretsFor(repositoryId: string): Promise<Record<string, string>>;
   publicUrl: string;
   lifecycle?: LifecycleConfig;
+  /**
+   * Called after the bridge pushed the session's branch, so an open pull request follows it;
+   * resolves with the updated pull request's artifact, if there is one.
+   */
+  onBranchPushed?(session: SessionRecord, headSha: string): Promise<ArtifactEvent | null>;
+}
+
+/** What source control needs to know about a session (credentials, pull requests). */
+export interface ScmContext {
+  session: SessionRecord;
+  /** The author of the running prompt, who a pull request the agent opens is for. */
+  currentAuthor: Author | null;
+  /** A commit a participant approved recently, which may carry workflow changes. */
+  approvedWorkflowSha: string | null;
 }
 
 export interface CreateSessionInput {
@@ -107,6 +124,7 @@ export class SessionCore {
   private readonly sandbox: SandboxStore;
   private readonly deadlines: Deadlines;
   private readonly lifecycle: LifecycleConfig;
+  private readonly approvals: PushApprovals;
 
   constructor(private readonly ports: SessionPorts) {
     migrate(ports.sql);
@@ -115,6 +133,7 @@ export class SessionCore {
     this.queue = new PromptQueue(ports.sql);
     this.sandbox = new SandboxStore(ports.sql);
     this.deadlines = new Deadlines(ports.sql);
+    this.approvals = new PushApprovals(ports.sql);
     this.lifecycle = ports.lifecycle ?? LIFECYCLE;
   }
 
@@ -148,6 +167,32 @@ export class SessionCore {
 
   roleOf(userId: string): ParticipantRole | null {
     return this.session.roleOf(userId);
+  }
+
+  scmContext(): ScmContext {
+    return {
+      session: this.requireSession(),
+      currentAuthor: this.queue.running()?.author ?? null,
+      approvedWorkflowSha: this.approvals.approvedSha(this.ports.now()),
+    };
+  }
+
+  /** Records (or updates, by its id) an artifact such as a pull request. */
+  recordArtifact(artifact: ArtifactEvent): void {
+    this.requireSession();
+    this.record(artifact);
+    this.finish();
+  }
+
+  /** A participant approves or rejects a held-back push; the bridge is told either way. */
+  decidePush(author: Author, approvalId: string, decision: "approve" | "reject"): void {
+    this.requireSession();
+    const role = this.session.roleOf(author.userId);
+    if (role === "viewer") throw new LookoutError("FORBIDDEN", "Viewers cannot approve pushes.");
+    const record = this.approvals.decide(approvalId, decision, author, this.ports.now());
+    this.recordApproval(record);
+    this.sendToBridge({ type: "command.push.decided", approvalId, headSha: record.headSha, decision });
+    this.finish();
   }
 
   // ---------------------------------------------------------------- commands (RPC)
@@ -410,6 +455,10 @@ export class SessionCore {
         if (state.role === "viewer") throw new LookoutError("FORBIDDEN", "Viewers cannot stop the agent.");
         this.stop(state.author);
         return;
+      case "push.decide":
+        if (state.role === "viewer") throw new LookoutError("FORBIDDEN", "Viewers cannot approve pushes.");
+        this.decidePush(state.author, message.approvalId, message.decision);
+        return;
       case "typing": {
         const typingUntil = message.typing ? this.ports.now() + TYPING_TTL_MS : 0;
         socket.setState({ ...state, typingUntil, status: "active" });
@@ -477,7 +526,8 @@ export class SessionCore {
         return;
       }
       case "snapshot.ready":
-        this.sandbox.update({ snapshotId: event.snapshotId }, this.ports.now());
+        // The bridge's answer to `command.snapshot` names a git consistency point, not a provider
+        // snapshot; provider snapshots come from the gateway, so there is nothing to store.
         return;
       case "prompt.finished":
         this.finishPrompt(event.promptId, event.status, event.error ?? null);
@@ -500,6 +550,28 @@ export class SessionCore {
       case "artifact":
         this.record(event);
         return;
+      case "git.push": {
+        if (event.promptId) this.requirePrompt(event.promptId);
+        this.record(event);
+        const onPushed = this.ports.onBranchPushed;
+        if (event.status === "pushed" && onPushed) {
+          const session = this.requireSession();
+          this.ports.defer(
+            onPushed(session, event.headSha).then((artifact) => {
+              if (artifact) this.recordArtifact(artifact);
+            }),
+          );
+        }
+        return;
+      }
+      case "push.approval.requested": {
+        const { record, created } = this.approvals.request(event, this.ports.now());
+        const decided = created ? this.approvals.decidedFor(event.headSha) : record.state === "pending" ? null : record;
+        if (created) this.recordApproval(record);
+        // The same commit was decided before (the bridge restarted and asks again): answer at once.
+        if (decided) this.sendToBridge({ type: "command.push.decided", approvalId: event.approvalId, headSha: event.headSha, decision: decided.state === "approved" ? "approve" : "reject" });
+        return;
+      }
       case "agent.error":
         if (event.promptId) this.requirePrompt(event.promptId);
         this.record(event);
@@ -524,7 +596,7 @@ export class SessionCore {
     this.broadcastQueue();
     this.advance();
     const sandbox = this.sandbox.get();
-    if (sandbox && isLive(sandbox.status) && !this.queue.running()) {
+    if (sandbox && isLive(sandbox.status) && !sandbox.snapshotStopsSandbox && !this.queue.running()) {
       // Saving the workspace after each prompt lets a replacement sandbox resume from this point.
       this.ports.defer(this.snapshotIdle(sandbox.sandboxId));
     }
@@ -575,7 +647,7 @@ export class SessionCore {
       promptId: prompt.promptId,
       text: prompt.text,
       author: prompt.author,
-      gitAuthor: { name: prompt.author.name, email: prompt.author.email ?? `${prompt.author.userId}@users.lookout.local` },
+      gitAuthor: gitAuthorFor(prompt.author),
       model: prompt.model,
       ...(prompt.reasoningEffort ? { reasoningEffort: prompt.reasoningEffort } : {}),
     });
@@ -642,7 +714,15 @@ export class SessionCore {
         return;
       }
       const status = this.sandbox.status();
-      this.sandbox.update({ provider: info.provider, providerId: info.providerId, ...(status === "spawning" ? { status: "connecting" as const } : {}) }, now);
+      this.sandbox.update(
+        {
+          provider: info.provider,
+          providerId: info.providerId,
+          snapshotStopsSandbox: info.snapshotStopsSandbox,
+          ...(status === "spawning" ? { status: "connecting" as const } : {}),
+        },
+        now,
+      );
       if (status === "spawning") this.record({ type: "sandbox.status", status: "connecting", sandboxId });
       this.broadcastSession();
     } catch (error) {
@@ -772,6 +852,19 @@ export class SessionCore {
   }
 
   // ---------------------------------------------------------------- internals: plumbing
+
+  private recordApproval(record: ReturnType<PushApprovals["decide"]>): void {
+    this.record({
+      type: "push.approval",
+      approvalId: record.approvalId,
+      branch: record.branch,
+      headSha: record.headSha,
+      files: record.files,
+      state: record.state,
+      ...(record.decidedBy ? { decidedBy: record.decidedBy } : {}),
+      ...(record.decidedAt ? { decidedAt: record.decidedAt } : {}),
+    });
+  }
 
   private record(payload: EventPayload): SessionEvent {
     const event = this.events.append(payload, this.ports.now());

@@ -150,12 +150,19 @@ export class FakeGateway implements SandboxGateway {
   readonly terminated: string[] = [];
   readonly snapshots: string[] = [];
   failures: ("transient" | "permanent")[] = [];
+  snapshotStopsSandbox = false;
 
   async create(request: CreateSandboxRequest) {
     const failure = this.failures.shift();
     if (failure) throw new GatewayError(failure === "transient", failure === "transient" ? "PROVIDER_TRANSIENT" : "PROVIDER_PERMANENT", `${failure} failure`);
     this.created.push(request);
-    return { sandboxId: request.sandboxId, provider: "fake", providerId: `p-${request.sandboxId}`, status: "starting" as const };
+    return {
+      sandboxId: request.sandboxId,
+      provider: "fake",
+      providerId: `p-${request.sandboxId}`,
+      status: "starting" as const,
+      snapshotStopsSandbox: this.snapshotStopsSandbox,
+    };
   }
 
   async snapshot(sandboxId: string) {

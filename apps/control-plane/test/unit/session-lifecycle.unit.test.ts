@@ -99,6 +99,20 @@ describe("sandbox lifecycle", () => {
     expect(h.gateway.created[1]?.snapshotId).toBe(`snap-${first}`);
   });
 
+  it("does not snapshot after each prompt when a snapshot would stop the sandbox", async () => {
+    const h = new Harness();
+    h.gateway.snapshotStopsSandbox = true;
+    h.create("go");
+    await h.settle();
+    const bridge = h.bridge();
+    await h.settle();
+    const command = bridge.messages<PromptCommand>("command.prompt")[0]!;
+    bridge.emit(h.core, { type: "prompt.finished", promptId: command.promptId, status: "completed" });
+    await h.settle();
+    expect(h.gateway.snapshots).toEqual([]);
+    expect(h.core.state().sandboxStatus).toBe("idle");
+  });
+
   it("stops a runaway prompt at the execution limit and replaces a sandbox that ignores the stop", async () => {
     const { h, bridge, command } = await runningSession();
     for (let elapsed = 0; elapsed <= LIFECYCLE.executionTimeoutMs; elapsed += 30_000) {
