@@ -71,7 +71,9 @@ describe("dashboard screenshots", () => {
   it("new session composer", async () => {
     const page = await open("/new");
     const prompt = page.getByLabel("Task");
-    await prompt.fill("Add rate limiting to the public /v2/search endpoint: 60 requests per minute per API key, with a Retry-After header and tests.");
+    await prompt.fill(
+      "Add rate limiting to the public /v2/search endpoint: 60 requests per minute per API key, with a Retry-After header and tests.",
+    );
     await page.getByLabel("Repository").selectOption("r_api");
     await shot(page, "composer");
     await page.close();

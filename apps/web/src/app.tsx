@@ -70,12 +70,12 @@ export function AppRoutes() {
   return (
     <Suspense fallback={<LoadingBlock />}>
       <Routes>
-      <Route path="/" element={<SessionsPage />} />
-      <Route path="/new" element={<NewSessionPage />} />
-      <Route path="/sessions/:sessionId" element={<SessionPage />} />
-      <Route path="/settings" element={<Navigate to="/settings/repositories" replace />} />
-      <Route path="/settings/:tab" element={<SettingsPage />} />
-      <Route path="*" element={<NotFoundPage />} />
+        <Route path="/" element={<SessionsPage />} />
+        <Route path="/new" element={<NewSessionPage />} />
+        <Route path="/sessions/:sessionId" element={<SessionPage />} />
+        <Route path="/settings" element={<Navigate to="/settings/repositories" replace />} />
+        <Route path="/settings/:tab" element={<SettingsPage />} />
+        <Route path="*" element={<NotFoundPage />} />
       </Routes>
     </Suspense>
   );

@@ -74,7 +74,8 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
   if (override) return override;
 
   if (method === "GET" && path === "/auth/login") {
-    if (url.searchParams.get("token") !== state.token) return error(401, "INVALID_TOKEN", "The token is invalid or expired. Request a new one.");
+    if (url.searchParams.get("token") !== state.token)
+      return error(401, "INVALID_TOKEN", "The token is invalid or expired. Request a new one.");
     state.signedIn = true;
     return { status: 302, headers: { location: "/", "set-cookie": "lookout_session=1; Path=/; HttpOnly" } };
   }
@@ -129,7 +130,8 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
     const name = repoSecret ? repoSecret[2] : globalSecret?.[1];
     const secrets = state.secrets.get(scope) ?? new Map<string, number>();
     state.secrets.set(scope, secrets);
-    if (method === "GET" && !name) return { status: 200, body: { secrets: [...secrets].map(([secretName, updatedAt]) => ({ name: secretName, updatedAt })) } };
+    if (method === "GET" && !name)
+      return { status: 200, body: { secrets: [...secrets].map(([secretName, updatedAt]) => ({ name: secretName, updatedAt })) } };
     if (method === "PUT" && name) {
       secrets.set(decodeURIComponent(name), Date.now());
       return { status: 204 };
@@ -151,7 +153,9 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
       const current = state.repositories[index]!;
       const updated: Repository = {
         ...current,
-        ...(typeof body.name === "string" ? { name: body.name, fullName: current.owner ? `${current.owner}/${body.name}` : body.name } : {}),
+        ...(typeof body.name === "string"
+          ? { name: body.name, fullName: current.owner ? `${current.owner}/${body.name}` : body.name }
+          : {}),
         ...(typeof body.defaultBranch === "string" ? { defaultBranch: body.defaultBranch } : {}),
         ...(typeof body.description === "string" ? { description: body.description } : {}),
         updatedAt: Date.now(),
@@ -218,7 +222,10 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
       const promptId = rest.slice("prompts/".length);
       const queue = state.queues.get(id) ?? [];
       if (!queue.some((prompt) => prompt.promptId === promptId)) return error(404, "PROMPT_NOT_FOUND", "No pending prompt has this id.");
-      state.queues.set(id, queue.filter((prompt) => prompt.promptId !== promptId));
+      state.queues.set(
+        id,
+        queue.filter((prompt) => prompt.promptId !== promptId),
+      );
       return { status: 204 };
     }
     if (rest === "stop" && method === "POST") return { status: 202, body: {} };

@@ -16,8 +16,14 @@ describe("HttpClient", () => {
   });
 
   it("turns an error body into an ApiError carrying the server's message", async () => {
-    const client = new HttpClient({ fetch: async () => json(409, { error: { code: "NOTHING_RUNNING", message: "No prompt is running." } }) });
-    await expect(client.post("/api/sessions/s/stop")).rejects.toMatchObject({ status: 409, code: "NOTHING_RUNNING", message: "No prompt is running." });
+    const client = new HttpClient({
+      fetch: async () => json(409, { error: { code: "NOTHING_RUNNING", message: "No prompt is running." } }),
+    });
+    await expect(client.post("/api/sessions/s/stop")).rejects.toMatchObject({
+      status: 409,
+      code: "NOTHING_RUNNING",
+      message: "No prompt is running.",
+    });
   });
 
   it("still explains an error without a standard body", async () => {
@@ -47,7 +53,9 @@ describe("HttpClient", () => {
 
   it("rejects an answer that does not match the schema", async () => {
     const client = new HttpClient({ fetch: async () => json(200, { sessions: "nope" }) });
-    await expect(client.get("/api/sessions", { schema: z.object({ sessions: z.array(z.string()) }) })).rejects.toMatchObject({ code: "BAD_RESPONSE" });
+    await expect(client.get("/api/sessions", { schema: z.object({ sessions: z.array(z.string()) }) })).rejects.toMatchObject({
+      code: "BAD_RESPONSE",
+    });
   });
 
   it("returns nothing for 204", async () => {

@@ -62,11 +62,7 @@ export class HttpClient {
     return this.request("DELETE", path, options);
   }
 
-  async request<S extends z.ZodType | undefined>(
-    method: string,
-    path: string,
-    options: RequestOptions<S>,
-  ): Promise<Result<S>> {
+  async request<S extends z.ZodType | undefined>(method: string, path: string, options: RequestOptions<S>): Promise<Result<S>> {
     const headers: Record<string, string> = { accept: "application/json" };
     const init: RequestInit = { method, headers, credentials: "same-origin" };
     if (options.signal) init.signal = options.signal;

@@ -88,8 +88,7 @@ export class LookoutApi {
     return (await this.http.post("/api/repositories", { body: input, schema: RepositoryResponse })).repository;
   }
   async updateRepository(id: string, patch: RepositoryPatch) {
-    return (await this.http.patch(`/api/repositories/${enc(id)}`, { body: patch, schema: RepositoryResponse }))
-      .repository;
+    return (await this.http.patch(`/api/repositories/${enc(id)}`, { body: patch, schema: RepositoryResponse })).repository;
   }
   deleteRepository(id: string) {
     return this.http.delete(`/api/repositories/${enc(id)}`);

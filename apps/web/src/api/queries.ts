@@ -54,8 +54,7 @@ export function useSessionsList(filters: Omit<ListSessionsParams, "cursor" | "li
   const api = useApi();
   return useInfiniteQuery({
     queryKey: queryKeys.sessions(filters),
-    queryFn: ({ pageParam, signal }) =>
-      api.listSessions({ ...filters, cursor: pageParam ?? undefined, limit: SESSIONS_PAGE_SIZE }, signal),
+    queryFn: ({ pageParam, signal }) => api.listSessions({ ...filters, cursor: pageParam ?? undefined, limit: SESSIONS_PAGE_SIZE }, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
     placeholderData: keepPreviousData,

@@ -15,6 +15,5 @@ export type ConnectionFactory = (sessionId: string, callbacks: ConnectionCallbac
 
 /** The real connection: a `SessionSocket` that mints its tokens through the REST API. */
 export function socketConnectionFactory(api: LookoutApi): ConnectionFactory {
-  return (sessionId, callbacks) =>
-    new SessionSocket({ ...callbacks, mintToken: (signal) => api.wsToken(sessionId, signal) });
+  return (sessionId, callbacks) => new SessionSocket({ ...callbacks, mintToken: (signal) => api.wsToken(sessionId, signal) });
 }

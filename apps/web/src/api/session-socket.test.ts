@@ -15,9 +15,7 @@ function setup(overrides: { mintToken?: (signal: AbortSignal) => Promise<{ path:
   const states: ConnectionState[] = [];
   let lastSeq = 0;
   let tokenCount = 0;
-  const mintToken = vi.fn(
-    overrides.mintToken ?? (async () => ({ path: `/api/sessions/s_1/ws?token=t${++tokenCount}` })),
-  );
+  const mintToken = vi.fn(overrides.mintToken ?? (async () => ({ path: `/api/sessions/s_1/ws?token=t${++tokenCount}` })));
   const socket = new SessionSocket({
     mintToken,
     afterSeq: () => lastSeq,

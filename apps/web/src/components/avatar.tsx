@@ -25,7 +25,11 @@ export function Avatar({ author, size = "md", status, title }: AvatarProps) {
       role="img"
       aria-label={label}
     >
-      {showImage ? <img src={author.avatarUrl} alt="" referrerPolicy="no-referrer" onError={() => setBroken(true)} /> : initials(author.name)}
+      {showImage ? (
+        <img src={author.avatarUrl} alt="" referrerPolicy="no-referrer" onError={() => setBroken(true)} />
+      ) : (
+        initials(author.name)
+      )}
       {status && <span className={`avatar__status${status === "active" ? " avatar__status--active" : ""}`} />}
     </span>
   );

@@ -4,7 +4,9 @@ import { Markdown } from "./markdown";
 
 describe("Markdown", () => {
   it("renders GitHub-flavoured markdown", () => {
-    const { container } = render(<Markdown text={"# Title\n\n- [x] done\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```ts\nconst a = 1;\n```"} />);
+    const { container } = render(
+      <Markdown text={"# Title\n\n- [x] done\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```ts\nconst a = 1;\n```"} />,
+    );
     expect(container.querySelector("h1")?.textContent).toBe("Title");
     expect(container.querySelector("input[type=checkbox]")).not.toBeNull();
     expect(container.querySelector("table")).not.toBeNull();

@@ -27,7 +27,17 @@ interface PickerProps {
   hideLabel?: boolean;
 }
 
-function PickerField({ label, hideLabel, id, children }: { label: string; hideLabel?: boolean | undefined; id: string; children: React.ReactNode }) {
+function PickerField({
+  label,
+  hideLabel,
+  id,
+  children,
+}: {
+  label: string;
+  hideLabel?: boolean | undefined;
+  id: string;
+  children: React.ReactNode;
+}) {
   return (
     <div className="field">
       <label htmlFor={id} className={hideLabel ? "visually-hidden" : "field__label"}>
@@ -38,10 +48,25 @@ function PickerField({ label, hideLabel, id, children }: { label: string; hideLa
   );
 }
 
-export function RepositoryPicker({ repositories, value, onChange, id = "repository", size = "md", disabled, label, hideLabel }: PickerProps & { repositories: Repository[] }) {
+export function RepositoryPicker({
+  repositories,
+  value,
+  onChange,
+  id = "repository",
+  size = "md",
+  disabled,
+  label,
+  hideLabel,
+}: PickerProps & { repositories: Repository[] }) {
   return (
     <PickerField label={label} hideLabel={hideLabel} id={id}>
-      <select id={id} className={`select${size === "sm" ? " select--sm" : ""}`} value={value} disabled={disabled} onChange={(event) => onChange(event.target.value)}>
+      <select
+        id={id}
+        className={`select${size === "sm" ? " select--sm" : ""}`}
+        value={value}
+        disabled={disabled}
+        onChange={(event) => onChange(event.target.value)}
+      >
         {value === "" && <option value="">Choose a repository…</option>}
         {repositories.map((repository) => (
           <option key={repository.id} value={repository.id}>
@@ -55,10 +80,26 @@ export function RepositoryPicker({ repositories, value, onChange, id = "reposito
 }
 
 /** The model picker; `inheritLabel` adds an option meaning "whatever the session uses". */
-export function ModelPicker({ models, value, onChange, id = "model", size = "md", disabled, label, hideLabel, inheritLabel }: PickerProps & { models: Models; inheritLabel?: string }) {
+export function ModelPicker({
+  models,
+  value,
+  onChange,
+  id = "model",
+  size = "md",
+  disabled,
+  label,
+  hideLabel,
+  inheritLabel,
+}: PickerProps & { models: Models; inheritLabel?: string }) {
   return (
     <PickerField label={label} hideLabel={hideLabel} id={id}>
-      <select id={id} className={`select${size === "sm" ? " select--sm" : ""}`} value={value} disabled={disabled} onChange={(event) => onChange(event.target.value)}>
+      <select
+        id={id}
+        className={`select${size === "sm" ? " select--sm" : ""}`}
+        value={value}
+        disabled={disabled}
+        onChange={(event) => onChange(event.target.value)}
+      >
         {inheritLabel !== undefined && <option value="">{inheritLabel}</option>}
         {models.models.map((model) => (
           <option key={model.id} value={model.id}>
@@ -81,7 +122,13 @@ export function modelOptionLabel(model: Models["models"][number], isDefault: boo
 export function EffortPicker({ value, onChange, id = "effort", size = "md", disabled, label, hideLabel }: PickerProps) {
   return (
     <PickerField label={label} hideLabel={hideLabel} id={id}>
-      <select id={id} className={`select${size === "sm" ? " select--sm" : ""}`} value={value} disabled={disabled} onChange={(event) => onChange(event.target.value)}>
+      <select
+        id={id}
+        className={`select${size === "sm" ? " select--sm" : ""}`}
+        value={value}
+        disabled={disabled}
+        onChange={(event) => onChange(event.target.value)}
+      >
         <option value="">Default effort</option>
         {REASONING_EFFORTS.map((effort) => (
           <option key={effort} value={effort}>

@@ -7,5 +7,9 @@ function subscribe(callback: () => void): () => void {
 
 /** Whether the tab is visible (polling and presence pause while it is not). */
 export function useDocumentVisible(): boolean {
-  return useSyncExternalStore(subscribe, () => document.visibilityState !== "hidden", () => true);
+  return useSyncExternalStore(
+    subscribe,
+    () => document.visibilityState !== "hidden",
+    () => true,
+  );
 }

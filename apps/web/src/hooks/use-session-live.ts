@@ -91,7 +91,10 @@ function useRestFallback(
           const page = await api.events(sessionId, appliedSeq.current, REST_PAGE_SIZE, abort.signal);
           if (page.highestSeq > appliedSeq.current) {
             appliedSeq.current = page.highestSeq;
-            dispatch({ type: "frame", frame: { type: "events", events: page.events, replay: true, highestSeq: page.highestSeq, skipped: page.skipped } });
+            dispatch({
+              type: "frame",
+              frame: { type: "events", events: page.events, replay: true, highestSeq: page.highestSeq, skipped: page.skipped },
+            });
           }
           if (page.highestSeq === 0 || page.nextAfter >= page.latestSeq) break;
         }

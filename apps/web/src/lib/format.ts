@@ -49,7 +49,10 @@ export function duration(ms: number): string {
 }
 
 export function initials(name: string): string {
-  const words = name.trim().split(/[\s._-]+/).filter(Boolean);
+  const words = name
+    .trim()
+    .split(/[\s._-]+/)
+    .filter(Boolean);
   const first = words[0]?.[0] ?? "?";
   const second = words.length > 1 ? (words.at(-1)?.[0] ?? "") : (words[0]?.[1] ?? "");
   return (first + second).toUpperCase();

@@ -122,7 +122,14 @@ export function NewSessionPage() {
               <label htmlFor="title" className="field__label">
                 Title
               </label>
-              <input id="title" className="input" maxLength={200} placeholder="Named from the task if left empty" value={draft.title} onChange={(event) => update({ title: event.target.value })} />
+              <input
+                id="title"
+                className="input"
+                maxLength={200}
+                placeholder="Named from the task if left empty"
+                value={draft.title}
+                onChange={(event) => update({ title: event.target.value })}
+              />
             </div>
           ) : (
             <button type="button" className="btn btn--ghost btn--sm" style={{ alignSelf: "flex-start" }} onClick={() => setShowTitle(true)}>
@@ -130,7 +137,12 @@ export function NewSessionPage() {
             </button>
           )}
           <div className="composer__pickers">
-            <RepositoryPicker label="Repository" repositories={repositoryList} value={repositoryId} onChange={(value) => update({ repositoryId: value })} />
+            <RepositoryPicker
+              label="Repository"
+              repositories={repositoryList}
+              value={repositoryId}
+              onChange={(value) => update({ repositoryId: value })}
+            />
             <ModelPicker label="Model" models={modelList} value={model} onChange={(value) => update({ model: value })} />
             <EffortPicker label="Reasoning" value={draft.reasoningEffort} onChange={(value) => update({ reasoningEffort: value })} />
           </div>
@@ -158,4 +170,3 @@ function PageError({ error, onRetry }: { error: unknown; onRetry(): void }) {
     </div>
   );
 }
-

@@ -229,7 +229,13 @@ function SessionView({ sessionId }: { sessionId: string }) {
             <button type="button" role="tab" className="tab" aria-selected={tab === "changes"} onClick={() => setTab("changes")}>
               Changes {changedFiles > 0 && <span className="tab__count">{changedFiles}</span>}
             </button>
-            <button type="button" role="tab" className="tab session__details-tab" aria-selected={tab === "details"} onClick={() => setTab("details")}>
+            <button
+              type="button"
+              role="tab"
+              className="tab session__details-tab"
+              aria-selected={tab === "details"}
+              onClick={() => setTab("details")}
+            >
               Details
             </button>
           </div>
@@ -305,7 +311,10 @@ function SessionView({ sessionId }: { sessionId: string }) {
 function SessionUnavailable({ error }: { error: ApiError }) {
   return (
     <div className="page">
-      <EmptyState icon={error.status === 404 ? "🔎" : "🔒"} title={error.status === 404 ? "Session not found" : "No access to this session"}>
+      <EmptyState
+        icon={error.status === 404 ? "🔎" : "🔒"}
+        title={error.status === 404 ? "Session not found" : "No access to this session"}
+      >
         <p>{error.message}</p>
         <Link to="/" className="btn">
           Back to sessions

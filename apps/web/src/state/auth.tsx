@@ -36,7 +36,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(
     () =>
       api.http.onUnauthenticated(() =>
-        setState((current) => (current.status === "signed-out" ? current : { status: "signed-out", expired: current.status === "signed-in" })),
+        setState((current) =>
+          current.status === "signed-out" ? current : { status: "signed-out", expired: current.status === "signed-in" },
+        ),
       ),
     [api],
   );

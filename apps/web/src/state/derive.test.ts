@@ -42,8 +42,18 @@ describe("buildTimeline", () => {
     const items = buildTimeline([
       ev(1, queued("p1", "go")),
       ev(2, { type: "prompt.started", promptId: "p1" }),
-      ev(3, { type: "step.finished", promptId: "p1", tokens: { input: 100, output: 20, reasoning: 0, cacheRead: 0, cacheWrite: 0 }, costUsd: 0.01 }),
-      ev(4, { type: "step.finished", promptId: "p1", tokens: { input: 50, output: 5, reasoning: 3, cacheRead: 7, cacheWrite: 0 }, costUsd: 0.002 }),
+      ev(3, {
+        type: "step.finished",
+        promptId: "p1",
+        tokens: { input: 100, output: 20, reasoning: 0, cacheRead: 0, cacheWrite: 0 },
+        costUsd: 0.01,
+      }),
+      ev(4, {
+        type: "step.finished",
+        promptId: "p1",
+        tokens: { input: 50, output: 5, reasoning: 3, cacheRead: 7, cacheWrite: 0 },
+        costUsd: 0.002,
+      }),
     ]);
     const totals = totalUsage((items[0] as PromptBlock).steps);
     expect(totals).toMatchObject({ steps: 2, input: 150, output: 25, reasoning: 3, cacheRead: 7 });
@@ -97,7 +107,13 @@ describe("deriveChanges", () => {
 
 describe("typingNames", () => {
   it("names the others who are typing", () => {
-    const entry = (author: typeof ADA, typing: boolean) => ({ participant: author, role: "member" as const, status: "active" as const, typing, connections: 1 });
+    const entry = (author: typeof ADA, typing: boolean) => ({
+      participant: author,
+      role: "member" as const,
+      status: "active" as const,
+      typing,
+      connections: 1,
+    });
     expect(typingNames([entry(ADA, true), entry(GRACE, true)], ADA.userId)).toEqual(["Grace Hopper"]);
     expect(typingNames([entry(ADA, false)], null)).toEqual([]);
   });

@@ -5,11 +5,7 @@ import type { z } from "zod";
  * What someone is typing, kept in localStorage as they type, so that a reload, a lost login or a
  * crash never loses it. Cleared once the text has been sent.
  */
-export function useDraft<T>(
-  key: string,
-  schema: z.ZodType<T>,
-  initial: T,
-): [T, (next: T | ((current: T) => T)) => void, () => void] {
+export function useDraft<T>(key: string, schema: z.ZodType<T>, initial: T): [T, (next: T | ((current: T) => T)) => void, () => void] {
   const storageKey = `lookout:draft:${key}`;
   const initialRef = useRef(initial);
   const schemaRef = useRef(schema);

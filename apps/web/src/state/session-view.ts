@@ -16,9 +16,7 @@ export interface SessionViewState {
   connectionId: string | null;
 }
 
-export type SessionViewAction =
-  | { type: "detail"; detail: SessionDetail }
-  | { type: "frame"; frame: ParsedServerFrame };
+export type SessionViewAction = { type: "detail"; detail: SessionDetail } | { type: "frame"; frame: ParsedServerFrame };
 
 export function initialSessionView(timeline: TimelineState = EMPTY_TIMELINE): SessionViewState {
   return {

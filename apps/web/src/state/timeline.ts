@@ -33,11 +33,7 @@ export function rowId(event: Pick<SessionEvent, "key" | "seq">): string {
  * applied) and returns the new state, or the same object when nothing changed. `highestSeq`
  * advances `lastSeq` past events the caller had to skip (payload types it does not know).
  */
-export function applyEvents(
-  state: TimelineState,
-  events: readonly SessionEvent[],
-  highestSeq = 0,
-): TimelineState {
+export function applyEvents(state: TimelineState, events: readonly SessionEvent[], highestSeq = 0): TimelineState {
   const fresh = events.filter((event) => event.seq > state.lastSeq).sort((a, b) => a.seq - b.seq);
   const lastSeq = Math.max(state.lastSeq, highestSeq, fresh.at(-1)?.seq ?? 0);
   if (fresh.length === 0) return lastSeq === state.lastSeq ? state : { ...state, lastSeq };

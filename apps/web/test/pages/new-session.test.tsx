@@ -6,8 +6,30 @@ import { fakeState } from "../fake-api";
 import { renderApp } from "../render-app";
 
 const REPOSITORIES: Repository[] = [
-  { id: "r_1", kind: "github", fullName: "acme/web", name: "web", owner: "acme", path: null, defaultBranch: "main", description: null, createdAt: 1, updatedAt: 1 },
-  { id: "r_2", kind: "local", fullName: "tools", name: "tools", owner: null, path: "/src/tools", defaultBranch: "main", description: null, createdAt: 1, updatedAt: 1 },
+  {
+    id: "r_1",
+    kind: "github",
+    fullName: "acme/web",
+    name: "web",
+    owner: "acme",
+    path: null,
+    defaultBranch: "main",
+    description: null,
+    createdAt: 1,
+    updatedAt: 1,
+  },
+  {
+    id: "r_2",
+    kind: "local",
+    fullName: "tools",
+    name: "tools",
+    owner: null,
+    path: "/src/tools",
+    defaultBranch: "main",
+    description: null,
+    createdAt: 1,
+    updatedAt: 1,
+  },
 ];
 
 describe("new session composer", () => {
@@ -35,7 +57,10 @@ describe("new session composer", () => {
   it("keeps the draft across a reload and sends the same request id when retried", async () => {
     const user = userEvent.setup();
     const state = fakeState({ repositories: REPOSITORIES });
-    state.overrides.set("POST /api/sessions", { status: 503, body: { error: { code: "SANDBOX_UNAVAILABLE", message: "No sandbox could be started for this session." } } });
+    state.overrides.set("POST /api/sessions", {
+      status: 503,
+      body: { error: { code: "SANDBOX_UNAVAILABLE", message: "No sandbox could be started for this session." } },
+    });
     const first = renderApp("/new", state);
     await user.type(await screen.findByLabelText("Task"), "Upgrade React");
     await user.click(screen.getByRole("button", { name: /Start session/ }));

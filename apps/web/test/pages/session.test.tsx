@@ -7,7 +7,18 @@ import { GRACE, ev, pending, queued, summary, text, tool } from "../fixtures";
 import { fakeState, ME, toState } from "../fake-api";
 import { renderApp, type FakeConnection } from "../render-app";
 
-const REPO: Repository = { id: "r_1", kind: "github", fullName: "acme/web", name: "web", owner: "acme", path: null, defaultBranch: "main", description: null, createdAt: 1, updatedAt: 1 };
+const REPO: Repository = {
+  id: "r_1",
+  kind: "github",
+  fullName: "acme/web",
+  name: "web",
+  owner: "acme",
+  path: null,
+  defaultBranch: "main",
+  description: null,
+  createdAt: 1,
+  updatedAt: 1,
+};
 
 const DIFF = `diff --git a/src/login.ts b/src/login.ts
 index 1111111..2222222 100644
@@ -49,9 +60,26 @@ const RUN: SessionEvent[] = [
   ev(4, { type: "sandbox.status", status: "ready" }),
   ev(5, text("p1", "m1", "I'll look at `login.ts`.\n\n<img src=x onerror=alert(1)>")),
   ev(6, tool("p1", "c1", "completed", { title: "Read src/login.ts", output: "export function login() {}" })),
-  ev(7, { type: "files.changed", promptId: "p1", files: [{ path: "src/login.ts", change: "modified", additions: 1, deletions: 1 }], diff: DIFF }),
-  ev(8, { type: "step.finished", promptId: "p1", tokens: { input: 1200, output: 300, reasoning: 0, cacheRead: 0, cacheWrite: 0 }, costUsd: 0.0042 }),
-  ev(9, { type: "artifact", artifactId: "pr1", kind: "pull_request", title: "Retry login 5 times", url: "https://github.com/acme/web/pull/7", data: { number: 7 } }),
+  ev(7, {
+    type: "files.changed",
+    promptId: "p1",
+    files: [{ path: "src/login.ts", change: "modified", additions: 1, deletions: 1 }],
+    diff: DIFF,
+  }),
+  ev(8, {
+    type: "step.finished",
+    promptId: "p1",
+    tokens: { input: 1200, output: 300, reasoning: 0, cacheRead: 0, cacheWrite: 0 },
+    costUsd: 0.0042,
+  }),
+  ev(9, {
+    type: "artifact",
+    artifactId: "pr1",
+    kind: "pull_request",
+    title: "Retry login 5 times",
+    url: "https://github.com/acme/web/pull/7",
+    data: { number: 7 },
+  }),
 ];
 
 describe("session view", () => {
@@ -83,7 +111,15 @@ describe("session view", () => {
     const app = renderApp("/sessions/s_1", setup());
     const connection = await connected(app);
     replay(connection, RUN.slice(0, 5));
-    act(() => connection.frame({ type: "events", events: [ev(10, text("p1", "m1", "I'll look at `login.ts` and fix it."))], replay: false, highestSeq: 10, skipped: 0 }));
+    act(() =>
+      connection.frame({
+        type: "events",
+        events: [ev(10, text("p1", "m1", "I'll look at `login.ts` and fix it."))],
+        replay: false,
+        highestSeq: 10,
+        skipped: 0,
+      }),
+    );
     expect(screen.getAllByText(/I'll look at/)).toHaveLength(1);
     expect(screen.getByText(/and fix it\./)).toBeInTheDocument();
   });
@@ -109,7 +145,10 @@ describe("session view", () => {
     expect(added).toHaveClass("diff__line--add");
     expect(removed).toHaveClass("diff__line--del");
     const changes = screen.getByRole("tabpanel");
-    expect(within(changes).getByRole("link", { name: "Retry login 5 times" })).toHaveAttribute("href", "https://github.com/acme/web/pull/7");
+    expect(within(changes).getByRole("link", { name: "Retry login 5 times" })).toHaveAttribute(
+      "href",
+      "https://github.com/acme/web/pull/7",
+    );
     expect(app.location()).toContain("tab=changes");
   });
 
@@ -147,7 +186,9 @@ describe("session view", () => {
     const queue = screen.getByRole("region", { name: "Queued prompts" });
     expect(queue).toHaveTextContent("Then update the docs");
     await user.click(within(queue).getByRole("button", { name: /Cancel queued prompt/ }));
-    await waitFor(() => expect(state.calls.some((call) => call.method === "DELETE" && call.path === "/api/sessions/s_1/prompts/p2")).toBe(true));
+    await waitFor(() =>
+      expect(state.calls.some((call) => call.method === "DELETE" && call.path === "/api/sessions/s_1/prompts/p2")).toBe(true),
+    );
   });
 
   it("stops a running session", async () => {
@@ -162,7 +203,10 @@ describe("session view", () => {
   it("shows an API error as a toast, in the API's words", async () => {
     const user = userEvent.setup();
     const state = setup();
-    state.overrides.set("POST /api/sessions/s_1/stop", { status: 409, body: { error: { code: "NOTHING_RUNNING", message: "No prompt is running." } } });
+    state.overrides.set("POST /api/sessions/s_1/stop", {
+      status: 409,
+      body: { error: { code: "NOTHING_RUNNING", message: "No prompt is running." } },
+    });
     const app = renderApp("/sessions/s_1", state);
     replay(await connected(app), RUN);
     await user.click(screen.getByRole("button", { name: /Stop/ }));

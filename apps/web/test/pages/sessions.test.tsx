@@ -19,7 +19,18 @@ function withSessions(count: number): FakeApiState {
   return fakeState({
     sessions,
     repositories: [
-      { id: "r_1", kind: "github", fullName: "acme/web", name: "web", owner: "acme", path: null, defaultBranch: "main", description: null, createdAt: 1, updatedAt: 1 },
+      {
+        id: "r_1",
+        kind: "github",
+        fullName: "acme/web",
+        name: "web",
+        owner: "acme",
+        path: null,
+        defaultBranch: "main",
+        description: null,
+        createdAt: 1,
+        updatedAt: 1,
+      },
     ],
   });
 }
@@ -90,7 +101,10 @@ describe("sessions list", () => {
 
   it("shows the API's error message with a retry", async () => {
     const state = withSessions(1);
-    state.overrides.set("GET /api/sessions", { status: 500, body: { error: { code: "INTERNAL", message: "Something went wrong on our side. Try again." } } });
+    state.overrides.set("GET /api/sessions", {
+      status: 500,
+      body: { error: { code: "INTERNAL", message: "Something went wrong on our side. Try again." } },
+    });
     renderApp("/", state);
     expect(await screen.findByText("Something went wrong on our side. Try again.")).toBeInTheDocument();
     state.overrides.clear();

@@ -5,7 +5,18 @@ import type { Repository } from "@lookout/protocol";
 import { fakeState } from "../fake-api";
 import { renderApp } from "../render-app";
 
-const REPO: Repository = { id: "r_1", kind: "local", fullName: "tools", name: "tools", owner: null, path: "/src/tools", defaultBranch: "main", description: null, createdAt: 1, updatedAt: 1 };
+const REPO: Repository = {
+  id: "r_1",
+  kind: "local",
+  fullName: "tools",
+  name: "tools",
+  owner: null,
+  path: "/src/tools",
+  defaultBranch: "main",
+  description: null,
+  createdAt: 1,
+  updatedAt: 1,
+};
 
 describe("settings: repositories", () => {
   it("registers a local repository, naming it after its folder", async () => {
@@ -17,7 +28,12 @@ describe("settings: repositories", () => {
     await user.click(within(form).getByRole("button", { name: "Add repository" }));
     const list = await screen.findByRole("list", { name: "Repositories" });
     expect(list).toHaveTextContent("engine");
-    expect(app.state.calls.find((call) => call.method === "POST")?.body).toEqual({ kind: "local", path: "/home/ada/code/engine", name: "engine", defaultBranch: "main" });
+    expect(app.state.calls.find((call) => call.method === "POST")?.body).toEqual({
+      kind: "local",
+      path: "/home/ada/code/engine",
+      name: "engine",
+      defaultBranch: "main",
+    });
   });
 
   it("registers a GitHub repository from its URL", async () => {

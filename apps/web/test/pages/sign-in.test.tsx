@@ -27,7 +27,18 @@ describe("signing in", () => {
     const user = userEvent.setup();
     const state = fakeState({
       repositories: [
-        { id: "r_1", kind: "local", fullName: "web", name: "web", owner: null, path: "/src/web", defaultBranch: "main", description: null, createdAt: 1, updatedAt: 1 },
+        {
+          id: "r_1",
+          kind: "local",
+          fullName: "web",
+          name: "web",
+          owner: null,
+          path: "/src/web",
+          defaultBranch: "main",
+          description: null,
+          createdAt: 1,
+          updatedAt: 1,
+        },
       ],
     });
     renderApp("/new", state);
@@ -45,7 +56,10 @@ describe("signing in", () => {
 
   it("offers a retry when the server cannot be reached", async () => {
     const state = fakeState();
-    state.overrides.set("GET /api/me", { status: 503, body: { error: { code: "INTERNAL", message: "Something went wrong on our side. Try again." } } });
+    state.overrides.set("GET /api/me", {
+      status: 503,
+      body: { error: { code: "INTERNAL", message: "Something went wrong on our side. Try again." } },
+    });
     renderApp("/", state);
     expect(await screen.findByText("Something went wrong on our side. Try again.")).toBeInTheDocument();
     state.overrides.clear();

@@ -31,7 +31,11 @@ export function ArtifactCard({ artifact, compact = false }: { artifact: Artifact
         <div className="artifact__kind">
           {KIND_LABEL[artifact.kind]}
           {number !== null && ` #${number}`}
-          {state && <span className="badge" style={{ marginLeft: 6 }}>{state}</span>}
+          {state && (
+            <span className="badge" style={{ marginLeft: 6 }}>
+              {state}
+            </span>
+          )}
         </div>
         {url ? (
           <a href={url} target="_blank" rel="noreferrer noopener" className="artifact__title">

@@ -91,7 +91,9 @@ export function ChangesPanel({ changes, promptNumbers, initialPromptId }: Change
               </ul>
             </nav>
             <div className="changes__diffs">
-              {!current.diff && <div className="callout callout--info">The diff for these changes was not recorded; only the file list is known.</div>}
+              {!current.diff && (
+                <div className="callout callout--info">The diff for these changes was not recorded; only the file list is known.</div>
+              )}
               {current.diff && files.map((file, index) => <FileDiff key={file.path} file={file} anchorId={anchorFor(index)} />)}
             </div>
           </div>

@@ -14,7 +14,13 @@ export const FileDiff = memo(function FileDiff({ file, anchorId }: { file: DiffF
   return (
     <section className="file-diff" id={anchorId} aria-label={`Diff of ${file.path}`}>
       <header className="file-diff__header">
-        <button type="button" className="btn btn--ghost btn--sm btn--icon" aria-expanded={!collapsed} aria-label={collapsed ? "Expand" : "Collapse"} onClick={() => setCollapsed((value) => !value)}>
+        <button
+          type="button"
+          className="btn btn--ghost btn--sm btn--icon"
+          aria-expanded={!collapsed}
+          aria-label={collapsed ? "Expand" : "Collapse"}
+          onClick={() => setCollapsed((value) => !value)}
+        >
           {collapsed ? "▸" : "▾"}
         </button>
         <ChangeMark change={file.change} />

@@ -28,7 +28,11 @@ export function PresenceBar({ entries }: { entries: PresenceEntry[] }) {
 export function TypingIndicator({ names }: { names: string[] }) {
   if (names.length === 0) return <div className="typing" aria-hidden />;
   const text =
-    names.length === 1 ? `${names[0]} is typing` : names.length === 2 ? `${names[0]} and ${names[1]} are typing` : `${names.length} people are typing`;
+    names.length === 1
+      ? `${names[0]} is typing`
+      : names.length === 2
+        ? `${names[0]} and ${names[1]} are typing`
+        : `${names.length} people are typing`;
   return (
     <div className="typing" role="status">
       <span className="typing__dots" aria-hidden>

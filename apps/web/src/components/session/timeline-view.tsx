@@ -33,7 +33,11 @@ export function TimelineView({ items, repositories, onOpenChanges }: TimelineVie
   );
 }
 
-const PromptTurn = memo(function PromptTurn({ block, repositories, onOpenChanges }: { block: PromptBlock } & Omit<TimelineViewProps, "items">) {
+const PromptTurn = memo(function PromptTurn({
+  block,
+  repositories,
+  onOpenChanges,
+}: { block: PromptBlock } & Omit<TimelineViewProps, "items">) {
   const author = block.author ?? { userId: "unknown", name: "Someone" };
   return (
     <article className={`turn turn--${block.outcome}`} aria-label={`Prompt ${block.number} by ${author.name}`}>
@@ -87,7 +91,13 @@ function TurnFooter({ block }: { block: PromptBlock }) {
     <footer className="turn__footer">
       {outcome}
       {usage.steps > 0 && (
-        <button type="button" className="turn__usage" aria-expanded={open} onClick={() => setOpen((value) => !value)} title="Show each step">
+        <button
+          type="button"
+          className="turn__usage"
+          aria-expanded={open}
+          onClick={() => setOpen((value) => !value)}
+          title="Show each step"
+        >
           {plural(usage.steps, "step")} · {compactNumber(usage.input)} in · {compactNumber(usage.output)} out
           {usage.reasoning > 0 && ` · ${compactNumber(usage.reasoning)} reasoning`} · {cost(usage.costUsd)}
         </button>
@@ -167,7 +177,8 @@ function Activity({ item, repositories, onOpenChanges }: { item: ActivityItem } 
         <div className="event-line">
           <span aria-hidden>●</span>
           <span className="event-line__text">
-            Committed <code>{item.commit.sha.slice(0, 7)}</code> on <code>{item.commit.branch}</code>: {item.commit.message.split("\n", 1)[0]}
+            Committed <code>{item.commit.sha.slice(0, 7)}</code> on <code>{item.commit.branch}</code>:{" "}
+            {item.commit.message.split("\n", 1)[0]}
           </span>
         </div>
       );

@@ -90,13 +90,25 @@ function ToolOutput({ output }: { output: string }) {
 function StateIcon({ state }: { state: ToolCall["state"] }) {
   switch (state) {
     case "pending":
-      return <span className="tool__icon" aria-label="Pending">◌</span>;
+      return (
+        <span className="tool__icon" aria-label="Pending">
+          ◌
+        </span>
+      );
     case "running":
       return <span className="spinner tool__icon" role="img" aria-label="Running" />;
     case "completed":
-      return <span className="tool__icon tool__icon--ok" aria-label="Completed">✓</span>;
+      return (
+        <span className="tool__icon tool__icon--ok" aria-label="Completed">
+          ✓
+        </span>
+      );
     case "error":
-      return <span className="tool__icon tool__icon--error" aria-label="Failed">✕</span>;
+      return (
+        <span className="tool__icon tool__icon--error" aria-label="Failed">
+          ✕
+        </span>
+      );
   }
 }
 

@@ -84,7 +84,12 @@ export function RepositoriesSettings() {
                   <button type="button" className="btn btn--ghost btn--sm" onClick={() => setEditing(repository.id)}>
                     Edit
                   </button>
-                  <button type="button" className="btn btn--ghost btn--sm" onClick={() => setRemoving(repository)} aria-label={`Remove ${repository.fullName}`}>
+                  <button
+                    type="button"
+                    className="btn btn--ghost btn--sm"
+                    onClick={() => setRemoving(repository)}
+                    aria-label={`Remove ${repository.fullName}`}
+                  >
                     Remove
                   </button>
                 </li>
@@ -129,8 +134,20 @@ function AddRepositoryForm({ onDone }: { onDone(): void }) {
     const github = parseGitHubName(fullName);
     const candidate =
       kind === "local"
-        ? { kind, path: path.trim(), name: derivedName, defaultBranch: defaultBranch.trim() || "main", ...(description.trim() ? { description: description.trim() } : {}) }
-        : { kind, owner: github.owner, name: github.name, defaultBranch: defaultBranch.trim() || "main", ...(description.trim() ? { description: description.trim() } : {}) };
+        ? {
+            kind,
+            path: path.trim(),
+            name: derivedName,
+            defaultBranch: defaultBranch.trim() || "main",
+            ...(description.trim() ? { description: description.trim() } : {}),
+          }
+        : {
+            kind,
+            owner: github.owner,
+            name: github.name,
+            defaultBranch: defaultBranch.trim() || "main",
+            ...(description.trim() ? { description: description.trim() } : {}),
+          };
     const parsed = RepositoryInput.safeParse(candidate);
     if (!parsed.success) {
       const found = fieldErrors(parsed.error);
@@ -169,14 +186,57 @@ function AddRepositoryForm({ onDone }: { onDone(): void }) {
       <div className="card__body form-grid">
         {kind === "local" ? (
           <>
-            <TextField id="repo-path" label="Path" hint="Absolute path of a git repository on the machine running Lookout." value={path} onChange={setPath} error={errors.path} placeholder="/home/me/code/my-app" mono autoFocus />
-            <TextField id="repo-name" label="Name" hint="How it is shown; taken from the folder if empty." value={name} onChange={setName} error={errors.name} placeholder={basename(path) || "my-app"} mono />
+            <TextField
+              id="repo-path"
+              label="Path"
+              hint="Absolute path of a git repository on the machine running Lookout."
+              value={path}
+              onChange={setPath}
+              error={errors.path}
+              placeholder="/home/me/code/my-app"
+              mono
+              autoFocus
+            />
+            <TextField
+              id="repo-name"
+              label="Name"
+              hint="How it is shown; taken from the folder if empty."
+              value={name}
+              onChange={setName}
+              error={errors.name}
+              placeholder={basename(path) || "my-app"}
+              mono
+            />
           </>
         ) : (
-          <TextField id="repo-full-name" label="Repository" hint="owner/name, or its GitHub URL." value={fullName} onChange={setFullName} error={errors.fullName} placeholder="acme/web" mono autoFocus />
+          <TextField
+            id="repo-full-name"
+            label="Repository"
+            hint="owner/name, or its GitHub URL."
+            value={fullName}
+            onChange={setFullName}
+            error={errors.fullName}
+            placeholder="acme/web"
+            mono
+            autoFocus
+          />
         )}
-        <TextField id="repo-branch" label="Default branch" value={defaultBranch} onChange={setDefaultBranch} error={errors.defaultBranch} mono />
-        <TextField id="repo-description" label="Description" hint="Optional; helps people pick the right repository." value={description} onChange={setDescription} error={errors.description} />
+        <TextField
+          id="repo-branch"
+          label="Default branch"
+          value={defaultBranch}
+          onChange={setDefaultBranch}
+          error={errors.defaultBranch}
+          mono
+        />
+        <TextField
+          id="repo-description"
+          label="Description"
+          hint="Optional; helps people pick the right repository."
+          value={description}
+          onChange={setDescription}
+          error={errors.description}
+        />
         {serverError !== null && <ErrorCallout title="The repository was not added" error={serverError} />}
         <div className="row" style={{ justifyContent: "flex-end" }}>
           <button type="button" className="btn" onClick={onDone}>
@@ -232,9 +292,24 @@ function EditRepositoryForm({ repository, onDone }: { repository: Repository; on
 
   return (
     <form className="form-grid grow" onSubmit={(event) => void submit(event)} aria-label={`Edit ${repository.fullName}`} noValidate>
-      {repository.kind === "local" && <TextField id={`name-${repository.id}`} label="Name" value={name} onChange={setName} error={errors.name} mono autoFocus />}
-      <TextField id={`branch-${repository.id}`} label="Default branch" value={defaultBranch} onChange={setDefaultBranch} error={errors.defaultBranch} mono />
-      <TextField id={`description-${repository.id}`} label="Description" value={description} onChange={setDescription} error={errors.description} />
+      {repository.kind === "local" && (
+        <TextField id={`name-${repository.id}`} label="Name" value={name} onChange={setName} error={errors.name} mono autoFocus />
+      )}
+      <TextField
+        id={`branch-${repository.id}`}
+        label="Default branch"
+        value={defaultBranch}
+        onChange={setDefaultBranch}
+        error={errors.defaultBranch}
+        mono
+      />
+      <TextField
+        id={`description-${repository.id}`}
+        label="Description"
+        value={description}
+        onChange={setDescription}
+        error={errors.description}
+      />
       {serverError !== null && <ErrorCallout error={serverError} />}
       <div className="row" style={{ justifyContent: "flex-end" }}>
         <button type="button" className="btn" onClick={onDone}>

@@ -28,7 +28,9 @@ export function SecretsSettings() {
   const [deleting, setDeleting] = useState<string | null>(null);
   const [importing, setImporting] = useState(false);
   const scopeName =
-    scope.kind === "global" ? "every repository" : (repositories.data?.find((repository) => repository.id === scope.repositoryId)?.fullName ?? "this repository");
+    scope.kind === "global"
+      ? "every repository"
+      : (repositories.data?.find((repository) => repository.id === scope.repositoryId)?.fullName ?? "this repository");
 
   const refresh = () => queryClient.invalidateQueries({ queryKey: queryKeys.secrets(scope) });
 
@@ -47,8 +49,8 @@ export function SecretsSettings() {
     <div className="stack stack--lg">
       <div className="row row--between row--wrap">
         <p className="muted">
-          Secrets become environment variables in the sandboxes of {scope.kind === "global" ? "every session" : "this repository's sessions"}. They are
-          encrypted at rest and never shown again.
+          Secrets become environment variables in the sandboxes of{" "}
+          {scope.kind === "global" ? "every session" : "this repository's sessions"}. They are encrypted at rest and never shown again.
         </p>
         <label className="row">
           <span className="field__label">Scope</span>
@@ -69,7 +71,12 @@ export function SecretsSettings() {
         </label>
       </div>
 
-      <SetSecretForm key={scopeParam} scope={scope} existing={secrets.data?.map((secret) => secret.name) ?? []} onSaved={() => void refresh()} />
+      <SetSecretForm
+        key={scopeParam}
+        scope={scope}
+        existing={secrets.data?.map((secret) => secret.name) ?? []}
+        onSaved={() => void refresh()}
+      />
 
       {secrets.isLoading ? (
         <LoadingBlock />
@@ -88,7 +95,12 @@ export function SecretsSettings() {
               <span className="faint">
                 updated <RelativeTime at={secret.updatedAt} />
               </span>
-              <button type="button" className="btn btn--ghost btn--sm" onClick={() => setDeleting(secret.name)} aria-label={`Delete ${secret.name}`}>
+              <button
+                type="button"
+                className="btn btn--ghost btn--sm"
+                onClick={() => setDeleting(secret.name)}
+                aria-label={`Delete ${secret.name}`}
+              >
                 Delete
               </button>
             </li>
@@ -160,7 +172,15 @@ function SetSecretForm({ scope, existing, onSaved }: { scope: SecretScope; exist
   return (
     <form className="card" onSubmit={(event) => void submit(event)} aria-label="Set a secret" noValidate>
       <div className="card__body secret-form">
-        <TextField id="secret-name" label="Name" value={name} onChange={(next) => setName(next.toUpperCase())} error={nameError} placeholder="NPM_TOKEN" mono />
+        <TextField
+          id="secret-name"
+          label="Name"
+          value={name}
+          onChange={(next) => setName(next.toUpperCase())}
+          error={nameError}
+          placeholder="NPM_TOKEN"
+          mono
+        />
         <TextField id="secret-value" label="Value" type="password" value={value} onChange={setValue} placeholder="••••••••" />
         <button type="submit" className="btn btn--primary secret-form__submit" disabled={busy}>
           {busy ? "Saving…" : replacing ? "Replace" : "Save secret"}
@@ -208,7 +228,15 @@ function DotenvImport({ scope, onDone, onSaved }: { scope: SecretScope; onDone()
         <label htmlFor="dotenv" className="visually-hidden">
           .env contents
         </label>
-        <textarea id="dotenv" className="textarea mono" rows={6} placeholder={"API_KEY=…\nDATABASE_URL=…"} value={text} onChange={(event) => setText(event.target.value)} spellCheck={false} />
+        <textarea
+          id="dotenv"
+          className="textarea mono"
+          rows={6}
+          placeholder={"API_KEY=…\nDATABASE_URL=…"}
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          spellCheck={false}
+        />
         <div className="faint">
           {parsed.entries.length} {parsed.entries.length === 1 ? "secret" : "secrets"} found
           {parsed.invalidLines.length > 0 && `; lines ${parsed.invalidLines.join(", ")} are not NAME=value and will be skipped`}
