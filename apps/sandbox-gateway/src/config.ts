@@ -64,6 +64,8 @@ export interface GatewaySettings {
   readonly dataDir: string;
   /** The control plane's shared secret; without it every `/v1` request is refused. */
   readonly serviceSecret: string | undefined;
+  /** Shared with the control plane to verify git credentials for local repositories. */
+  readonly gitCredentialSecret?: string | undefined;
   /** The gateway's address as seen from inside sandboxes (the model proxy's base). */
   readonly publicUrl: string | undefined;
   readonly provider: ProviderSettings;
@@ -86,6 +88,7 @@ const BaseEnv = z.object({
   LOOKOUT_GATEWAY_PUBLIC_URL: optional.pipe(z.string().url().optional()),
   LOOKOUT_DATA_DIR: optional,
   LOOKOUT_SERVICE_SECRET_CONTROL_PLANE: optional,
+  LOOKOUT_GIT_CREDENTIAL_SECRET: optional,
   LOOKOUT_SANDBOX_PROVIDER: optional.pipe(z.enum(PROVIDER_NAMES).optional()),
   LOOKOUT_LOG_LEVEL: optional.pipe(z.enum(["debug", "info", "warn", "error"]).optional()),
   LOOKOUT_SCRIPTED_MODEL_URL: optional.pipe(z.string().url().optional()),
@@ -175,6 +178,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
     port: e.LOOKOUT_GATEWAY_PORT ?? DEFAULT_GATEWAY_PORT,
     dataDir: resolve(repoRoot, e.LOOKOUT_DATA_DIR ?? join(".lookout", "gateway")),
     serviceSecret: e.LOOKOUT_SERVICE_SECRET_CONTROL_PLANE,
+    gitCredentialSecret: e.LOOKOUT_GIT_CREDENTIAL_SECRET,
     publicUrl: e.LOOKOUT_GATEWAY_PUBLIC_URL,
     provider,
     logLevel: e.LOOKOUT_LOG_LEVEL ?? "info",

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { LookoutError, MemoryNonceStore, verifySignedRequest, type NonceStore } from "@lookout/protocol";
 import { createLogger, describeError, type Logger, type SandboxProvider } from "@lookout/sandbox";
 import { MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
+import { GIT_PATH_PREFIX, handleGitHttp, installHooks } from "./git/http-backend";
+import { routeGit } from "./git/routes";
 import { readBody, sendJson, toErrorResponse } from "./http";
 import { proxyTargets } from "./model-providers";
 import { handleModelProxy, MODEL_PROXY_PREFIX } from "./model-proxy";
@@ -38,6 +40,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const nonces = config.nonces ?? new MemoryNonceStore();
   const targets = proxyTargets(config.models);
   const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
+  const gitDirs = await installHooks(config.dataDir);
+  if (!config.gitCredentialSecret) {
+    logger.warn("LOOKOUT_GIT_CREDENTIAL_SECRET is not set: local repositories are not served over git HTTP (every /git request is refused).");
+  }
   if (!config.serviceSecret) {
     logger.warn("LOOKOUT_SERVICE_SECRET_CONTROL_PLANE is not set: every /v1 request will be refused with SERVICE_NOT_CONFIGURED.");
   }
@@ -56,6 +62,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await handleModelProxy(request, response, { targets, registry, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger });
       return;
     }
+    if (path.startsWith(GIT_PATH_PREFIX)) {
+      await handleGitHttp(request, response, { credentialSecret: config.gitCredentialSecret, ...gitDirs, logger });
+      return;
+    }
     if (path !== "/v1" && !path.startsWith("/v1/")) throw new LookoutError("NOT_FOUND");
 
     const body = await readBody(request, maxBodyBytes);
@@ -64,6 +74,11 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       { method: request.method ?? "GET", pathAndQuery, body },
       { secrets: { [CONTROL_PLANE_SERVICE]: config.serviceSecret }, nonces },
     );
+    if (path.startsWith("/v1/git/")) {
+      const gitResult = await routeGit({ method: request.method ?? "GET", path, body }, gitDirs);
+      sendJson(response, gitResult.status, gitResult.body);
+      return;
+    }
     const result = await routeV1(
       { method: request.method ?? "GET", path, body },
       { provider, registry, models: config.models, proxyBaseUrl, logger },

@@ -5,6 +5,7 @@ import {
   ArtifactEvent,
   FilesChangedEvent,
   GitCommitEvent,
+  GitPushEvent,
   MessageTextEvent,
   PromptFinishedEvent,
   StepFinishedEvent,
@@ -27,6 +28,15 @@ export const BridgeEventPayload = z.discriminatedUnion("type", [
   GitCommitEvent,
   ArtifactEvent,
   AgentErrorEvent,
+  GitPushEvent,
+  /** The bridge holds back a push that changes protected paths until a participant decides. */
+  z.object({
+    type: z.literal("push.approval.requested"),
+    approvalId: Id,
+    branch: z.string().min(1).max(250),
+    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    files: z.array(z.string().max(4096)).min(1).max(1000),
+  }),
   z.object({ type: z.literal("snapshot.ready"), snapshotId: z.string().min(1).max(512) }),
   z.object({ type: z.literal("bridge.ready"), opencodeVersion: z.string().max(100).optional() }),
 ]);
@@ -39,6 +49,8 @@ export const CRITICAL_BRIDGE_EVENTS = new Set<BridgeEventPayload["type"]>([
   "git.commit",
   "snapshot.ready",
   "artifact",
+  "git.push",
+  "push.approval.requested",
 ]);
 
 export const BridgeMessage = z.discriminatedUnion("type", [
@@ -65,6 +77,13 @@ export const SessionCommand = z.discriminatedUnion("type", [
     reasoningEffort: ReasoningEffort.optional(),
   }),
   z.object({ type: z.literal("command.stop"), promptId: Id }),
+  /** A participant decided on a held-back push; on `approve` the bridge pushes `headSha`. */
+  z.object({
+    type: z.literal("command.push.decided"),
+    approvalId: Id,
+    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    decision: z.enum(["approve", "reject"]),
+  }),
   z.object({ type: z.literal("command.snapshot") }),
   z.object({ type: z.literal("command.shutdown") }),
   z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),

@@ -15,6 +15,8 @@ export const ClientMessage = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("prompt.cancel"), promptId: Id }),
   z.object({ type: z.literal("session.stop") }),
+  /** Approve or reject a held-back push (see the `push.approval` event). */
+  z.object({ type: z.literal("push.decide"), approvalId: Id, decision: z.enum(["approve", "reject"]) }),
   z.object({ type: z.literal("typing"), typing: z.boolean() }),
   z.object({ type: z.literal("presence"), status: z.enum(["active", "idle"]) }),
   z.object({ type: z.literal("ping") }),

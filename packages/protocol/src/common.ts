@@ -59,6 +59,8 @@ export const Author = z.object({
   name: z.string().min(1).max(200),
   email: z.string().email().max(320).optional(),
   avatarUrl: z.string().url().max(2000).optional(),
+  /** The user's GitHub account, when they signed in with GitHub: commits use its noreply address. */
+  github: z.object({ id: z.number().int().positive(), login: z.string().min(1).max(100) }).optional(),
 });
 export type Author = z.infer<typeof Author>;
 

@@ -65,6 +65,23 @@ export const ERROR_CODES = {
   PROVIDER_TRANSIENT: { status: 503, message: "The sandbox provider failed; retrying may help." },
   PROVIDER_PERMANENT: { status: 502, message: "The sandbox provider refused the request." },
   UNSUPPORTED: { status: 501, message: "This provider does not support the operation." },
+  PULL_REQUEST_NOT_FOUND: { status: 404, message: "This session has no pull request yet; open one first." },
+  BRANCH_NOT_PUSHED: {
+    status: 409,
+    message: "The session's branch has not been pushed yet; let the agent finish a prompt that changes something.",
+  },
+  MERGE_CONFLICT: {
+    status: 409,
+    message: "The branch conflicts with its base; resolve the conflicts (ask the agent to merge the base) and try again.",
+  },
+  PULL_REQUEST_CLOSED: { status: 409, message: "The pull request is already merged or closed." },
+  PUSH_APPROVAL_NOT_FOUND: { status: 404, message: "No push is waiting for approval under this id." },
+  SCM_NOT_CONFIGURED: {
+    status: 503,
+    message: "This source control integration is not configured; set its credentials (see docs/adr/0004) and restart.",
+  },
+  SCM_UPSTREAM: { status: 502, message: "The source control host refused the request or is unreachable; try again." },
+  WEBHOOK_SIGNATURE_INVALID: { status: 401, message: "The webhook signature is missing or does not verify." },
   INTERNAL: { status: 500, message: "Something went wrong on our side. Try again." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

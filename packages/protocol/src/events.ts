@@ -115,6 +115,35 @@ export const ArtifactEvent = z.object({
     data: z.record(z.string(), z.unknown()).optional(),
   });
 
+/** The bridge pushed (or failed to push) the session's branch. */
+export const GitPushEvent = z.object({
+    type: z.literal("git.push"),
+    promptId: Id.optional(),
+    branch: z.string().min(1).max(250),
+    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    status: z.enum(["pushed", "failed", "awaiting_approval"]),
+    error: z.string().max(4000).optional(),
+  });
+
+/**
+ * A push that changes protected paths (`.github/workflows/`) waits for a person: one evolving row
+ * per request, `pending` until a participant approves or rejects it.
+ */
+export const PushApprovalEvent = z.object({
+    type: z.literal("push.approval"),
+    approvalId: Id,
+    branch: z.string().min(1).max(250),
+    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    files: z.array(z.string().max(4096)).max(1000),
+    state: z.enum(["pending", "approved", "rejected"]),
+    decidedBy: Author.optional(),
+    decidedAt: z.number().optional(),
+  });
+
+export type ArtifactEvent = z.infer<typeof ArtifactEvent>;
+export type GitPushEvent = z.infer<typeof GitPushEvent>;
+export type PushApprovalEvent = z.infer<typeof PushApprovalEvent>;
+
 export const AgentErrorEvent = z.object({
     type: z.literal("agent.error"),
     promptId: Id.optional(),
@@ -148,6 +177,8 @@ export const EventPayload = z.discriminatedUnion("type", [
   ArtifactEvent,
   AgentErrorEvent,
   SandboxStatusEvent,
+  GitPushEvent,
+  PushApprovalEvent,
 ]);
 export type EventPayload = z.infer<typeof EventPayload>;
 export type EventType = EventPayload["type"];
@@ -173,6 +204,8 @@ export function eventKey(payload: EventPayload): string | null {
       return `artifact:${payload.artifactId}`;
     case "files.changed":
       return `files:${payload.promptId}`;
+    case "push.approval":
+      return `approval:${payload.approvalId}`;
     default:
       return null;
   }
