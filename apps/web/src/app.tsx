@@ -48,7 +48,8 @@ function AuthGate({ children }: { children: ReactNode }) {
         </div>
       );
     case "signed-out":
-      return <SignInPage expired={state.expired} />;
+      // Keyed so that a refusal reported after the form appeared still shows.
+      return <SignInPage key={state.error ?? ""} expired={state.expired} initialError={state.error} />;
     case "unreachable":
       return (
         <div className="center-page">

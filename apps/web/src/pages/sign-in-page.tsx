@@ -6,11 +6,11 @@ import { tokenFromInput, useAuth } from "../state/auth";
  * Shown in place of any page while nobody is signed in. The address bar keeps the page that was
  * asked for, so signing in lands there, and drafts stay in storage meanwhile.
  */
-export function SignInPage({ expired }: { expired: boolean }) {
+export function SignInPage({ expired, initialError }: { expired: boolean; initialError?: string | undefined }) {
   const { signIn } = useAuth();
   const [token, setToken] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(initialError ?? null);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

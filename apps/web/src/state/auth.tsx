@@ -7,8 +7,11 @@ import type { MeResponse } from "../api/lookout-api";
 export type AuthState =
   | { status: "checking" }
   | { status: "signed-in"; me: MeResponse }
-  /** `expired` when a signed-in user's login stopped working mid-session. */
-  | { status: "signed-out"; expired: boolean }
+  /**
+   * `expired` when a signed-in user's login stopped working mid-session; `error` when a login
+   * link in the address bar was refused.
+   */
+  | { status: "signed-out"; expired: boolean; error?: string }
   | { status: "unreachable"; error: ApiError };
 
 interface AuthContextValue {
@@ -22,6 +25,13 @@ const AuthContext = createContext<AuthContextValue | null>(null);
 
 /** The query parameter a login link may carry when it points at the dashboard itself. */
 const TOKEN_PARAM = "token";
+
+/**
+ * The login started from a `?token=` in the address bar, shared by every check of this page load:
+ * React runs effects twice in development, and the second run must wait for the same login
+ * rather than ask `/api/me` before the cookie is set.
+ */
+let urlLogin: Promise<ApiError | null> = Promise.resolve(null);
 
 /**
  * Knows whether someone is signed in. A 401 from any request signs the page out in place (the URL
@@ -46,15 +56,24 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     const abort = new AbortController();
     const tokenFromUrl = takeTokenFromUrl();
+    if (tokenFromUrl) {
+      urlLogin = api.login(tokenFromUrl).then(
+        () => null,
+        (error: unknown) => (error instanceof ApiError ? error : ApiError.network(error)),
+      );
+    }
     const check = async () => {
+      const loginError = await urlLogin;
       try {
-        if (tokenFromUrl) await api.login(tokenFromUrl);
         const me = await api.me(abort.signal);
-        setState({ status: "signed-in", me });
+        if (!abort.signal.aborted) setState({ status: "signed-in", me });
       } catch (error) {
         if (abort.signal.aborted) return;
-        if (error instanceof ApiError && error.status === 401) setState({ status: "signed-out", expired: false });
-        else setState({ status: "unreachable", error: error instanceof ApiError ? error : ApiError.network(error) });
+        if (error instanceof ApiError && error.status === 401) {
+          setState({ status: "signed-out", expired: false, ...(loginError ? { error: loginError.message } : {}) });
+        } else {
+          setState({ status: "unreachable", error: error instanceof ApiError ? error : ApiError.network(error) });
+        }
       }
     };
     void check();

@@ -67,3 +67,23 @@ describe("signing in", () => {
     await waitFor(() => expect(screen.getByRole("heading", { name: "Sessions" })).toBeInTheDocument());
   });
 });
+
+describe("signing in from a link to the dashboard", () => {
+  it("uses ?token= once, removes it from the address bar, and says when it is refused", async () => {
+    window.history.replaceState(null, "", "/?token=wrong");
+    const state = fakeState({ signedIn: false });
+    renderApp("/", state);
+    expect(await screen.findByRole("alert")).toHaveTextContent("The token is invalid or expired.");
+    expect(window.location.search).toBe("");
+    expect(state.calls.filter((call) => call.path === "/auth/login")).toHaveLength(1);
+  });
+
+  it("signs in with a good token before asking who is signed in", async () => {
+    window.history.replaceState(null, "", "/?token=let-me-in");
+    const state = fakeState({ signedIn: false });
+    renderApp("/", state);
+    expect(await screen.findByRole("heading", { name: "Sessions" })).toBeInTheDocument();
+    expect(state.calls.map((call) => call.path).slice(0, 2)).toEqual(["/auth/login", "/api/me"]);
+    window.history.replaceState(null, "", "/");
+  });
+});
