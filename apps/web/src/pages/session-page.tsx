@@ -7,6 +7,7 @@ import { queryKeys, useModels, useRepositories } from "../api/queries";
 import { EmptyState, ErrorCallout, LoadingBlock } from "../components/states";
 import { StatusBadge } from "../components/status-badge";
 import { useToast } from "../components/toasts";
+import { CopyButton } from "../components/copy-button";
 import { ConfirmDialog } from "../components/dialog";
 import { ChangesPanel } from "../components/session/changes-panel";
 import { ConnectionIndicator } from "../components/session/connection-indicator";
@@ -198,6 +199,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
                 <span className="mono truncate" title="Branch">
                   ⎇ {session.branch}
                 </span>
+                <CopyButton text={session.branch} label="Copy branch" className="hide-narrow" />
               </>
             )}
             <span aria-hidden className="hide-narrow">
@@ -212,6 +214,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
                 ■ {stopping ? "Stopping…" : "Stop"}
               </button>
             )}
+            <CopyButton text={window.location.origin + `/sessions/${sessionId}`} label="Copy link" />
             {session.archived ? (
               <button type="button" className="btn btn--sm" onClick={() => void setArchived(false)}>
                 Unarchive

@@ -34,7 +34,7 @@ describe("app shell", () => {
     const user = userEvent.setup();
     const app = renderApp("/", fakeState());
     await screen.findByRole("heading", { name: "Sessions" });
-    expect(document.title).toBe("Sessions · Lookout");
+    await waitFor(() => expect(document.title).toBe("Sessions · Lookout"));
     await user.keyboard("g,");
     await waitFor(() => expect(app.location()).toBe("/settings/repositories"));
     await waitFor(() => expect(document.title).toBe("Settings: Repositories · Lookout"));

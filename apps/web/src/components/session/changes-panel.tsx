@@ -2,6 +2,7 @@ import { useMemo, useState } from "react";
 import type { SessionChanges } from "../../state/derive";
 import { parseUnifiedDiff, type DiffFile } from "../../lib/diff";
 import { dateTime, plural, relativeTime } from "../../lib/format";
+import { CopyButton } from "../copy-button";
 import { EmptyState } from "../states";
 import { ArtifactCard } from "./artifact-card";
 import { FileDiff } from "./diff-view";
@@ -106,10 +107,13 @@ export function ChangesPanel({ changes, promptNumbers, initialPromptId }: Change
           <ul className="card list">
             {commits.map((commit) => (
               <li key={commit.sha} className="commit">
-                <code className="commit__sha">{commit.sha.slice(0, 7)}</code>
+                <code className="commit__sha" title={commit.sha}>
+                  {commit.sha.slice(0, 7)}
+                </code>
                 <span className="grow truncate">{commit.message.split("\n", 1)[0]}</span>
                 <span className="faint hide-narrow">{commit.author.name}</span>
                 <code className="faint hide-narrow">{commit.branch}</code>
+                <CopyButton text={commit.sha} label="Copy SHA" />
               </li>
             ))}
           </ul>

@@ -1,5 +1,6 @@
 import { useState } from "react";
 import type { ToolCall } from "../../state/derive";
+import { CopyButton } from "../copy-button";
 import { duration } from "../../lib/format";
 
 /** Groups with more calls than this show only the newest few until expanded. */
@@ -76,7 +77,10 @@ function ToolOutput({ output }: { output: string }) {
   const cut = !all && lines.length > OUTPUT_PREVIEW_LINES;
   return (
     <>
-      <div className="tool__section-label">Output</div>
+      <div className="row row--between">
+        <div className="tool__section-label">Output</div>
+        <CopyButton text={output} label="Copy output" />
+      </div>
       <pre className="code-block">{cut ? lines.slice(0, OUTPUT_PREVIEW_LINES).join("\n") : output}</pre>
       {cut && (
         <button type="button" className="btn btn--ghost btn--sm" onClick={() => setAll(true)}>
