@@ -1,10 +1,23 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 import { fakeGateway, GATEWAY_SECRET } from "./test/fake-gateway";
 
 const root = path.resolve(__dirname, "../..");
 const migrations = await readD1Migrations(path.join(__dirname, "migrations"));
+
+/** Real `pull_request` payloads published by Octokit, picked here in Node and bound as JSON. */
+const webhookExamples = createRequire(import.meta.url)("@octokit/webhooks-examples/api.github.com/index.json") as {
+  name: string;
+  examples: { action: string }[];
+}[];
+const pullRequestExamples = Object.fromEntries(
+  ["opened", "closed", "reopened", "converted_to_draft"].map((action) => [
+    action,
+    webhookExamples.find((group) => group.name === "pull_request")?.examples.find((example) => example.action === action),
+  ]),
+);
 
 /**
  * Integration tests run inside workerd with the real Durable Object and D1 bindings from the root
@@ -23,6 +36,9 @@ export default defineConfig({
           SECRETS_ENCRYPTION_KEYS: "k2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,k1:HxoZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAB8eHRw=",
           GATEWAY_SERVICE_SECRET: GATEWAY_SECRET,
           SERVICE_SECRET_TEST_BOT: "test-bot-secret",
+          GIT_CREDENTIAL_SECRET: "test-git-credential-secret",
+          GITHUB_WEBHOOK_SECRET: "test-github-webhook-secret",
+          TEST_PULL_REQUEST_EXAMPLES: JSON.stringify(pullRequestExamples),
         },
       },
     }),

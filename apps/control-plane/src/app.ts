@@ -4,10 +4,15 @@ import { requireAuth } from "./auth/middleware";
 import type { AppEnv } from "./http/app-env";
 import { errorResponse } from "./http/errors";
 import { authRoutes } from "./routes/auth";
+import { githubAuthRoutes } from "./routes/github-auth";
+import { githubWebhookRoutes } from "./routes/github-webhooks";
 import { healthRoutes } from "./routes/health";
 import { meRoutes } from "./routes/me";
 import { modelsRoutes } from "./routes/models";
+import { pullRequestRoutes } from "./routes/pull-requests";
 import { repositoriesRoutes } from "./routes/repositories";
+import { sandboxScmRoutes } from "./routes/sandbox-scm";
+import { scmRoutes } from "./routes/scm";
 import { secretsRoutes } from "./routes/secrets";
 import { sessionSocketRoutes } from "./routes/session-sockets";
 import { sessionsRoutes } from "./routes/sessions";
@@ -22,10 +27,15 @@ app.onError(errorResponse);
 app.notFound((c) => errorResponse(new LookoutError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`), c));
 
 app.route("/api/health", healthRoutes);
+app.route("/auth/github", githubAuthRoutes);
 app.route("/auth", authRoutes);
+// Verified by their own signature over the raw body, not by a cookie or a service signature.
+app.route("/api/webhooks", githubWebhookRoutes);
 
 // Socket upgrades authenticate with their own tokens (a browser cannot sign an upgrade request).
 app.route("/api/sessions", sessionSocketRoutes);
+// Sandboxes authenticate with their bearer token; other callers fall through to requireAuth.
+app.route("/api/sessions", sandboxScmRoutes);
 
 app.use("/api/*", requireAuth);
 app.route("/api/me", meRoutes);
@@ -33,3 +43,5 @@ app.route("/api/models", modelsRoutes);
 app.route("/api/repositories", repositoriesRoutes);
 app.route("/api/secrets", secretsRoutes);
 app.route("/api/sessions", sessionsRoutes);
+app.route("/api/sessions", pullRequestRoutes);
+app.route("/api/scm", scmRoutes);

@@ -33,6 +33,31 @@ export interface Env {
   SECRETS_ENCRYPTION_KEYS?: string;
   /** Secret this Worker signs gateway requests with (service `control-plane`). */
   GATEWAY_SERVICE_SECRET?: string;
+  /** Shared with the sandbox gateway: signs git credentials for local repositories. */
+  GIT_CREDENTIAL_SECRET?: string;
+  /** The gateway's base URL as sandboxes reach it, when it differs from `GATEWAY_URL`. */
+  GATEWAY_PUBLIC_URL?: string;
+  /** `false` opens pull requests ready for review instead of as drafts. */
+  PULL_REQUEST_DRAFT_DEFAULT?: string;
+
+  /** The GitHub App: id, private key (PEM), the installation Lookout works in. */
+  GITHUB_APP_ID?: string;
+  GITHUB_APP_PRIVATE_KEY?: string;
+  GITHUB_APP_INSTALLATION_ID?: string;
+  /** The App's OAuth client, for GitHub sign-in. */
+  GITHUB_APP_CLIENT_ID?: string;
+  GITHUB_APP_CLIENT_SECRET?: string;
+  /** Verifies `X-Hub-Signature-256` on `POST /api/webhooks/github`; unset refuses every delivery. */
+  GITHUB_WEBHOOK_SECRET?: string;
+  /** GitHub's API (`https://api.github.com` unless Enterprise, or a fake in tests). */
+  GITHUB_API_URL?: string;
+  /** A service binding that carries GitHub API calls instead of the internet (tests bind a fake). */
+  GITHUB_API?: Fetcher;
+  /** Comma-separated GitHub logins / organisations admitted by GitHub sign-in, and logins made admins. */
+  ALLOWED_GITHUB_USERS?: string;
+  ALLOWED_GITHUB_ORGS?: string;
+  ADMIN_GITHUB_USERS?: string;
+
   /** Per-service secrets for signed requests *to* this Worker: `SERVICE_SECRET_<NAME>`. */
   [key: `SERVICE_SECRET_${string}`]: string | undefined;
 }

@@ -4,6 +4,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** JSON: `@octokit/webhooks-examples` pull_request payloads by action. */
+      TEST_PULL_REQUEST_EXAMPLES: string;
     }
   }
 }

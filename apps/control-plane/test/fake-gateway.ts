@@ -13,9 +13,11 @@ interface FakeState {
   terminated: string[];
   snapshots: string[];
   failNext: ("transient" | "permanent")[];
+  /** `/v1/git/*`: what compare answers (null: the branch is not pushed) and whether merges conflict. */
+  git: { review: unknown; mergeConflict: boolean; calls: { path: string; body: unknown }[] };
 }
 
-const state: FakeState = { created: [], terminated: [], snapshots: [], failNext: [] };
+const state: FakeState = { created: [], terminated: [], snapshots: [], failNext: [], git: { review: null, mergeConflict: false, calls: [] } };
 const nonces = new MemoryNonceStore();
 
 export async function fakeGateway(request: Request): Promise<Response> {
@@ -26,6 +28,11 @@ export async function fakeGateway(request: Request): Promise<Response> {
     state.failNext.push(...kinds);
     return Response.json({ ok: true });
   }
+  if (url.pathname === "/__fake/git" && request.method === "POST") {
+    const patch = (await request.json()) as Partial<FakeState["git"]>;
+    state.git = { ...state.git, ...patch };
+    return Response.json({ ok: true });
+  }
   const body = new Uint8Array(await request.arrayBuffer());
   try {
     await verifySignedRequest(request.headers, { method: request.method, pathAndQuery: url.pathname + url.search, body }, {
@@ -34,6 +41,19 @@ export async function fakeGateway(request: Request): Promise<Response> {
     });
   } catch (error) {
     return Response.json({ error: { code: "INVALID_SIGNATURE", message: String(error) } }, { status: 401 });
+  }
+  if (url.pathname.startsWith("/v1/git/")) {
+    const input = JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>;
+    state.git.calls.push({ path: url.pathname, body: input });
+    if (url.pathname === "/v1/git/branches") return Response.json({ branches: [{ name: "main", sha: "1".repeat(40) }] });
+    if (url.pathname === "/v1/git/compare") {
+      if (!state.git.review) return Response.json({ error: { code: "BRANCH_NOT_PUSHED", message: "not pushed" } }, { status: 409 });
+      return Response.json(state.git.review);
+    }
+    if (url.pathname === "/v1/git/merge") {
+      if (state.git.mergeConflict) return Response.json({ error: { code: "MERGE_CONFLICT", message: "conflicts in README.md", details: { files: ["README.md"] } } }, { status: 409 });
+      return Response.json({ mergeSha: "9".repeat(40), baseSha: "1".repeat(40) });
+    }
   }
   if (url.pathname === "/v1/sandboxes" && request.method === "POST") {
     const failure = state.failNext.shift();

@@ -24,5 +24,6 @@ export function authorOf(user: User): Author {
     name: user.name,
     ...(user.email ? { email: user.email } : {}),
     ...(user.avatarUrl ? { avatarUrl: user.avatarUrl } : {}),
+    ...(user.githubId !== null && user.githubLogin ? { github: { id: user.githubId, login: user.githubLogin } } : {}),
   };
 }

@@ -72,6 +72,15 @@ export class RepositoryStore {
     return record;
   }
 
+  /** The registered GitHub repository `owner/name` (GitHub names ignore case), if any. */
+  async findGithub(owner: string, name: string): Promise<RepositoryRecord | null> {
+    const row = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM repositories WHERE kind = 'github' AND lower(owner) = lower(?) AND lower(name) = lower(?)`)
+      .bind(owner, name)
+      .first();
+    return row ? recordFromRow(row) : null;
+  }
+
   async list(): Promise<RepositoryRecord[]> {
     const { results } = await this.db
       .prepare(`SELECT ${COLUMNS} FROM repositories ORDER BY lower(COALESCE(owner, '')), lower(name), id`)

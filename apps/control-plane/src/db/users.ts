@@ -46,6 +46,28 @@ export class UserStore {
   }
 
   /**
+   * Creates or refreshes a GitHub user, keyed by the numeric GitHub id (a login can be renamed, the
+   * id cannot). Name, login, email, avatar and role follow GitHub and the allow-list at each sign-in.
+   */
+  async upsertGithubUser(
+    identity: { id: number; login: string; name: string | null; email: string | null; avatarUrl: string | null },
+    role: "admin" | "member",
+    now: number,
+  ): Promise<User> {
+    const row = await this.db
+      .prepare(
+        `INSERT INTO users (id, name, email, avatar_url, role, github_id, github_login, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+         ON CONFLICT (github_id) DO UPDATE SET name = excluded.name, email = excluded.email, avatar_url = excluded.avatar_url,
+           role = excluded.role, github_login = excluded.github_login, updated_at = excluded.updated_at
+         RETURNING ${USER_COLUMNS}`,
+      )
+      .bind(`gh_${identity.id}`, identity.name ?? identity.login, identity.email, identity.avatarUrl, role, identity.id, identity.login, now)
+      .first();
+    return userFromRow(row);
+  }
+
+  /**
    * Creates the local administrator on first login and keeps it an admin afterwards. The name is
    * left alone on later logins so a rename sticks.
    */

@@ -1,13 +1,14 @@
 import { Agent, type Connection, type ConnectionContext, type WSMessage } from "agents";
-import { Author, LookoutError, ParticipantRole, type QueuedPrompt, type SessionDetail, type SessionEvent, type SessionState } from "@lookout/protocol";
+import { type ArtifactEvent, Author, LookoutError, ParticipantRole, type QueuedPrompt, type SessionDetail, type SessionEvent, type SessionState } from "@lookout/protocol";
 import { z } from "zod";
 import { SecretStore } from "../db/secrets";
 import { SessionIndexStore } from "../db/sessions-index";
 import { log } from "../log";
+import { refreshAfterPush } from "../scm/pull-requests";
 import { HttpSandboxGateway } from "./gateway-client";
 import { lifecycleFrom } from "./lifecycle";
 import { ConnectionState } from "./presence";
-import { type CreateSessionInput, type PromptInput, SessionCore, type Socket } from "./session-core";
+import { type CreateSessionInput, type PromptInput, type ScmContext, SessionCore, type Socket } from "./session-core";
 import { capture, type RpcResult } from "./rpc";
 import type { Participant } from "./session-store";
 import { durableObjectSql, one } from "./sql";
@@ -92,6 +93,24 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 
   async participants(): Promise<RpcResult<Participant[]>> {
     return capture(() => this.sessionCore().participants());
+  }
+
+  async scmContext(): Promise<RpcResult<ScmContext>> {
+    return capture(() => this.sessionCore().scmContext());
+  }
+
+  async recordArtifact(artifact: ArtifactEvent): Promise<RpcResult<null>> {
+    return capture(() => {
+      this.sessionCore().recordArtifact(artifact);
+      return null;
+    });
+  }
+
+  async decidePush(author: Author, approvalId: string, decision: "approve" | "reject"): Promise<RpcResult<null>> {
+    return capture(() => {
+      this.sessionCore().decidePush(author, approvalId, decision);
+      return null;
+    });
   }
 
   async authorizeBridge(sandboxId: string, token: string): Promise<"ok" | "unauthorized" | "gone"> {
@@ -194,6 +213,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
       secretsFor: (repositoryId) => SecretStore.fromEnv(env).resolveForSandbox(repositoryId),
       publicUrl: env.PUBLIC_URL,
       lifecycle: lifecycleFrom(env.LIFECYCLE_OVERRIDES),
+      onBranchPushed: (session, headSha) => refreshAfterPush(env, session, headSha),
     });
     return this.core;
   }

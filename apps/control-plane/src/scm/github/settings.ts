@@ -1,0 +1,36 @@
+import { LookoutError } from "@lookout/protocol";
+import type { Env } from "../../env";
+import { GitHubAppClient } from "./client";
+
+export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
+export const GITHUB_GIT_HOST = "github.com";
+
+let cached: { key: string; client: GitHubAppClient } | null = null;
+
+/**
+ * The GitHub App client for this isolate's configuration. It is kept between requests so the
+ * installation tokens `@octokit/auth-app` caches (about an hour each) are reused instead of minted
+ * per request. Missing configuration is `SCM_NOT_CONFIGURED`: nothing falls back to anonymous access.
+ */
+export function githubClient(env: Env): GitHubAppClient {
+  const appId = env.GITHUB_APP_ID?.trim();
+  const privateKey = env.GITHUB_APP_PRIVATE_KEY?.replace(/\\n/g, "\n").trim();
+  const installationId = Number(env.GITHUB_APP_INSTALLATION_ID);
+  if (!appId || !privateKey || !Number.isSafeInteger(installationId) || installationId <= 0) {
+    throw new LookoutError("SCM_NOT_CONFIGURED", "GitHub is not configured: set GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID.");
+  }
+  const apiUrl = env.GITHUB_API_URL?.trim() || DEFAULT_GITHUB_API_URL;
+  const key = `${appId}\n${installationId}\n${apiUrl}\n${privateKey}\n${env.GITHUB_API ? "bound" : "internet"}`;
+  if (cached?.key === key) return cached.client;
+  const binding = env.GITHUB_API;
+  const client = new GitHubAppClient({
+    appId,
+    privateKey,
+    installationId,
+    apiUrl,
+    gitHost: GITHUB_GIT_HOST,
+    ...(binding ? { fetch: (input: RequestInfo | URL, init?: RequestInit) => binding.fetch(input, init) } : {}),
+  });
+  cached = { key, client };
+  return client;
+}
