@@ -122,6 +122,8 @@ function SessionView({ sessionId }: { sessionId: string }) {
   }
 
   const repository = repositories.data?.find((candidate) => candidate.id === session.repositoryId);
+  // The session's presence is the only place that says what this user may do here.
+  const myRole = view.presence.find((entry) => entry.participant.userId === me.user.userId)?.role;
   const running = session.status === "running" || session.status === "starting" || view.queue.some((prompt) => prompt.status === "running");
 
   const sendPrompt = async (prompt: FollowUp) => {
@@ -209,7 +211,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
             <span aria-hidden>·</span>
             <span title="Cost so far">{cost(session.costUsd)}</span>
             <span className="grow" />
-            {running && (
+            {running && myRole !== "viewer" && (
               <button type="button" className="btn btn--danger btn--sm" onClick={() => void stop()} disabled={stopping}>
                 ■ {stopping ? "Stopping…" : "Stop"}
               </button>
@@ -288,7 +290,13 @@ function SessionView({ sessionId }: { sessionId: string }) {
             sessionId={sessionId}
             models={models.data}
             sessionModel={session.model}
-            disabledReason={session.archived ? "This session is archived; unarchive it to continue." : null}
+            disabledReason={
+              session.archived
+                ? "This session is archived; unarchive it to continue."
+                : myRole === "viewer"
+                  ? "You can watch this session but not prompt it; ask its owner to make you a member."
+                  : null
+            }
             running={running}
             onSend={sendPrompt}
             onTyping={typing.typed}

@@ -230,6 +230,20 @@ describe("session view", () => {
     expect(screen.getAllByRole("img", { name: "Grace Hopper — typing" }).length).toBeGreaterThan(0);
   });
 
+  it("lets a viewer watch but not prompt or stop", async () => {
+    const app = renderApp("/sessions/s_1", setup());
+    const connection = await connected(app);
+    replay(connection, RUN);
+    act(() =>
+      connection.frame({
+        type: "presence",
+        entries: [{ participant: ME, role: "viewer", status: "active", typing: false, connections: 1 }],
+      }),
+    );
+    expect(screen.getByLabelText("Follow-up prompt")).toBeDisabled();
+    expect(screen.queryByRole("button", { name: /Stop/ })).not.toBeInTheDocument();
+  });
+
   it("archives after confirmation and then offers to unarchive", async () => {
     const user = userEvent.setup();
     const state = setup();
