@@ -30,15 +30,19 @@ interface LocalSecrets {
   wsTokenSecret: string;
   secretsKeys: string;
   gatewaySecret: string;
+  /** Shared by the Worker and the gateway: signs git credentials for local repositories. */
+  gitCredentialSecret: string;
 }
 
 function localSecrets(): LocalSecrets {
   const file = join(stateDir, "secrets.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalSecrets;
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<LocalSecrets>) : {};
+  // Secrets added by later versions are generated on the next start; existing ones are kept.
   const secrets: LocalSecrets = {
-    wsTokenSecret: randomBytes(32).toString("base64url"),
-    secretsKeys: `k1:${randomBytes(32).toString("base64")}`,
-    gatewaySecret: randomBytes(32).toString("base64url"),
+    wsTokenSecret: stored.wsTokenSecret ?? randomBytes(32).toString("base64url"),
+    secretsKeys: stored.secretsKeys ?? `k1:${randomBytes(32).toString("base64")}`,
+    gatewaySecret: stored.gatewaySecret ?? randomBytes(32).toString("base64url"),
+    gitCredentialSecret: stored.gitCredentialSecret ?? randomBytes(32).toString("base64url"),
   };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -154,6 +158,7 @@ async function main(): Promise<void> {
       `WS_TOKEN_SECRET=${secrets.wsTokenSecret}`,
       `SECRETS_ENCRYPTION_KEYS=${process.env.SECRETS_ENCRYPTION_KEYS ?? secrets.secretsKeys}`,
       `GATEWAY_SERVICE_SECRET=${secrets.gatewaySecret}`,
+      `GIT_CREDENTIAL_SECRET=${secrets.gitCredentialSecret}`,
       "",
     ].join("\n"),
     { mode: 0o600 },
@@ -182,6 +187,7 @@ async function main(): Promise<void> {
     LOOKOUT_GATEWAY_HOST: host,
     LOOKOUT_GATEWAY_PORT: String(gatewayPort),
     LOOKOUT_SERVICE_SECRET_CONTROL_PLANE: secrets.gatewaySecret,
+    LOOKOUT_GIT_CREDENTIAL_SECRET: secrets.gitCredentialSecret,
     LOOKOUT_SANDBOX_PROVIDER: process.env.LOOKOUT_SANDBOX_PROVIDER ?? "local",
     LOOKOUT_DATA_DIR: join(stateDir, "gateway"),
     LOOKOUT_SCRIPTED_MODEL_URL: scriptedUrl,

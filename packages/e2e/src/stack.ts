@@ -45,6 +45,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const loginToken = randomBytes(24).toString("base64url");
   const gatewaySecret = randomBytes(32).toString("base64url");
+  const gitCredentialSecret = randomBytes(32).toString("base64url");
   const output: string[] = [];
   const children: ChildProcess[] = [];
 
@@ -59,6 +60,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       `WS_TOKEN_SECRET=${randomBytes(32).toString("base64url")}`,
       `SECRETS_ENCRYPTION_KEYS=k1:${randomBytes(32).toString("base64")}`,
       `GATEWAY_SERVICE_SECRET=${gatewaySecret}`,
+      `GIT_CREDENTIAL_SECRET=${gitCredentialSecret}`,
       "",
     ].join("\n"),
   );
@@ -96,6 +98,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       LOOKOUT_GATEWAY_HOST: "127.0.0.1",
       LOOKOUT_GATEWAY_PORT: String(gatewayPort),
       LOOKOUT_SERVICE_SECRET_CONTROL_PLANE: gatewaySecret,
+      LOOKOUT_GIT_CREDENTIAL_SECRET: gitCredentialSecret,
       LOOKOUT_SANDBOX_PROVIDER: "local",
       LOOKOUT_DATA_DIR: join(stateDir, "gateway"),
       LOOKOUT_SCRIPTED_MODEL_URL: `${model.url.replace(/\/v1\/?$/, "")}/v1`,
