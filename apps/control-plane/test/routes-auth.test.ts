@@ -10,9 +10,16 @@ const PUBLIC_ROUTES = new Set(["GET /api/health"]);
 
 /**
  * Routes that authenticate with their own credential instead of `requireAuth` (WebSocket upgrades
- * carry a short-lived token or a sandbox token). They must still refuse an anonymous caller.
+ * carry a short-lived token or a sandbox token; webhooks a signature). They must still refuse an
+ * anonymous caller.
  */
-const SELF_AUTHENTICATED_ROUTES = new Set(["GET /api/sessions/:id/ws", "GET /api/sessions/:id/bridge"]);
+const SELF_AUTHENTICATED_ROUTES = new Set([
+  "GET /api/sessions/:id/ws",
+  "GET /api/sessions/:id/bridge",
+  // A sandbox's bearer token (checked by the session), and GitHub's signature over the raw body.
+  "POST /api/sessions/:id/git-credentials",
+  "POST /api/webhooks/github",
+]);
 
 /** Every concrete `/api` route the app registers, read from hono's route table. */
 function apiRoutes(): { method: string; path: string }[] {
