@@ -130,14 +130,23 @@ async function registerDemoRepository(loginToken: string, path: string): Promise
   });
   const cookie = login.headers.get("set-cookie")?.split(";")[0];
   if (!cookie) throw new Error(`could not sign in to register the demo repository (${login.status})`);
-  const list = (await (await fetch(`${publicUrl}/api/repositories`, { headers: { cookie } })).json()) as { repositories: { path: string | null }[] };
+  const list = (await (await fetch(`${publicUrl}/api/repositories`, { headers: { cookie } })).json()) as {
+    repositories: { path: string | null }[];
+  };
   if (list.repositories.some((repository) => repository.path === path)) return;
   const created = await fetch(`${publicUrl}/api/repositories`, {
     method: "POST",
     headers: { cookie, "content-type": "application/json" },
-    body: JSON.stringify({ kind: "local", path, name: "demo", defaultBranch: "main", description: "A tiny demo project (created by the start command)" }),
+    body: JSON.stringify({
+      kind: "local",
+      path,
+      name: "demo",
+      defaultBranch: "main",
+      description: "A tiny demo project (created by the start command)",
+    }),
   });
-  if (created.status !== 201 && created.status !== 409) throw new Error(`registering the demo repository failed: ${created.status} ${await created.text()}`);
+  if (created.status !== 201 && created.status !== 409)
+    throw new Error(`registering the demo repository failed: ${created.status} ${await created.text()}`);
   await fetch(`${publicUrl}/auth/logout`, { method: "POST", headers: { cookie } });
 }
 
@@ -180,8 +189,14 @@ async function main(): Promise<void> {
 
   // The scripted model always runs, so the labelled offline demo model is available next to real ones.
   const scriptedUrl = `http://${host}:${modelPort}/v1`;
-  if (offline) say("no model key found (ANTHROPIC_API_KEY, OPENAI_API_KEY or LOOKOUT_OPENAI_COMPATIBLE_BASE_URL): using the OFFLINE DEMO model");
-  start("model", process.execPath, [tsx, join(root, "packages", "scripted-model", "src", "cli.ts"), "--port", String(modelPort), "--host", host], {});
+  if (offline)
+    say("no model key found (ANTHROPIC_API_KEY, OPENAI_API_KEY or LOOKOUT_OPENAI_COMPATIBLE_BASE_URL): using the OFFLINE DEMO model");
+  start(
+    "model",
+    process.execPath,
+    [tsx, join(root, "packages", "scripted-model", "src", "cli.ts"), "--port", String(modelPort), "--host", host],
+    {},
+  );
 
   start("gateway", process.execPath, [tsx, join(root, "apps", "sandbox-gateway", "src", "main.ts")], {
     LOOKOUT_GATEWAY_HOST: host,
@@ -232,7 +247,9 @@ async function main(): Promise<void> {
       `  Dashboard:  ${publicUrl}`,
       `  Sign in:    ${loginUrl}`,
       `  API token:  ${loginToken}   (POST /auth/login {"token": …} for scripts)`,
-      offline ? "  Model:      offline demo (scripted) — set ANTHROPIC_API_KEY or OPENAI_API_KEY for a real model" : `  Models:     ${models.join(", ")}`,
+      offline
+        ? "  Model:      offline demo (scripted) — set ANTHROPIC_API_KEY or OPENAI_API_KEY for a real model"
+        : `  Models:     ${models.join(", ")}`,
       "",
       "  Press Ctrl+C to stop.",
       "",

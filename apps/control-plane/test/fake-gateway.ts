@@ -17,7 +17,13 @@ interface FakeState {
   git: { review: unknown; mergeConflict: boolean; calls: { path: string; body: unknown }[] };
 }
 
-const state: FakeState = { created: [], terminated: [], snapshots: [], failNext: [], git: { review: null, mergeConflict: false, calls: [] } };
+const state: FakeState = {
+  created: [],
+  terminated: [],
+  snapshots: [],
+  failNext: [],
+  git: { review: null, mergeConflict: false, calls: [] },
+};
 const nonces = new MemoryNonceStore();
 
 export async function fakeGateway(request: Request): Promise<Response> {
@@ -35,10 +41,14 @@ export async function fakeGateway(request: Request): Promise<Response> {
   }
   const body = new Uint8Array(await request.arrayBuffer());
   try {
-    await verifySignedRequest(request.headers, { method: request.method, pathAndQuery: url.pathname + url.search, body }, {
-      secrets: { "control-plane": GATEWAY_SECRET },
-      nonces,
-    });
+    await verifySignedRequest(
+      request.headers,
+      { method: request.method, pathAndQuery: url.pathname + url.search, body },
+      {
+        secrets: { "control-plane": GATEWAY_SECRET },
+        nonces,
+      },
+    );
   } catch (error) {
     return Response.json({ error: { code: "INVALID_SIGNATURE", message: String(error) } }, { status: 401 });
   }
@@ -51,7 +61,11 @@ export async function fakeGateway(request: Request): Promise<Response> {
       return Response.json(state.git.review);
     }
     if (url.pathname === "/v1/git/merge") {
-      if (state.git.mergeConflict) return Response.json({ error: { code: "MERGE_CONFLICT", message: "conflicts in README.md", details: { files: ["README.md"] } } }, { status: 409 });
+      if (state.git.mergeConflict)
+        return Response.json(
+          { error: { code: "MERGE_CONFLICT", message: "conflicts in README.md", details: { files: ["README.md"] } } },
+          { status: 409 },
+        );
       return Response.json({ mergeSha: "9".repeat(40), baseSha: "1".repeat(40) });
     }
   }
@@ -61,7 +75,10 @@ export async function fakeGateway(request: Request): Promise<Response> {
     if (failure === "permanent") return Response.json({ error: { code: "PROVIDER_PERMANENT", message: "bad image" } }, { status: 502 });
     const create = CreateSandboxRequest.parse(JSON.parse(new TextDecoder().decode(body)));
     state.created.push(create);
-    return Response.json({ sandboxId: create.sandboxId, provider: "fake", providerId: `fake-${create.sandboxId}`, status: "starting" }, { status: 201 });
+    return Response.json(
+      { sandboxId: create.sandboxId, provider: "fake", providerId: `fake-${create.sandboxId}`, status: "starting" },
+      { status: 201 },
+    );
   }
   const snapshot = /^\/v1\/sandboxes\/([^/]+)\/snapshot$/.exec(url.pathname);
   if (snapshot && request.method === "POST") {

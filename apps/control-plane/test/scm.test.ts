@@ -23,7 +23,15 @@ const review = (headSha: string) => ({
   baseSha: "1".repeat(40),
   headSha,
   mergeBaseSha: "1".repeat(40),
-  commits: [{ sha: headSha, subject: "Add the feature", author: { name: "Admin", email: "admin@users.lookout.local" }, committer: { name: "Lookout", email: "bot@lookout.local" }, authoredAt: 1 }],
+  commits: [
+    {
+      sha: headSha,
+      subject: "Add the feature",
+      author: { name: "Admin", email: "admin@users.lookout.local" },
+      committer: { name: "Lookout", email: "bot@lookout.local" },
+      authoredAt: 1,
+    },
+  ],
   files: [{ path: "src/feature.js", change: "added", additions: 1, deletions: 0 }],
   diff: "+export const feature = 1;\n",
   diffTruncated: false,
@@ -33,7 +41,11 @@ async function fakeGit(patch: Record<string, unknown>): Promise<void> {
   await env.GATEWAY!.fetch("http://gateway/__fake/git", { method: "POST", body: JSON.stringify(patch) });
 }
 
-async function credentialRequest(sessionId: string, headers: Record<string, string>, body: unknown = { protocol: "http", host: "127.0.0.1:8788", path: `git/${sessionId}.git` }) {
+async function credentialRequest(
+  sessionId: string,
+  headers: Record<string, string>,
+  body: unknown = { protocol: "http", host: "127.0.0.1:8788", path: `git/${sessionId}.git` },
+) {
   const response = await SELF.fetch(`${ORIGIN}/api/sessions/${sessionId}/git-credentials`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -59,7 +71,10 @@ describe("git credentials for a sandbox", () => {
   it("are minted for the session's branch and repository when the sandbox token verifies", async () => {
     const { sessionId, repositoryId } = await createRepositoryAndSession(cookie);
     const sandbox = await sandboxOf(sessionId);
-    const { status, json } = await credentialRequest(sessionId, { authorization: `Bearer ${sandbox.token}`, "x-lookout-sandbox-id": sandbox.sandboxId });
+    const { status, json } = await credentialRequest(sessionId, {
+      authorization: `Bearer ${sandbox.token}`,
+      "x-lookout-sandbox-id": sandbox.sandboxId,
+    });
     expect(status).toBe(200);
     expect(json.username).toBe("lookout");
     expect(json.expiresAt).toBeGreaterThan(Date.now());
@@ -75,11 +90,21 @@ describe("git credentials for a sandbox", () => {
     const second = await createRepositoryAndSession(cookie);
     const sandboxA = await sandboxOf(first.sessionId);
     const sandboxB = await sandboxOf(second.sessionId);
-    expect((await credentialRequest(first.sessionId, { authorization: "Bearer not-the-token", "x-lookout-sandbox-id": sandboxA.sandboxId })).status).toBe(401);
-    expect((await credentialRequest(first.sessionId, { authorization: `Bearer ${sandboxB.token}`, "x-lookout-sandbox-id": sandboxB.sandboxId })).status).toBe(401);
+    expect(
+      (await credentialRequest(first.sessionId, { authorization: "Bearer not-the-token", "x-lookout-sandbox-id": sandboxA.sandboxId }))
+        .status,
+    ).toBe(401);
+    expect(
+      (await credentialRequest(first.sessionId, { authorization: `Bearer ${sandboxB.token}`, "x-lookout-sandbox-id": sandboxB.sandboxId }))
+        .status,
+    ).toBe(401);
     expect((await credentialRequest(first.sessionId, {})).status).toBe(401);
     expect((await credentialRequest(first.sessionId, { cookie })).status).toBe(401);
-    const elsewhere = await credentialRequest(first.sessionId, { authorization: `Bearer ${sandboxA.token}`, "x-lookout-sandbox-id": sandboxA.sandboxId }, { protocol: "https", host: "github.com", path: "acme/app.git" });
+    const elsewhere = await credentialRequest(
+      first.sessionId,
+      { authorization: `Bearer ${sandboxA.token}`, "x-lookout-sandbox-id": sandboxA.sandboxId },
+      { protocol: "https", host: "github.com", path: "acme/app.git" },
+    );
     expect(elsewhere.status).toBe(403);
   });
 });
@@ -98,14 +123,28 @@ describe("local pull requests", () => {
     const opened = await call("POST", `/api/sessions/${sessionId}/pull-request`, {});
     expect(opened.status).toBe(201);
     const pr: PullRequest = opened.json.pullRequest;
-    expect(pr).toMatchObject({ provider: "local", state: "open", draft: true, headBranch: `lookout/${sessionId}`, baseBranch: "main", headSha: SHA_A, openedAs: "local", openedBy: { name: "Admin" } });
+    expect(pr).toMatchObject({
+      provider: "local",
+      state: "open",
+      draft: true,
+      headBranch: `lookout/${sessionId}`,
+      baseBranch: "main",
+      headSha: SHA_A,
+      openedAs: "local",
+      openedBy: { name: "Admin" },
+    });
     expect(pr.review?.commits[0]?.author).toEqual({ name: "Admin", email: "admin@users.lookout.local" });
     expect(pr.review?.diff).toContain("+export const feature = 1;");
     expect(pr.url).toBe(`http://127.0.0.1:8787/sessions/${sessionId}`);
     expect(pr.body).toContain("Add the feature (Admin)");
     expect(pr.body).toContain(`/sessions/${sessionId}`);
     const artifact = await peer.waitFor((m) => m.type === "events" && m.events.some((e) => e.payload.type === "artifact"));
-    expect(artifact.type === "events" && artifact.events[0]?.payload).toMatchObject({ type: "artifact", kind: "pull_request", artifactId: pr.id, data: { state: "open", provider: "local" } });
+    expect(artifact.type === "events" && artifact.events[0]?.payload).toMatchObject({
+      type: "artifact",
+      kind: "pull_request",
+      artifactId: pr.id,
+      data: { state: "open", provider: "local" },
+    });
 
     await fakeGit({ review: review(SHA_B) });
     const again = await call("POST", `/api/sessions/${sessionId}/pull-request`, { title: "Add the feature, take two" });
@@ -135,7 +174,11 @@ describe("local pull requests", () => {
     const bridge = await connectedBridge(sessionId, sandbox);
     await fakeGit({ review: review(SHA_B) });
     bridge.send({ type: "bridge.event", bseq: 1, event: { type: "bridge.ready" } });
-    bridge.send({ type: "bridge.event", bseq: 2, event: { type: "git.push", branch: `lookout/${sessionId}`, headSha: SHA_B, status: "pushed" } });
+    bridge.send({
+      type: "bridge.event",
+      bseq: 2,
+      event: { type: "git.push", branch: `lookout/${sessionId}`, headSha: SHA_B, status: "pushed" },
+    });
     await bridge.waitFor((m) => m.type === "bridge.ack" && m.bseq === 2);
     const deadline = Date.now() + 5_000;
     let pr = await new PullRequestStore(env.DB).forSession(sessionId);
@@ -153,9 +196,22 @@ describe("pushes that change workflows", () => {
     const sandbox = await sandboxOf(sessionId);
     const bridge = await connectedBridge(sessionId, sandbox);
     const peer = await subscribe(cookie, sessionId);
-    bridge.send({ type: "bridge.event", bseq: 1, event: { type: "push.approval.requested", approvalId: "apr_1", branch: `lookout/${sessionId}`, headSha: SHA_A, files: [".github/workflows/ci.yml"] } });
+    bridge.send({
+      type: "bridge.event",
+      bseq: 1,
+      event: {
+        type: "push.approval.requested",
+        approvalId: "apr_1",
+        branch: `lookout/${sessionId}`,
+        headSha: SHA_A,
+        files: [".github/workflows/ci.yml"],
+      },
+    });
     const pending = await peer.waitFor((m) => m.type === "events" && m.events.some((e) => e.payload.type === "push.approval"));
-    expect(pending.type === "events" && pending.events.find((e) => e.payload.type === "push.approval")?.payload).toMatchObject({ state: "pending", files: [".github/workflows/ci.yml"] });
+    expect(pending.type === "events" && pending.events.find((e) => e.payload.type === "push.approval")?.payload).toMatchObject({
+      state: "pending",
+      files: [".github/workflows/ci.yml"],
+    });
 
     const headers = { authorization: `Bearer ${sandbox.token}`, "x-lookout-sandbox-id": sandbox.sandboxId };
     const before = await credentialRequest(sessionId, headers);
@@ -176,7 +232,10 @@ describe("pushes that change workflows", () => {
 });
 
 describe("GitHub webhooks", () => {
-  const examples = JSON.parse(env.TEST_PULL_REQUEST_EXAMPLES) as Record<string, { repository: { name: string; owner: { login: string } }; number: number }>;
+  const examples = JSON.parse(env.TEST_PULL_REQUEST_EXAMPLES) as Record<
+    string,
+    { repository: { name: string; owner: { login: string } }; number: number }
+  >;
 
   async function sign(body: string, secret = "test-github-webhook-secret"): Promise<string> {
     const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -185,7 +244,11 @@ describe("GitHub webhooks", () => {
   }
 
   async function deliver(body: string, headers: Record<string, string>, envOverride = {}): Promise<Response> {
-    return call("/api/webhooks/github", { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", ...headers }, body }, envOverride);
+    return call(
+      "/api/webhooks/github",
+      { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", ...headers }, body },
+      envOverride,
+    );
   }
 
   /** The example's repository registered, with a pull request #2 Lookout opened for a session. */
@@ -193,7 +256,12 @@ describe("GitHub webhooks", () => {
     const example = examples.closed!;
     const repository =
       (await new RepositoryStore(env.DB).findGithub(example.repository.owner.login, example.repository.name)) ??
-      (await new RepositoryStore(env.DB).create({ kind: "github", owner: example.repository.owner.login, name: example.repository.name, defaultBranch: "main" }));
+      (await new RepositoryStore(env.DB).create({
+        kind: "github",
+        owner: example.repository.owner.login,
+        name: example.repository.name,
+        defaultBranch: "main",
+      }));
     const { sessionId } = await createRepositoryAndSession(cookie);
     const now = Date.now();
     const store = new PullRequestStore(env.DB);
@@ -252,7 +320,10 @@ describe("GitHub webhooks", () => {
     const forged = await deliver(body, { "x-hub-signature-256": await sign(body, "another-secret"), "x-github-delivery": delivery });
     expect(forged.status).toBe(401);
     expect(((await forged.json()) as any).error.code).toBe("WEBHOOK_SIGNATURE_INVALID");
-    const tampered = await deliver(body.replace('"closed"', '"open"'), { "x-hub-signature-256": await sign(body), "x-github-delivery": delivery });
+    const tampered = await deliver(body.replace('"closed"', '"open"'), {
+      "x-hub-signature-256": await sign(body),
+      "x-github-delivery": delivery,
+    });
     expect(tampered.status).toBe(401);
     const unsigned = await deliver(body, { "x-github-delivery": delivery });
     expect(unsigned.status).toBe(401);
@@ -264,7 +335,11 @@ describe("GitHub webhooks", () => {
 
   it("are refused while the webhook secret is unset", async () => {
     const body = JSON.stringify(examples.opened);
-    const response = await deliver(body, { "x-hub-signature-256": await sign(body), "x-github-delivery": crypto.randomUUID() }, { GITHUB_WEBHOOK_SECRET: undefined });
+    const response = await deliver(
+      body,
+      { "x-hub-signature-256": await sign(body), "x-github-delivery": crypto.randomUUID() },
+      { GITHUB_WEBHOOK_SECRET: undefined },
+    );
     expect(response.status).toBe(503);
   });
 });

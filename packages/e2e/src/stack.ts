@@ -71,11 +71,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const quiet = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1", CI: "true" };
   const persist = join(stateDir, "wrangler-state");
 
-  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "-c", config], {
-    cwd: stateDir,
-    env: { ...process.env, ...quiet },
-    encoding: "utf8",
-  });
+  const migrate = spawnSync(
+    process.execPath,
+    [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist, "-c", config],
+    {
+      cwd: stateDir,
+      env: { ...process.env, ...quiet },
+      encoding: "utf8",
+    },
+  );
   if (migrate.status !== 0) throw new Error(`D1 migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
 
   const launch = (name: string, args: string[], env: Record<string, string>, cwd: string) => {
@@ -108,7 +112,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   launch(
     "worker",
-    [wrangler, "dev", "-c", config, "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", persist, "--show-interactive-dev-session=false"],
+    [
+      wrangler,
+      "dev",
+      "-c",
+      config,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(workerPort),
+      "--persist-to",
+      persist,
+      "--show-interactive-dev-session=false",
+    ],
     quiet,
     stateDir,
   );

@@ -7,7 +7,11 @@ export interface GithubAdmissionPolicy {
 
 export type Admission = { admitted: false; reason: string } | { admitted: true; role: "admin" | "member" };
 
-export function policyFrom(env: { ALLOWED_GITHUB_USERS?: string; ALLOWED_GITHUB_ORGS?: string; ADMIN_GITHUB_USERS?: string }): GithubAdmissionPolicy {
+export function policyFrom(env: {
+  ALLOWED_GITHUB_USERS?: string;
+  ALLOWED_GITHUB_ORGS?: string;
+  ADMIN_GITHUB_USERS?: string;
+}): GithubAdmissionPolicy {
   const list = (value: string | undefined) =>
     (value ?? "")
       .split(",")
@@ -25,5 +29,11 @@ export function admit(identity: { login: string; orgs: readonly string[] }, poli
   if (policy.admins.includes(login)) return { admitted: true, role: "admin" };
   if (policy.users.includes(login)) return { admitted: true, role: "member" };
   if (identity.orgs.some((org) => policy.orgs.includes(org.toLowerCase()))) return { admitted: true, role: "member" };
-  return { admitted: false, reason: policy.users.length + policy.orgs.length + policy.admins.length === 0 ? "GitHub sign-in admits nobody until ALLOWED_GITHUB_USERS or ALLOWED_GITHUB_ORGS is set." : `@${identity.login} is not on this deployment's allow-list.` };
+  return {
+    admitted: false,
+    reason:
+      policy.users.length + policy.orgs.length + policy.admins.length === 0
+        ? "GitHub sign-in admits nobody until ALLOWED_GITHUB_USERS or ALLOWED_GITHUB_ORGS is set."
+        : `@${identity.login} is not on this deployment's allow-list.`,
+  };
 }

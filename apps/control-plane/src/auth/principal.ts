@@ -15,8 +15,7 @@ export interface User {
 
 /** Who is calling: a user with a browser session, or a service with a signed request. */
 export type Principal =
-  | { kind: "user"; user: User }
-  | { kind: "service"; service: string; /** The user the service acts for, if any. */ actor: Author | null };
+  { kind: "user"; user: User } | { kind: "service"; service: string; /** The user the service acts for, if any. */ actor: Author | null };
 
 export function authorOf(user: User): Author {
   return {

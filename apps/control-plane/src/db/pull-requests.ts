@@ -61,17 +61,26 @@ export class PullRequestStore {
   constructor(private readonly db: D1Database) {}
 
   async forSession(sessionId: string): Promise<PullRequest | null> {
-    const row = await this.db.prepare(`SELECT ${COLUMNS} FROM pull_requests WHERE session_id = ? ORDER BY created_at DESC LIMIT 1`).bind(sessionId).first();
+    const row = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM pull_requests WHERE session_id = ? ORDER BY created_at DESC LIMIT 1`)
+      .bind(sessionId)
+      .first();
     return row ? fromRow(row) : null;
   }
 
   async forBranch(repositoryId: string, headBranch: string): Promise<PullRequest | null> {
-    const row = await this.db.prepare(`SELECT ${COLUMNS} FROM pull_requests WHERE repository_id = ? AND head_branch = ?`).bind(repositoryId, headBranch).first();
+    const row = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM pull_requests WHERE repository_id = ? AND head_branch = ?`)
+      .bind(repositoryId, headBranch)
+      .first();
     return row ? fromRow(row) : null;
   }
 
   async forNumber(repositoryId: string, number: number): Promise<PullRequest | null> {
-    const row = await this.db.prepare(`SELECT ${COLUMNS} FROM pull_requests WHERE repository_id = ? AND number = ?`).bind(repositoryId, number).first();
+    const row = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM pull_requests WHERE repository_id = ? AND number = ?`)
+      .bind(repositoryId, number)
+      .first();
     return row ? fromRow(row) : null;
   }
 
@@ -129,7 +138,15 @@ export class PullRequestStore {
            closed_at = CASE WHEN ?2 = 'open' THEN NULL ELSE COALESCE(closed_at, ?7) END
          WHERE id = ?1 RETURNING ${COLUMNS}`,
       )
-      .bind(id, change.state, change.draft === undefined ? null : change.draft ? 1 : 0, change.headSha ?? null, change.title ?? null, change.mergeSha ?? null, now)
+      .bind(
+        id,
+        change.state,
+        change.draft === undefined ? null : change.draft ? 1 : 0,
+        change.headSha ?? null,
+        change.title ?? null,
+        change.mergeSha ?? null,
+        now,
+      )
       .first();
     return row ? fromRow(row) : null;
   }

@@ -145,17 +145,12 @@ export class RepositoryStore {
   async remove(id: string): Promise<void> {
     const unused = "NOT EXISTS (SELECT 1 FROM sessions WHERE repository_id = ?1)";
     const [, deleted] = await this.db.batch([
-      this.db
-        .prepare(`DELETE FROM secrets WHERE scope = ?1 AND EXISTS (SELECT 1 FROM repositories WHERE id = ?1) AND ${unused}`)
-        .bind(id),
+      this.db.prepare(`DELETE FROM secrets WHERE scope = ?1 AND EXISTS (SELECT 1 FROM repositories WHERE id = ?1) AND ${unused}`).bind(id),
       this.db.prepare(`DELETE FROM repositories WHERE id = ?1 AND ${unused}`).bind(id),
     ]);
     if ((deleted?.meta.changes ?? 0) === 1) return;
     await this.getOrThrow(id);
-    throw new LookoutError(
-      "CONFLICT",
-      "Sessions use this repository, so it stays registered: deleting it would orphan their history.",
-    );
+    throw new LookoutError("CONFLICT", "Sessions use this repository, so it stays registered: deleting it would orphan their history.");
   }
 }
 
@@ -174,8 +169,7 @@ function sameName(kind: string, owner: string, name: string, excludeId: string):
  * characters, no duplicate or trailing slashes, and not `/` itself.
  */
 export function normalizeLocalPath(path: string): string {
-  const refuse = (why: string) =>
-    new LookoutError("VALIDATION_FAILED", `The path ${why}.`, { issues: [{ path: "path", message: why }] });
+  const refuse = (why: string) => new LookoutError("VALIDATION_FAILED", `The path ${why}.`, { issues: [{ path: "path", message: why }] });
   if (!path.startsWith("/")) throw refuse("must be absolute (start with '/')");
   if (/[\u0000-\u001f\u007f]/.test(path)) throw refuse("must not contain control characters");
   const segments = path.split("/").filter((segment) => segment !== "");

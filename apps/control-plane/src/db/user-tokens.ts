@@ -46,22 +46,42 @@ export class UserTokenStore {
            refresh_ciphertext = excluded.refresh_ciphertext, refresh_iv = excluded.refresh_iv, expires_at = excluded.expires_at,
            refresh_expires_at = excluded.refresh_expires_at, scopes = excluded.scopes, updated_at = excluded.updated_at`,
       )
-      .bind(userId, provider, access.ciphertext, access.iv, access.keyVersion, refresh?.ciphertext ?? null, refresh?.iv ?? null, token.expiresAt, token.refreshExpiresAt, token.scopes, now)
+      .bind(
+        userId,
+        provider,
+        access.ciphertext,
+        access.iv,
+        access.keyVersion,
+        refresh?.ciphertext ?? null,
+        refresh?.iv ?? null,
+        token.expiresAt,
+        token.refreshExpiresAt,
+        token.scopes,
+        now,
+      )
       .run();
   }
 
   async get(userId: string, provider: string): Promise<UserToken | null> {
     const found = await this.db
-      .prepare("SELECT ciphertext, iv, key_version, refresh_ciphertext, refresh_iv, expires_at, refresh_expires_at, scopes FROM user_tokens WHERE user_id = ? AND provider = ?")
+      .prepare(
+        "SELECT ciphertext, iv, key_version, refresh_ciphertext, refresh_iv, expires_at, refresh_expires_at, scopes FROM user_tokens WHERE user_id = ? AND provider = ?",
+      )
       .bind(userId, provider)
       .first();
     if (!found) return null;
     const row = Row.parse(found);
     const cipher = await cipherFor(this.keysConfig);
-    const accessToken = await cipher.open({ ciphertext: row.ciphertext, iv: row.iv, keyVersion: row.key_version }, slot(userId, provider, "access"));
+    const accessToken = await cipher.open(
+      { ciphertext: row.ciphertext, iv: row.iv, keyVersion: row.key_version },
+      slot(userId, provider, "access"),
+    );
     const refreshToken =
       row.refresh_ciphertext && row.refresh_iv
-        ? await cipher.open({ ciphertext: row.refresh_ciphertext, iv: row.refresh_iv, keyVersion: row.key_version }, slot(userId, provider, "refresh"))
+        ? await cipher.open(
+            { ciphertext: row.refresh_ciphertext, iv: row.refresh_iv, keyVersion: row.key_version },
+            slot(userId, provider, "refresh"),
+          )
         : null;
     return { accessToken, refreshToken, expiresAt: row.expires_at, refreshExpiresAt: row.refresh_expires_at, scopes: row.scopes };
   }

@@ -62,7 +62,16 @@ export class UserStore {
            role = excluded.role, github_login = excluded.github_login, updated_at = excluded.updated_at
          RETURNING ${USER_COLUMNS}`,
       )
-      .bind(`gh_${identity.id}`, identity.name ?? identity.login, identity.email, identity.avatarUrl, role, identity.id, identity.login, now)
+      .bind(
+        `gh_${identity.id}`,
+        identity.name ?? identity.login,
+        identity.email,
+        identity.avatarUrl,
+        role,
+        identity.id,
+        identity.login,
+        now,
+      )
       .first();
     return userFromRow(row);
   }

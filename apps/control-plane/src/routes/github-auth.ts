@@ -20,7 +20,13 @@ const STATE_COOKIE = "lookout_github_state";
 const STATE_TTL_SECONDS = 600;
 
 const CallbackQuery = z.object({ code: z.string().min(1).max(512), state: z.string().min(16).max(128) });
-const GithubUser = z.object({ id: z.number().int().positive(), login: z.string(), name: z.string().nullable().optional(), email: z.string().nullable().optional(), avatar_url: z.string().url().optional() });
+const GithubUser = z.object({
+  id: z.number().int().positive(),
+  login: z.string(),
+  name: z.string().nullable().optional(),
+  email: z.string().nullable().optional(),
+  avatar_url: z.string().url().optional(),
+});
 const GithubOrgs = z.array(z.object({ login: z.string() }));
 
 /**
@@ -32,8 +38,20 @@ export const githubAuthRoutes = new Hono<AppEnv>();
 githubAuthRoutes.get("/", async (c) => {
   const { clientId } = oauthClient(c.env);
   const state = randomToken(24);
-  setCookie(c, STATE_COOKIE, state, { httpOnly: true, sameSite: "Lax", path: "/auth/github", secure: isHttps(c), maxAge: STATE_TTL_SECONDS });
-  const { url } = getWebFlowAuthorizationUrl({ clientType: "github-app", clientId, redirectUrl: callbackUrl(c.env), state, request: githubRequest(c.env) });
+  setCookie(c, STATE_COOKIE, state, {
+    httpOnly: true,
+    sameSite: "Lax",
+    path: "/auth/github",
+    secure: isHttps(c),
+    maxAge: STATE_TTL_SECONDS,
+  });
+  const { url } = getWebFlowAuthorizationUrl({
+    clientType: "github-app",
+    clientId,
+    redirectUrl: callbackUrl(c.env),
+    state,
+    request: githubRequest(c.env),
+  });
   return c.redirect(url, 302);
 });
 
@@ -42,11 +60,19 @@ githubAuthRoutes.get("/callback", async (c) => {
   const query = readQuery(c, CallbackQuery);
   const expected = getCookie(c, STATE_COOKIE) ?? "";
   deleteCookie(c, STATE_COOKIE, { path: "/auth/github" });
-  if (!expected || !timingSafeEqual(expected, query.state)) throw new LookoutError("INVALID_TOKEN", "The sign-in was not started from this browser, or it took too long; start again.");
+  if (!expected || !timingSafeEqual(expected, query.state))
+    throw new LookoutError("INVALID_TOKEN", "The sign-in was not started from this browser, or it took too long; start again.");
   const request = githubRequest(c.env);
   let authentication: { token: string; refreshToken?: string; expiresAt?: string; refreshTokenExpiresAt?: string };
   try {
-    ({ authentication } = await exchangeWebFlowCode({ clientType: "github-app", clientId, clientSecret, code: query.code, redirectUrl: callbackUrl(c.env), request }));
+    ({ authentication } = await exchangeWebFlowCode({
+      clientType: "github-app",
+      clientId,
+      clientSecret,
+      code: query.code,
+      redirectUrl: callbackUrl(c.env),
+      request,
+    }));
   } catch (error) {
     log.warn("github code exchange failed", { error: String(error) });
     throw new LookoutError("INVALID_TOKEN", "GitHub did not accept the sign-in code; start again.");
@@ -54,7 +80,10 @@ githubAuthRoutes.get("/callback", async (c) => {
   const headers = { authorization: `token ${authentication.token}` };
   const user = GithubUser.parse((await request("GET /user", { headers })).data);
   const policy = policyFrom(c.env);
-  const orgs = policy.orgs.length > 0 ? GithubOrgs.parse((await request("GET /user/orgs", { headers, per_page: 100 })).data).map((org) => org.login) : [];
+  const orgs =
+    policy.orgs.length > 0
+      ? GithubOrgs.parse((await request("GET /user/orgs", { headers, per_page: 100 })).data).map((org) => org.login)
+      : [];
   const admission = admit({ login: user.login, orgs }, policy);
   if (!admission.admitted) throw new LookoutError("FORBIDDEN", admission.reason);
 
@@ -77,7 +106,13 @@ githubAuthRoutes.get("/callback", async (c) => {
     now,
   );
   const session = await new AuthSessionStore(c.env.DB).create(signedIn.id, now);
-  setCookie(c, SESSION_COOKIE, session.token, { httpOnly: true, sameSite: "Lax", path: "/", secure: isHttps(c), maxAge: Math.floor(AUTH_SESSION_TTL_MS / 1000) });
+  setCookie(c, SESSION_COOKIE, session.token, {
+    httpOnly: true,
+    sameSite: "Lax",
+    path: "/",
+    secure: isHttps(c),
+    maxAge: Math.floor(AUTH_SESSION_TTL_MS / 1000),
+  });
   log.info("github user signed in", { userId: signedIn.id, login: user.login, role: admission.role });
   c.header("Cache-Control", "no-store");
   return c.redirect("/", 302);
@@ -86,7 +121,8 @@ githubAuthRoutes.get("/callback", async (c) => {
 function oauthClient(env: Env): { clientId: string; clientSecret: string } {
   const clientId = env.GITHUB_APP_CLIENT_ID?.trim();
   const clientSecret = env.GITHUB_APP_CLIENT_SECRET?.trim();
-  if (!clientId || !clientSecret) throw new LookoutError("SCM_NOT_CONFIGURED", "GitHub sign-in is off: set GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET.");
+  if (!clientId || !clientSecret)
+    throw new LookoutError("SCM_NOT_CONFIGURED", "GitHub sign-in is off: set GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET.");
   return { clientId, clientSecret };
 }
 

@@ -45,7 +45,8 @@ githubWebhookRoutes.post("/github", async (c) => {
 
   const deliveryId = c.req.header("x-github-delivery") ?? "";
   const event = c.req.header("x-github-event") ?? "";
-  if (!DELIVERY_ID.test(deliveryId) || !/^[a-z_]{1,64}$/.test(event)) throw new LookoutError("BAD_REQUEST", "A GitHub delivery needs X-GitHub-Delivery and X-GitHub-Event.");
+  if (!DELIVERY_ID.test(deliveryId) || !/^[a-z_]{1,64}$/.test(event))
+    throw new LookoutError("BAD_REQUEST", "A GitHub delivery needs X-GitHub-Delivery and X-GitHub-Event.");
   const deliveries = new WebhookDeliveryStore(c.env.DB);
   if (!(await deliveries.claim("github", deliveryId, event, Date.now()))) return c.json({ ok: true, duplicate: true });
   try {

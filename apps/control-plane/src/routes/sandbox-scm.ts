@@ -49,7 +49,8 @@ async function authorizeSandbox(c: Context<AppEnv>): Promise<DurableObjectStub<S
   const authorization = c.req.header("authorization") ?? "";
   const token = authorization.startsWith("Bearer ") ? authorization.slice("Bearer ".length) : "";
   const sandboxId = c.req.header("x-lookout-sandbox-id") ?? "";
-  if (!token || !sandboxId) throw new LookoutError("UNAUTHENTICATED", "Send the sandbox token as a bearer token and the sandbox id in X-Lookout-Sandbox-Id.");
+  if (!token || !sandboxId)
+    throw new LookoutError("UNAUTHENTICATED", "Send the sandbox token as a bearer token and the sandbox id in X-Lookout-Sandbox-Id.");
   const stub = await sessionStub(c.env, c.req.param("id") ?? "");
   const verdict = await stub.authorizeBridge(sandboxId, token);
   if (verdict === "unauthorized") throw new LookoutError("INVALID_TOKEN", "The sandbox token is not valid for this session.");

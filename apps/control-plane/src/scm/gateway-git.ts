@@ -27,7 +27,11 @@ export class GatewayGit {
 
   static fromEnv(env: Pick<Env, "GATEWAY_URL" | "GATEWAY_SERVICE_SECRET" | "GATEWAY">): GatewayGit {
     const binding = env.GATEWAY;
-    return new GatewayGit(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, binding ? (input, init) => binding.fetch(input, init) : (input, init) => fetch(input, init));
+    return new GatewayGit(
+      env.GATEWAY_URL,
+      env.GATEWAY_SERVICE_SECRET,
+      binding ? (input, init) => binding.fetch(input, init) : (input, init) => fetch(input, init),
+    );
   }
 
   async branches(repositoryPath: string): Promise<{ name: string; sha: string }[]> {
@@ -43,12 +47,17 @@ export class GatewayGit {
   }
 
   private async call<T extends z.ZodType>(path: string, body: unknown, schema: T): Promise<z.infer<T>> {
-    if (!this.secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so local repositories cannot be reached.");
+    if (!this.secret)
+      throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so local repositories cannot be reached.");
     const payload = JSON.stringify(body);
     const headers = await signRequest({ service: "control-plane", method: "POST", pathAndQuery: path, body: payload }, this.secret);
     let response: Response;
     try {
-      response = await this.fetcher(new URL(path, this.baseUrl), { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: payload });
+      response = await this.fetcher(new URL(path, this.baseUrl), {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: payload,
+      });
     } catch (error) {
       throw new LookoutError("SANDBOX_UNAVAILABLE", `The sandbox gateway is unreachable: ${String(error)}`);
     }

@@ -81,9 +81,11 @@ export class LocalScmProvider implements ScmProvider {
 
   async gitCredential(input: CredentialInput): Promise<GitCredentialResponse> {
     const gatewayHost = new URL(this.env.GATEWAY_PUBLIC_URL ?? this.env.GATEWAY_URL).host;
-    if (input.request.host !== gatewayHost) throw new LookoutError("FORBIDDEN", `This session's repository is served by ${gatewayHost}, not ${input.request.host}.`);
+    if (input.request.host !== gatewayHost)
+      throw new LookoutError("FORBIDDEN", `This session's repository is served by ${gatewayHost}, not ${input.request.host}.`);
     const path = requestedPath(input.request);
-    if (path !== null && path !== `git/${input.session.id}.git`) throw new LookoutError("FORBIDDEN", "Credentials are only issued for this session's repository.");
+    if (path !== null && path !== `git/${input.session.id}.git`)
+      throw new LookoutError("FORBIDDEN", "Credentials are only issued for this session's repository.");
     const expiresAt = input.now + GIT_CREDENTIAL_TTL_MS;
     const password = await mintGitCredential(this.env.GIT_CREDENTIAL_SECRET, {
       sid: input.session.id,
@@ -96,8 +98,13 @@ export class LocalScmProvider implements ScmProvider {
   }
 
   async openOrUpdatePullRequest(input: PullRequestInput): Promise<PullRequest> {
-    if (input.existing && input.existing.state !== "open") throw new LookoutError("PULL_REQUEST_CLOSED", `The pull request for ${input.session.branch} is already ${input.existing.state}.`);
-    const review = await this.gateway.compare({ repositoryPath: localPath(input.repository), base: input.session.baseBranch, head: input.session.branch });
+    if (input.existing && input.existing.state !== "open")
+      throw new LookoutError("PULL_REQUEST_CLOSED", `The pull request for ${input.session.branch} is already ${input.existing.state}.`);
+    const review = await this.gateway.compare({
+      repositoryPath: localPath(input.repository),
+      base: input.session.baseBranch,
+      head: input.session.branch,
+    });
     return {
       id: input.existing?.id ?? input.id,
       sessionId: input.session.id,
@@ -125,7 +132,11 @@ export class LocalScmProvider implements ScmProvider {
 
   async afterPush(repository: RepositoryRecord, pullRequest: PullRequest, _headSha: string, now: number): Promise<PullRequest | null> {
     if (pullRequest.state !== "open") return null;
-    const review = await this.gateway.compare({ repositoryPath: localPath(repository), base: pullRequest.baseBranch, head: pullRequest.headBranch });
+    const review = await this.gateway.compare({
+      repositoryPath: localPath(repository),
+      base: pullRequest.baseBranch,
+      head: pullRequest.headBranch,
+    });
     return { ...pullRequest, review, headSha: review.headSha, updatedAt: now };
   }
 

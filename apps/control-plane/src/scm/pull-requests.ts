@@ -92,7 +92,12 @@ export async function openPullRequest(
 }
 
 /** After the bridge pushed: the open pull request follows the branch (a local review is recomputed). */
-export async function refreshAfterPush(env: Env, session: SessionRecord, headSha: string, now: number = Date.now()): Promise<ArtifactEvent | null> {
+export async function refreshAfterPush(
+  env: Env,
+  session: SessionRecord,
+  headSha: string,
+  now: number = Date.now(),
+): Promise<ArtifactEvent | null> {
   const repository = await new RepositoryStore(env.DB).get(session.repository.id);
   if (!repository) return null;
   const store = new PullRequestStore(env.DB);
@@ -104,14 +109,26 @@ export async function refreshAfterPush(env: Env, session: SessionRecord, headSha
 }
 
 /** Merges a local pull request into its base in the host repository. */
-export async function mergeLocalPullRequest(env: Env, session: SessionScmPort, by: Author, message: string | undefined, now: number = Date.now()): Promise<PullRequest> {
+export async function mergeLocalPullRequest(
+  env: Env,
+  session: SessionScmPort,
+  by: Author,
+  message: string | undefined,
+  now: number = Date.now(),
+): Promise<PullRequest> {
   const { session: record } = await session.scmContext();
   const repository = await new RepositoryStore(env.DB).getOrThrow(record.repository.id);
   const store = new PullRequestStore(env.DB);
   const existing = await store.forBranch(repository.id, record.branch);
   if (!existing) throw new LookoutError("PULL_REQUEST_NOT_FOUND");
   if (repository.kind !== "local") throw new LookoutError("UNSUPPORTED", "GitHub pull requests are merged on GitHub.");
-  const merged = await new LocalScmProvider(env).merge(repository, existing, by, message ?? `Merge ${existing.headBranch}: ${existing.title}`, now);
+  const merged = await new LocalScmProvider(env).merge(
+    repository,
+    existing,
+    by,
+    message ?? `Merge ${existing.headBranch}: ${existing.title}`,
+    now,
+  );
   const saved = await store.upsert(merged);
   await session.recordArtifact(pullRequestArtifact(saved));
   return saved;
@@ -143,7 +160,11 @@ async function userGithubToken(env: Env, requester: Author, now: number): Promis
 export function composeBody(session: SessionRecord, events: readonly SessionEvent[], url: string): string {
   const prompts = events.flatMap((event) => (event.payload.type === "prompt.queued" ? [event.payload] : []));
   const lines = prompts.slice(0, MAX_BODY_PROMPTS).map((prompt) => {
-    const first = prompt.text.split("\n").find((line) => line.trim().length > 0)?.trim() ?? "";
+    const first =
+      prompt.text
+        .split("\n")
+        .find((line) => line.trim().length > 0)
+        ?.trim() ?? "";
     const short = first.length > 120 ? `${first.slice(0, 119)}…` : first;
     return `- ${short} (${prompt.author.name})`;
   });

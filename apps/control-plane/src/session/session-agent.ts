@@ -1,5 +1,14 @@
 import { Agent, type Connection, type ConnectionContext, type WSMessage } from "agents";
-import { type ArtifactEvent, Author, LookoutError, ParticipantRole, type QueuedPrompt, type SessionDetail, type SessionEvent, type SessionState } from "@lookout/protocol";
+import {
+  type ArtifactEvent,
+  Author,
+  LookoutError,
+  ParticipantRole,
+  type QueuedPrompt,
+  type SessionDetail,
+  type SessionEvent,
+  type SessionState,
+} from "@lookout/protocol";
 import { z } from "zod";
 import { SecretStore } from "../db/secrets";
 import { SessionIndexStore } from "../db/sessions-index";
@@ -47,7 +56,10 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 
   // ---------------------------------------------------------------- RPC from the Worker
 
-  async createSession(input: CreateSessionInput, firstPrompt: PromptInput | null): Promise<RpcResult<{ state: SessionState; promptId: string | null }>> {
+  async createSession(
+    input: CreateSessionInput,
+    firstPrompt: PromptInput | null,
+  ): Promise<RpcResult<{ state: SessionState; promptId: string | null }>> {
     return capture(async () => {
       const result = this.sessionCore().create(input, firstPrompt);
       // The creator lists sessions right after creating one, so this write is not deferred.
@@ -146,7 +158,12 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   override onMessage(connection: Connection, message: WSMessage): void {
     const socket = toSocket(connection);
     const state = socket.state();
-    const raw = typeof message === "string" ? message : message instanceof ArrayBuffer ? message : new Uint8Array(message.buffer, message.byteOffset, message.byteLength).slice().buffer;
+    const raw =
+      typeof message === "string"
+        ? message
+        : message instanceof ArrayBuffer
+          ? message
+          : new Uint8Array(message.buffer, message.byteOffset, message.byteLength).slice().buffer;
     if (state?.kind === "bridge") this.sessionCore().onBridgeMessage(socket, raw);
     else if (state?.kind === "client") this.sessionCore().onClientMessage(socket, raw);
     else connection.close(4401, "This connection has no identity.");

@@ -72,7 +72,13 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
     if (!verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), verifyKey, Buffer.from(signature, "base64url"))) return false;
     const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as { iss?: unknown; exp?: number; iat?: number };
     const now = Math.floor(Date.now() / 1000);
-    return String(claims.iss) === appId && typeof claims.exp === "number" && claims.exp > now && typeof claims.iat === "number" && claims.iat <= now + 60;
+    return (
+      String(claims.iss) === appId &&
+      typeof claims.exp === "number" &&
+      claims.exp > now &&
+      typeof claims.iat === "number" &&
+      claims.iat <= now + 60
+    );
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -103,7 +109,14 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
       const code = (body as { code?: string } | null)?.code ?? url.searchParams.get("code");
       const user = code ? [...state.userTokens.entries()].find(([, u]) => `code-${u.login}` === code) : undefined;
       if (!user) return send(200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." });
-      return send(200, { access_token: user[0], token_type: "bearer", scope: "", expires_in: 28800, refresh_token: `refresh-${user[1].login}`, refresh_token_expires_in: 15897600 });
+      return send(200, {
+        access_token: user[0],
+        token_type: "bearer",
+        scope: "",
+        expires_in: 28800,
+        refresh_token: `refresh-${user[1].login}`,
+        refresh_token_expires_in: 15897600,
+      });
     }
 
     const installationTokenPath = `/app/installations/${installationId}/access_tokens`;
@@ -114,14 +127,25 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
       tokens.set(token, expiresAt);
       const input = (body ?? {}) as { permissions?: Record<string, string>; repositories?: string[] };
       state.minted.push({ token, permissions: input.permissions ?? {}, repositories: input.repositories });
-      return send(201, { token, expires_at: new Date(expiresAt).toISOString(), permissions: input.permissions ?? {}, repository_selection: "selected" });
+      return send(201, {
+        token,
+        expires_at: new Date(expiresAt).toISOString(),
+        permissions: input.permissions ?? {},
+        repository_selection: "selected",
+      });
     }
     if (path.startsWith("/app/")) return send(auth === "app" ? 404 : 401, { message: "Not Found" });
 
     if (auth === "none") return send(401, { message: "Requires authentication" });
     if (path === "/user" && method === "GET" && auth === "user") {
       const user = state.userTokens.get(bearer);
-      return send(200, { login: user?.login, id: user?.id, name: `${user?.login} Name`, email: null, avatar_url: "https://avatars.example/u.png" });
+      return send(200, {
+        login: user?.login,
+        id: user?.id,
+        name: `${user?.login} Name`,
+        email: null,
+        avatar_url: "https://avatars.example/u.png",
+      });
     }
     if (path === "/installation/repositories" && method === "GET") {
       if (auth !== "installation") return send(403, { message: "installation token required" });
@@ -153,13 +177,23 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
       if (!number && method === "GET") {
         const head = url.searchParams.get("head") ?? "";
         const wanted = url.searchParams.get("state") ?? "open";
-        return send(200, state.pulls.filter((p) => p.owner === owner && p.repo === repo && `${owner}:${p.head}` === head && (wanted === "all" || p.state === wanted)).map(render));
+        return send(
+          200,
+          state.pulls
+            .filter(
+              (p) => p.owner === owner && p.repo === repo && `${owner}:${p.head}` === head && (wanted === "all" || p.state === wanted),
+            )
+            .map(render),
+        );
       }
       if (!number && method === "POST") {
         if (auth === "user" && state.refuseUserCreates) return send(403, { message: "Resource not accessible by integration" });
         const input = body as { title: string; head: string; base: string; body?: string; draft?: boolean };
         if (state.pulls.some((p) => p.owner === owner && p.repo === repo && p.head === input.head && p.state === "open")) {
-          return send(422, { message: "Validation Failed", errors: [{ message: `A pull request already exists for ${owner}:${input.head}.` }] });
+          return send(422, {
+            message: "Validation Failed",
+            errors: [{ message: `A pull request already exists for ${owner}:${input.head}.` }],
+          });
         }
         const pull: FakePull = {
           number: state.pulls.length + 1,

@@ -11,7 +11,13 @@ const grace = { userId: "u_grace", name: "Grace Hopper", email: "grace@example.c
 beforeAll(async () => {
   github = await startFakeGitHub();
   github.userTokens.set("ghu_ada_token", { login: "ada", id: 1001 });
-  client = new GitHubAppClient({ appId: github.appId, privateKey: github.privateKey, installationId: github.installationId, apiUrl: github.url, gitHost: "github.com" });
+  client = new GitHubAppClient({
+    appId: github.appId,
+    privateKey: github.privateKey,
+    installationId: github.installationId,
+    apiUrl: github.url,
+    gitHost: "github.com",
+  });
 });
 
 afterAll(async () => {
@@ -24,7 +30,10 @@ describe("installation tokens", () => {
     const second = await client.installationToken({ name: "app" }, { workflows: false });
     expect(second.token).toBe(first.token);
     expect(github.minted).toHaveLength(1);
-    expect(github.minted[0]).toMatchObject({ repositories: ["app"], permissions: { contents: "write", pull_requests: "write", metadata: "read" } });
+    expect(github.minted[0]).toMatchObject({
+      repositories: ["app"],
+      permissions: { contents: "write", pull_requests: "write", metadata: "read" },
+    });
     expect(github.minted[0]?.permissions).not.toHaveProperty("workflows");
     expect(first.expiresAt).toBeGreaterThan(Date.now() + 50 * 60_000);
     expect(github.requests.filter((r) => r.path.endsWith("/access_tokens")).every((r) => r.auth === "app")).toBe(true);
@@ -39,9 +48,19 @@ describe("installation tokens", () => {
 
   it("are refused by GitHub for a JWT signed with another key", async () => {
     const { privateKey } = await import("node:crypto").then((crypto) =>
-      crypto.generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }),
+      crypto.generateKeyPairSync("rsa", {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: "pkcs1", format: "pem" },
+        publicKeyEncoding: { type: "spki", format: "pem" },
+      }),
     );
-    const impostor = new GitHubAppClient({ appId: github.appId, privateKey, installationId: github.installationId, apiUrl: github.url, gitHost: "github.com" });
+    const impostor = new GitHubAppClient({
+      appId: github.appId,
+      privateKey,
+      installationId: github.installationId,
+      apiUrl: github.url,
+      gitHost: "github.com",
+    });
     await expect(impostor.installationToken({ name: "app" }, { workflows: false })).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 });
@@ -57,11 +76,26 @@ describe("repositories", () => {
 });
 
 describe("pull requests", () => {
-  const base = { owner: "acme", name: "app", base: "main", title: "Add the feature", body: "What changed.\n\n[Session](http://lookout/sessions/ses_1)", draft: true, knownNumber: null };
+  const base = {
+    owner: "acme",
+    name: "app",
+    base: "main",
+    title: "Add the feature",
+    body: "What changed.\n\n[Session](http://lookout/sessions/ses_1)",
+    draft: true,
+    knownNumber: null,
+  };
 
   it("are opened as the user with their own token, draft by default", async () => {
     const pr = await client.openOrUpdatePullRequest({ ...base, head: "lookout/ses_1", userToken: "ghu_ada_token", requester: ada });
-    expect(pr).toMatchObject({ number: 1, openedAs: "user", draft: true, state: "open", created: true, url: "https://github.com/acme/app/pull/1" });
+    expect(pr).toMatchObject({
+      number: 1,
+      openedAs: "user",
+      draft: true,
+      state: "open",
+      created: true,
+      url: "https://github.com/acme/app/pull/1",
+    });
     const created = github.pulls[0];
     expect(created?.user).toBe("ada");
     expect(created?.body).not.toContain("Requested by");
@@ -90,7 +124,14 @@ describe("pull requests", () => {
 
   it("are updated, not duplicated, when the branch is pushed again", async () => {
     const before = github.pulls.length;
-    const again = await client.openOrUpdatePullRequest({ ...base, head: "lookout/ses_1", title: "Add the feature (v2)", userToken: "ghu_ada_token", requester: ada, knownNumber: 1 });
+    const again = await client.openOrUpdatePullRequest({
+      ...base,
+      head: "lookout/ses_1",
+      title: "Add the feature (v2)",
+      userToken: "ghu_ada_token",
+      requester: ada,
+      knownNumber: 1,
+    });
     expect(again).toMatchObject({ number: 1, created: false, title: "Add the feature (v2)" });
     expect(github.pulls.length).toBe(before);
     const unknown = await client.openOrUpdatePullRequest({ ...base, head: "lookout/ses_2", userToken: null, requester: grace });

@@ -39,17 +39,30 @@ export interface CredentialHelperEnv {
  * Runs one helper invocation: `get` asks the control plane and returns git's answer; `store` and
  * `erase` are no-ops because nothing is cached. An error throws, so git fails without a password.
  */
-export async function runCredentialHelper(action: string, input: string, env: CredentialHelperEnv, fetcher: typeof fetch = fetch): Promise<string> {
+export async function runCredentialHelper(
+  action: string,
+  input: string,
+  env: CredentialHelperEnv,
+  fetcher: typeof fetch = fetch,
+): Promise<string> {
   if (action !== "get") return "";
   const fields = parseCredentialInput(input);
-  const request = GitCredentialRequest.parse({ protocol: fields.protocol, host: fields.host, ...(fields.path ? { path: fields.path } : {}) });
-  const response = await fetcher(`${env.controlPlaneUrl.replace(/\/+$/, "")}/api/sessions/${encodeURIComponent(env.sessionId)}/git-credentials`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${env.sandboxToken}`, "x-lookout-sandbox-id": env.sandboxId, "content-type": "application/json" },
-    body: JSON.stringify(request),
-    signal: AbortSignal.timeout(20_000),
+  const request = GitCredentialRequest.parse({
+    protocol: fields.protocol,
+    host: fields.host,
+    ...(fields.path ? { path: fields.path } : {}),
   });
-  if (!response.ok) throw new Error(`The control plane refused a git credential (${response.status}): ${(await response.text()).slice(0, 300)}`);
+  const response = await fetcher(
+    `${env.controlPlaneUrl.replace(/\/+$/, "")}/api/sessions/${encodeURIComponent(env.sessionId)}/git-credentials`,
+    {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.sandboxToken}`, "x-lookout-sandbox-id": env.sandboxId, "content-type": "application/json" },
+      body: JSON.stringify(request),
+      signal: AbortSignal.timeout(20_000),
+    },
+  );
+  if (!response.ok)
+    throw new Error(`The control plane refused a git credential (${response.status}): ${(await response.text()).slice(0, 300)}`);
   return formatCredentialOutput(GitCredentialResponse.parse(await response.json()));
 }
 

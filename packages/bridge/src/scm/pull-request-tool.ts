@@ -68,14 +68,22 @@ export async function startToolServer(options: ToolServerOptions): Promise<{ url
     request.on("end", () => {
       void (async () => {
         if (request.method !== "POST" || request.url !== "/pull-request") return reply(404, { error: "not found" });
-        if (!constantTimeEqual(request.headers.authorization ?? "", `Bearer ${options.token}`)) return reply(401, { error: "unauthorized" });
+        if (!constantTimeEqual(request.headers.authorization ?? "", `Bearer ${options.token}`))
+          return reply(401, { error: "unauthorized" });
         const parsed = CreatePullRequestRequest.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}"));
         if (!parsed.success) return reply(422, { error: "invalid pull request fields" });
-        const upstream = await fetcher(`${options.controlPlaneUrl.replace(/\/+$/, "")}/api/sessions/${encodeURIComponent(options.sessionId)}/pull-request`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${options.sandboxToken}`, "x-lookout-sandbox-id": options.sandboxId, "content-type": "application/json" },
-          body: JSON.stringify(parsed.data),
-        });
+        const upstream = await fetcher(
+          `${options.controlPlaneUrl.replace(/\/+$/, "")}/api/sessions/${encodeURIComponent(options.sessionId)}/pull-request`,
+          {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${options.sandboxToken}`,
+              "x-lookout-sandbox-id": options.sandboxId,
+              "content-type": "application/json",
+            },
+            body: JSON.stringify(parsed.data),
+          },
+        );
         const text = await upstream.text();
         if (!upstream.ok) return reply(upstream.status, { error: text.slice(0, 1000) });
         reply(upstream.status, PullRequestResponse.parse(JSON.parse(text)));

@@ -3,7 +3,10 @@ import { checkBranchName } from "../branch";
 
 /** What the push coordinator needs from git: the bridge's `Git.run` fits. */
 export interface GitRunner {
-  run(args: readonly string[], options?: { env?: Record<string, string>; okCodes?: readonly number[] }): Promise<{ stdout: string; stderr: string; code: number }>;
+  run(
+    args: readonly string[],
+    options?: { env?: Record<string, string>; okCodes?: readonly number[] },
+  ): Promise<{ stdout: string; stderr: string; code: number }>;
 }
 
 export type PushDecision = { action: "push" } | { action: "ask"; files: string[] };
@@ -65,7 +68,13 @@ export class PushCoordinator {
     const approvalId = approvalIdFor(head);
     this.waiting = { approvalId, headSha: head, promptId };
     this.options.emit({ type: "push.approval.requested", approvalId, branch: this.options.branch, headSha: head, files: decision.files });
-    this.options.emit({ type: "git.push", ...(promptId ? { promptId } : {}), branch: this.options.branch, headSha: head, status: "awaiting_approval" });
+    this.options.emit({
+      type: "git.push",
+      ...(promptId ? { promptId } : {}),
+      branch: this.options.branch,
+      headSha: head,
+      status: "awaiting_approval",
+    });
   }
 
   /** The session relayed a participant's decision. */
@@ -74,7 +83,14 @@ export class PushCoordinator {
     if (!waiting || waiting.approvalId !== command.approvalId || waiting.headSha !== command.headSha) return;
     this.waiting = null;
     if (command.decision === "reject") {
-      this.options.emit({ type: "git.push", ...(waiting.promptId ? { promptId: waiting.promptId } : {}), branch: this.options.branch, headSha: waiting.headSha, status: "failed", error: "A participant rejected pushing the workflow changes; they stay in the sandbox." });
+      this.options.emit({
+        type: "git.push",
+        ...(waiting.promptId ? { promptId: waiting.promptId } : {}),
+        branch: this.options.branch,
+        headSha: waiting.headSha,
+        status: "failed",
+        error: "A participant rejected pushing the workflow changes; they stay in the sandbox.",
+      });
       return;
     }
     this.approvedSha = command.headSha;
@@ -90,7 +106,12 @@ export class PushCoordinator {
       await git.run(["update-ref", `refs/remotes/${remote}/${branch}`, headSha], { okCodes: [0, 1, 128] });
       emit({ type: "git.push", ...base, status: "pushed" });
     } else {
-      emit({ type: "git.push", ...base, status: "failed", error: result.stderr.trim().slice(0, 2000) || `git push exited with ${result.code}` });
+      emit({
+        type: "git.push",
+        ...base,
+        status: "failed",
+        error: result.stderr.trim().slice(0, 2000) || `git push exited with ${result.code}`,
+      });
     }
   }
 }

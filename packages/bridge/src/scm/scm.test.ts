@@ -22,18 +22,32 @@ describe("the git credential helper", () => {
       seen.push({ url: String(input), headers: new Headers(init?.headers), body: JSON.parse(String(init?.body)) });
       return Response.json({ username: "lookout", password: "lgc1.claims.sig", expiresAt: 1_900_000_000_000 });
     };
-    const output = await runCredentialHelper("get", "protocol=http\nhost=127.0.0.1:8788\npath=git/ses_1.git\n\n", { controlPlaneUrl: "http://cp/", sessionId: "ses_1", sandboxId: "sbx_1", sandboxToken: "tok" }, fetcher);
+    const output = await runCredentialHelper(
+      "get",
+      "protocol=http\nhost=127.0.0.1:8788\npath=git/ses_1.git\n\n",
+      { controlPlaneUrl: "http://cp/", sessionId: "ses_1", sandboxId: "sbx_1", sandboxToken: "tok" },
+      fetcher,
+    );
     expect(output).toBe("username=lookout\npassword=lgc1.claims.sig\npassword_expiry_utc=1900000000\n");
     expect(seen[0]?.url).toBe("http://cp/api/sessions/ses_1/git-credentials");
     expect(seen[0]?.headers.get("authorization")).toBe("Bearer tok");
     expect(seen[0]?.headers.get("x-lookout-sandbox-id")).toBe("sbx_1");
     expect(seen[0]?.body).toEqual({ protocol: "http", host: "127.0.0.1:8788", path: "git/ses_1.git" });
-    expect(await runCredentialHelper("store", "", { controlPlaneUrl: "http://cp", sessionId: "s", sandboxId: "b", sandboxToken: "t" }, fetcher)).toBe("");
+    expect(
+      await runCredentialHelper("store", "", { controlPlaneUrl: "http://cp", sessionId: "s", sandboxId: "b", sandboxToken: "t" }, fetcher),
+    ).toBe("");
   });
 
   it("fails (so git gets no password) when the control plane refuses, and never lets a value inject fields", async () => {
     const refused: typeof fetch = async () => new Response("no", { status: 401 });
-    await expect(runCredentialHelper("get", "protocol=https\nhost=github.com\n", { controlPlaneUrl: "http://cp", sessionId: "s", sandboxId: "b", sandboxToken: "t" }, refused)).rejects.toThrow(/401/);
+    await expect(
+      runCredentialHelper(
+        "get",
+        "protocol=https\nhost=github.com\n",
+        { controlPlaneUrl: "http://cp", sessionId: "s", sandboxId: "b", sandboxToken: "t" },
+        refused,
+      ),
+    ).rejects.toThrow(/401/);
     expect(() => formatCredentialOutput({ username: "x", password: "a\nusername=evil", expiresAt: 1 })).toThrow();
     expect(parseCredentialInput("protocol=https\nhost=github.com\n\nignored=1")).toEqual({ protocol: "https", host: "github.com" });
   });
@@ -53,7 +67,10 @@ describe("the git credential helper", () => {
 describe("pushes that change workflows", () => {
   it("are decided per commit: only protected paths ask, and only the approved commit goes", () => {
     expect(decidePush(["src/a.ts"], "a".repeat(40), null)).toEqual({ action: "push" });
-    expect(decidePush([".github/workflows/ci.yml", "src/a.ts"], "a".repeat(40), null)).toEqual({ action: "ask", files: [".github/workflows/ci.yml"] });
+    expect(decidePush([".github/workflows/ci.yml", "src/a.ts"], "a".repeat(40), null)).toEqual({
+      action: "ask",
+      files: [".github/workflows/ci.yml"],
+    });
     expect(decidePush([".github/workflows/ci.yml"], "a".repeat(40), "a".repeat(40))).toEqual({ action: "push" });
     expect(decidePush([".github/workflows/ci.yml"], "b".repeat(40), "a".repeat(40))).toMatchObject({ action: "ask" });
     expect(decidePush([".github/dependabot.yml"], "a".repeat(40), null)).toEqual({ action: "push" });
@@ -87,7 +104,8 @@ describe("pushes that change workflows", () => {
           return { ...result, code: 0 };
         } catch (error) {
           const failure = error as { code?: number; stdout?: string; stderr?: string };
-          if (options?.okCodes?.includes(failure.code ?? -1)) return { stdout: failure.stdout ?? "", stderr: failure.stderr ?? "", code: failure.code ?? -1 };
+          if (options?.okCodes?.includes(failure.code ?? -1))
+            return { stdout: failure.stdout ?? "", stderr: failure.stderr ?? "", code: failure.code ?? -1 };
           throw error;
         }
       },
@@ -126,7 +144,9 @@ describe("the create-pull-request tool", () => {
     const dir = mkdtempSync(join(tmpdir(), "lookout-tool-"));
     dirs.push(dir);
     writeFileSync(join(dir, "create-pull-request.mjs"), pullRequestToolSource());
-    const tool = (await import(join(dir, "create-pull-request.mjs"))) as { default: { description: string; args: Record<string, unknown>; execute: unknown } };
+    const tool = (await import(join(dir, "create-pull-request.mjs"))) as {
+      default: { description: string; args: Record<string, unknown>; execute: unknown };
+    };
     expect(tool.default.description).toMatch(/pull request/);
     expect(Object.keys(tool.default.args)).toEqual(["title", "body", "draft"]);
     expect(typeof tool.default.execute).toBe("function");
@@ -146,9 +166,27 @@ describe("the create-pull-request tool", () => {
           {
             created: true,
             pullRequest: {
-              id: "pr_1", sessionId: "ses_1", repositoryId: "r1", provider: "local", number: null, url: "http://cp/sessions/ses_1", title: "T", body: "B",
-              baseBranch: "main", headBranch: "lookout/ses_1", headSha: null, state: "open", draft: true, openedBy: { userId: "u", name: "Ada" },
-              openedAs: "local", review: null, mergeSha: null, createdAt: 1, updatedAt: 1, mergedAt: null, closedAt: null,
+              id: "pr_1",
+              sessionId: "ses_1",
+              repositoryId: "r1",
+              provider: "local",
+              number: null,
+              url: "http://cp/sessions/ses_1",
+              title: "T",
+              body: "B",
+              baseBranch: "main",
+              headBranch: "lookout/ses_1",
+              headSha: null,
+              state: "open",
+              draft: true,
+              openedBy: { userId: "u", name: "Ada" },
+              openedAs: "local",
+              review: null,
+              mergeSha: null,
+              createdAt: 1,
+              updatedAt: 1,
+              mergedAt: null,
+              closedAt: null,
             },
           },
           { status: 201 },
@@ -159,7 +197,11 @@ describe("the create-pull-request tool", () => {
       const refused = await fetch(`${server.url}/pull-request`, { method: "POST", headers: { authorization: "Bearer wrong" }, body: "{}" });
       expect(refused.status).toBe(401);
       expect(forwarded).toHaveLength(0);
-      const opened = await fetch(`${server.url}/pull-request`, { method: "POST", headers: { authorization: "Bearer per-start-secret" }, body: JSON.stringify({ title: "T" }) });
+      const opened = await fetch(`${server.url}/pull-request`, {
+        method: "POST",
+        headers: { authorization: "Bearer per-start-secret" },
+        body: JSON.stringify({ title: "T" }),
+      });
       expect(opened.status).toBe(201);
       expect(forwarded[0]?.url).toBe("http://cp/api/sessions/ses_1/pull-request");
       expect(forwarded[0]?.headers.get("authorization")).toBe("Bearer sandbox-token");

@@ -93,7 +93,12 @@ export class GitHubAppClient {
     this.RestOctokit = Octokit.defaults({
       baseUrl: settings.apiUrl.replace(/\/+$/, ""),
       // Failures come back as registry errors; Octokit's own console lines would only repeat them.
-      log: { debug: () => undefined, info: () => undefined, warn: (message: string) => log.debug("github", { message }), error: (message: string) => log.debug("github", { message }) },
+      log: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (message: string) => log.debug("github", { message }),
+        error: (message: string) => log.debug("github", { message }),
+      },
       ...(settings.fetch ? { request: { fetch: settings.fetch } } : {}),
     });
     this.app = new App({ appId: settings.appId, privateKey: settings.privateKey, Octokit: this.RestOctokit });
@@ -178,14 +183,24 @@ export class GitHubAppClient {
 
   async readPullRequest(owner: string, name: string, number: number): Promise<GitHubPullRequest> {
     const octokit = await this.installationOctokit();
-    const response = await this.call(() => octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner, repo: name, pull_number: number }));
+    const response = await this.call(() =>
+      octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner, repo: name, pull_number: number }),
+    );
     return toPullRequest(PullPayload.parse(response.data), "app", false);
   }
 
   private async create(octokit: Octokit, input: OpenPullRequestInput, body: string, openedAs: "user" | "app"): Promise<GitHubPullRequest> {
     const request = (draft: boolean) =>
       this.call(() =>
-        octokit.request("POST /repos/{owner}/{repo}/pulls", { owner: input.owner, repo: input.name, title: input.title, head: input.head, base: input.base, body, draft }),
+        octokit.request("POST /repos/{owner}/{repo}/pulls", {
+          owner: input.owner,
+          repo: input.name,
+          title: input.title,
+          head: input.head,
+          base: input.base,
+          body,
+          draft,
+        }),
       );
     let response;
     try {
@@ -200,12 +215,24 @@ export class GitHubAppClient {
 
   private async findOpen(octokit: Octokit, input: OpenPullRequestInput): Promise<{ number: number } | null> {
     if (input.knownNumber !== null) {
-      const known = await this.call(() => octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner: input.owner, repo: input.name, pull_number: input.knownNumber ?? 0 }));
+      const known = await this.call(() =>
+        octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", {
+          owner: input.owner,
+          repo: input.name,
+          pull_number: input.knownNumber ?? 0,
+        }),
+      );
       const pull = PullPayload.parse(known.data);
       if (pull.state === "open") return { number: pull.number };
     }
     const listed = await this.call(() =>
-      octokit.request("GET /repos/{owner}/{repo}/pulls", { owner: input.owner, repo: input.name, head: `${input.owner}:${input.head}`, state: "open", per_page: 1 }),
+      octokit.request("GET /repos/{owner}/{repo}/pulls", {
+        owner: input.owner,
+        repo: input.name,
+        head: `${input.owner}:${input.head}`,
+        state: "open",
+        per_page: 1,
+      }),
     );
     const first = z.array(PullPayload).parse(listed.data)[0];
     return first ? { number: first.number } : null;
@@ -258,7 +285,11 @@ function toLookoutError(error: unknown): LookoutError {
   const parsed = HttpFailure.safeParse(error);
   const status = parsed.success ? parsed.data.status : 0;
   const message = parsed.success ? (parsed.data.message ?? "") : String(error);
-  const wrapped = new LookoutError(status === 401 || status === 403 || status === 404 ? "FORBIDDEN" : status === 422 ? "VALIDATION_FAILED" : "SCM_UPSTREAM", `GitHub answered ${status || "nothing"}: ${message.slice(0, 500)}`, { status });
+  const wrapped = new LookoutError(
+    status === 401 || status === 403 || status === 404 ? "FORBIDDEN" : status === 422 ? "VALIDATION_FAILED" : "SCM_UPSTREAM",
+    `GitHub answered ${status || "nothing"}: ${message.slice(0, 500)}`,
+    { status },
+  );
   return wrapped;
 }
 

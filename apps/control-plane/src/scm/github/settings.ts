@@ -17,7 +17,10 @@ export function githubClient(env: Env): GitHubAppClient {
   const privateKey = env.GITHUB_APP_PRIVATE_KEY?.replace(/\\n/g, "\n").trim();
   const installationId = Number(env.GITHUB_APP_INSTALLATION_ID);
   if (!appId || !privateKey || !Number.isSafeInteger(installationId) || installationId <= 0) {
-    throw new LookoutError("SCM_NOT_CONFIGURED", "GitHub is not configured: set GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID.");
+    throw new LookoutError(
+      "SCM_NOT_CONFIGURED",
+      "GitHub is not configured: set GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID.",
+    );
   }
   const apiUrl = env.GITHUB_API_URL?.trim() || DEFAULT_GITHUB_API_URL;
   const key = `${appId}\n${installationId}\n${apiUrl}\n${privateKey}\n${env.GITHUB_API ? "bound" : "internet"}`;
