@@ -209,7 +209,13 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
       createRequest("sbx-life", "env > /workspace/env.tmp && mv /workspace/env.tmp /workspace/env; echo kept > /workspace/note; sleep 600"),
     );
     expect(created.status).toBe(201);
-    expect(await created.json()).toEqual({ sandboxId: "sbx-life", provider: "local", providerId: "sbx-life", status: "running" });
+    expect(await created.json()).toEqual({
+      sandboxId: "sbx-life",
+      provider: "local",
+      providerId: "sbx-life",
+      status: "running",
+      snapshotStopsSandbox: false,
+    });
 
     const env = await waitForFile(workspaceFile("sbx-life", "env"));
     expect(env).toContain("LOOKOUT_SANDBOX_ID=sbx-life");

@@ -154,7 +154,8 @@ describe("a session on a local repository", () => {
     expect(after.payload).toMatchObject({ status: "completed" });
     const secondSandbox = sandboxIdOf(client);
     expect(secondSandbox).not.toBe(firstSandbox);
-    const bash = client.timeline().find((e) => e.payload.type === "tool.call" && e.payload.tool === "bash" && e.payload.promptId === after.payload.promptId);
+    const afterPrompt = after.payload.type === "prompt.finished" ? after.payload.promptId : "";
+    const bash = client.timeline().find((e) => e.payload.type === "tool.call" && e.payload.tool === "bash" && e.payload.promptId === afterPrompt);
     expect(bash?.payload.type === "tool.call" && bash.payload.output).toContain("survives");
 
     expectCleanStream(client);
