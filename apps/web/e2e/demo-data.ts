@@ -49,7 +49,7 @@ const DIFF = `diff --git a/src/auth/login.ts b/src/auth/login.ts
 index 4b1c2d0..9a7e3f1 100644
 --- a/src/auth/login.ts
 +++ b/src/auth/login.ts
-@@ -12,11 +12,17 @@ import { session } from "./session";
+@@ -12,9 +12,15 @@ import { session } from "./session";
  export async function login(credentials: Credentials): Promise<User> {
 -  const response = await fetch("/api/login", {
 -    method: "POST",
@@ -75,7 +75,7 @@ new file mode 100644
 index 0000000..c0ffee1
 --- /dev/null
 +++ b/src/auth/retry.ts
-@@ -0,0 +1,14 @@
+@@ -0,0 +1,18 @@
 +export interface RetryOptions {
 +  attempts: number;
 +  backoffMs: number;
@@ -97,7 +97,7 @@ diff --git a/src/auth/login.test.ts b/src/auth/login.test.ts
 index 77aa001..88bb002 100644
 --- a/src/auth/login.test.ts
 +++ b/src/auth/login.test.ts
-@@ -30,6 +30,15 @@ describe("login", () => {
+@@ -30,6 +30,11 @@ describe("login", () => {
      expect(user.name).toBe("Ada");
    });
  

@@ -201,7 +201,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
                 <span className="mono truncate" title="Branch">
                   ⎇ {session.branch}
                 </span>
-                <CopyButton text={session.branch} label="Copy branch" className="hide-narrow" />
+                <CopyButton text={session.branch} label="Copy branch" className="hide-narrow" compact />
               </>
             )}
             <span aria-hidden className="hide-narrow">
