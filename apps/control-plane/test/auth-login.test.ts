@@ -72,6 +72,13 @@ describe("token login", () => {
     }
   });
 
+  it("GET /auth/login with a bad token sends the browser to the sign-in page with the reason, and sets no cookie", async () => {
+    const response = await call("/auth/login?token=wrong-token&next=/x", { redirect: "manual", headers: { "cf-connecting-ip": freshAddress() } });
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("/?login_error=INVALID_TOKEN");
+    expect(response.headers.get("set-cookie")).toBeNull();
+  });
+
   it("GET /auth/login redirects to a same-origin `next` with the cookie set", async () => {
     const response = await call(`/auth/login?token=${ADMIN_TOKEN}&next=${encodeURIComponent("/sessions/abc?tab=log#end")}`, {
       headers: { "cf-connecting-ip": freshAddress() },
@@ -99,12 +106,6 @@ describe("token login", () => {
     expect(response.status).toBe(302);
     expect(response.headers.get("location")).toBe("/");
     expect(safeNextPath(next, `${ORIGIN}/auth/login`)).toBe("/");
-  });
-
-  it("GET /auth/login with a wrong token answers 401 and does not redirect", async () => {
-    const response = await call(`/auth/login?token=wrong&next=/x`, { headers: { "cf-connecting-ip": freshAddress() } });
-    expect(response.status).toBe(401);
-    expect(response.headers.get("location")).toBeNull();
   });
 
   it("rate-limits an address after too many failures, even when it then sends the right token", async () => {

@@ -60,6 +60,21 @@ describe("the sessions index", () => {
     expect((await call("GET", `/api/sessions/${a.json.session.id}`)).json.queue).toHaveLength(1);
   });
 
+  it("renames a session, records who did it, and keeps the index in step", async () => {
+    const call = api(cookie);
+    const { sessionId } = await createRepositoryAndSession(cookie);
+    expect((await call("PATCH", `/api/sessions/${sessionId}`, { title: "  " })).json.error.code).toBe("VALIDATION_FAILED");
+    const renamed = await call("PATCH", `/api/sessions/${sessionId}`, { title: "Speed up the build" });
+    expect(renamed.json.session.title).toBe("Speed up the build");
+    const detail = (await call("GET", `/api/sessions/${sessionId}`)).json;
+    expect(detail.role).toBe("owner");
+    expect(detail.session.repositoryName).toMatch(/^demo-/);
+    const listed = (await call("GET", `/api/sessions?q=${encodeURIComponent("Speed up")}`)).json.sessions;
+    expect(listed.map((s: { id: string }) => s.id)).toEqual([sessionId]);
+    const events = (await call("GET", `/api/sessions/${sessionId}/events`)).json.events;
+    expect(events.at(-1).payload).toMatchObject({ type: "session.title", title: "Speed up the build", by: { userId: "admin" } });
+  });
+
   it("answers unknown sessions with SESSION_NOT_FOUND without creating anything", async () => {
     const call = api(cookie);
     for (const path of ["/api/sessions/ses_missing", "/api/sessions/ses_missing/events", "/api/sessions/..%2F..%2Fetc"]) {

@@ -50,6 +50,8 @@ export const SessionState = z.object({
   id: Id,
   title: z.string(),
   repositoryId: Id,
+  /** `owner/name` for GitHub, the registered name for local repositories. */
+  repositoryName: z.string(),
   baseBranch: z.string(),
   branch: z.string(),
   model: ModelRef,
@@ -71,6 +73,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
     type: z.literal("hello"),
     connectionId: z.string(),
     participant: Author,
+    /** What this connection may do: viewers watch, members and owners also steer. */
+    role: ParticipantRole,
     session: SessionState,
     latestSeq: Seq,
   }),

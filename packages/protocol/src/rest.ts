@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Author, Id, MAX_PROMPT_CHARS, ModelRef, ReasoningEffort, RequestId, Seq, SessionStatus } from "./common.ts";
+import { Author, Id, MAX_PROMPT_CHARS, ParticipantRole, ModelRef, ReasoningEffort, RequestId, Seq, SessionStatus } from "./common.ts";
 import { PresenceEntry, QueuedPrompt, SessionState } from "./client.ts";
 import { SessionEvent } from "./events.ts";
 
@@ -105,11 +105,15 @@ export type ListSessionsResponse = z.infer<typeof ListSessionsResponse>;
 
 export const SessionDetail = z.object({
   session: SessionState,
+  /** The caller's role in this session, or null if they have not joined it. */
+  role: ParticipantRole.nullable(),
   queue: z.array(QueuedPrompt),
   presence: z.array(PresenceEntry),
   latestSeq: Seq,
 });
 export type SessionDetail = z.infer<typeof SessionDetail>;
+
+export const UpdateSessionRequest = z.object({ title: z.string().trim().min(1).max(200) });
 
 export const SendPromptRequest = z.object({
   requestId: RequestId,

@@ -1,3 +1,4 @@
+import { LookoutError } from "@lookout/protocol";
 import { Hono } from "hono";
 import { z } from "zod";
 import { safeNextPath, signInWithAdminToken, signOut } from "../auth/login";
@@ -22,12 +23,19 @@ const LoginBody = z.object({ token: LoginToken });
 export const authRoutes = new Hono<AppEnv>();
 
 authRoutes.get("/login", async (c) => {
-  const query = readQuery(c, LoginQuery);
-  await signInWithAdminToken(c, query.token);
   // The token sits in this URL: keep the answer out of caches and history-adjacent places.
   c.header("Cache-Control", "no-store");
   c.header("Referrer-Policy", "no-referrer");
-  return c.redirect(safeNextPath(query.next, c.req.url), 302);
+  try {
+    const query = readQuery(c, LoginQuery);
+    await signInWithAdminToken(c, query.token);
+    return c.redirect(safeNextPath(query.next, c.req.url), 302);
+  } catch (error) {
+    // A person followed this link in a browser: send them to the sign-in page with the reason,
+    // not to a JSON error body.
+    if (!(error instanceof LookoutError)) throw error;
+    return c.redirect(`/?login_error=${encodeURIComponent(error.code)}`, 302);
+  }
 });
 
 authRoutes.post("/login", async (c) => {

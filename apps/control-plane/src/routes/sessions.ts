@@ -5,6 +5,7 @@ import {
   LookoutError,
   SendPromptRequest,
   sha256Hex,
+  UpdateSessionRequest,
 } from "@lookout/protocol";
 import { getAgentByName } from "agents";
 import { Hono } from "hono";
@@ -64,7 +65,13 @@ sessionsRoutes.get("/", async (c) => {
 
 sessionsRoutes.get("/:id", async (c) => {
   const stub = await sessionStub(c.env, c.req.param("id"));
-  return c.json(await unwrap(stub.detail()));
+  return c.json(await unwrap(stub.detail(actingAuthor(c.get("principal")).userId)));
+});
+
+sessionsRoutes.patch("/:id", async (c) => {
+  const input = await readJson(c, UpdateSessionRequest);
+  const stub = await sessionStub(c.env, c.req.param("id"));
+  return c.json({ session: await unwrap(stub.rename(actingAuthor(c.get("principal")), input.title)) });
 });
 
 sessionsRoutes.post("/:id/prompts", async (c) => {

@@ -68,8 +68,16 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     });
   }
 
-  async detail(): Promise<RpcResult<SessionDetail>> {
-    return capture(() => this.sessionCore().detail());
+  async detail(viewerId: string | null): Promise<RpcResult<SessionDetail>> {
+    return capture(() => this.sessionCore().detail(viewerId));
+  }
+
+  async rename(author: Author, title: string): Promise<RpcResult<SessionState>> {
+    return capture(async () => {
+      const state = this.sessionCore().rename(author, title);
+      await this.writeIndex();
+      return state;
+    });
   }
 
   async roleOf(userId: string): Promise<RpcResult<ParticipantRole | null>> {

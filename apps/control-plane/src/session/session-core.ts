@@ -151,8 +151,14 @@ export class SessionCore {
     return toState(this.requireSession(), this.sandbox.status());
   }
 
-  detail(): SessionDetail {
-    return { session: this.state(), queue: this.queue.active(), presence: this.presence(), latestSeq: this.events.latestSeq() };
+  detail(viewerId: string | null = null): SessionDetail {
+    return {
+      session: this.state(),
+      role: viewerId ? this.session.roleOf(viewerId) : null,
+      queue: this.queue.active(),
+      presence: this.presence(),
+      latestSeq: this.events.latestSeq(),
+    };
   }
 
   eventsAfter(afterSeq: number, limit: number): { events: SessionEvent[]; latestSeq: number } {
@@ -232,6 +238,18 @@ export class SessionCore {
     this.touchIndex();
     this.finish();
     return { state: this.state(), promptId };
+  }
+
+  rename(author: Author, title: string): SessionState {
+    const session = this.requireSession();
+    if (session.title !== title) {
+      this.session.update({ title }, this.ports.now());
+      this.record({ type: "session.title", title, by: author });
+      this.broadcastSession();
+      this.touchIndex();
+    }
+    this.finish();
+    return this.state();
   }
 
   join(author: Author, role: ParticipantRole): void {
@@ -487,7 +505,7 @@ export class SessionCore {
     if (state.subscribed) throw new LookoutError("CONFLICT", "This socket is already subscribed; open a new one to resubscribe.");
     const session = this.state();
     const latestSeq = this.events.latestSeq();
-    this.send(socket, { type: "hello", connectionId: socket.id, participant: state.author, session, latestSeq });
+    this.send(socket, { type: "hello", connectionId: socket.id, participant: state.author, role: state.role, session, latestSeq });
     let cursor = Math.min(afterSeq, latestSeq);
     for (;;) {
       const batch = this.events.after(cursor, REPLAY_BATCH_SIZE);

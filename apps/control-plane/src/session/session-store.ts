@@ -129,6 +129,7 @@ export function toState(record: SessionRecord, sandboxStatus: SandboxStatus): Se
     id: record.id,
     title: record.title,
     repositoryId: record.repository.id,
+    repositoryName: record.repository.fullName,
     baseBranch: record.baseBranch,
     branch: record.branch,
     model: record.model,
