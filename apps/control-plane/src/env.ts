@@ -63,8 +63,11 @@ export interface Env {
 }
 
 declare global {
+  // Cloudflare's generated types declare bindings on this namespace; merging into it is the only way.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Cloudflare {
     // Lets `cloudflare:test`, the Agents SDK and `cloudflare:workers` see the same bindings.
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     interface Env extends LookoutEnv {}
   }
 }

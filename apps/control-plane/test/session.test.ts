@@ -2,7 +2,7 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { MAX_FRAME_BYTES, type ServerMessage, type SessionCommand } from "@lookout/protocol";
 import { getAgentByName } from "agents";
 import { beforeAll, describe, expect, it } from "vitest";
-import { SessionAgent } from "../src/session/session-agent";
+import { type SessionAgent } from "../src/session/session-agent";
 import { MAX_PENDING_PROMPTS } from "../src/session/prompt-queue";
 import { SESSION_MIGRATIONS } from "../src/session/schema";
 import {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { LookoutError, type Repository, type RepositoryInput, RepositoryUpdate, randomToken } from "@lookout/protocol";
+import { LookoutError, type Repository, type RepositoryInput, type RepositoryUpdate, randomToken } from "@lookout/protocol";
 
 export type RepositoryPatch = z.infer<typeof RepositoryUpdate>;
 
