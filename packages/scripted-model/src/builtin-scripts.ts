@@ -87,6 +87,17 @@ const runCommand: ScriptInput = {
   finalText: "Ran the command.",
 };
 
+/** OpenCode's name for the bridge's MCP tool: the server name (`lookout`), `_`, the tool name. */
+const PULL_REQUEST_TOOL = "lookout_create_pull_request";
+
+const openPullRequest: ScriptInput = {
+  name: "open-pull-request",
+  description: `Calls the bridge's \`${PULL_REQUEST_TOOL}\` tool: \`open a pull request [titled <title>]\`.`,
+  match: "^\\s*(?:open|create) a pull request(?: titled[:]? (?<title>.+?))?\\s*$",
+  steps: [{ text: "Opening a pull request for this session's branch.", toolCalls: [{ name: PULL_REQUEST_TOOL, arguments: { title: "{{title}}" } }] }],
+  finalText: "Asked Lookout to open the pull request.",
+};
+
 const SLOW_WORDS = 400;
 
 const slowStream: ScriptInput = {
@@ -117,7 +128,7 @@ const modelError: ScriptInput = {
   steps: [{ error: { status: 400, message: "The scripted model was asked to fail this request." } }],
 };
 
-export const builtinScripts: readonly Script[] = [demo, writeFile, editFile, runCommand, slowStream, echo, modelError].map((script) =>
+export const builtinScripts: readonly Script[] = [demo, writeFile, editFile, runCommand, openPullRequest, slowStream, echo, modelError].map((script) =>
   Script.parse(script),
 );
 

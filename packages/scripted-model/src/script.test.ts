@@ -5,7 +5,10 @@ import { builtinScripts, fallbackScript } from "./builtin-scripts";
 import { chunkText, sliceString } from "./completion";
 import { fillTemplate, planTurn, Script, selectScript } from "./script";
 
-/** The JSON schemas `opencode serve` 1.18.33 sent for its tools, recorded from a real request. */
+/**
+ * The JSON schemas `opencode serve` 1.18.33 sent for its tools, recorded from a real request with
+ * the bridge's MCP server configured (hence `lookout_create_pull_request`).
+ */
 const ToolSchemas = z.record(
   z.string(),
   z.object({ properties: z.record(z.string(), z.object({ type: z.string().optional() })), required: z.array(z.string()).default([]) }),
@@ -47,6 +50,16 @@ describe("selectScript", () => {
       "1": "a/b.txt",
       prompt: "write file a/b.txt containing hi there",
     });
+  });
+
+  it("asks for a pull request through the bridge's MCP tool, titled or not", () => {
+    const titled = selectScript(builtinScripts, fallbackScript, "open a pull request titled Add a greeting", "x");
+    expect(titled.script.name).toBe("open-pull-request");
+    expect(planTurn(titled.script, 0, titled.captures)).toMatchObject({
+      step: { toolCalls: [{ name: "lookout_create_pull_request", arguments: { title: "Add a greeting" } }] },
+    });
+    const untitled = selectScript(builtinScripts, fallbackScript, "Create a pull request", "x");
+    expect(planTurn(untitled.script, 0, untitled.captures)).toMatchObject({ step: { toolCalls: [{ arguments: { title: "" } }] } });
   });
 
   it("matches case-insensitively by default", () => {
