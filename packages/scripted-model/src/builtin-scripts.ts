@@ -94,7 +94,12 @@ const openPullRequest: ScriptInput = {
   name: "open-pull-request",
   description: `Calls the bridge's \`${PULL_REQUEST_TOOL}\` tool: \`open a pull request [titled <title>]\`.`,
   match: "^\\s*(?:open|create) a pull request(?: titled[:]? (?<title>.+?))?\\s*$",
-  steps: [{ text: "Opening a pull request for this session's branch.", toolCalls: [{ name: PULL_REQUEST_TOOL, arguments: { title: "{{title}}" } }] }],
+  steps: [
+    {
+      text: "Opening a pull request for this session's branch.",
+      toolCalls: [{ name: PULL_REQUEST_TOOL, arguments: { title: "{{title}}" } }],
+    },
+  ],
   finalText: "Asked Lookout to open the pull request.",
 };
 
@@ -128,8 +133,8 @@ const modelError: ScriptInput = {
   steps: [{ error: { status: 400, message: "The scripted model was asked to fail this request." } }],
 };
 
-export const builtinScripts: readonly Script[] = [demo, writeFile, editFile, runCommand, openPullRequest, slowStream, echo, modelError].map((script) =>
-  Script.parse(script),
+export const builtinScripts: readonly Script[] = [demo, writeFile, editFile, runCommand, openPullRequest, slowStream, echo, modelError].map(
+  (script) => Script.parse(script),
 );
 
 export const fallbackScript: Script = Script.parse({
