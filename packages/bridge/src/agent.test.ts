@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BridgeEventPayload } from "@lookout/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { Agent, commitMessage, errorCode } from "./agent";
+import { Agent, type BranchPusher, commitMessage, errorCode } from "./agent";
 import { systemClock } from "./clock";
 import type { AgentCommand } from "./connection";
 import { Git } from "./git";
@@ -57,7 +57,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function setup() {
+function setup(options: { pusher?: BranchPusher } = {}) {
   const repo = mkdtempSync(join(tmpdir(), "lookout-agent-"));
   dirs.push(repo);
   execFileSync("git", ["init", "--quiet", "--initial-branch=main", repo]);
@@ -84,6 +84,7 @@ function setup() {
     textFlushIntervalMs: 10,
     completionPollMs: 20,
     stopGraceMs: 200,
+    ...(options.pusher ? { pusher: options.pusher } : {}),
   });
   agent.start();
   /** Resolves when the condition holds, re-checked on every emit and backend call; fails after a deadline. */
@@ -173,6 +174,44 @@ describe("Agent", () => {
     await waitFor("p1 finished", finishedOf("p1"));
     expect(emitted.map((e) => e.type)).toEqual(["files.changed", "git.commit", "prompt.finished"]);
     expect(emitted[1]).toMatchObject({ author: { name: "Alice", email: "alice@example.com" }, branch: "main" });
+  });
+
+  it("pushes after the commit and before the prompt finishes, and hands push decisions to the pusher in turn", async () => {
+    const calls: string[] = [];
+    let sent: BridgeEventPayload[] = [];
+    const pusher: BranchPusher = {
+      afterCommit: async (promptId) => void calls.push(`push ${promptId} after ${sent.map((e) => e.type).join(",")}`),
+      onDecision: async (command) => void calls.push(`${command.decision} ${command.approvalId}`),
+    };
+    const { repo, backend, agent, emitted, until, waitFor, prompt, finishedOf } = setup({ pusher });
+    sent = emitted;
+    agent.handle(prompt("p1"));
+    await until("prompt sent", () => backend.prompts.length === 1);
+    agent.handle({ type: "command.push.decided", approvalId: "apr_1", headSha: "a".repeat(40), decision: "approve" });
+    backend.status("busy");
+    writeFileSync(join(repo, "b.txt"), "b\n");
+    backend.status("idle");
+    await waitFor("p1 finished", finishedOf("p1"));
+    // The decision waited for the running prompt, so its push cannot race the prompt's own.
+    await until("the decision", () => calls.length === 2);
+    expect(calls).toEqual(["push p1 after files.changed,git.commit", "approve apr_1"]);
+    expect(emitted.map((e) => e.type)).toEqual(["files.changed", "git.commit", "prompt.finished"]);
+  });
+
+  it("reports a push that throws without failing the prompt", async () => {
+    const pusher: BranchPusher = {
+      afterCommit: async () => {
+        throw new Error("remote unreachable");
+      },
+      onDecision: async () => undefined,
+    };
+    const { backend, agent, emitted, until, waitFor, prompt, finishedOf } = setup({ pusher });
+    agent.handle(prompt("p1"));
+    await until("prompt sent", () => backend.prompts.length === 1);
+    backend.status("busy");
+    backend.status("idle");
+    expect(await waitFor("p1 finished", finishedOf("p1"))).toMatchObject({ status: "completed" });
+    expect(emitted.find((e) => e.type === "agent.error")).toMatchObject({ code: "GIT_PUSH_FAILED", promptId: "p1" });
   });
 
   it("answers a snapshot after the queue drains and finishes queued prompts on shutdown", async () => {

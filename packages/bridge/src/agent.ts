@@ -21,7 +21,16 @@ const SETTLE_POLL_MS = 100;
 const MAX_SUBJECT_CHARS = 72;
 
 type PromptCommand = Extract<AgentCommand, { type: "command.prompt" }>;
-type Task = { kind: "prompt"; command: PromptCommand } | { kind: "snapshot" };
+type PushDecided = Extract<AgentCommand, { type: "command.push.decided" }>;
+type Task = { kind: "prompt"; command: PromptCommand } | { kind: "snapshot" } | { kind: "push-decided"; command: PushDecided };
+
+/** Pushes the session branch after a prompt's commit (see `scm/push.ts`). */
+export interface BranchPusher {
+  /** Pushes what the prompt committed, or asks a person first; reports with `git.push` events. */
+  afterCommit(promptId: string): Promise<void>;
+  /** Acts on a participant's decision about a held-back push. */
+  onDecision(command: PushDecided): Promise<void>;
+}
 
 export interface AgentOptions {
   backend: AgentBackend;
@@ -32,6 +41,8 @@ export interface AgentOptions {
   logger: Logger;
   lookoutSessionId: string;
   textFlushIntervalMs: number;
+  /** Absent when the session has no remote (a workdir prepared by hand): nothing is pushed. */
+  pusher?: BranchPusher;
   completionPollMs?: number;
   stopGraceMs?: number;
   settleTimeoutMs?: number;
@@ -117,6 +128,12 @@ export class Agent {
         this.queue.push({ kind: "snapshot" });
         void this.drain();
         return;
+      case "command.push.decided":
+        // Queued like a prompt, so a push never races the next prompt's commit and push.
+        if (this.closed) return;
+        this.queue.push({ kind: "push-decided", command });
+        void this.drain();
+        return;
       case "command.shutdown":
         // The owner of the process (main) handles shutdown; see `shutdown`.
         return;
@@ -181,6 +198,7 @@ export class Agent {
     try {
       for (let task = this.queue.shift(); task; task = this.queue.shift()) {
         if (task.kind === "prompt") await this.runPrompt(task.command);
+        else if (task.kind === "push-decided") await this.decidePush(task.command);
         else await this.snapshot();
       }
     } finally {
@@ -199,6 +217,34 @@ export class Agent {
       this.options.emit({ type: "snapshot.ready", snapshotId: `git:${head ?? "empty"}` });
     } catch (error) {
       this.options.emit({ type: "agent.error", message: `Snapshot preparation failed: ${errorMessage(error)}`, code: "SNAPSHOT_FAILED" });
+    }
+  }
+
+  private async decidePush(command: PushDecided): Promise<void> {
+    try {
+      await this.options.pusher?.onDecision(command);
+    } catch (error) {
+      this.options.emit({
+        type: "agent.error",
+        message: `Pushing the approved commit failed: ${errorMessage(error)}`,
+        code: "GIT_PUSH_FAILED",
+      });
+    }
+  }
+
+  /**
+   * Pushes the branch once the prompt's work is committed, before the prompt is reported
+   * finished, so a finished prompt's commits are on the remote (or waiting for approval). A
+   * failed push is reported but does not fail the prompt: the commits stay in the sandbox.
+   */
+  private async push(promptId: string): Promise<void> {
+    const { pusher, emit, logger } = this.options;
+    if (!pusher) return;
+    try {
+      await pusher.afterCommit(promptId);
+    } catch (error) {
+      logger.warn("push failed", { promptId, error: errorMessage(error) });
+      emit({ type: "agent.error", promptId, message: `Pushing the branch failed: ${errorMessage(error)}`, code: "GIT_PUSH_FAILED" });
     }
   }
 
@@ -235,6 +281,7 @@ export class Agent {
 
     const status = run.stopRequested ? "stopped" : run.errors.length > 0 ? "failed" : "completed";
     const gitError = await this.commitChanges(command, before);
+    if (!gitError) await this.push(run.promptId);
     const error = run.errors[0]?.message ?? gitError;
     emit({
       type: "prompt.finished",

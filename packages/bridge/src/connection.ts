@@ -16,7 +16,10 @@ export const CRITICAL_RESEND_AFTER_MS = 30_000;
 const SESSION_COMMAND_TYPES = typesOf(SessionCommand);
 
 /** Commands the bridge acts on (connection-level frames are handled here). */
-export type AgentCommand = Extract<SessionCommand, { type: "command.prompt" | "command.stop" | "command.snapshot" | "command.shutdown" }>;
+export type AgentCommand = Extract<
+  SessionCommand,
+  { type: "command.prompt" | "command.stop" | "command.snapshot" | "command.shutdown" | "command.push.decided" }
+>;
 
 export interface SocketHandlers {
   onOpen(): void;

@@ -79,6 +79,23 @@ describe("Git.prepare", () => {
     expect(await git.currentBranch()).toBe("lookout/s3");
   });
 
+  it("points an existing checkout (a restored snapshot) at the remote and fetches it", async () => {
+    const origin = seededRepo();
+    const restored = seededRepo();
+    sh(origin, "commit", "--quiet", "--allow-empty", "-m", "moved on");
+    const git = new Git(restored, bot, silentLogger);
+    await git.prepare({ repoUrl: origin, baseBranch: "main", branch: "lookout/s4" });
+    expect(sh(restored, "remote", "get-url", "origin")).toBe(origin);
+    expect(sh(restored, "rev-parse", "origin/main")).toBe(sh(origin, "rev-parse", "main"));
+    // A moved remote (the gateway's address changed) is followed, and an unreachable one is not fatal.
+    const moved = join(tempDir(), "moved");
+    sh(tempDir(), "clone", "--quiet", "--bare", origin, moved);
+    await git.prepare({ repoUrl: moved, baseBranch: "main", branch: "lookout/s4" });
+    expect(sh(restored, "remote", "get-url", "origin")).toBe(moved);
+    await git.prepare({ repoUrl: join(tempDir(), "gone"), baseBranch: "main", branch: "lookout/s4" });
+    expect(await git.currentBranch()).toBe("lookout/s4");
+  });
+
   it("refuses unsafe branch names before running git and a missing repository without a URL", async () => {
     const git = new Git(seededRepo(), bot, silentLogger);
     await expect(git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "--upload-pack=evil" })).rejects.toThrow(

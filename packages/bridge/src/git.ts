@@ -96,6 +96,8 @@ export class Git {
       await mkdir(dirname(this.workdir), { recursive: true });
       this.logger.info("cloning repository", { workdir: this.workdir });
       await this.run(["clone", "--quiet", "--", options.repoUrl, this.workdir], { cwd: dirname(this.workdir) });
+    } else if (options.repoUrl) {
+      await this.useRemote(options.repoUrl);
     }
     const { branch, baseBranch } = options;
     if (await this.refExists(`refs/heads/${branch}`)) {
@@ -114,6 +116,19 @@ export class Git {
       await this.run(["symbolic-ref", "HEAD", `refs/heads/${branch}`]);
     }
     this.logger.info("repository ready", { branch, head: await this.head() });
+  }
+
+  /**
+   * Points `origin` at `url` in a checkout that already exists (restored from a snapshot, whose
+   * remote may predate a gateway address change) and fetches, so the remote-tracking refs say
+   * what the remote has. A failed fetch is only a warning: the work in the checkout is intact.
+   */
+  async useRemote(url: string): Promise<void> {
+    const current = await this.run(["remote", "get-url", "origin"], { okCodes: [0, 2, 128] });
+    if (current.code !== 0) await this.run(["remote", "add", "origin", url]);
+    else if (current.stdout.trim() !== url) await this.run(["remote", "set-url", "origin", url]);
+    const fetched = await this.run(["fetch", "--quiet", "--prune", "origin"], { okCodes: [0, 1, 128] });
+    if (fetched.code !== 0) this.logger.warn("fetching origin failed", { error: fetched.stderr.trim().slice(0, 500) });
   }
 
   async refExists(ref: string): Promise<boolean> {

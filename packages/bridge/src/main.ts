@@ -1,4 +1,7 @@
-import type { BridgeEventPayload } from "@lookout/protocol";
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { BRIDGE_ENV, Id, type BridgeEventPayload } from "@lookout/protocol";
+import { z } from "zod";
 import { Agent } from "./agent";
 import { systemClock } from "./clock";
 import { ConfigError, loadConfig, type BridgeConfig } from "./config";
@@ -9,6 +12,9 @@ import { buildOpencodeConfig } from "./opencode-config";
 import { OpencodeDriver } from "./opencode-driver";
 import { startOpencodeServer, type OpencodeServer } from "./opencode-server";
 import { Outbox } from "./outbox";
+import { gitCredentialEnv, runCredentialHelper, shellQuote } from "./scm/credential-helper";
+import { MCP_SERVER_NAME, controlPlaneOpener, startToolServer, type ToolServer } from "./scm/pull-request-tool";
+import { PushCoordinator } from "./scm/push";
 import { wsSocketFactory } from "./ws-socket";
 
 /** How long shutdown waits for the session to acknowledge the last critical events. */
@@ -21,6 +27,18 @@ const EXIT_CONFIG = 78;
 const EXIT_REFUSED = 2;
 /** Close codes that end a bridge normally: another connection or a newer sandbox took over. */
 const NORMAL_END_CODES: ReadonlySet<number> = new Set([4409, 4410]);
+/** The first argument that makes this bundle git's credential helper instead of the bridge. */
+const CREDENTIAL_HELPER_ARG = "git-credential";
+/** The remote name the session's repository is cloned as. */
+const REMOTE = "origin";
+
+/**
+ * The shell command git runs as the credential helper: this very bundle, with the same Node,
+ * paths quoted for the shell git uses for `!` helpers. Git appends the action (`get`, …).
+ */
+function credentialHelperCommand(nodePath: string, bundlePath: string): string {
+  return `!${shellQuote(nodePath)} ${shellQuote(bundlePath)} ${CREDENTIAL_HELPER_ARG}`;
+}
 
 /**
  * The bridge process: prepares the repository, starts OpenCode, and connects to the session,
@@ -30,6 +48,7 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
   const outbox = new Outbox(config.outboxMaxEvents);
   let agent: Agent | undefined;
   let server: OpencodeServer | undefined;
+  let tools: ToolServer | undefined;
   let shuttingDown = false;
   const waiting: AgentCommand[] = [];
 
@@ -41,6 +60,7 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       if (drain) await connection.drain(SHUTDOWN_DRAIN_MS);
       connection.close(1000, "bridge shutting down");
       await server?.stop();
+      await tools?.close();
       process.exit(exitCode);
     }
     return new Promise<never>(() => {});
@@ -73,13 +93,35 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
   process.once("SIGINT", () => void shutdown("SIGINT", 0, true));
 
   try {
-    const git = new Git(config.workdir, config.committer, logger);
+    // Git asks this bundle (run as its credential helper) for a short-lived password for the
+    // session's remote; the helper inherits the sandbox token from git, which inherits ours.
+    // OpenCode's processes get neither this configuration nor the token.
+    const credentialEnv = config.repoUrl
+      ? gitCredentialEnv(config.repoUrl, credentialHelperCommand(process.execPath, resolve(process.argv[1] ?? "")))
+      : {};
+    const git = new Git(config.workdir, config.committer, logger, { ...process.env, ...credentialEnv });
     await git.prepare({ repoUrl: config.repoUrl, baseBranch: config.baseBranch, branch: config.branch });
+    const pusher = config.repoUrl
+      ? new PushCoordinator({ git, remote: REMOTE, branch: config.branch, emit, env: credentialEnv })
+      : undefined;
+    tools = await startToolServer({
+      token: randomBytes(24).toString("base64url"),
+      opener: controlPlaneOpener({
+        controlPlaneUrl: config.controlPlaneUrl,
+        sessionId: config.sessionId,
+        sandboxId: config.sandboxId,
+        sandboxToken: config.sandboxToken,
+      }),
+    });
     server = await startOpencodeServer({
       bin: config.opencodeBin,
       cwd: config.workdir,
       home: config.home,
-      config: buildOpencodeConfig({ model: config.model, modelProviders: config.modelProviders }),
+      config: buildOpencodeConfig({
+        model: config.model,
+        modelProviders: config.modelProviders,
+        mcp: { [MCP_SERVER_NAME]: tools.opencodeConfig },
+      }),
       gitIdentity: config.committer,
       startTimeoutMs: config.opencodeStartTimeoutMs,
       logger,
@@ -99,6 +141,7 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       logger,
       lookoutSessionId: config.sessionId,
       textFlushIntervalMs: config.textFlushIntervalMs,
+      ...(pusher ? { pusher } : {}),
     });
     ready.start();
     agent = ready;
@@ -113,6 +156,39 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
     logger.error("bridge setup failed", { error: errorMessage(error) });
     emit({ type: "agent.error", message: `The sandbox could not start the agent: ${errorMessage(error)}`, code: "BRIDGE_SETUP_FAILED" });
     await shutdown("setup failed", 1, true);
+  }
+}
+
+/** What the credential helper needs from the environment git passes on from the bridge. */
+const HelperEnv = z.object({
+  [BRIDGE_ENV.controlPlaneUrl]: z.string().url(),
+  [BRIDGE_ENV.sessionId]: Id,
+  [BRIDGE_ENV.sandboxId]: Id,
+  [BRIDGE_ENV.sandboxToken]: z.string().min(1),
+});
+
+/** Git's credential helper: reads git's request on stdin, writes the credential to stdout. */
+async function credentialHelper(action: string): Promise<void> {
+  const env = HelperEnv.safeParse(process.env);
+  if (!env.success) {
+    process.stderr.write("lookout git-credential: the bridge's environment is missing, so no credential can be fetched.\n");
+    process.exit(1);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  try {
+    const output = await runCredentialHelper(action, Buffer.concat(chunks).toString("utf8"), {
+      controlPlaneUrl: env.data[BRIDGE_ENV.controlPlaneUrl],
+      sessionId: env.data[BRIDGE_ENV.sessionId],
+      sandboxId: env.data[BRIDGE_ENV.sandboxId],
+      sandboxToken: env.data[BRIDGE_ENV.sandboxToken],
+    });
+    // Exit once git has the answer: an idle keep-alive connection must not hold git up.
+    process.stdout.write(output, () => process.exit(0));
+  } catch (error) {
+    // Git shows this and goes on without a password, so the request fails with 401.
+    process.stderr.write(`lookout git-credential: ${errorMessage(error)}\n`);
+    process.exit(1);
   }
 }
 
@@ -131,4 +207,5 @@ function main(): void {
   });
 }
 
-main();
+if (process.argv[2] === CREDENTIAL_HELPER_ARG) void credentialHelper(process.argv[3] ?? "");
+else main();

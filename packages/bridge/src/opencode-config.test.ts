@@ -33,6 +33,18 @@ describe("buildOpencodeConfig", () => {
     });
   });
 
+  it("adds the bridge's MCP server when given one", () => {
+    const lookout = {
+      type: "remote",
+      url: "http://127.0.0.1:4000/mcp",
+      enabled: true,
+      oauth: false,
+      headers: { authorization: "Bearer t" },
+    } as const;
+    expect(buildOpencodeConfig({ model: "scripted/demo", modelProviders: [], mcp: { lookout } }).mcp).toEqual({ lookout });
+    expect(buildOpencodeConfig({ model: "scripted/demo", modelProviders: [] }).mcp).toBeUndefined();
+  });
+
   it("leaves providers to OpenCode's defaults when Lookout lists none", () => {
     const config = buildOpencodeConfig({ model: "anthropic/claude-sonnet-4-5", modelProviders: [] });
     expect(config.provider).toBeUndefined();

@@ -1,5 +1,5 @@
 import type { ModelProviderConfig } from "@lookout/protocol";
-import type { Config, ProviderConfig } from "@opencode-ai/sdk/v2/client";
+import type { Config, McpRemoteConfig, ProviderConfig } from "@opencode-ai/sdk/v2/client";
 import { splitModelRef } from "./config";
 
 /** The AI SDK package OpenCode loads for each provider kind (all are bundled in the opencode binary). */
@@ -29,6 +29,8 @@ export const AGENT_PERMISSION = {
 export interface OpencodeConfigInput {
   model: string;
   modelProviders: readonly ModelProviderConfig[];
+  /** MCP servers the bridge serves on loopback (the `create_pull_request` tool). */
+  mcp?: Record<string, McpRemoteConfig>;
 }
 
 /**
@@ -64,6 +66,7 @@ export function buildOpencodeConfig(input: OpencodeConfigInput): Config {
     model: input.model,
     small_model: input.model,
     permission: { ...AGENT_PERMISSION },
+    ...(input.mcp && Object.keys(input.mcp).length > 0 ? { mcp: { ...input.mcp } } : {}),
     ...(input.modelProviders.length > 0 ? { enabled_providers: input.modelProviders.map((p) => p.id), provider } : {}),
   };
 }

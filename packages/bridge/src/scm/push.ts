@@ -43,6 +43,8 @@ export interface PushCoordinatorOptions {
  */
 export class PushCoordinator {
   private approvedSha: string | null = null;
+  /** A head a participant refused; it stays unpushed until a later commit asks again. */
+  private rejectedSha: string | null = null;
   private waiting: { approvalId: string; headSha: string; promptId: string | undefined } | null = null;
 
   constructor(private readonly options: PushCoordinatorOptions) {
@@ -57,9 +59,20 @@ export class PushCoordinator {
     return result.stdout.split("\n").filter((line) => line.length > 0);
   }
 
-  /** Called after a prompt's commit: pushes, or asks for approval first. */
+  /** Whether HEAD has commits the remote has on no branch: otherwise there is nothing to push. */
+  async hasUnpushedCommits(): Promise<boolean> {
+    const { git, remote } = this.options;
+    const result = await git.run(["rev-list", "--count", "HEAD", "--not", `--remotes=${remote}`], { okCodes: [0, 128] });
+    // 128: HEAD is unborn (no commits at all), so there is nothing to push either.
+    return result.code === 0 && Number(result.stdout.trim()) > 0;
+  }
+
+  /** Called after a prompt's commit: pushes, or asks for approval first; does nothing when nothing is new. */
   async afterCommit(promptId?: string): Promise<void> {
+    if (!(await this.hasUnpushedCommits())) return;
     const head = (await this.options.git.run(["rev-parse", "--verify", "HEAD"])).stdout.trim();
+    // Already waiting for (or refused) exactly this commit: asking again would add nothing.
+    if (this.waiting?.headSha === head || this.rejectedSha === head) return;
     const decision = decidePush(await this.unpushedPaths(), head, this.approvedSha);
     if (decision.action === "push") {
       await this.push(head, promptId);
@@ -83,6 +96,7 @@ export class PushCoordinator {
     if (!waiting || waiting.approvalId !== command.approvalId || waiting.headSha !== command.headSha) return;
     this.waiting = null;
     if (command.decision === "reject") {
+      this.rejectedSha = waiting.headSha;
       this.options.emit({
         type: "git.push",
         ...(waiting.promptId ? { promptId: waiting.promptId } : {}),

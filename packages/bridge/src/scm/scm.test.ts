@@ -7,7 +7,7 @@ import type { BridgeEventPayload } from "@lookout/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatCredentialOutput, gitCredentialEnv, parseCredentialInput, runCredentialHelper } from "./credential-helper";
 import { approvalIdFor, decidePush, type GitRunner, PushCoordinator } from "./push";
-import { pullRequestToolSource, startToolServer } from "./pull-request-tool";
+import { answerMcp, controlPlaneOpener, MCP_SERVER_NAME, PULL_REQUEST_TOOL_ID, startToolServer } from "./pull-request-tool";
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -126,8 +126,23 @@ describe("pushes that change workflows", () => {
     ]);
     expect((await run("git", ["rev-parse", "refs/heads/lookout/ses_1"], { cwd: remote, env })).stdout.trim()).toBe(plain);
 
+    // Asking again for the same commit (a prompt that changed nothing) adds nothing.
+    await pusher.afterCommit("pmt_3");
+    expect(events).toHaveLength(3);
+
     await pusher.onDecision({ type: "command.push.decided", approvalId: approvalIdFor(workflow), headSha: workflow, decision: "approve" });
     expect(events.at(-1)).toMatchObject({ type: "git.push", status: "pushed", headSha: workflow });
+    expect((await run("git", ["rev-parse", "refs/heads/lookout/ses_1"], { cwd: remote, env })).stdout.trim()).toBe(workflow);
+    // Nothing new to push: nothing happens.
+    await pusher.afterCommit("pmt_4");
+    expect(events).toHaveLength(4);
+
+    const refused = await commit(".github/workflows/deploy.yml", "add deploy");
+    await pusher.afterCommit("pmt_5");
+    await pusher.onDecision({ type: "command.push.decided", approvalId: approvalIdFor(refused), headSha: refused, decision: "reject" });
+    expect(events.at(-1)).toMatchObject({ type: "git.push", status: "failed", headSha: refused, error: expect.stringMatching(/rejected/) });
+    await pusher.afterCommit("pmt_6");
+    expect(events).toHaveLength(7);
     expect((await run("git", ["rev-parse", "refs/heads/lookout/ses_1"], { cwd: remote, env })).stdout.trim()).toBe(workflow);
   });
 
@@ -139,73 +154,114 @@ describe("pushes that change workflows", () => {
   });
 });
 
-describe("the create-pull-request tool", () => {
-  it("is a dependency-free module with the description, JSON-schema args and an execute function", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lookout-tool-"));
-    dirs.push(dir);
-    writeFileSync(join(dir, "create-pull-request.mjs"), pullRequestToolSource());
-    const tool = (await import(join(dir, "create-pull-request.mjs"))) as {
-      default: { description: string; args: Record<string, unknown>; execute: unknown };
-    };
-    expect(tool.default.description).toMatch(/pull request/);
-    expect(Object.keys(tool.default.args)).toEqual(["title", "body", "draft"]);
-    expect(typeof tool.default.execute).toBe("function");
+const PULL_REQUEST = {
+  id: "pr_1",
+  sessionId: "ses_1",
+  repositoryId: "r1",
+  provider: "local",
+  number: null,
+  url: "http://cp/sessions/ses_1",
+  title: "T",
+  body: "B",
+  baseBranch: "main",
+  headBranch: "lookout/ses_1",
+  headSha: null,
+  state: "open",
+  draft: true,
+  openedBy: { userId: "u", name: "Ada" },
+  openedAs: "local",
+  review: null,
+  mergeSha: null,
+  createdAt: 1,
+  updatedAt: 1,
+  mergedAt: null,
+  closedAt: null,
+};
+
+describe("the create_pull_request tool over MCP", () => {
+  const rpc = (id: number, method: string, params?: Record<string, unknown>) => ({
+    jsonrpc: "2.0",
+    id,
+    method,
+    ...(params ? { params } : {}),
   });
 
-  it("reaches the control plane only through the bridge's loopback endpoint with its secret", async () => {
+  it("answers the MCP handshake, lists the one tool and calls it with validated fields", async () => {
+    const opened: unknown[] = [];
+    const opener = async (input: unknown) => {
+      opened.push(input);
+      return { text: "Opened.", isError: false };
+    };
+    expect(await answerMcp(rpc(1, "initialize", { protocolVersion: "2025-03-26", capabilities: {} }), opener)).toMatchObject({
+      id: 1,
+      result: { protocolVersion: "2025-03-26", capabilities: { tools: {} }, serverInfo: { name: MCP_SERVER_NAME } },
+    });
+    expect(await answerMcp({ jsonrpc: "2.0", method: "notifications/initialized" }, opener)).toBeNull();
+    const listed = await answerMcp(rpc(2, "tools/list"), opener);
+    expect(listed?.result).toMatchObject({ tools: [{ name: "create_pull_request", inputSchema: { type: "object" } }] });
+    expect(PULL_REQUEST_TOOL_ID).toBe("lookout_create_pull_request");
+
+    const called = await answerMcp(
+      rpc(3, "tools/call", { name: "create_pull_request", arguments: { title: "Fix it", body: " " } }),
+      opener,
+    );
+    expect(called?.result).toEqual({ content: [{ type: "text", text: "Opened." }], isError: false });
+    // A blank optional field means "use the session's default".
+    expect(opened).toEqual([{ title: "Fix it" }]);
+
+    const invalid = await answerMcp(rpc(4, "tools/call", { name: "create_pull_request", arguments: { draft: "yes" } }), opener);
+    expect(invalid?.result).toMatchObject({ isError: true });
+    expect(opened).toHaveLength(1);
+    expect((await answerMcp(rpc(5, "tools/call", { name: "rm_rf" }), opener))?.error?.code).toBe(-32602);
+    expect((await answerMcp(rpc(6, "resources/list"), opener))?.error?.code).toBe(-32601);
+    expect((await answerMcp({ id: 7 }, opener))?.error?.code).toBe(-32600);
+  });
+
+  it("opens the pull request as the sandbox and tells the model what happened", async () => {
     const forwarded: { url: string; headers: Headers; body: string }[] = [];
-    const server = await startToolServer({
-      token: "per-start-secret",
-      controlPlaneUrl: "http://cp",
-      sessionId: "ses_1",
-      sandboxId: "sbx_1",
-      sandboxToken: "sandbox-token",
+    const target = { controlPlaneUrl: "http://cp/", sessionId: "ses_1", sandboxId: "sbx_1", sandboxToken: "sandbox-token" };
+    const opener = controlPlaneOpener({
+      ...target,
       fetcher: async (input, init) => {
         forwarded.push({ url: String(input), headers: new Headers(init?.headers), body: String(init?.body) });
-        return Response.json(
-          {
-            created: true,
-            pullRequest: {
-              id: "pr_1",
-              sessionId: "ses_1",
-              repositoryId: "r1",
-              provider: "local",
-              number: null,
-              url: "http://cp/sessions/ses_1",
-              title: "T",
-              body: "B",
-              baseBranch: "main",
-              headBranch: "lookout/ses_1",
-              headSha: null,
-              state: "open",
-              draft: true,
-              openedBy: { userId: "u", name: "Ada" },
-              openedAs: "local",
-              review: null,
-              mergeSha: null,
-              createdAt: 1,
-              updatedAt: 1,
-              mergedAt: null,
-              closedAt: null,
-            },
-          },
-          { status: 201 },
-        );
+        return Response.json({ created: true, pullRequest: PULL_REQUEST }, { status: 201 });
       },
     });
+    expect(await opener({ title: "T" })).toEqual({
+      text: 'Opened pull request "T" (lookout/ses_1 → main, open, draft). http://cp/sessions/ses_1',
+      isError: false,
+    });
+    expect(forwarded[0]?.url).toBe("http://cp/api/sessions/ses_1/pull-request");
+    expect(forwarded[0]?.headers.get("authorization")).toBe("Bearer sandbox-token");
+    expect(forwarded[0]?.headers.get("x-lookout-sandbox-id")).toBe("sbx_1");
+    expect(JSON.parse(forwarded[0]?.body ?? "")).toEqual({ title: "T" });
+
+    const refused = controlPlaneOpener({
+      ...target,
+      fetcher: async () => Response.json({ error: { code: "BRANCH_NOT_PUSHED", message: "Push the branch first." } }, { status: 409 }),
+    });
+    expect(await refused({})).toEqual({ text: "Opening the pull request failed (409): Push the branch first.", isError: true });
+  });
+
+  it("serves MCP on loopback only to callers with the per-start token", async () => {
+    const server = await startToolServer({ token: "per-start-secret", opener: async () => ({ text: "Opened.", isError: false }) });
     try {
-      const refused = await fetch(`${server.url}/pull-request`, { method: "POST", headers: { authorization: "Bearer wrong" }, body: "{}" });
-      expect(refused.status).toBe(401);
-      expect(forwarded).toHaveLength(0);
-      const opened = await fetch(`${server.url}/pull-request`, {
-        method: "POST",
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      expect(server.opencodeConfig).toEqual({
+        type: "remote",
+        url: server.url,
+        enabled: true,
+        oauth: false,
         headers: { authorization: "Bearer per-start-secret" },
-        body: JSON.stringify({ title: "T" }),
       });
-      expect(opened.status).toBe(201);
-      expect(forwarded[0]?.url).toBe("http://cp/api/sessions/ses_1/pull-request");
-      expect(forwarded[0]?.headers.get("authorization")).toBe("Bearer sandbox-token");
-      expect(JSON.parse(forwarded[0]?.body ?? "")).toEqual({ title: "T" });
+      const post = (authorization: string, body: unknown) =>
+        fetch(server.url, { method: "POST", headers: { authorization, "content-type": "application/json" }, body: JSON.stringify(body) });
+      expect((await post("Bearer wrong", rpc(1, "tools/list"))).status).toBe(401);
+      const listed = await post("Bearer per-start-secret", rpc(1, "tools/list"));
+      expect(listed.status).toBe(200);
+      expect(await listed.json()).toMatchObject({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: "create_pull_request" }] } });
+      expect((await post("Bearer per-start-secret", { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202);
+      expect((await fetch(server.url, { headers: { authorization: "Bearer per-start-secret" } })).status).toBe(405);
     } finally {
       await server.close();
     }

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BridgeMessage, type BridgeEventPayload, type SessionCommand } from "@lookout/protocol";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -15,7 +15,8 @@ export interface ReceivedFrame {
 /**
  * A stand-in for the session's Durable Object on the bridge route: checks the bridge's
  * credentials, welcomes it with the highest stored `bseq`, stores each event once, acknowledges
- * it, and records everything so tests can assert on what arrived and in which order.
+ * it, and records everything so tests can assert on what arrived and in which order. Its HTTP
+ * side records the bridge's REST calls (credential helper, tools) and answers them from `answers`.
  */
 export class FakeSession {
   readonly frames: ReceivedFrame[] = [];
@@ -23,6 +24,16 @@ export class FakeSession {
   readonly heartbeats: number[] = [];
   readonly welcomes: Array<{ connection: number; lastBseq: number }> = [];
   readonly rejectedUpgrades: string[] = [];
+  /** HTTP requests the bridge made (its credential helper and tools), in order. */
+  readonly requests: Array<{
+    method: string;
+    path: string;
+    authorization: string | undefined;
+    sandboxId: string | undefined;
+    body: string;
+  }> = [];
+  /** Canned HTTP answers by `METHOD /path`; anything else is a 404. */
+  readonly answers = new Map<string, { status: number; body: unknown }>();
   connections = 0;
   /** While true, frames are received but neither stored nor acknowledged (as if lost in flight). */
   blackhole = false;
@@ -37,22 +48,23 @@ export class FakeSession {
   ) {}
 
   static async start(expected: { sessionId: string; sandboxId: string; token: string }): Promise<FakeSession> {
-    const server = createServer((_req, res) => res.writeHead(404).end());
+    const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    const session = new FakeSession(server, `http://127.0.0.1:${port}`, expected);
+    const started = new FakeSession(server, `http://127.0.0.1:${port}`, expected);
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => started.answer(req, res));
     server.on("upgrade", (req, socket, head) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
       const fail = (status: number, why: string): void => {
-        session.rejectedUpgrades.push(why);
+        started.rejectedUpgrades.push(why);
         socket.end(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\n\r\n`);
       };
       if (path !== `/api/sessions/${expected.sessionId}/bridge`) return fail(404, `path ${path}`);
       if (req.headers.authorization !== `Bearer ${expected.token}`) return fail(401, "token");
       if (req.headers["x-lookout-sandbox-id"] !== expected.sandboxId) return fail(403, "sandbox id");
-      session.wss.handleUpgrade(req, socket, head, (ws) => session.accept(ws));
+      started.wss.handleUpgrade(req, socket, head, (ws) => started.accept(ws));
     });
-    return session;
+    return started;
   }
 
   get lastBseq(): number {
@@ -110,6 +122,27 @@ export class FakeSession {
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const method = req.method ?? "GET";
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const sandboxId = req.headers["x-lookout-sandbox-id"];
+      this.requests.push({
+        method,
+        path,
+        authorization: req.headers.authorization,
+        sandboxId: typeof sandboxId === "string" ? sandboxId : undefined,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
+      const answer = this.answers.get(`${method} ${path}`);
+      if (answer) res.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.body));
+      else res.writeHead(404).end();
+      this.changes.emit("change");
+    });
   }
 
   private accept(ws: WebSocket): void {
