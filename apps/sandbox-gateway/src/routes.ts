@@ -17,6 +17,8 @@ export interface RouteContext {
   readonly registry: SandboxRegistry;
   readonly models: ModelSettings;
   readonly proxyBaseUrl: string;
+  /** The gateway's own address as sandboxes see it; local repositories are served under `/git/`. */
+  readonly publicUrl: string;
   readonly logger: Logger;
 }
 
@@ -101,9 +103,8 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
   });
   const config = {
     sandboxId: request.sandboxId,
-    env: bridgeEnvironment(request, modelProviders),
+    env: bridgeEnvironment(request, modelProviders, context.publicUrl),
     timeoutMs: Math.min(request.timeoutMs, provider.capabilities.maxTimeoutMs),
-    ...(request.repository.kind === "local" && !request.snapshotId ? { hostRepositoryPath: request.repository.path } : {}),
   };
   const handle = request.snapshotId
     ? await provider.restore(request.snapshotId, config)

@@ -49,6 +49,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   }
 
   // Filled in once the server listens (the port may be chosen by the OS).
+  let publicUrl = "";
   let proxyBaseUrl = "";
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -81,7 +82,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     }
     const result = await routeV1(
       { method: request.method ?? "GET", path, body },
-      { provider, registry, models: config.models, proxyBaseUrl, logger },
+      { provider, registry, models: config.models, proxyBaseUrl, publicUrl, logger },
     );
     sendJson(response, result.status, result.body);
   };
@@ -108,7 +109,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const address = server.address();
   const port = typeof address === "object" && address !== null ? (address satisfies AddressInfo).port : config.port;
   const url = `http://${config.host}:${port}`;
-  proxyBaseUrl = `${(config.publicUrl ?? url).replace(/\/+$/, "")}/model-proxy`;
+  publicUrl = (config.publicUrl ?? url).replace(/\/+$/, "");
+  proxyBaseUrl = `${publicUrl}/model-proxy`;
   logger.info("sandbox gateway listening", { url, provider: provider.name });
 
   return {

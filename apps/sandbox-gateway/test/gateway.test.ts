@@ -259,6 +259,22 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
     expect((await signedFetch("DELETE", "/v1/sandboxes/sbx-restored")).status).toBe(200);
   });
 
+  it("gives a sandbox on a local repository the gateway's git endpoint to clone, never the host path", async () => {
+    const created = await signedFetch(
+      "POST",
+      "/v1/sandboxes",
+      createRequest("sbx-local", "ls -A /workspace > /tmp/ls; env > /tmp/env; mv /tmp/ls /workspace/ls; mv /tmp/env /workspace/env; sleep 600", {
+        repository: { kind: "local", path: "/srv/host-only/repository" },
+      }),
+    );
+    expect(created.status).toBe(201);
+    const env = await waitForFile(workspaceFile("sbx-local", "env"));
+    expect(env).toContain(`LOOKOUT_REPO_URL=${gateway.url}/git/session-1.git\n`);
+    expect(env).not.toContain("/srv/host-only");
+    expect(readFileSync(workspaceFile("sbx-local", "ls"), "utf8").trim()).toBe("");
+    expect((await signedFetch("DELETE", "/v1/sandboxes/sbx-local")).status).toBe(200);
+  });
+
   it("answers a retried create with the same sandbox and refuses a different token for the id", async () => {
     const request = createRequest("sbx-retry", "sleep 600");
     expect((await signedFetch("POST", "/v1/sandboxes", request)).status).toBe(201);

@@ -8,7 +8,7 @@ import { Id, ModelRef } from "./common.ts";
  */
 
 export const SandboxRepository = z.discriminatedUnion("kind", [
-  /** A repository on the gateway's host; the local provider seeds the sandbox from it. */
+  /** A repository on the gateway's host; the gateway serves it to the sandbox over git HTTP. */
   z.object({ kind: z.literal("local"), path: z.string().startsWith("/") }),
   /** A repository the bridge clones over HTTPS (credentials come from the git credential helper). */
   z.object({ kind: z.literal("remote"), cloneUrl: z.string().url() }),

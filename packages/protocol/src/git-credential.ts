@@ -22,6 +22,16 @@ export const GIT_CREDENTIAL_TTL_MS = 10 * 60_000;
 /** Longest token the gateway reads; claims are small, so anything longer is refused unparsed. */
 export const MAX_GIT_CREDENTIAL_CHARS = 8192;
 
+/** Where the gateway serves a session's local repository, relative to its base URL (no leading '/'). */
+export function localRepositoryPath(sessionId: string): string {
+  return `git/${sessionId}.git`;
+}
+
+/** The URL a sandbox clones its session's local repository from, given the gateway's URL as sandboxes see it. */
+export function localRepositoryUrl(gatewayUrl: string, sessionId: string): string {
+  return `${gatewayUrl.replace(/\/+$/, "")}/${localRepositoryPath(sessionId)}`;
+}
+
 const HexSha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "a full commit hash");
 
 export const GitCredentialClaims = z.object({

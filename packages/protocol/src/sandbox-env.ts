@@ -12,7 +12,10 @@ export const BRIDGE_ENV = {
   controlPlaneUrl: "LOOKOUT_CONTROL_PLANE_URL",
   /** Where the repository lives inside the sandbox (`/workspace/repo`). */
   workdir: "LOOKOUT_WORKDIR",
-  /** Set only for remote repositories: the bridge clones it into the workdir. */
+  /**
+   * The repository's HTTP(S) URL: the bridge clones it into the workdir and pushes the session
+   * branch to it (a local repository's is the gateway's `/git/<session id>.git`).
+   */
   repoUrl: "LOOKOUT_REPO_URL",
   baseBranch: "LOOKOUT_BASE_BRANCH",
   branch: "LOOKOUT_BRANCH",

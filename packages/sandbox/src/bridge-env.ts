@@ -1,4 +1,4 @@
-import { BRIDGE_ENV, type CreateSandboxRequest, type ModelProviderConfig } from "@lookout/protocol";
+import { BRIDGE_ENV, localRepositoryUrl, type CreateSandboxRequest, type ModelProviderConfig } from "@lookout/protocol";
 import { SANDBOX_IMAGE } from "../../../infra/sandbox-image/image";
 
 /** Where the bridge finds things inside a sandbox; differs only for the unsandboxed dev mode. */
@@ -23,10 +23,15 @@ const RESERVED_NAME = /^LOOKOUT_/;
  * The bridge's environment for one create request, without the path-dependent variables (the
  * provider adds those with `withLayout`). User secrets come first so that nothing a user names can
  * override the contract; secrets named `LOOKOUT_*` are dropped for the same reason.
+ *
+ * Every sandbox clones its repository over HTTP: a remote one from its clone URL, a local one
+ * from the gateway's git endpoint (`gatewayUrl`, the gateway's address as sandboxes see it), which
+ * serves the host repository to the session's credentials only. No host path enters a sandbox.
  */
 export function bridgeEnvironment(
   request: CreateSandboxRequest,
   modelProviders: readonly ModelProviderConfig[],
+  gatewayUrl: string,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.env)) {
@@ -41,7 +46,8 @@ export function bridgeEnvironment(
   env[BRIDGE_ENV.branch] = request.branch;
   env[BRIDGE_ENV.model] = request.model;
   env[BRIDGE_ENV.modelProviders] = JSON.stringify(modelProviders);
-  if (request.repository.kind === "remote") env[BRIDGE_ENV.repoUrl] = request.repository.cloneUrl;
+  env[BRIDGE_ENV.repoUrl] =
+    request.repository.kind === "remote" ? request.repository.cloneUrl : localRepositoryUrl(gatewayUrl, request.sessionId);
   return env;
 }
 

@@ -47,11 +47,6 @@ export interface SandboxCreateConfig {
    */
   readonly env: Readonly<Record<string, string>>;
   readonly source: SandboxSource;
-  /**
-   * A git repository on the gateway's host to clone into the work directory before the bridge
-   * starts. Only the `local` provider can see host paths; the others refuse it.
-   */
-  readonly hostRepositoryPath?: string;
   readonly resources?: SandboxResources;
   /** Stop the sandbox after this long, whatever it is doing. */
   readonly timeoutMs: number;

@@ -1,5 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, normalize } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalProvider, type SandboxCreateConfig, SandboxProviderError } from "../src/index";
 import { descendantsOf, isAlive, makeGitRepo, readIfExists, tempDir, waitFor } from "./helpers";
@@ -111,24 +114,42 @@ describe("local provider (bubblewrap)", () => {
     await expect(provider.status("tree")).rejects.toMatchObject({ kind: "permanent", reason: "not_found" });
   });
 
-  it("seeds a host repository on its base branch without revealing the source path", async () => {
-    const repo = makeGitRepo(tempDir("seed-repo"));
-    await provider.create(
-      config("seeded", "", {
-        hostRepositoryPath: repo,
-        env: {
-          PROBE_SCRIPT:
-            "git config --global --add safe.directory '*'; git -C /workspace/repo remote > /workspace/remotes; git -C /workspace/repo rev-parse --abbrev-ref HEAD > /workspace/branch.tmp && mv /workspace/branch.tmp /workspace/branch",
-          LOOKOUT_BASE_BRANCH: "main",
-        },
-      }),
-    );
-    const branch = await waitFor(() => readIfExists(workspaceFile("seeded", "branch")), "the branch probe");
-    expect(branch.trim()).toBe("main");
-    expect(readFileSync(workspaceFile("seeded", "repo/README.md"), "utf8")).toBe("# seeded\n");
-    expect(readFileSync(workspaceFile("seeded", "remotes"), "utf8").trim()).toBe("");
-    await provider.terminate("seeded");
-    rmSync(repo, { recursive: true, force: true });
+  it("starts with an empty workspace: the repository is cloned over HTTP from inside the sandbox", async () => {
+    // Git's dumb HTTP protocol from a static server on the host's loopback stands in for the
+    // gateway's git endpoint: the sandbox reaches it over the shared network, never through a path.
+    const repo = makeGitRepo(tempDir("http-repo"));
+    const bare = join(tempDir("http-bare"), "repo.git");
+    execFileSync("git", ["clone", "--quiet", "--bare", repo, bare]);
+    execFileSync("git", ["update-server-info"], { cwd: bare });
+    const server = createServer((request, response) => {
+      const file = join(bare, normalize(decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname)).replace(/^\/repo\.git/, ""));
+      if (!file.startsWith(bare) || !existsSync(file)) return void response.writeHead(404).end();
+      response.writeHead(200).end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await provider.create(
+        config("cloned", "", {
+          env: {
+            PROBE_SCRIPT: [
+              "test -e /workspace/repo; echo $? > /workspace/had-repo",
+              `git clone --quiet http://127.0.0.1:${port}/repo.git /workspace/repo 2> /workspace/clone-errors`,
+              "git -C /workspace/repo rev-parse --abbrev-ref HEAD > /workspace/branch.tmp && mv /workspace/branch.tmp /workspace/branch",
+            ].join("; "),
+          },
+        }),
+      );
+      const branch = await waitFor(() => readIfExists(workspaceFile("cloned", "branch")), "the clone probe");
+      expect(branch.trim()).toBe("main");
+      expect(readFileSync(workspaceFile("cloned", "had-repo"), "utf8").trim()).toBe("1");
+      expect(readFileSync(workspaceFile("cloned", "repo/README.md"), "utf8")).toBe("# seeded\n");
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await provider.terminate("cloned");
+      rmSync(repo, { recursive: true, force: true });
+      rmSync(bare, { recursive: true, force: true });
+    }
   });
 
   it("reports a stopped sandbox after its process exits and refuses a duplicate id", async () => {

@@ -4,6 +4,7 @@ import {
   GIT_CREDENTIAL_USERNAME,
   type GitCredentialRequest,
   type GitCredentialResponse,
+  localRepositoryPath,
   LookoutError,
   mintGitCredential,
   type PullRequest,
@@ -84,7 +85,7 @@ export class LocalScmProvider implements ScmProvider {
     if (input.request.host !== gatewayHost)
       throw new LookoutError("FORBIDDEN", `This session's repository is served by ${gatewayHost}, not ${input.request.host}.`);
     const path = requestedPath(input.request);
-    if (path !== null && path !== `git/${input.session.id}.git`)
+    if (path !== null && path !== localRepositoryPath(input.session.id))
       throw new LookoutError("FORBIDDEN", "Credentials are only issued for this session's repository.");
     const expiresAt = input.now + GIT_CREDENTIAL_TTL_MS;
     const password = await mintGitCredential(this.env.GIT_CREDENTIAL_SECRET, {

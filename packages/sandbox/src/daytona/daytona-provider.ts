@@ -95,12 +95,6 @@ export class DaytonaProvider implements SandboxProvider {
   }
 
   async create(config: SandboxCreateConfig): Promise<SandboxHandle> {
-    if (config.hostRepositoryPath) {
-      throw providerError(PROVIDER, "Daytona sandboxes cannot see the gateway's host; use a remote repository.", {
-        kind: "permanent",
-        reason: "invalid_request",
-      });
-    }
     const snapshot = config.source.kind === "snapshot" ? config.source.snapshotId : this.baseSnapshot;
     const sandbox = await this.call("create the sandbox", () =>
       this.client.create(

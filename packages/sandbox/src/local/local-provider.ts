@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, realpathSync, writeFileSync } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { IMAGE_LAYOUT, withLayout, type SandboxLayout } from "../bridge-env";
@@ -136,11 +136,9 @@ export class LocalProvider implements SandboxProvider {
       await mkdir(join(dir, "workspace"), { recursive: true });
       await mkdir(join(dir, "home"), { recursive: true });
       await mkdir(join(dir, "etc"), { recursive: true });
-      if (config.source.kind === "snapshot") {
-        await this.unpackSnapshot(config.source.snapshotId, dir);
-      } else if (config.hostRepositoryPath) {
-        await this.seedRepository(config.hostRepositoryPath, config.env.LOOKOUT_BASE_BRANCH, join(dir, "workspace", "repo"));
-      }
+      // The bridge clones the repository itself (local ones from the gateway's git endpoint); a
+      // snapshot brings the clone along.
+      if (config.source.kind === "snapshot") await this.unpackSnapshot(config.source.snapshotId, dir);
       this.launch(providerId, config);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
@@ -208,33 +206,6 @@ export class LocalProvider implements SandboxProvider {
       throw providerError(PROVIDER, `No snapshot ${snapshotId}.`, { kind: "permanent", reason: "not_found" });
     }
     await runTar(["-C", dir, "-xzf", archive, "workspace"], { toleratesChangedFiles: false });
-  }
-
-  /**
-   * Clones the host repository into the workspace from the host side, so the sandbox never sees
-   * the source path; the `origin` remote is removed for the same reason.
-   */
-  private async seedRepository(sourcePath: string, baseBranch: string | undefined, target: string): Promise<void> {
-    const sourceStat = await stat(sourcePath).catch(() => undefined);
-    if (!sourceStat?.isDirectory()) {
-      throw providerError(PROVIDER, `The repository ${sourcePath} does not exist on the gateway's host.`, {
-        kind: "permanent",
-        reason: "not_found",
-      });
-    }
-    const branchArgs = baseBranch ? ["--branch", baseBranch] : [];
-    const env = { ...process.env, GIT_TERMINAL_PROMPT: "0" };
-    try {
-      await execFileAsync("git", ["clone", "--no-hardlinks", "--quiet", ...branchArgs, "--", sourcePath, target], { env });
-      await execFileAsync("git", ["-C", target, "remote", "remove", "origin"], { env });
-    } catch (error) {
-      throw providerError(
-        PROVIDER,
-        `Could not clone ${sourcePath}: ${describeError(error)}`,
-        { kind: "permanent", reason: "invalid_request" },
-        { cause: error },
-      );
-    }
   }
 
   private launch(providerId: string, config: SandboxCreateConfig): void {

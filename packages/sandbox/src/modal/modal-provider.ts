@@ -81,12 +81,6 @@ export class ModalProvider implements SandboxProvider {
   }
 
   async create(config: SandboxCreateConfig): Promise<SandboxHandle> {
-    if (config.hostRepositoryPath) {
-      throw providerError(PROVIDER, "Modal sandboxes cannot see the gateway's host; use a remote repository.", {
-        kind: "permanent",
-        reason: "invalid_request",
-      });
-    }
     const app = await this.call("find the app", () => this.appHandle());
     const source = config.source;
     const image =

@@ -74,12 +74,6 @@ export class VercelProvider implements SandboxProvider {
   }
 
   async create(config: SandboxCreateConfig): Promise<SandboxHandle> {
-    if (config.hostRepositoryPath) {
-      throw providerError(PROVIDER, "Vercel sandboxes cannot see the gateway's host; use a remote repository.", {
-        kind: "permanent",
-        reason: "invalid_request",
-      });
-    }
     const snapshotId = config.source.kind === "snapshot" ? config.source.snapshotId : this.options.baseSnapshotId;
     const common = {
       ...this.credentials,
