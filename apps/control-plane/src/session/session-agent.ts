@@ -43,6 +43,12 @@ type UpgradeIdentity = z.infer<typeof UpgradeIdentity>;
  */
 export class SessionAgent extends Agent<Cloudflare.Env> {
   private core: SessionCore | null = null;
+  /**
+   * Parsed connection states by connection id. The source of truth is each socket's attachment
+   * (it survives hibernation); this cache saves re-reading and re-validating it for every socket on
+   * every broadcast. Only `Socket.setState` writes states, and it writes through.
+   */
+  private readonly states = new Map<string, ConnectionState | null>();
   private alarmChain: Promise<void> = Promise.resolve();
 
   /** Frames in our protocol are the only ones clients get: no SDK identity/state/MCP messages. */
@@ -151,7 +157,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
       return;
     }
     const core = this.sessionCore();
-    const socket = toSocket(connection);
+    const socket = this.toSocket(connection);
     if (identity.kind === "bridge") {
       core.onBridgeConnect(socket, identity.sandboxId);
       return;
@@ -164,7 +170,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   }
 
   override onMessage(connection: Connection, message: WSMessage): void {
-    const socket = toSocket(connection);
+    const socket = this.toSocket(connection);
     const state = socket.state();
     const raw =
       typeof message === "string"
@@ -178,7 +184,8 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   }
 
   override onClose(connection: Connection): void {
-    this.sessionCore().onClose(toSocket(connection));
+    this.sessionCore().onClose(this.toSocket(connection));
+    this.states.delete(connection.id);
   }
 
   // ---------------------------------------------------------------- the alarm
@@ -195,17 +202,18 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     this.ctx.waitUntil(this.alarmChain);
   }
 
-  /** Keeps exactly one scheduled wake-up, at the earliest deadline. */
+  /**
+   * Keeps one scheduled wake-up no later than the earliest deadline. A wake-up that finds nothing
+   * due is harmless (the core re-arms), so the schedule is only replaced when a deadline moves
+   * earlier; later or cleared deadlines leave it alone, which keeps busy sessions off the scheduler.
+   */
   private async rearm(at: number | null): Promise<void> {
+    if (at === null) return;
     const sql = durableObjectSql(this.ctx.storage);
     const current = one(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'alarm'`));
     const armed = current ? AlarmRecord.parse(JSON.parse(current.value)) : null;
-    if ((armed?.at ?? null) === at) return;
+    if (armed && armed.at <= at && armed.at >= Date.now()) return;
     if (armed) await this.cancelSchedule(armed.id);
-    if (at === null) {
-      sql.exec(`DELETE FROM meta WHERE key = 'alarm'`);
-      return;
-    }
     const schedule = await this.schedule(new Date(Math.max(at, Date.now() + 1)), "onDeadline");
     sql.exec(
       `INSERT INTO meta (key, value) VALUES ('alarm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
@@ -215,6 +223,30 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 
   // ---------------------------------------------------------------- wiring
 
+  private toSocket(connection: Connection): Socket {
+    const states = this.states;
+    return {
+      id: connection.id,
+      state() {
+        if (states.has(connection.id)) return states.get(connection.id) ?? null;
+        const parsed = ConnectionState.safeParse(connection.state);
+        const state = parsed.success ? parsed.data : null;
+        states.set(connection.id, state);
+        return state;
+      },
+      setState(state) {
+        connection.setState(state);
+        states.set(connection.id, state);
+      },
+      send(text) {
+        connection.send(text);
+      },
+      close(code, reason) {
+        connection.close(code, reason);
+      },
+    };
+  }
+
   private sessionCore(): SessionCore {
     if (this.core) return this.core;
     const env = this.env;
@@ -222,7 +254,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     this.core = new SessionCore({
       sql: durableObjectSql(this.ctx.storage),
       now: () => Date.now(),
-      sockets: () => [...this.getConnections()].map(toSocket),
+      sockets: () => [...this.getConnections()].map((connection) => this.toSocket(connection)),
       gateway: new HttpSandboxGateway(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env)),
       index: {
         write: async (record, lastActivityAt) => {
@@ -269,21 +301,3 @@ function readIdentity(headers: Headers): UpgradeIdentity | null {
   return result.success ? result.data : null;
 }
 
-function toSocket(connection: Connection): Socket {
-  return {
-    id: connection.id,
-    state() {
-      const parsed = ConnectionState.safeParse(connection.state);
-      return parsed.success ? parsed.data : null;
-    },
-    setState(state) {
-      connection.setState(state);
-    },
-    send(text) {
-      connection.send(text);
-    },
-    close(code, reason) {
-      connection.close(code, reason);
-    },
-  };
-}

@@ -406,24 +406,27 @@ export class SessionCore {
       return;
     }
     const now = this.ports.now();
-    this.sandbox.update({ lastHeartbeat: now }, now);
-    this.deadlines.set("heartbeat", now + this.lifecycle.heartbeatTimeoutMs);
+    let lastBseq = sandbox.lastBseq;
     if (message.type === "bridge.heartbeat") {
-      if (sandbox.lastBseq > 0) this.send(socket, { type: "bridge.ack", bseq: sandbox.lastBseq });
-    } else if (message.bseq <= sandbox.lastBseq) {
+      if (lastBseq > 0) this.send(socket, { type: "bridge.ack", bseq: lastBseq });
+    } else if (message.bseq <= lastBseq) {
       // A re-send of something already stored: acknowledge again so the bridge can forget it.
       this.send(socket, { type: "bridge.ack", bseq: message.bseq });
     } else {
+      lastBseq = message.bseq;
       try {
         this.applyBridgeEvent(message.event);
-        this.sandbox.update({ lastBseq: message.bseq }, now);
         this.send(socket, { type: "bridge.ack", bseq: message.bseq });
       } catch (error) {
         // The event is refused and not stored; the bridge is told why and may not re-send it.
-        this.sandbox.update({ lastBseq: message.bseq }, now);
         this.replyError(socket, error, undefined);
       }
     }
+    // Every frame proves the bridge alive. The heartbeat deadline itself is not moved here: when it
+    // fires, the handler compares against `lastHeartbeat` and re-arms, which keeps the hot path to
+    // one row write per frame instead of rescheduling the alarm for every streamed token.
+    this.sandbox.update({ lastHeartbeat: now, lastBseq }, now);
+    if (this.deadlines.get("heartbeat") === null) this.deadlines.set("heartbeat", now + this.lifecycle.heartbeatTimeoutMs);
     this.finish();
   }
 
