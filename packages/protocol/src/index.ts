@@ -9,6 +9,5 @@ export * from "./crypto.ts";
 export * from "./service-auth.ts";
 export * from "./parse.ts";
 export * from "./sandbox-env.ts";
-export * from "./service-actor.ts";
 export * from "./git-credential.ts";
 export * from "./scm.ts";

@@ -51,9 +51,12 @@ describe("signed actor", () => {
     await expect(verifyServiceRequest(removed, request, options())).rejects.toMatchObject({ code: "INVALID_SIGNATURE" });
   });
 
-  it("is refused by the plain lookout-v1 verifier, which cannot vouch for the actor", async () => {
+  it("is checked by the service-only verifier too, which refuses a swapped actor", async () => {
     const headers = await signServiceRequest(parts, SECRET, { actor: ada, now: NOW });
-    await expect(verifySignedRequest(new Headers(headers), request, options())).rejects.toMatchObject({ code: "INVALID_SIGNATURE" });
+    expect(await verifySignedRequest(new Headers(headers), request, options())).toBe("slack-bot");
+    const swapped = new Headers(await signServiceRequest(parts, SECRET, { actor: ada, now: NOW }));
+    swapped.set(ACTOR_HEADER, JSON.stringify({ userId: "mallory", name: "Mallory" }));
+    await expect(verifySignedRequest(swapped, request, options())).rejects.toMatchObject({ code: "INVALID_SIGNATURE" });
   });
 
   it("keeps the header ASCII so any name fits in an HTTP header", async () => {
