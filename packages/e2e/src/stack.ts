@@ -25,6 +25,8 @@ export interface Stack {
   gatewayUrl: string;
   model: ScriptedModel;
   loginToken: string;
+  /** Shared by the Worker and the gateway; tests mint git credentials with it to probe the gateway. */
+  gitCredentialSecret: string;
   stateDir: string;
   /** Signs in with the admin login token; returns the cookie header value. */
   login(): Promise<string>;
@@ -150,6 +152,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     gatewayUrl,
     model,
     loginToken,
+    gitCredentialSecret,
     stateDir,
     logs: () => output.join(""),
     stop,
