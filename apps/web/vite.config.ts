@@ -23,5 +23,7 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}", "test/**/*.test.{ts,tsx}"],
     setupFiles: ["./test/setup.ts"],
     restoreMocks: true,
+    // jsdom with user-event is slow on a busy two-core runner; this is a deadline, not a wait.
+    testTimeout: 15_000,
   },
 });

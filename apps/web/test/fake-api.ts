@@ -1,6 +1,8 @@
 import type {
   Author,
   CreateSessionRequest,
+  ParticipantRole,
+  PullRequest,
   QueuedPrompt,
   Repository,
   SessionDetail,
@@ -24,6 +26,12 @@ export interface FakeApiState {
   sessionStates: Map<string, SessionState>;
   queues: Map<string, QueuedPrompt[]>;
   events: Map<string, SessionEvent[]>;
+  /** The caller's role per session; "owner" when unset. */
+  roles: Map<string, ParticipantRole>;
+  /** Each session's pull request, once opened. */
+  pullRequests: Map<string, PullRequest>;
+  /** What `POST …/pull-request` opens for a session (title and draft come from the request). */
+  pullRequestTemplates: Map<string, PullRequest>;
   /** Every request, for assertions. */
   calls: Array<{ method: string; path: string; body: unknown }>;
   /** Overrides: `METHOD /path` → response. */
@@ -57,6 +65,9 @@ export function fakeState(overrides: Partial<FakeApiState> = {}): FakeApiState {
     sessionStates: new Map(),
     queues: new Map(),
     events: new Map(),
+    roles: new Map(),
+    pullRequests: new Map(),
+    pullRequestTemplates: new Map(),
     calls: [],
     overrides: new Map(),
     nextId: 1,
@@ -214,9 +225,52 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
     if (!session) return error(404, "SESSION_NOT_FOUND", "No session has this id.");
     if (!rest && method === "GET") {
       const events = state.events.get(id) ?? [];
-      const detail: SessionDetail = { session, queue: state.queues.get(id) ?? [], presence: [], latestSeq: events.at(-1)?.seq ?? 0 };
+      const detail: SessionDetail = {
+        session,
+        role: state.roles.get(id) ?? "owner",
+        queue: state.queues.get(id) ?? [],
+        presence: [],
+        latestSeq: events.at(-1)?.seq ?? 0,
+      };
       return { status: 200, body: detail };
     }
+    if (!rest && method === "PATCH" && isRecord(body) && typeof body.title === "string") {
+      const renamed = { ...session, title: body.title, updatedAt: Date.now() };
+      state.sessionStates.set(id, renamed);
+      return { status: 200, body: { session: renamed } };
+    }
+    if (rest === "pull-request" && method === "GET") {
+      const pullRequest = state.pullRequests.get(id);
+      if (!pullRequest) return error(404, "PULL_REQUEST_NOT_FOUND", "This session has no pull request yet; open one first.");
+      return { status: 200, body: { pullRequest } };
+    }
+    if (rest === "pull-request" && method === "POST" && isRecord(body)) {
+      const existing = state.pullRequests.get(id);
+      const template = existing ?? state.pullRequestTemplates.get(id);
+      if (!template) return error(409, "BRANCH_NOT_PUSHED", `The branch ${session.branch} has not been pushed to the repository yet.`);
+      const pullRequest: PullRequest = {
+        ...template,
+        ...(typeof body.title === "string" ? { title: body.title } : {}),
+        ...(typeof body.body === "string" ? { body: body.body } : {}),
+        draft: typeof body.draft === "boolean" ? body.draft : template.draft,
+      };
+      state.pullRequests.set(id, pullRequest);
+      return { status: existing ? 200 : 201, body: { pullRequest, created: !existing } };
+    }
+    if (rest === "pull-request/merge" && method === "POST") {
+      const pullRequest = state.pullRequests.get(id);
+      if (!pullRequest) return error(404, "PULL_REQUEST_NOT_FOUND", "This session has no pull request yet; open one first.");
+      const merged: PullRequest = {
+        ...pullRequest,
+        state: "merged",
+        mergeSha: "f".repeat(40),
+        mergedAt: Date.now(),
+        updatedAt: Date.now(),
+      };
+      state.pullRequests.set(id, merged);
+      return { status: 200, body: { pullRequest: merged } };
+    }
+    if (rest?.startsWith("push-approvals/") && method === "POST") return { status: 200, body: { ok: true } };
     if (rest === "prompts" && method === "POST") return { status: 202, body: { promptId: `p_${state.nextId++}`, duplicate: false } };
     if (rest?.startsWith("prompts/") && method === "DELETE") {
       const promptId = rest.slice("prompts/".length);
@@ -253,6 +307,7 @@ export function toState(summary: SessionSummary, overrides: Partial<SessionState
     id: summary.id,
     title: summary.title,
     repositoryId: summary.repositoryId,
+    repositoryName: summary.repositoryName,
     baseBranch: "main",
     branch: `lookout/${summary.id}`,
     model: summary.model,

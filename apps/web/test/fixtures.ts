@@ -1,4 +1,4 @@
-import type { Author, EventPayload, QueuedPrompt, SessionEvent, SessionState } from "@lookout/protocol";
+import type { Author, EventPayload, PullRequest, QueuedPrompt, SessionEvent, SessionState } from "@lookout/protocol";
 import { eventKey } from "@lookout/protocol";
 import type { SessionSummary } from "@lookout/protocol";
 
@@ -31,6 +31,7 @@ export const SESSION: SessionState = {
   id: "s_1",
   title: "Fix the flaky login test",
   repositoryId: "r_1",
+  repositoryName: "acme/web",
   baseBranch: "main",
   branch: "lookout/fix-login",
   model: "scripted/demo",
@@ -75,5 +76,63 @@ export function pending(promptId: string, body: string, author: Author = GRACE):
     createdAt: 1_700_000_000_000,
     startedAt: null,
     finishedAt: null,
+  };
+}
+
+export const BASE_SHA = "a".repeat(40);
+export const HEAD_SHA = "b".repeat(40);
+
+export const PR_DIFF = `diff --git a/src/login.ts b/src/login.ts
+index 1111111..2222222 100644
+--- a/src/login.ts
++++ b/src/login.ts
+@@ -1,3 +1,3 @@
+ export function login() {
+-  return retry(3);
++  return retry(5);
+ }
+`;
+
+/** A local pull request with its review record, as `GET /api/sessions/:id/pull-request` answers. */
+export function localPullRequest(overrides: Partial<PullRequest> = {}): PullRequest {
+  return {
+    id: "pr_1",
+    sessionId: "s_1",
+    repositoryId: "r_1",
+    provider: "local",
+    number: null,
+    url: "http://127.0.0.1:8787/sessions/s_1",
+    title: "Fix the flaky login test",
+    body: "Prompts in this session:\n- Make the login retry 5 times (Grace Hopper)",
+    baseBranch: "main",
+    headBranch: "lookout/fix-login",
+    headSha: HEAD_SHA,
+    state: "open",
+    draft: true,
+    openedBy: ADA,
+    openedAs: "local",
+    review: {
+      baseSha: BASE_SHA,
+      headSha: HEAD_SHA,
+      mergeBaseSha: BASE_SHA,
+      commits: [
+        {
+          sha: HEAD_SHA,
+          subject: "Retry login 5 times",
+          author: { name: "Grace Hopper", email: "grace@users.lookout.local" },
+          committer: { name: "Lookout", email: "bot@lookout.local" },
+          authoredAt: 1_700_000_050_000,
+        },
+      ],
+      files: [{ path: "src/login.ts", change: "modified", additions: 1, deletions: 1 }],
+      diff: PR_DIFF,
+      diffTruncated: false,
+    },
+    mergeSha: null,
+    createdAt: 1_700_000_060_000,
+    updatedAt: 1_700_000_060_000,
+    mergedAt: null,
+    closedAt: null,
+    ...overrides,
   };
 }

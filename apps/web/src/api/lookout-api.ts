@@ -6,17 +6,22 @@ import {
   ListSessionsResponse,
   Me,
   ModelsResponse,
+  PullRequest,
+  PullRequestResponse,
   Repository,
   SecretListResponse,
   SendPromptResponse,
   SessionDetail,
+  SessionState,
   SessionSummary,
   WsTokenResponse,
+  type CreatePullRequestRequest,
   type CreateSessionRequest,
   type ReasoningEffort,
   type RepositoryInput,
   type SessionStatus,
 } from "@lookout/protocol";
+import { ApiError } from "./api-error";
 import type { HttpClient } from "./http";
 import { LooseEvent, parseEvents } from "./server-frame";
 
@@ -24,6 +29,8 @@ const RepositoriesResponse = z.object({ repositories: z.array(Repository) });
 const RepositoryResponse = z.object({ repository: Repository });
 const CreateSessionResponse = z.object({ session: SessionSummary, promptId: Id.optional() });
 const LoginResponse = z.object({ user: Author });
+const SessionResponse = z.object({ session: SessionState });
+const PullRequestOnly = z.object({ pullRequest: PullRequest });
 /** `EventsPage` with each event checked on its own (see `parseEvents`). */
 const LooseEventsPage = EventsPage.extend({ events: z.array(LooseEvent) });
 
@@ -120,6 +127,9 @@ export class LookoutApi {
   getSession(id: string, signal?: AbortSignal) {
     return this.http.get(`/api/sessions/${enc(id)}`, { schema: SessionDetail, signal });
   }
+  async renameSession(id: string, title: string) {
+    return (await this.http.patch(`/api/sessions/${enc(id)}`, { body: { title }, schema: SessionResponse })).session;
+  }
   sendPrompt(id: string, prompt: SendPromptParams) {
     return this.http.post(`/api/sessions/${enc(id)}/prompts`, { body: prompt, schema: SendPromptResponse });
   }
@@ -140,6 +150,31 @@ export class LookoutApi {
     const page = await this.http.get(`/api/sessions/${enc(id)}/events`, { schema: LooseEventsPage, signal, query: { after, limit } });
     return { ...parseEvents(page.events), nextAfter: page.nextAfter, latestSeq: page.latestSeq };
   }
+
+  // --- source control ---
+  /** The session's pull request, or null while it has none. */
+  async pullRequest(id: string, signal?: AbortSignal): Promise<PullRequest | null> {
+    try {
+      return (await this.http.get(`/api/sessions/${enc(id)}/pull-request`, { schema: PullRequestOnly, signal })).pullRequest;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "PULL_REQUEST_NOT_FOUND") return null;
+      throw error;
+    }
+  }
+  /** Opens the session branch's pull request, or updates the open one. */
+  createPullRequest(id: string, request: CreatePullRequestRequest = {}) {
+    return this.http.post(`/api/sessions/${enc(id)}/pull-request`, { body: request, schema: PullRequestResponse });
+  }
+  /** Merges a local pull request into its base branch. */
+  async mergePullRequest(id: string, message?: string) {
+    const body = message ? { message } : {};
+    return (await this.http.post(`/api/sessions/${enc(id)}/pull-request/merge`, { body, schema: PullRequestOnly })).pullRequest;
+  }
+  /** Approves or rejects a push that waits for a person (workflow files). */
+  decidePush(id: string, approvalId: string, decision: "approve" | "reject") {
+    return this.http.post(`/api/sessions/${enc(id)}/push-approvals/${enc(approvalId)}`, { body: { decision } });
+  }
+
   wsToken(id: string, signal?: AbortSignal) {
     return this.http.post(`/api/sessions/${enc(id)}/ws-token`, { schema: WsTokenResponse, signal });
   }

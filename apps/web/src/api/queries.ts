@@ -14,6 +14,7 @@ export const queryKeys = {
   sessions: (filters: Omit<ListSessionsParams, "cursor" | "limit">) => ["sessions", filters] as const,
   allSessions: ["sessions"] as const,
   session: (id: string) => ["session", id] as const,
+  pullRequest: (id: string) => ["pull-request", id] as const,
 };
 
 /** Retries only what may succeed later; a 4xx answer will not change by asking again. */
@@ -67,4 +68,18 @@ export function useSessionsList(filters: Omit<ListSessionsParams, "cursor" | "li
 export function useSessionDetail(id: string) {
   const api = useApi();
   return useQuery({ queryKey: queryKeys.session(id), queryFn: ({ signal }) => api.getSession(id, signal), staleTime: 0 });
+}
+
+/**
+ * The session's pull request (null until one is opened). `version` is the seq of its artifact row
+ * in the event log: each change to the pull request rewrites that row, so a new seq refetches.
+ */
+export function usePullRequest(sessionId: string, version: number | null) {
+  const api = useApi();
+  return useQuery({
+    queryKey: [...queryKeys.pullRequest(sessionId), version] as const,
+    queryFn: ({ signal }) => api.pullRequest(sessionId, signal),
+    placeholderData: keepPreviousData,
+    staleTime: Infinity,
+  });
 }

@@ -61,7 +61,7 @@ describe("SessionSocket", () => {
     await flush();
     const ws = t.sockets[0]!;
     ws.open();
-    ws.deliver({ type: "hello", connectionId: "c1", participant: ADA, session: SESSION, latestSeq: 2 });
+    ws.deliver({ type: "hello", connectionId: "c1", participant: ADA, role: "owner", session: SESSION, latestSeq: 2 });
     ws.deliver({ type: "events", events: [ev(1, queued("p1", "hi")), ev(2, text("p1", "m1", "Hi"))], replay: true });
     ws.deliver({ type: "subscribed", latestSeq: 2 });
     expect(t.frames.map((frame) => frame.type)).toEqual(["hello", "events", "subscribed"]);

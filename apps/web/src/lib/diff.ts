@@ -49,3 +49,33 @@ export function parseUnifiedDiff(diff: string | undefined): DiffFile[] {
     };
   });
 }
+
+/** What a change lists about one file, without its lines. */
+export interface ListedFile {
+  path: string;
+  change: DiffFile["change"];
+  additions?: number | undefined;
+  deletions?: number | undefined;
+}
+
+/**
+ * The listed files are the truth about what changed; the diff adds lines. Files the diff has but
+ * the list lacks (a truncated list) are kept too, after the listed ones.
+ */
+export function withListedFiles(listed: readonly ListedFile[], diffed: readonly DiffFile[]): DiffFile[] {
+  const byPath = new Map(diffed.map((file) => [file.path, file]));
+  const merged: DiffFile[] = listed.map((file) => {
+    const diff = byPath.get(file.path);
+    byPath.delete(file.path);
+    return {
+      path: file.path,
+      oldPath: diff?.oldPath ?? null,
+      change: file.change,
+      additions: file.additions ?? diff?.additions ?? 0,
+      deletions: file.deletions ?? diff?.deletions ?? 0,
+      lines: diff?.lines ?? [],
+      binary: diff?.binary ?? false,
+    };
+  });
+  return [...merged, ...byPath.values()];
+}

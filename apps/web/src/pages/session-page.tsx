@@ -14,7 +14,10 @@ import { ConnectionIndicator } from "../components/session/connection-indicator"
 import { DetailsPanel } from "../components/session/details-panel";
 import { PresenceBar, TypingIndicator } from "../components/session/presence-bar";
 import { PromptBox, type FollowUp } from "../components/session/prompt-box";
+import { PullRequestPanel, PullRequestStateBadge, pullRequestStateOf } from "../components/session/pull-request-panel";
+import { PushApprovalCard, type PushDecision } from "../components/session/push-approval";
 import { QueuePanel } from "../components/session/queue-panel";
+import { SessionTitle } from "../components/session/session-title";
 import { TimelineView } from "../components/session/timeline-view";
 import { usePresenceSignal, useSessionLive, useTypingSignal } from "../hooks/use-session-live";
 import { useDocumentTitle } from "../hooks/use-document-title";
@@ -23,7 +26,13 @@ import { useMe } from "../state/auth";
 import { buildTimeline, deriveChanges, typingNames, type PromptBlock } from "../state/derive";
 import { orderedEvents } from "../state/timeline";
 
-type Tab = "timeline" | "changes" | "details";
+type Tab = "timeline" | "changes" | "pull-request" | "details";
+
+const TABS: readonly Tab[] = ["timeline", "changes", "pull-request", "details"];
+
+function tabFrom(value: string | null): Tab {
+  return TABS.find((tab) => tab === value) ?? "timeline";
+}
 
 export function SessionPage() {
   const { sessionId = "" } = useParams();
@@ -43,7 +52,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
   const repositories = useRepositories();
   const { view, connection, detail, send, reconnectNow } = useSessionLive(sessionId);
   const [params, setParams] = useSearchParams();
-  const tab: Tab = params.get("tab") === "changes" ? "changes" : params.get("tab") === "details" ? "details" : "timeline";
+  const tab = tabFrom(params.get("tab"));
   const [changesPromptId, setChangesPromptId] = useState<string | null>(null);
   const [cancelling, setCancelling] = useState<ReadonlySet<string>>(new Set());
   const [stopping, setStopping] = useState(false);
@@ -122,8 +131,10 @@ function SessionView({ sessionId }: { sessionId: string }) {
   }
 
   const repository = repositories.data?.find((candidate) => candidate.id === session.repositoryId);
-  // The session's presence is the only place that says what this user may do here.
-  const myRole = view.presence.find((entry) => entry.participant.userId === me.user.userId)?.role;
+  // What this user may do here, as the session said; presence fills in before it has.
+  const myRole = view.role ?? view.presence.find((entry) => entry.participant.userId === me.user.userId)?.role;
+  const canSteer = myRole !== "viewer";
+  const pullRequestState = pullRequestStateOf(changes.pullRequest);
   const running = session.status === "running" || session.status === "starting" || view.queue.some((prompt) => prompt.status === "running");
 
   const sendPrompt = async (prompt: FollowUp) => {
@@ -163,6 +174,27 @@ function SessionView({ sessionId }: { sessionId: string }) {
     }
   };
 
+  const rename = async (title: string) => {
+    try {
+      await api.renameSession(sessionId, title);
+      void queryClient.invalidateQueries({ queryKey: queryKeys.session(sessionId) });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.allSessions });
+    } catch (error) {
+      notify(errorMessage(error), "error");
+      throw error;
+    }
+  };
+
+  const decidePush = async (approvalId: string, decision: PushDecision) => {
+    try {
+      await api.decidePush(sessionId, approvalId, decision);
+      notify(decision === "approve" ? "Push approved" : "Push rejected", "success");
+    } catch (error) {
+      notify(errorMessage(error), "error");
+      throw error;
+    }
+  };
+
   const setArchived = async (archived: boolean) => {
     setConfirmArchive(false);
     try {
@@ -184,9 +216,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
             <Link to="/" className="btn btn--ghost btn--sm btn--icon" aria-label="Back to sessions" title="Back to sessions">
               ←
             </Link>
-            <h1 className="session__title truncate" title={session.title}>
-              {session.title || "Untitled session"}
-            </h1>
+            <SessionTitle title={session.title} canRename={canSteer && !session.archived} onRename={rename} />
             <StatusBadge status={session.status} />
             {session.archived && <span className="badge">Archived</span>}
             <span className="grow" />
@@ -194,7 +224,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
             <ConnectionIndicator state={connection} onRetry={reconnectNow} />
           </div>
           <div className="session__meta-row">
-            <span className="mono truncate">{repository?.fullName ?? session.repositoryId}</span>
+            <span className="mono truncate">{session.repositoryName || repository?.fullName}</span>
             {session.branch && (
               <>
                 <span aria-hidden>·</span>
@@ -211,7 +241,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
             <span aria-hidden>·</span>
             <span title="Cost so far">{cost(session.costUsd)}</span>
             <span className="grow" />
-            {running && myRole !== "viewer" && (
+            {running && canSteer && (
               <button type="button" className="btn btn--danger btn--sm" onClick={() => void stop()} disabled={stopping}>
                 ■ {stopping ? "Stopping…" : "Stop"}
               </button>
@@ -233,6 +263,9 @@ function SessionView({ sessionId }: { sessionId: string }) {
             </button>
             <button type="button" role="tab" className="tab" aria-selected={tab === "changes"} onClick={() => setTab("changes")}>
               Changes {changedFiles > 0 && <span className="tab__count">{changedFiles}</span>}
+            </button>
+            <button type="button" role="tab" className="tab" aria-selected={tab === "pull-request"} onClick={() => setTab("pull-request")}>
+              Pull request {pullRequestState && <PullRequestStateBadge state={pullRequestState.state} draft={pullRequestState.draft} />}
             </button>
             <button
               type="button"
@@ -262,13 +295,30 @@ function SessionView({ sessionId }: { sessionId: string }) {
                   <p>Send a prompt below to give the agent its task.</p>
                 </EmptyState>
               ) : (
-                <TimelineView items={items} repositories={repositories.data} onOpenChanges={openChanges} />
+                <TimelineView
+                  items={items}
+                  repositories={repositories.data}
+                  onOpenChanges={openChanges}
+                  canSteer={canSteer}
+                  onDecidePush={decidePush}
+                />
               )}
             </div>
           )}
           {tab === "changes" && (
             <div className="session__changes">
               <ChangesPanel changes={changes} promptNumbers={promptNumbers} initialPromptId={changesPromptId} />
+            </div>
+          )}
+          {tab === "pull-request" && (
+            <div className="session__changes">
+              <PullRequestPanel
+                sessionId={sessionId}
+                session={session}
+                artifact={changes.pullRequest}
+                canSteer={canSteer}
+                hasCommits={changes.commits.length > 0}
+              />
             </div>
           )}
           {tab === "details" && (
@@ -284,6 +334,9 @@ function SessionView({ sessionId }: { sessionId: string }) {
               ↓ Jump to latest
             </button>
           )}
+          {changes.pendingApprovals.map((approval) => (
+            <PushApprovalCard key={approval.approvalId} approval={approval} canDecide={canSteer} onDecide={decidePush} compact />
+          ))}
           {tab === "timeline" && <QueuePanel prompts={view.queue} cancelling={cancelling} onCancel={(promptId) => void cancel(promptId)} />}
           <TypingIndicator names={typingNames(view.presence, me.user.userId)} />
           <PromptBox
@@ -293,7 +346,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
             disabledReason={
               session.archived
                 ? "This session is archived; unarchive it to continue."
-                : myRole === "viewer"
+                : !canSteer
                   ? "You can watch this session but not prompt it; ask its owner to make you a member."
                   : null
             }

@@ -25,13 +25,36 @@ const AuthContext = createContext<AuthContextValue | null>(null);
 
 /** The query parameter a login link may carry when it points at the dashboard itself. */
 const TOKEN_PARAM = "token";
+/** Where `GET /auth/login` puts the error code when it refuses a login link. */
+const LOGIN_ERROR_PARAM = "login_error";
+
+/** Why a login link was refused, for the codes `GET /auth/login` sends back. */
+const LOGIN_ERROR_MESSAGES: Record<string, string> = {
+  INVALID_TOKEN:
+    "That login link is not valid (anymore). The start command prints a fresh link each time it starts; open the newest one or paste it here.",
+  VALIDATION_FAILED: "That login link has no token in it. Copy the whole link the start command printed.",
+  RATE_LIMITED: "Too many sign-in attempts from this address failed. Wait a few minutes, then use the newest login link.",
+  UNAUTHENTICATED:
+    "Signing in with a login link is turned off on this server: it has no login token configured. Start Lookout with `npm start`.",
+};
+
+/** The sentence to show for a `login_error` code. */
+export function loginErrorMessage(code: string): string {
+  return LOGIN_ERROR_MESSAGES[code] ?? `The login link was refused (${code}). Open the newest login link the start command printed.`;
+}
+
+/** What the address bar said about signing in: a `?token=` to use, or a refused link's reason. */
+interface SignInFromUrl {
+  login: Promise<ApiError | null>;
+  refusal: string | null;
+}
 
 /**
- * The login started from a `?token=` in the address bar, shared by every check of this page load:
- * React runs effects twice in development, and the second run must wait for the same login
- * rather than ask `/api/me` before the cookie is set.
+ * Taken from the address bar once and kept until a check completes: React runs effects twice in
+ * development, and the second run must wait for the same login (rather than ask `/api/me` before
+ * the cookie is set) and show the same refusal, though the first run already cleaned the URL.
  */
-let urlLogin: Promise<ApiError | null> = Promise.resolve(null);
+let fromUrl: SignInFromUrl | null = null;
 
 /**
  * Knows whether someone is signed in. A 401 from any request signs the page out in place (the URL
@@ -56,21 +79,35 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     const abort = new AbortController();
     const tokenFromUrl = takeTokenFromUrl();
-    if (tokenFromUrl) {
-      urlLogin = api.login(tokenFromUrl).then(
-        () => null,
-        (error: unknown) => (error instanceof ApiError ? error : ApiError.network(error)),
-      );
+    const refusal = takeLoginErrorFromUrl();
+    if (tokenFromUrl || refusal) {
+      fromUrl = {
+        login: tokenFromUrl
+          ? api.login(tokenFromUrl).then(
+              () => null,
+              (error: unknown) => (error instanceof ApiError ? error : ApiError.network(error)),
+            )
+          : Promise.resolve(null),
+        refusal,
+      };
     }
     const check = async () => {
-      const loginError = await urlLogin;
+      const pending = fromUrl;
+      const loginError = pending ? await pending.login : null;
+      const consume = () => {
+        if (fromUrl === pending) fromUrl = null;
+      };
       try {
         const me = await api.me(abort.signal);
-        if (!abort.signal.aborted) setState({ status: "signed-in", me });
+        if (abort.signal.aborted) return;
+        consume();
+        setState({ status: "signed-in", me });
       } catch (error) {
         if (abort.signal.aborted) return;
+        consume();
         if (error instanceof ApiError && error.status === 401) {
-          setState({ status: "signed-out", expired: false, ...(loginError ? { error: loginError.message } : {}) });
+          const reason = loginError?.message ?? pending?.refusal;
+          setState({ status: "signed-out", expired: false, ...(reason ? { error: reason } : {}) });
         } else {
           setState({ status: "unreachable", error: error instanceof ApiError ? error : ApiError.network(error) });
         }
@@ -124,12 +161,25 @@ export function useMe(): MeResponse {
 
 /** Removes `?token=` from the address bar (it must not linger in history) and returns it. */
 function takeTokenFromUrl(): string | null {
+  return takeParam(TOKEN_PARAM);
+}
+
+/**
+ * Reads and removes `?login_error=` (a refused `GET /auth/login` link lands here), so reloading
+ * the page does not show the complaint again; returns the sentence to show, or null.
+ */
+function takeLoginErrorFromUrl(): string | null {
+  const code = takeParam(LOGIN_ERROR_PARAM);
+  return code ? loginErrorMessage(code) : null;
+}
+
+function takeParam(name: string): string | null {
   const url = new URL(window.location.href);
-  const token = url.searchParams.get(TOKEN_PARAM);
-  if (!token) return null;
-  url.searchParams.delete(TOKEN_PARAM);
+  const value = url.searchParams.get(name);
+  if (!value) return null;
+  url.searchParams.delete(name);
   window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
-  return token;
+  return value;
 }
 
 /** Accepts a bare token or a whole pasted login URL. */

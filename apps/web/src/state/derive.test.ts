@@ -1,3 +1,4 @@
+import type { EventPayload } from "@lookout/protocol";
 import { describe, expect, it } from "vitest";
 import { ADA, GRACE, ev, queued, text, tool } from "../../test/fixtures";
 import { buildTimeline, deriveChanges, totalUsage, typingNames, type PromptBlock } from "./derive";
@@ -19,6 +20,20 @@ describe("buildTimeline", () => {
     expect(block.text).toBe("Fix the bug");
     expect(block.outcome).toBe("completed");
     expect(block.items.map((item) => item.kind)).toEqual(["sandbox", "text"]);
+  });
+
+  it("puts pushes and push approvals into the running prompt's block", () => {
+    const sha = "d".repeat(40);
+    const items = buildTimeline([
+      ev(1, queued("p1", "go")),
+      ev(2, { type: "prompt.started", promptId: "p1" }),
+      ev(3, { type: "git.push", promptId: "p1", branch: "b", headSha: sha, status: "awaiting_approval" }),
+      ev(4, { type: "push.approval", approvalId: "a1", branch: "b", headSha: sha, files: ["x"], state: "pending" }),
+      ev(5, { type: "prompt.finished", promptId: "p1", status: "completed" }),
+      ev(6, { type: "git.push", branch: "b", headSha: sha, status: "pushed" }),
+    ]);
+    expect(items.map((item) => item.kind)).toEqual(["prompt", "push"]);
+    expect((items[0] as PromptBlock).items.map((item) => `${item.kind}:${item.id}`)).toEqual(["push:seq:3", "approval:approval:a1"]);
   });
 
   it("groups consecutive tool calls and splits groups at text", () => {
@@ -102,6 +117,26 @@ describe("deriveChanges", () => {
     expect(changes.changeSets.map((set) => set.promptId)).toEqual(["p2", "p1"]);
     expect(changes.commits.map((commit) => commit.message)).toEqual(["two", "one"]);
     expect(changes.artifacts).toHaveLength(1);
+  });
+
+  it("keeps the pull request's latest row and the pushes still waiting for a decision", () => {
+    const sha = "c".repeat(40);
+    const approval = (approvalId: string, state: "pending" | "approved"): EventPayload => ({
+      type: "push.approval",
+      approvalId,
+      branch: "b",
+      headSha: sha,
+      files: [".github/workflows/ci.yml"],
+      state,
+    });
+    const changes = deriveChanges([
+      ev(1, approval("a1", "approved")),
+      ev(4, { type: "artifact", artifactId: "pr1", kind: "pull_request", title: "PR", data: { state: "merged" } }),
+      ev(5, approval("a2", "pending")),
+      ev(6, { type: "artifact", artifactId: "s1", kind: "screenshot", title: "shot" }),
+    ]);
+    expect(changes.pullRequest).toMatchObject({ artifactId: "pr1", seq: 4, data: { state: "merged" } });
+    expect(changes.pendingApprovals.map((entry) => entry.approvalId)).toEqual(["a2"]);
   });
 });
 

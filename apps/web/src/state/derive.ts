@@ -6,6 +6,8 @@ export type ToolCall = Payload<"tool.call"> & { seq: number; at: number };
 export type FilesChanged = Payload<"files.changed">;
 export type GitCommit = Payload<"git.commit"> & { seq: number; at: number };
 export type Artifact = Payload<"artifact"> & { seq: number; at: number };
+export type GitPush = Payload<"git.push"> & { seq: number; at: number };
+export type PushApproval = Payload<"push.approval"> & { seq: number; at: number };
 
 /** One thing that happened, in the order it happened. */
 export type ActivityItem =
@@ -14,6 +16,8 @@ export type ActivityItem =
   | { kind: "files"; id: string; at: number; promptId: string; files: FilesChanged["files"] }
   | { kind: "commit"; id: string; commit: GitCommit }
   | { kind: "artifact"; id: string; artifact: Artifact }
+  | { kind: "push"; id: string; push: GitPush }
+  | { kind: "approval"; id: string; approval: PushApproval }
   | { kind: "error"; id: string; at: number; message: string; code: string | undefined }
   | { kind: "stop"; id: string; at: number; by: Author }
   | { kind: "sandbox"; id: string; at: number; status: Payload<"sandbox.status">["status"]; detail: string | undefined }
@@ -158,6 +162,12 @@ export function buildTimeline(events: readonly SessionEvent[]): TimelineItem[] {
       case "artifact":
         push(undefined, { kind: "artifact", id, artifact: { ...payload, seq, at } }, at);
         break;
+      case "git.push":
+        push(payload.promptId, { kind: "push", id, push: { ...payload, seq, at } }, at);
+        break;
+      case "push.approval":
+        push(undefined, { kind: "approval", id, approval: { ...payload, seq, at } }, at);
+        break;
       case "agent.error":
         push(payload.promptId, { kind: "error", id, at, message: payload.message, code: payload.code }, at);
         break;
@@ -227,12 +237,18 @@ export interface SessionChanges {
   changeSets: ChangeSet[];
   commits: GitCommit[];
   artifacts: Artifact[];
+  /** The session branch's pull request row, the most recently written one if there were several. */
+  pullRequest: Artifact | null;
+  /** Pushes waiting for a person's decision, oldest first. */
+  pendingApprovals: PushApproval[];
 }
 
 export function deriveChanges(events: readonly SessionEvent[]): SessionChanges {
   const changeSets: ChangeSet[] = [];
   const commits: GitCommit[] = [];
   const artifacts: Artifact[] = [];
+  const pendingApprovals: PushApproval[] = [];
+  let pullRequest: Artifact | null = null;
   for (const { payload, seq, at } of events) {
     if (payload.type === "files.changed") {
       changeSets.push({ promptId: payload.promptId, seq, at, files: payload.files, diff: payload.diff });
@@ -240,13 +256,16 @@ export function deriveChanges(events: readonly SessionEvent[]): SessionChanges {
       commits.push({ ...payload, seq, at });
     } else if (payload.type === "artifact") {
       artifacts.push({ ...payload, seq, at });
+      if (payload.kind === "pull_request" && (!pullRequest || seq > pullRequest.seq)) pullRequest = { ...payload, seq, at };
+    } else if (payload.type === "push.approval" && payload.state === "pending") {
+      pendingApprovals.push({ ...payload, seq, at });
     }
   }
   // The rows keep their first position; the most recently written change set is the current one.
   changeSets.sort((a, b) => b.seq - a.seq);
   commits.reverse();
   artifacts.reverse();
-  return { changeSets, commits, artifacts };
+  return { changeSets, commits, artifacts, pullRequest, pendingApprovals };
 }
 
 /** Who is typing, other than `selfUserId`. */

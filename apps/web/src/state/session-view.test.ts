@@ -6,19 +6,19 @@ describe("sessionViewReducer", () => {
   it("takes the REST detail first, then lets the socket's queue and presence win", () => {
     let state = sessionViewReducer(initialSessionView(), {
       type: "detail",
-      detail: { session: SESSION, queue: [pending("p1", "a")], presence: [], latestSeq: 4 },
+      detail: { session: SESSION, role: "owner", queue: [pending("p1", "a")], presence: [], latestSeq: 4 },
     });
     expect(state.queue).toHaveLength(1);
     expect(state.latestSeq).toBe(4);
     state = sessionViewReducer(state, {
       type: "frame",
-      frame: { type: "hello", connectionId: "c1", participant: ADA, session: SESSION, latestSeq: 5 },
+      frame: { type: "hello", connectionId: "c1", participant: ADA, role: "owner", session: SESSION, latestSeq: 5 },
     });
     state = sessionViewReducer(state, { type: "frame", frame: { type: "queue", prompts: [] } });
     // A slow REST answer arriving after the socket spoke must not bring back the old queue.
     state = sessionViewReducer(state, {
       type: "detail",
-      detail: { session: { ...SESSION, updatedAt: 1 }, queue: [pending("p1", "a")], presence: [], latestSeq: 4 },
+      detail: { session: { ...SESSION, updatedAt: 1 }, role: "owner", queue: [pending("p1", "a")], presence: [], latestSeq: 4 },
     });
     expect(state.queue).toEqual([]);
     expect(state.session?.updatedAt).toBe(SESSION.updatedAt);

@@ -1,4 +1,4 @@
-import type { PresenceEntry, QueuedPrompt, SessionDetail, SessionState } from "@lookout/protocol";
+import type { ParticipantRole, PresenceEntry, QueuedPrompt, SessionDetail, SessionState } from "@lookout/protocol";
 import type { ParsedServerFrame } from "../api/server-frame";
 import { applyEvents, EMPTY_TIMELINE, type TimelineState } from "./timeline";
 
@@ -14,6 +14,11 @@ export interface SessionViewState {
   caughtUp: boolean;
   /** The signed-in user's connection, from `hello`. */
   connectionId: string | null;
+  /**
+   * What the signed-in user may do here: viewers watch, members and owners also steer. From the
+   * socket's `hello` once it has spoken, else the REST detail (null until either says).
+   */
+  role: ParticipantRole | null;
 }
 
 export type SessionViewAction = { type: "detail"; detail: SessionDetail } | { type: "frame"; frame: ParsedServerFrame };
@@ -27,6 +32,7 @@ export function initialSessionView(timeline: TimelineState = EMPTY_TIMELINE): Se
     latestSeq: timeline.lastSeq,
     caughtUp: false,
     connectionId: null,
+    role: null,
   };
 }
 
@@ -39,6 +45,7 @@ export function sessionViewReducer(state: SessionViewState, action: SessionViewA
       // The socket's queue and presence are at least as fresh once it has spoken.
       queue: state.connectionId ? state.queue : detail.queue,
       presence: state.connectionId ? state.presence : detail.presence,
+      role: state.connectionId ? state.role : detail.role,
       latestSeq: Math.max(state.latestSeq, detail.latestSeq),
     };
   }
@@ -49,6 +56,7 @@ export function sessionViewReducer(state: SessionViewState, action: SessionViewA
         ...state,
         session: frame.session,
         connectionId: frame.connectionId,
+        role: frame.role,
         latestSeq: Math.max(state.latestSeq, frame.latestSeq),
       };
     case "events": {

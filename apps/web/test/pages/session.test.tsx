@@ -230,14 +230,30 @@ describe("session view", () => {
     expect(screen.getAllByRole("img", { name: "Grace Hopper — typing" }).length).toBeGreaterThan(0);
   });
 
-  it("lets a viewer watch but not prompt or stop", async () => {
+  it("lets a viewer watch but not prompt, stop or rename, as the session says", async () => {
+    const state = setup();
+    state.roles.set("s_1", "viewer");
+    const app = renderApp("/sessions/s_1", state);
+    const connection = await connected(app);
+    replay(connection, RUN);
+    await waitFor(() => expect(screen.getByLabelText("Follow-up prompt")).toBeDisabled());
+    expect(screen.queryByRole("button", { name: /Stop/ })).not.toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Rename session" })).not.toBeInTheDocument();
+  });
+
+  it("takes the role from the socket's hello once it has spoken", async () => {
     const app = renderApp("/sessions/s_1", setup());
     const connection = await connected(app);
     replay(connection, RUN);
+    expect(await screen.findByRole("button", { name: /Stop/ })).toBeInTheDocument();
     act(() =>
       connection.frame({
-        type: "presence",
-        entries: [{ participant: ME, role: "viewer", status: "active", typing: false, connections: 1 }],
+        type: "hello",
+        connectionId: "c1",
+        participant: ME,
+        role: "viewer",
+        session: toState(summary({ owner: ME })),
+        latestSeq: 9,
       }),
     );
     expect(screen.getByLabelText("Follow-up prompt")).toBeDisabled();

@@ -78,6 +78,20 @@ describe("signing in from a link to the dashboard", () => {
     expect(state.calls.filter((call) => call.path === "/auth/login")).toHaveLength(1);
   });
 
+  it("says why a login link was refused when /auth/login sent the browser back with ?login_error=", async () => {
+    window.history.replaceState(null, "", "/?login_error=INVALID_TOKEN");
+    renderApp("/", fakeState({ signedIn: false }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("That login link is not valid (anymore).");
+    expect(screen.getByRole("heading", { name: "Sign in" })).toBeInTheDocument();
+    expect(window.location.search).toBe("");
+  });
+
+  it("names an unknown refusal by its code", async () => {
+    window.history.replaceState(null, "", "/?login_error=SOMETHING_NEW");
+    renderApp("/", fakeState({ signedIn: false }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("The login link was refused (SOMETHING_NEW).");
+  });
+
   it("signs in with a good token before asking who is signed in", async () => {
     window.history.replaceState(null, "", "/?token=let-me-in");
     const state = fakeState({ signedIn: false });

@@ -1,6 +1,6 @@
 import { useMemo, useState } from "react";
 import type { SessionChanges } from "../../state/derive";
-import { parseUnifiedDiff, type DiffFile } from "../../lib/diff";
+import { parseUnifiedDiff, withListedFiles } from "../../lib/diff";
 import { dateTime, plural, relativeTime } from "../../lib/format";
 import { CopyButton } from "../copy-button";
 import { EmptyState } from "../states";
@@ -25,7 +25,7 @@ export function ChangesPanel({ changes, promptNumbers, initialPromptId }: Change
   const [selected, setSelected] = useState<string | null>(initialPromptId ?? null);
   const current = changeSets.find((set) => set.promptId === selected) ?? changeSets[0];
 
-  const files = useMemo(() => (current ? mergeFiles(current.files, parseUnifiedDiff(current.diff)) : []), [current]);
+  const files = useMemo(() => (current ? withListedFiles(current.files, parseUnifiedDiff(current.diff)) : []), [current]);
 
   if (!current && commits.length === 0 && artifacts.length === 0) {
     return (
@@ -125,26 +125,4 @@ export function ChangesPanel({ changes, promptNumbers, initialPromptId }: Change
 
 function anchorFor(index: number): string {
   return `diff-file-${index}`;
-}
-
-/**
- * The file list from the event is the truth about what changed; the diff adds lines. Files the
- * diff has but the list lacks (a truncated list) are kept too.
- */
-function mergeFiles(listed: SessionChanges["changeSets"][number]["files"], diffed: DiffFile[]): DiffFile[] {
-  const byPath = new Map(diffed.map((file) => [file.path, file]));
-  const merged: DiffFile[] = listed.map((file) => {
-    const diff = byPath.get(file.path);
-    byPath.delete(file.path);
-    return {
-      path: file.path,
-      oldPath: diff?.oldPath ?? null,
-      change: file.change,
-      additions: file.additions ?? diff?.additions ?? 0,
-      deletions: file.deletions ?? diff?.deletions ?? 0,
-      lines: diff?.lines ?? [],
-      binary: diff?.binary ?? false,
-    };
-  });
-  return [...merged, ...byPath.values()];
 }

@@ -30,7 +30,7 @@ export function DetailsPanel({ session, repository, presence, artifacts }: Detai
             <SandboxBadge status={session.sandboxStatus} />
           </dd>
           <dt>Repository</dt>
-          <dd className="mono">{repository?.fullName ?? session.repositoryId}</dd>
+          <dd className="mono">{session.repositoryName || repository?.fullName}</dd>
           <dt>Branch</dt>
           <dd className="mono">{session.branch || "—"}</dd>
           <dt>Base</dt>
@@ -85,7 +85,10 @@ export function DetailsPanel({ session, repository, presence, artifacts }: Detai
               <li key={entry.participant.userId} className="row">
                 <Avatar author={entry.participant} size="sm" status={entry.status} />
                 <span className="grow truncate">{entry.participant.name}</span>
-                <span className="faint">{entry.typing ? "typing…" : entry.status}</span>
+                <span className="faint">
+                  {entry.typing ? "typing…" : entry.status}
+                  {entry.connections > 1 && ` · ${entry.connections} tabs`}
+                </span>
               </li>
             ))}
           </ul>

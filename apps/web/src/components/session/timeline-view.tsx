@@ -8,6 +8,7 @@ import { Markdown } from "../markdown";
 import { sandboxStatusLabel } from "../status-badge";
 import { ArtifactCard } from "./artifact-card";
 import { ChangeMark } from "./change-mark";
+import { GitPushLine, PushApprovalCard, type PushDecision } from "./push-approval";
 import { ToolCallGroup } from "./tool-calls";
 
 export interface TimelineViewProps {
@@ -15,29 +16,30 @@ export interface TimelineViewProps {
   repositories: Repository[] | undefined;
   /** Opens the Changes tab at a prompt's change set. */
   onOpenChanges(promptId: string): void;
+  /** Whether the signed-in user may steer (members and owners; not viewers). */
+  canSteer: boolean;
+  onDecidePush(approvalId: string, decision: PushDecision): Promise<void>;
 }
 
-export function TimelineView({ items, repositories, onOpenChanges }: TimelineViewProps) {
+/**
+ * The session's story. Every row carries `data-key`: the event row it renders (`text:…`,
+ * `tool:…`, `seq:…`), so each evolving row appears exactly once however often it was replayed.
+ */
+export function TimelineView({ items, ...rest }: TimelineViewProps) {
   return (
     <ol className="timeline" aria-label="Timeline">
       {items.map((item) => (
-        <li key={item.id} className="timeline__item">
-          {item.kind === "prompt" ? (
-            <PromptTurn block={item} repositories={repositories} onOpenChanges={onOpenChanges} />
-          ) : (
-            <Activity item={item} repositories={repositories} onOpenChanges={onOpenChanges} />
-          )}
+        <li key={item.id} className="timeline__item" data-key={item.id}>
+          {item.kind === "prompt" ? <PromptTurn block={item} {...rest} /> : <Activity item={item} {...rest} />}
         </li>
       ))}
     </ol>
   );
 }
 
-const PromptTurn = memo(function PromptTurn({
-  block,
-  repositories,
-  onOpenChanges,
-}: { block: PromptBlock } & Omit<TimelineViewProps, "items">) {
+type RowProps = Omit<TimelineViewProps, "items">;
+
+const PromptTurn = memo(function PromptTurn({ block, ...rest }: { block: PromptBlock } & RowProps) {
   const author = block.author ?? { userId: "unknown", name: "Someone" };
   return (
     <article className={`turn turn--${block.outcome}`} aria-label={`Prompt ${block.number} by ${author.name}`}>
@@ -61,7 +63,9 @@ const PromptTurn = memo(function PromptTurn({
       </header>
       <div className="turn__activity">
         {block.items.map((item) => (
-          <Activity key={item.id} item={item} repositories={repositories} onOpenChanges={onOpenChanges} />
+          <div key={item.id} className="turn__row" data-key={item.id}>
+            <Activity item={item} {...rest} />
+          </div>
         ))}
         {block.outcome === "running" && (
           <div className="turn__working" aria-live="polite">
@@ -132,7 +136,7 @@ function TurnFooter({ block }: { block: PromptBlock }) {
   );
 }
 
-function Activity({ item, repositories, onOpenChanges }: { item: ActivityItem } & Omit<TimelineViewProps, "items">) {
+function Activity({ item, repositories, onOpenChanges, canSteer, onDecidePush }: { item: ActivityItem } & RowProps) {
   switch (item.kind) {
     case "text":
       return item.role === "reasoning" ? (
@@ -184,6 +188,10 @@ function Activity({ item, repositories, onOpenChanges }: { item: ActivityItem } 
       );
     case "artifact":
       return <ArtifactCard artifact={item.artifact} />;
+    case "push":
+      return <GitPushLine push={item.push} />;
+    case "approval":
+      return <PushApprovalCard approval={item.approval} canDecide={canSteer} onDecide={onDecidePush} />;
     case "error":
       return (
         <div className="callout callout--error" role="alert">

@@ -43,7 +43,7 @@ export function ToolCallRow({ call }: { call: ToolCall }) {
   const summary = call.title || summarizeInput(call.input);
   const took = call.startedAt && call.endedAt ? duration(call.endedAt - call.startedAt) : null;
   return (
-    <div className={`tool tool--${call.state}`}>
+    <div className={`tool tool--${call.state}`} data-key={`tool:${call.callId}`}>
       <button type="button" className="tool__head" aria-expanded={open} onClick={() => setOpen((value) => !value)}>
         <StateIcon state={call.state} />
         <span className="tool__name">{call.tool}</span>
