@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -127,6 +127,17 @@ describe("Git.commitAll and changesBetween", () => {
       { path: "new file.txt", change: "added", additions: 1, deletions: 0 },
     ]);
     expect(diff).toContain("+TWO");
+  });
+
+  it("runs none of the repository's hooks, which the agent could have written", async () => {
+    const repo = seededRepo();
+    const marker = join(tempDir(), "hook-ran");
+    for (const hook of ["post-commit", "pre-commit", "reference-transaction"]) {
+      writeFileSync(join(repo, ".git", "hooks", hook), `#!/bin/sh\necho ${hook} >> '${marker}'\n`, { mode: 0o755 });
+    }
+    writeFileSync(join(repo, "b.txt"), "b\n");
+    expect(await new Git(repo, bot, silentLogger).commitAll("Add b", alice)).toMatch(/^[0-9a-f]{40}$/);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it("reports renames and deletions", async () => {

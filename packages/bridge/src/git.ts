@@ -65,7 +65,9 @@ export class Git {
     return new Promise((resolve, reject) => {
       execFile(
         "git",
-        [...args],
+        // No repository hook runs in the bridge's git: hooks are files the agent can write, and
+        // the bridge's environment holds the sandbox token.
+        ["-c", "core.hooksPath=/dev/null", ...args],
         {
           cwd: options.cwd ?? this.workdir,
           env: { ...this.baseEnv, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options.env },
