@@ -4,12 +4,41 @@ import tseslint from "typescript-eslint";
 /** Which workspace packages each folder may import: dependencies point one way. */
 const boundaries = [
   { files: ["packages/protocol/**"], forbid: ["@lookout/*"] },
-  { files: ["packages/bridge/**"], forbid: ["@lookout/sandbox", "@lookout/control-plane", "@lookout/web", "@lookout/sandbox-gateway", "@lookout/scripted-model", "@lookout/e2e"] },
-  { files: ["packages/sandbox/**"], forbid: ["@lookout/bridge", "@lookout/control-plane", "@lookout/web", "@lookout/sandbox-gateway", "@lookout/e2e"] },
-  { files: ["packages/scripted-model/**"], forbid: ["@lookout/bridge", "@lookout/sandbox", "@lookout/control-plane", "@lookout/web", "@lookout/sandbox-gateway"] },
-  { files: ["apps/control-plane/src/**"], forbid: ["@lookout/sandbox", "@lookout/bridge", "@lookout/web", "@lookout/sandbox-gateway", "@lookout/scripted-model", "@lookout/e2e"] },
+  {
+    files: ["packages/bridge/**"],
+    forbid: [
+      "@lookout/sandbox",
+      "@lookout/control-plane",
+      "@lookout/web",
+      "@lookout/sandbox-gateway",
+      "@lookout/scripted-model",
+      "@lookout/e2e",
+    ],
+  },
+  {
+    files: ["packages/sandbox/**"],
+    forbid: ["@lookout/bridge", "@lookout/control-plane", "@lookout/web", "@lookout/sandbox-gateway", "@lookout/e2e"],
+  },
+  {
+    files: ["packages/scripted-model/**"],
+    forbid: ["@lookout/bridge", "@lookout/sandbox", "@lookout/control-plane", "@lookout/web", "@lookout/sandbox-gateway"],
+  },
+  {
+    files: ["apps/control-plane/src/**"],
+    forbid: ["@lookout/sandbox", "@lookout/bridge", "@lookout/web", "@lookout/sandbox-gateway", "@lookout/scripted-model", "@lookout/e2e"],
+  },
   { files: ["apps/sandbox-gateway/src/**"], forbid: ["@lookout/bridge", "@lookout/control-plane", "@lookout/web", "@lookout/e2e"] },
-  { files: ["apps/web/src/**"], forbid: ["@lookout/sandbox", "@lookout/bridge", "@lookout/control-plane", "@lookout/sandbox-gateway", "@lookout/scripted-model", "@lookout/e2e"] },
+  {
+    files: ["apps/web/src/**"],
+    forbid: [
+      "@lookout/sandbox",
+      "@lookout/bridge",
+      "@lookout/control-plane",
+      "@lookout/sandbox-gateway",
+      "@lookout/scripted-model",
+      "@lookout/e2e",
+    ],
+  },
 ];
 
 export default tseslint.config(

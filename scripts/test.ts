@@ -16,7 +16,11 @@ const totals = { passed: 0, failed: 0, skipped: 0, files: 0 };
 const perPackage: string[] = [];
 let buffer = "";
 
-const child = spawn(process.execPath, [turbo, ...args], { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, FORCE_COLOR: "1" } });
+const child = spawn(process.execPath, [turbo, ...args], {
+  cwd: root,
+  stdio: ["ignore", "pipe", "inherit"],
+  env: { ...process.env, FORCE_COLOR: "1" },
+});
 child.stdout.on("data", (chunk: Buffer) => {
   process.stdout.write(chunk);
   buffer += chunk.toString();
@@ -38,7 +42,11 @@ function record(line: string): void {
 }
 
 child.on("exit", (code) => {
-  const parts = [totals.failed ? `${totals.failed} failed` : "", `${totals.passed} passed`, totals.skipped ? `${totals.skipped} skipped` : ""].filter(Boolean);
+  const parts = [
+    totals.failed ? `${totals.failed} failed` : "",
+    `${totals.passed} passed`,
+    totals.skipped ? `${totals.skipped} skipped` : "",
+  ].filter(Boolean);
   process.stdout.write(`\n${perPackage.join("\n")}\n\n Tests  ${parts.join(" | ")} (${totals.passed + totals.failed + totals.skipped})\n`);
   process.exit(code ?? 1);
 });

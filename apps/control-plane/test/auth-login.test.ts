@@ -41,7 +41,9 @@ describe("token login", () => {
     const response = await call("/auth/login", postLogin(ADMIN_TOKEN));
     const token = sessionCookieFrom(response).slice("lookout_session=".length);
 
-    const byHash = await env.DB.prepare("SELECT user_id FROM auth_sessions WHERE token_hash = ?").bind(await sha256Hex(token)).first();
+    const byHash = await env.DB.prepare("SELECT user_id FROM auth_sessions WHERE token_hash = ?")
+      .bind(await sha256Hex(token))
+      .first();
     const byValue = await env.DB.prepare("SELECT user_id FROM auth_sessions WHERE token_hash = ?").bind(token).first();
     expect(byHash).toEqual({ user_id: "admin" });
     expect(byValue).toBeNull();
@@ -73,7 +75,10 @@ describe("token login", () => {
   });
 
   it("GET /auth/login with a bad token sends the browser to the sign-in page with the reason, and sets no cookie", async () => {
-    const response = await call("/auth/login?token=wrong-token&next=/x", { redirect: "manual", headers: { "cf-connecting-ip": freshAddress() } });
+    const response = await call("/auth/login?token=wrong-token&next=/x", {
+      redirect: "manual",
+      headers: { "cf-connecting-ip": freshAddress() },
+    });
     expect(response.status).toBe(302);
     expect(response.headers.get("location")).toBe("/?login_error=INVALID_TOKEN");
     expect(response.headers.get("set-cookie")).toBeNull();
@@ -136,7 +141,9 @@ describe("token login", () => {
   it("refuses an expired session", async () => {
     const cookie = await memberCookie("expired-member");
     const token = cookie.slice("lookout_session=".length);
-    await env.DB.prepare("UPDATE auth_sessions SET expires_at = ? WHERE token_hash = ?").bind(Date.now() - 1, await sha256Hex(token)).run();
+    await env.DB.prepare("UPDATE auth_sessions SET expires_at = ? WHERE token_hash = ?")
+      .bind(Date.now() - 1, await sha256Hex(token))
+      .run();
 
     const response = await call("/api/me", withCookie(cookie));
     expect(response.status).toBe(401);

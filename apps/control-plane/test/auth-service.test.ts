@@ -154,7 +154,9 @@ describe("D1NonceStore", () => {
 
     now += 101;
     expect(await store.claim("svc", "nonce-bbbbbbbb", now + 100)).toBe(true);
-    const left = await env.DB.prepare("SELECT service, nonce FROM service_nonces WHERE service IN ('svc', 'other') ORDER BY service, nonce").all();
+    const left = await env.DB.prepare(
+      "SELECT service, nonce FROM service_nonces WHERE service IN ('svc', 'other') ORDER BY service, nonce",
+    ).all();
     expect(left.results).toEqual([{ service: "svc", nonce: "nonce-bbbbbbbb" }]);
   });
 });

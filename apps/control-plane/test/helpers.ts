@@ -31,9 +31,16 @@ export function api(cookie: string) {
 
 let repoCounter = 0;
 
-export async function createRepositoryAndSession(cookie: string, extra: Record<string, unknown> = {}): Promise<{ repositoryId: string; sessionId: string }> {
+export async function createRepositoryAndSession(
+  cookie: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ repositoryId: string; sessionId: string }> {
   const call = api(cookie);
-  const repo = await call("POST", "/api/repositories", { kind: "local", path: `/srv/repos/demo-${++repoCounter}`, name: `demo-${repoCounter}-${crypto.randomUUID().slice(0, 8)}` });
+  const repo = await call("POST", "/api/repositories", {
+    kind: "local",
+    path: `/srv/repos/demo-${++repoCounter}`,
+    name: `demo-${repoCounter}-${crypto.randomUUID().slice(0, 8)}`,
+  });
   if (repo.status !== 201) throw new Error(`repository: ${repo.status} ${JSON.stringify(repo.json)}`);
   const session = await call("POST", "/api/sessions", { repositoryId: repo.json.repository.id, title: "Test session", ...extra });
   if (session.status !== 201) throw new Error(`session: ${session.status} ${JSON.stringify(session.json)}`);
@@ -156,7 +163,11 @@ export async function sandboxRequestFor(sessionId: string, timeoutMs = 5_000, in
   }
 }
 
-export async function openBridge(sessionId: string, sandboxId: string, token: string): Promise<{ status: number; peer: Peer<SessionCommand> | null }> {
+export async function openBridge(
+  sessionId: string,
+  sandboxId: string,
+  token: string,
+): Promise<{ status: number; peer: Peer<SessionCommand> | null }> {
   const response = await SELF.fetch(`${ORIGIN}/api/sessions/${sessionId}/bridge`, {
     headers: { upgrade: "websocket", authorization: `Bearer ${token}`, "x-lookout-sandbox-id": sandboxId },
   });

@@ -18,7 +18,9 @@ interface RepositoryRowSnapshot {
 }
 
 async function snapshot(): Promise<RepositoryRowSnapshot[]> {
-  const { results } = await env.DB.prepare("SELECT id, name, default_branch, description, updated_at FROM repositories ORDER BY id").all<RepositoryRowSnapshot>();
+  const { results } = await env.DB.prepare(
+    "SELECT id, name, default_branch, description, updated_at FROM repositories ORDER BY id",
+  ).all<RepositoryRowSnapshot>();
   return results;
 }
 
@@ -65,10 +67,20 @@ describe("repositories CRUD", () => {
 
   it("updates name, branch and description, and clears a description with an empty string", async () => {
     const repository = await createOk({ kind: "local", name: "to-update", path: "/srv/to-update", description: "old" });
-    const response = await call(`/api/repositories/${repository.id}`, withCookie(admin, "PATCH", { name: "updated", defaultBranch: "dev" }));
+    const response = await call(
+      `/api/repositories/${repository.id}`,
+      withCookie(admin, "PATCH", { name: "updated", defaultBranch: "dev" }),
+    );
     expect(response.status).toBe(200);
     const { repository: updated }: { repository: Repository } = await response.json();
-    expect(updated).toMatchObject({ id: repository.id, name: "updated", fullName: "updated", defaultBranch: "dev", description: "old", path: "/srv/to-update" });
+    expect(updated).toMatchObject({
+      id: repository.id,
+      name: "updated",
+      fullName: "updated",
+      defaultBranch: "dev",
+      description: "old",
+      path: "/srv/to-update",
+    });
 
     const cleared = await call(`/api/repositories/${repository.id}`, withCookie(admin, "PATCH", { description: "" }));
     const { repository: afterClear }: { repository: Repository } = await cleared.json();
@@ -126,7 +138,11 @@ describe("repository validation changes nothing", () => {
 
   it("refuses malformed JSON", async () => {
     const before = await snapshot();
-    const response = await call("/api/repositories", { method: "POST", headers: { cookie: admin, "content-type": "application/json" }, body: "{" });
+    const response = await call("/api/repositories", {
+      method: "POST",
+      headers: { cookie: admin, "content-type": "application/json" },
+      body: "{",
+    });
     expect(response.status).toBe(400);
     expect(await errorCode(response)).toBe("INVALID_JSON");
     expect(await snapshot()).toEqual(before);
@@ -170,7 +186,11 @@ describe("repository validation changes nothing", () => {
 
   it("answers REPOSITORY_NOT_FOUND for unknown and malformed ids", async () => {
     for (const id of ["does-not-exist", "bad%20id"]) {
-      for (const [method, body] of [["GET", undefined], ["PATCH", { name: "x" }], ["DELETE", undefined]] as const) {
+      for (const [method, body] of [
+        ["GET", undefined],
+        ["PATCH", { name: "x" }],
+        ["DELETE", undefined],
+      ] as const) {
         const response = await call(`/api/repositories/${id}`, withCookie(admin, method, body));
         expect(response.status).toBe(404);
         expect(await errorCode(response)).toBe("REPOSITORY_NOT_FOUND");
@@ -181,7 +201,10 @@ describe("repository validation changes nothing", () => {
   it("only admins write repositories", async () => {
     const member = await memberCookie();
     const before = await snapshot();
-    const created = await call("/api/repositories", withCookie(member, "POST", { kind: "local", name: "by-member", path: "/srv/by-member" }));
+    const created = await call(
+      "/api/repositories",
+      withCookie(member, "POST", { kind: "local", name: "by-member", path: "/srv/by-member" }),
+    );
     expect(created.status).toBe(403);
     const someId = before[0]?.id ?? "x";
     expect((await call(`/api/repositories/${someId}`, withCookie(member, "PATCH", { name: "hijack" }))).status).toBe(403);

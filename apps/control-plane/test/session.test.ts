@@ -44,7 +44,10 @@ describe("session storage", () => {
     await runInDurableObject(stub, (_instance: SessionAgent, state) => {
       const rows = state.storage.sql.exec<{ version: number }>("SELECT version FROM _lookout_migrations ORDER BY version").toArray();
       expect(rows.map((r) => r.version)).toEqual(SESSION_MIGRATIONS.map((m) => m.version));
-      const tables = state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((r) => r.name);
+      const tables = state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .toArray()
+        .map((r) => r.name);
       expect(tables).toEqual(expect.arrayContaining(["session", "participants", "prompts", "events", "sandbox", "deadlines"]));
     });
   });
@@ -74,7 +77,9 @@ describe("event stream", () => {
     const afterSeq = 3;
     const peer = await openClient(cookie, sessionId);
     // Subscribe while more events are being appended from another request path.
-    const writes = Array.from({ length: 10 }, (_, i) => call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: `b${i}`, text: `during ${i}` }));
+    const writes = Array.from({ length: 10 }, (_, i) =>
+      call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: `b${i}`, text: `during ${i}` }),
+    );
     peer.send({ type: "subscribe", afterSeq });
     await Promise.all(writes);
     const finalSeq = await latestSeq(sessionId);
@@ -152,9 +157,13 @@ describe("prompt queue", () => {
     expect((await call("POST", `/api/sessions/${sessionId}/stop`)).status).toBe(200);
     await bridge.waitFor((m) => m.type === "command.stop" && m.promptId === first);
     bridge.send({ type: "bridge.event", bseq: 2, event: { type: "prompt.finished", promptId: first, status: "stopped" } });
-    const next = await bridge.waitFor((m): m is Extract<SessionCommand, { type: "command.prompt" }> => m.type === "command.prompt" && m.promptId !== first);
+    const next = await bridge.waitFor(
+      (m): m is Extract<SessionCommand, { type: "command.prompt" }> => m.type === "command.prompt" && m.promptId !== first,
+    );
     expect(next.promptId).toBe(third);
-    const types = (await call("GET", `/api/sessions/${sessionId}/events?after=0&limit=1000`)).json.events.map((e: { payload: { type: string } }) => e.payload.type);
+    const types = (await call("GET", `/api/sessions/${sessionId}/events?after=0&limit=1000`)).json.events.map(
+      (e: { payload: { type: string } }) => e.payload.type,
+    );
     expect(types).toContain("prompt.cancelled");
     expect(types).toContain("stop.requested");
     expect((await call("POST", `/api/sessions/${sessionId}/stop`)).status).toBe(200);
@@ -215,7 +224,11 @@ describe("bridge sockets", () => {
     const bridge = await connectBridge(sessionId);
     bridge.send({ type: "bridge.event", bseq: 1, event: { type: "bridge.ready" } });
     const prompt = await bridge.waitFor((m): m is Extract<SessionCommand, { type: "command.prompt" }> => m.type === "command.prompt");
-    const text = { type: "bridge.event", bseq: 2, event: { type: "message.text", promptId: prompt.promptId, messageId: "m1", text: "Hello" } };
+    const text = {
+      type: "bridge.event",
+      bseq: 2,
+      event: { type: "message.text", promptId: prompt.promptId, messageId: "m1", text: "Hello" },
+    };
     const finished = { type: "bridge.event", bseq: 3, event: { type: "prompt.finished", promptId: prompt.promptId, status: "completed" } };
     bridge.send(text);
     bridge.send(finished);

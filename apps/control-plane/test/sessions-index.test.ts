@@ -33,7 +33,9 @@ describe("the sessions index", () => {
     const { sessionId } = await createRepositoryAndSession(cookie);
     await call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: "go", text: "go" });
     // The session wrote through to D1 when its status changed.
-    const row = await env.DB.prepare("SELECT status, archived FROM sessions WHERE id = ?").bind(sessionId).first<{ status: string; archived: number }>();
+    const row = await env.DB.prepare("SELECT status, archived FROM sessions WHERE id = ?")
+      .bind(sessionId)
+      .first<{ status: string; archived: number }>();
     expect(row).toEqual({ status: "starting", archived: 0 });
 
     const archived = await call("POST", `/api/sessions/${sessionId}/archive`);
@@ -45,7 +47,9 @@ describe("the sessions index", () => {
     // Archiving keeps everything: the history is still there, and prompts are refused until unarchived.
     const events = await call("GET", `/api/sessions/${sessionId}/events`);
     expect(events.json.events.map((e: { payload: { type: string } }) => e.payload.type)).toContain("session.archived");
-    expect((await call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: "later", text: "more" })).json.error.code).toBe("SESSION_ARCHIVED");
+    expect((await call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: "later", text: "more" })).json.error.code).toBe(
+      "SESSION_ARCHIVED",
+    );
     await call("POST", `/api/sessions/${sessionId}/unarchive`);
     expect((await call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: "later", text: "more" })).status).toBe(202);
   });
@@ -81,6 +85,8 @@ describe("the sessions index", () => {
       const response = await call("GET", path);
       expect(response.status).toBe(404);
     }
-    expect((await call("POST", "/api/sessions/ses_missing/prompts", { requestId: "x", text: "y" })).json.error.code).toBe("SESSION_NOT_FOUND");
+    expect((await call("POST", "/api/sessions/ses_missing/prompts", { requestId: "x", text: "y" })).json.error.code).toBe(
+      "SESSION_NOT_FOUND",
+    );
   });
 });

@@ -22,8 +22,7 @@ export interface ModelSettings {
   readonly anthropic: { readonly apiKey: string; readonly baseUrl: string; readonly models: readonly string[] } | undefined;
   readonly openai: { readonly apiKey: string; readonly baseUrl: string; readonly models: readonly string[] } | undefined;
   readonly openaiCompatible:
-    | { readonly id: string; readonly baseUrl: string; readonly apiKey: string | undefined; readonly models: readonly string[] }
-    | undefined;
+    { readonly id: string; readonly baseUrl: string; readonly apiKey: string | undefined; readonly models: readonly string[] } | undefined;
 }
 
 export type ProviderSettings =
@@ -78,9 +77,19 @@ const optional = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
 const required = (name: string) =>
-  z.string({ error: `${name} is required for this sandbox provider` }).trim().min(1, `${name} is required for this sandbox provider`);
+  z
+    .string({ error: `${name} is required for this sandbox provider` })
+    .trim()
+    .min(1, `${name} is required for this sandbox provider`);
 const modelList = (fallback: readonly string[]) =>
-  optional.transform((value) => (value ? value.split(",").map((model) => model.trim()).filter(Boolean) : [...fallback]));
+  optional.transform((value) =>
+    value
+      ? value
+          .split(",")
+          .map((model) => model.trim())
+          .filter(Boolean)
+      : [...fallback],
+  );
 
 const BaseEnv = z.object({
   LOOKOUT_GATEWAY_HOST: optional,
@@ -100,7 +109,12 @@ const BaseEnv = z.object({
   LOOKOUT_OPENAI_MODELS: modelList(DEFAULT_OPENAI_MODELS),
   LOOKOUT_OPENAI_COMPATIBLE_BASE_URL: optional.pipe(z.string().url().optional()),
   LOOKOUT_OPENAI_COMPATIBLE_API_KEY: optional,
-  LOOKOUT_OPENAI_COMPATIBLE_ID: optional.pipe(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).optional()),
+  LOOKOUT_OPENAI_COMPATIBLE_ID: optional.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/)
+      .optional(),
+  ),
   LOOKOUT_OPENAI_COMPATIBLE_MODELS: modelList([]),
 });
 

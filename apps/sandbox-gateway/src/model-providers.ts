@@ -21,7 +21,12 @@ export interface ProxyTarget {
 export function proxyTargets(models: ModelSettings): Map<string, ProxyTarget> {
   const targets = new Map<string, ProxyTarget>();
   if (models.anthropic) {
-    targets.set("anthropic", { id: "anthropic", upstreamBaseUrl: models.anthropic.baseUrl, apiKey: models.anthropic.apiKey, auth: "x-api-key" });
+    targets.set("anthropic", {
+      id: "anthropic",
+      upstreamBaseUrl: models.anthropic.baseUrl,
+      apiKey: models.anthropic.apiKey,
+      auth: "x-api-key",
+    });
   }
   if (models.openai) {
     targets.set("openai", { id: "openai", upstreamBaseUrl: models.openai.baseUrl, apiKey: models.openai.apiKey, auth: "bearer" });
@@ -84,14 +89,20 @@ export async function sandboxModelProviders(models: ModelSettings, context: Sand
     });
   }
   if (models.anthropic) {
-    providers.push({ id: "anthropic", kind: "anthropic", ...viaProxy("anthropic"), models: withRequested("anthropic", models.anthropic.models) });
+    providers.push({
+      id: "anthropic",
+      kind: "anthropic",
+      ...viaProxy("anthropic"),
+      models: withRequested("anthropic", models.anthropic.models),
+    });
   }
   if (models.openai) {
     providers.push({ id: "openai", kind: "openai", ...viaProxy("openai"), models: withRequested("openai", models.openai.models) });
   }
   const compatible = models.openaiCompatible;
   if (compatible) {
-    const listed = compatible.models.length > 0 ? compatible.models : await listModels(compatible.baseUrl, context.logger, compatible.apiKey);
+    const listed =
+      compatible.models.length > 0 ? compatible.models : await listModels(compatible.baseUrl, context.logger, compatible.apiKey);
     const offered = withRequested(compatible.id, listed);
     const access = compatible.apiKey ? viaProxy(compatible.id) : { baseUrl: compatible.baseUrl };
     if (offered.length > 0) providers.push({ id: compatible.id, kind: "openai-compatible", ...access, models: offered });

@@ -35,14 +35,17 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const logger = config.logger ?? createLogger("sandbox-gateway", config.logLevel);
   // A provider handed in belongs to the caller, who closes it; one built here is closed here.
   const ownsProvider = config.sandboxProvider === undefined;
-  const provider = config.sandboxProvider ?? (await createProvider(config.provider, { dataDir: config.dataDir, repoRoot: config.repoRoot, logger }));
+  const provider =
+    config.sandboxProvider ?? (await createProvider(config.provider, { dataDir: config.dataDir, repoRoot: config.repoRoot, logger }));
   const registry = SandboxRegistry.load(join(config.dataDir, "registry.json"));
   const nonces = config.nonces ?? new MemoryNonceStore();
   const targets = proxyTargets(config.models);
   const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
   const gitDirs = await installHooks(config.dataDir);
   if (!config.gitCredentialSecret) {
-    logger.warn("LOOKOUT_GIT_CREDENTIAL_SECRET is not set: local repositories are not served over git HTTP (every /git request is refused).");
+    logger.warn(
+      "LOOKOUT_GIT_CREDENTIAL_SECRET is not set: local repositories are not served over git HTTP (every /git request is refused).",
+    );
   }
   if (!config.serviceSecret) {
     logger.warn("LOOKOUT_SERVICE_SECRET_CONTROL_PLANE is not set: every /v1 request will be refused with SERVICE_NOT_CONFIGURED.");
@@ -90,7 +93,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       const { status, body, expected } = toErrorResponse(error);
-      if (!expected) logger.error("request failed", { method: request.method, path: request.url?.split("?")[0], error: describeError(error) });
+      if (!expected)
+        logger.error("request failed", { method: request.method, path: request.url?.split("?")[0], error: describeError(error) });
       if (response.headersSent) {
         response.destroy();
         return;

@@ -15,7 +15,12 @@ describe("gateway settings", () => {
       port: 8788,
       dataDir: "/srv/lookout/.lookout/gateway",
       serviceSecret: undefined,
-      provider: { kind: "local", bridgeBundle: "/srv/lookout/packages/bridge/dist/bridge.mjs", opencodeBin: "/opt/opencode", unsafeNoSandbox: false },
+      provider: {
+        kind: "local",
+        bridgeBundle: "/srv/lookout/packages/bridge/dist/bridge.mjs",
+        opencodeBin: "/opt/opencode",
+        unsafeNoSandbox: false,
+      },
       models: { scriptedUrl: undefined, anthropic: undefined, openai: undefined, openaiCompatible: undefined },
     });
   });
@@ -39,7 +44,12 @@ describe("gateway settings", () => {
     );
     expect(settings.models.anthropic).toMatchObject({ apiKey: "sk-ant", baseUrl: "https://api.anthropic.com/v1" });
     expect(settings.models.openai).toMatchObject({ apiKey: "sk-oai", models: ["gpt-a", "gpt-b"] });
-    expect(settings.models.openaiCompatible).toEqual({ id: "ollama", baseUrl: "http://127.0.0.1:11434/v1", apiKey: undefined, models: ["llama3"] });
+    expect(settings.models.openaiCompatible).toEqual({
+      id: "ollama",
+      baseUrl: "http://127.0.0.1:11434/v1",
+      apiKey: undefined,
+      models: ["llama3"],
+    });
   });
 });
 
@@ -59,7 +69,12 @@ describe("sandbox model providers", () => {
           openai: { apiKey: "sk-real", baseUrl: "https://api.openai.com/v1", models: ["gpt-5"] },
           openaiCompatible: { id: "ollama", baseUrl: "http://127.0.0.1:11434/v1", apiKey: undefined, models: ["llama3"] },
         },
-        { proxyBaseUrl: "http://127.0.0.1:8788/model-proxy", sandboxToken: "sandbox-token", requestedModel: "scripted/demo", logger: silentLogger },
+        {
+          proxyBaseUrl: "http://127.0.0.1:8788/model-proxy",
+          sandboxToken: "sandbox-token",
+          requestedModel: "scripted/demo",
+          logger: silentLogger,
+        },
       );
       expect(providers).toEqual([
         { id: "scripted", kind: "openai-compatible", baseUrl: url, models: ["demo", "pr-review"] },

@@ -33,7 +33,12 @@ async function startUpstream(): Promise<FakeUpstream> {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      seen.push({ method: request.method ?? "", path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString() });
+      seen.push({
+        method: request.method ?? "",
+        path: request.url ?? "",
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString(),
+      });
       response.writeHead(200, { "content-type": "text/event-stream" });
       response.write("data: first\n\n");
       new Promise<void>((resolve) => (release = resolve)).then(() => response.end("data: second\n\n"));
@@ -77,7 +82,11 @@ async function signedFetch(
   options: { now?: number; secret?: string; base?: RunningGateway } = {},
 ): Promise<Response> {
   const payload = body === undefined ? "" : JSON.stringify(body);
-  const headers = await signRequest({ service: "control-plane", method, pathAndQuery: path, body: payload }, options.secret ?? SECRET, options.now);
+  const headers = await signRequest(
+    { service: "control-plane", method, pathAndQuery: path, body: payload },
+    options.secret ?? SECRET,
+    options.now,
+  );
   return fetch(`${(options.base ?? gateway).url}${path}`, {
     method,
     headers: { ...headers, ...(payload ? { "content-type": "application/json" } : {}) },
@@ -263,9 +272,13 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
     const created = await signedFetch(
       "POST",
       "/v1/sandboxes",
-      createRequest("sbx-local", "ls -A /workspace > /tmp/ls; env > /tmp/env; mv /tmp/ls /workspace/ls; mv /tmp/env /workspace/env; sleep 600", {
-        repository: { kind: "local", path: "/srv/host-only/repository" },
-      }),
+      createRequest(
+        "sbx-local",
+        "ls -A /workspace > /tmp/ls; env > /tmp/env; mv /tmp/ls /workspace/ls; mv /tmp/env /workspace/env; sleep 600",
+        {
+          repository: { kind: "local", path: "/srv/host-only/repository" },
+        },
+      ),
     );
     expect(created.status).toBe(201);
     const env = await waitForFile(workspaceFile("sbx-local", "env"));
@@ -314,10 +327,16 @@ describe("model proxy", () => {
     expect(seen?.headers["anthropic-version"]).toBe("2023-06-01");
     expect(seen?.body).toBe(JSON.stringify({ model: "claude-opus-4-1", stream: true }));
 
-    const wrong = await fetch(`${gateway.url}/model-proxy/anthropic/messages`, { method: "POST", headers: { "x-api-key": "not-a-sandbox-token" } });
+    const wrong = await fetch(`${gateway.url}/model-proxy/anthropic/messages`, {
+      method: "POST",
+      headers: { "x-api-key": "not-a-sandbox-token" },
+    });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toMatchObject({ error: { code: "INVALID_TOKEN" } });
-    const unknown = await fetch(`${gateway.url}/model-proxy/nope/messages`, { method: "POST", headers: { "x-api-key": request.sandboxToken } });
+    const unknown = await fetch(`${gateway.url}/model-proxy/nope/messages`, {
+      method: "POST",
+      headers: { "x-api-key": request.sandboxToken },
+    });
     expect(unknown.status).toBe(404);
 
     expect((await signedFetch("DELETE", "/v1/sandboxes/sbx-proxy")).status).toBe(200);

@@ -28,7 +28,7 @@ let gateway: RunningGateway;
 
 /** Runs git without any user configuration; the password comes from the environment via a helper. */
 async function git(cwd: string, args: string[], password?: string): Promise<{ stdout: string; stderr: string }> {
-  const helper = "!f() { test \"$1\" = get && echo username=lookout && echo \"password=$LOOKOUT_TEST_PASSWORD\"; }; f";
+  const helper = '!f() { test "$1" = get && echo username=lookout && echo "password=$LOOKOUT_TEST_PASSWORD"; }; f';
   return run("git", args, {
     cwd,
     env: {
@@ -54,7 +54,9 @@ async function gitFails(cwd: string, args: string[], password?: string): Promise
   throw new Error(`git ${args.join(" ")} unexpectedly succeeded`);
 }
 
-async function credential(overrides: { sid?: string; ref?: string; exp?: number; workflowSha?: string; secret?: string } = {}): Promise<string> {
+async function credential(
+  overrides: { sid?: string; ref?: string; exp?: number; workflowSha?: string; secret?: string } = {},
+): Promise<string> {
   return mintGitCredential(overrides.secret ?? GIT_SECRET, {
     sid: overrides.sid ?? SESSION,
     repo: hostRepo,
@@ -105,7 +107,13 @@ beforeAll(async () => {
   mkdirSync(hostRepo);
   await git(hostRepo, ["init", "-q", "-b", "main"]);
   await commitAs(hostRepo, "README.md", "# Host\n", "Owner|owner@example.com", "Initial commit");
-  provider = await LocalProvider.start({ dataDir, bridgeBundle: "/nonexistent", opencodeBin: undefined, unsafeNoSandbox: true, logger: silentLogger });
+  provider = await LocalProvider.start({
+    dataDir,
+    bridgeBundle: "/nonexistent",
+    opencodeBin: undefined,
+    unsafeNoSandbox: true,
+    logger: silentLogger,
+  });
   gateway = await startGateway({ ...settings(), sandboxProvider: provider, logger: silentLogger });
 });
 
@@ -139,7 +147,11 @@ describe("git smart HTTP for local repositories", () => {
     const review = GitCompareResponse.parse(await response.json());
     expect(review.headSha).toBe(pushedSha);
     expect(review.commits).toHaveLength(1);
-    expect(review.commits[0]).toMatchObject({ sha: pushedSha, subject: "Add the feature", author: { name: "Ada Lovelace", email: "ada@example.com" } });
+    expect(review.commits[0]).toMatchObject({
+      sha: pushedSha,
+      subject: "Add the feature",
+      author: { name: "Ada Lovelace", email: "ada@example.com" },
+    });
     expect(review.files).toEqual([{ path: "src/feature.js", change: "added", additions: 1, deletions: 0 }]);
     expect(review.diff).toContain("+export const feature = 1;");
     expect(review.diffTruncated).toBe(false);
@@ -177,7 +189,9 @@ describe("git smart HTTP for local repositories", () => {
     const anonymous = await fetch(`${remoteUrl()}/info/refs?service=git-upload-pack`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("www-authenticate")).toMatch(/^Basic /);
-    const dumb = await fetch(`${remoteUrl()}/info/refs`, { headers: { authorization: `Basic ${Buffer.from(`lookout:${await credential()}`).toString("base64")}` } });
+    const dumb = await fetch(`${remoteUrl()}/info/refs`, {
+      headers: { authorization: `Basic ${Buffer.from(`lookout:${await credential()}`).toString("base64")}` },
+    });
     expect(dumb.status).toBe(400);
   });
 
@@ -187,7 +201,11 @@ describe("git smart HTTP for local repositories", () => {
     expect(refused).toContain("changes to .github/workflows/ need a person's approval");
     expect((await git(hostRepo, ["rev-parse", BRANCH])).stdout.trim()).toBe(pushedSha);
 
-    const otherApproved = await gitFails(sandbox, ["push", "origin", `HEAD:refs/heads/${BRANCH}`], await credential({ workflowSha: pushedSha }));
+    const otherApproved = await gitFails(
+      sandbox,
+      ["push", "origin", `HEAD:refs/heads/${BRANCH}`],
+      await credential({ workflowSha: pushedSha }),
+    );
     expect(otherApproved).toContain("need a person's approval");
 
     await git(sandbox, ["push", "-q", "origin", `HEAD:refs/heads/${BRANCH}`], await credential({ workflowSha }));
@@ -218,7 +236,13 @@ describe("git smart HTTP for local repositories", () => {
 
   it("reports a conflicting merge as MERGE_CONFLICT with the files, and a moved branch as CONFLICT", async () => {
     await commitAs(hostRepo, "README.md", "# Host, edited on main\n", "Owner|owner@example.com", "Edit README on main");
-    const conflicting = await commitAs(sandbox, "README.md", "# Host, edited by the agent\n", "Ada Lovelace|ada@example.com", "Edit README");
+    const conflicting = await commitAs(
+      sandbox,
+      "README.md",
+      "# Host, edited by the agent\n",
+      "Ada Lovelace|ada@example.com",
+      "Edit README",
+    );
     await git(sandbox, ["push", "-q", "origin", `HEAD:refs/heads/${BRANCH}`], await credential());
     const body = {
       repositoryPath: hostRepo,
@@ -247,7 +271,11 @@ describe("git smart HTTP for local repositories", () => {
 
 describe("without the shared secret", () => {
   it("refuses every git request", async () => {
-    const closed = await startGateway({ ...settings({ gitCredentialSecret: undefined, dataDir: join(dataDir, "closed") }), sandboxProvider: provider, logger: silentLogger });
+    const closed = await startGateway({
+      ...settings({ gitCredentialSecret: undefined, dataDir: join(dataDir, "closed") }),
+      sandboxProvider: provider,
+      logger: silentLogger,
+    });
     try {
       const response = await fetch(`${closed.url}/git/${SESSION}.git/info/refs?service=git-upload-pack`, {
         headers: { authorization: `Basic ${Buffer.from(`lookout:${await credential()}`).toString("base64")}` },

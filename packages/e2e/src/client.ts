@@ -94,7 +94,9 @@ export class SessionClient {
     while (!condition()) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        const seen = this.events().map((e) => e.payload.type).join(", ");
+        const seen = this.events()
+          .map((e) => e.payload.type)
+          .join(", ");
         throw new Error(`timed out waiting for ${what}; events so far: ${seen}`);
       }
       await new Promise<void>((resolve) => {

@@ -42,7 +42,10 @@ async function newSession(prompt: string): Promise<{ sessionId: string; client: 
 }
 
 async function sendPrompt(client: SessionClient, requestId: string, text: string): Promise<string> {
-  const sent = await apiClient(stack.url, cookie)<{ promptId: string }>("POST", `/api/sessions/${client.sessionId}/prompts`, { requestId, text });
+  const sent = await apiClient(stack.url, cookie)<{ promptId: string }>("POST", `/api/sessions/${client.sessionId}/prompts`, {
+    requestId,
+    text,
+  });
   expect(sent.status).toBe(202);
   return sent.json.promptId;
 }
@@ -77,7 +80,11 @@ describe("a session on a local repository", () => {
   it("streams the agent's text and tool calls, then commits the change as the prompting user", async () => {
     const { sessionId, client } = await newSession("demo");
     const promptId = promptIdOf(client, "demo");
-    await client.waitForEvent((e) => e.payload.type === "prompt.finished" && e.payload.promptId === promptId, 150_000, "the demo prompt to finish");
+    await client.waitForEvent(
+      (e) => e.payload.type === "prompt.finished" && e.payload.promptId === promptId,
+      150_000,
+      "the demo prompt to finish",
+    );
     expect(finishedOf(client, promptId)?.payload).toMatchObject({ status: "completed" });
 
     const timeline = client.timeline().filter((e) => "promptId" in e.payload && e.payload.promptId === promptId);
@@ -112,7 +119,8 @@ describe("a session on a local repository", () => {
     const second = await sendPrompt(client, "second", "write file second.txt containing second");
     const first = promptIdOf(client, "run the command sleep 2 && echo first");
     await client.waitForEvent((e) => e.payload.type === "prompt.finished" && e.payload.promptId === second, 120_000, "the second prompt");
-    const seqOf = (type: string, promptId: string) => client.events().find((e) => e.payload.type === type && "promptId" in e.payload && e.payload.promptId === promptId)!.seq;
+    const seqOf = (type: string, promptId: string) =>
+      client.events().find((e) => e.payload.type === type && "promptId" in e.payload && e.payload.promptId === promptId)!.seq;
     expect(seqOf("prompt.started", second)).toBeGreaterThan(seqOf("prompt.finished", first));
     expect(finishedOf(client, second)?.payload).toMatchObject({ status: "completed" });
     expect(readFileSync(join(workspaceOf(sandboxIdOf(client)), "second.txt"), "utf8")).toBe("second\n");
@@ -126,7 +134,11 @@ describe("a session on a local repository", () => {
     await client.waitForEvent((e) => e.payload.type === "prompt.finished" && e.payload.promptId === promptId, 60_000, "the stop");
     expect(finishedOf(client, promptId)?.payload).toMatchObject({ status: "stopped" });
     await sendPrompt(client, "after-stop", "echo still here");
-    const next = await client.waitForEvent((e) => e.payload.type === "prompt.finished" && e.payload.promptId !== promptId, 120_000, "a prompt after the stop");
+    const next = await client.waitForEvent(
+      (e) => e.payload.type === "prompt.finished" && e.payload.promptId !== promptId,
+      120_000,
+      "a prompt after the stop",
+    );
     expect(next.payload).toMatchObject({ status: "completed" });
     expectCleanStream(client);
   });
@@ -134,16 +146,28 @@ describe("a session on a local repository", () => {
   it("recovers when the sandbox dies mid-stream: the next prompt runs in a fresh sandbox restored from the snapshot", async () => {
     const { sessionId, client } = await newSession("write file kept.txt containing survives");
     const firstPrompt = promptIdOf(client, "write file kept.txt containing survives");
-    await client.waitForEvent((e) => e.payload.type === "prompt.finished" && e.payload.promptId === firstPrompt, 120_000, "the first prompt");
+    await client.waitForEvent(
+      (e) => e.payload.type === "prompt.finished" && e.payload.promptId === firstPrompt,
+      120_000,
+      "the first prompt",
+    );
     const firstSandbox = sandboxIdOf(client);
 
     const slowPrompt = await sendPrompt(client, "slow", "slow stream");
     await client.waitForEvent((e) => e.payload.type === "message.text" && e.payload.text.includes("word3"), 60_000, "streaming");
     // Kill the sandbox's whole process tree, bridge included.
     execFileSync("pkill", ["-KILL", "-f", firstSandbox]);
-    await client.waitForEvent((e) => e.payload.type === "prompt.finished" && e.payload.promptId === slowPrompt, 60_000, "the interrupted prompt to end");
+    await client.waitForEvent(
+      (e) => e.payload.type === "prompt.finished" && e.payload.promptId === slowPrompt,
+      60_000,
+      "the interrupted prompt to end",
+    );
     expect(finishedOf(client, slowPrompt)?.payload).toMatchObject({ status: "failed" });
-    await client.waitForEvent((e) => e.payload.type === "sandbox.status" && e.payload.status === "stale", 10_000, "the sandbox to be retired");
+    await client.waitForEvent(
+      (e) => e.payload.type === "sandbox.status" && e.payload.status === "stale",
+      10_000,
+      "the sandbox to be retired",
+    );
 
     await sendPrompt(client, "after", "run the command cat kept.txt");
     const after = await client.waitForEvent(
@@ -155,12 +179,17 @@ describe("a session on a local repository", () => {
     const secondSandbox = sandboxIdOf(client);
     expect(secondSandbox).not.toBe(firstSandbox);
     const afterPrompt = after.payload.type === "prompt.finished" ? after.payload.promptId : "";
-    const bash = client.timeline().find((e) => e.payload.type === "tool.call" && e.payload.tool === "bash" && e.payload.promptId === afterPrompt);
+    const bash = client
+      .timeline()
+      .find((e) => e.payload.type === "tool.call" && e.payload.tool === "bash" && e.payload.promptId === afterPrompt);
     expect(bash?.payload.type === "tool.call" && bash.payload.output).toContain("survives");
 
     expectCleanStream(client);
     // The stored log and what the client rendered agree, row for row.
-    const stored = await apiClient(stack.url, cookie)<{ events: SessionEvent[] }>("GET", `/api/sessions/${sessionId}/events?after=0&limit=1000`);
+    const stored = await apiClient(stack.url, cookie)<{ events: SessionEvent[] }>(
+      "GET",
+      `/api/sessions/${sessionId}/events?after=0&limit=1000`,
+    );
     expect(client.timeline()).toEqual(stored.json.events);
   });
 

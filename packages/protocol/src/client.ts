@@ -1,5 +1,17 @@
 import { z } from "zod";
-import { Author, Id, MAX_PROMPT_CHARS, ModelRef, ParticipantRole, PromptStatus, ReasoningEffort, RequestId, SandboxStatus, Seq, SessionStatus } from "./common.ts";
+import {
+  Author,
+  Id,
+  MAX_PROMPT_CHARS,
+  ModelRef,
+  ParticipantRole,
+  PromptStatus,
+  ReasoningEffort,
+  RequestId,
+  SandboxStatus,
+  Seq,
+  SessionStatus,
+} from "./common.ts";
 import { SessionEvent } from "./events.ts";
 
 /** Frames a client (browser, bot) sends on the session socket. */

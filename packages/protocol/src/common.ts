@@ -23,14 +23,7 @@ export const ModelRef = z
   .regex(/^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9._:/@-]+$/, "models are written provider/model");
 export type ModelRef = z.infer<typeof ModelRef>;
 
-export const SessionStatus = z.enum([
-  "created",
-  "starting",
-  "running",
-  "idle",
-  "stopped",
-  "failed",
-]);
+export const SessionStatus = z.enum(["created", "starting", "running", "idle", "stopped", "failed"]);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
 export const SandboxStatus = z.enum([

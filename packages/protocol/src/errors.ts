@@ -53,8 +53,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down." },
   SECRET_KEY_MISSING: {
     status: 503,
-    message:
-      "Secrets cannot be stored: SECRETS_ENCRYPTION_KEYS is not configured. Set it and restart.",
+    message: "Secrets cannot be stored: SECRETS_ENCRYPTION_KEYS is not configured. Set it and restart.",
   },
   SERVICE_NOT_CONFIGURED: {
     status: 503,

@@ -11,14 +11,14 @@ export const ToolCallState = z.enum(["pending", "running", "completed", "error"]
 export const ArtifactKind = z.enum(["pull_request", "screenshot", "branch", "commit", "file"]);
 
 export const SessionCreatedEvent = z.object({
-    type: z.literal("session.created"),
-    title: z.string(),
-    repositoryId: Id,
-    baseBranch: z.string(),
-    model: ModelRef,
-    reasoningEffort: ReasoningEffort.optional(),
-    owner: Author,
-  });
+  type: z.literal("session.created"),
+  title: z.string(),
+  repositoryId: Id,
+  baseBranch: z.string(),
+  model: ModelRef,
+  reasoningEffort: ReasoningEffort.optional(),
+  owner: Author,
+});
 
 export const SessionTitleEvent = z.object({ type: z.literal("session.title"), title: z.string(), by: Author.optional() });
 
@@ -29,134 +29,134 @@ export const SessionUnarchivedEvent = z.object({ type: z.literal("session.unarch
 export const ParticipantJoinedEvent = z.object({ type: z.literal("participant.joined"), participant: Author, role: z.string() });
 
 export const PromptQueuedEvent = z.object({
-    type: z.literal("prompt.queued"),
-    promptId: Id,
-    author: Author,
-    text: z.string(),
-    model: ModelRef,
-    reasoningEffort: ReasoningEffort.optional(),
-  });
+  type: z.literal("prompt.queued"),
+  promptId: Id,
+  author: Author,
+  text: z.string(),
+  model: ModelRef,
+  reasoningEffort: ReasoningEffort.optional(),
+});
 
 export const PromptCancelledEvent = z.object({ type: z.literal("prompt.cancelled"), promptId: Id, by: Author });
 
 export const PromptStartedEvent = z.object({ type: z.literal("prompt.started"), promptId: Id });
 
 export const PromptFinishedEvent = z.object({
-    type: z.literal("prompt.finished"),
-    promptId: Id,
-    status: PromptStatus.extract(["completed", "failed", "stopped"]),
-    error: z.string().optional(),
-  });
+  type: z.literal("prompt.finished"),
+  promptId: Id,
+  status: PromptStatus.extract(["completed", "failed", "stopped"]),
+  error: z.string().optional(),
+});
 
 export const StopRequestedEvent = z.object({ type: z.literal("stop.requested"), promptId: Id, by: Author });
 
 export const MessageTextEvent = z.object({
-    type: z.literal("message.text"),
-    promptId: Id,
-    messageId: z.string().min(1).max(200),
-    /** The whole text of the message so far (cumulative, not a delta). */
-    text: z.string(),
-    role: z.enum(["assistant", "reasoning"]).default("assistant"),
-  });
+  type: z.literal("message.text"),
+  promptId: Id,
+  messageId: z.string().min(1).max(200),
+  /** The whole text of the message so far (cumulative, not a delta). */
+  text: z.string(),
+  role: z.enum(["assistant", "reasoning"]).default("assistant"),
+});
 
 export const ToolCallEvent = z.object({
-    type: z.literal("tool.call"),
-    promptId: Id,
-    callId: z.string().min(1).max(200),
-    tool: z.string().min(1).max(200),
-    title: z.string().max(2000).optional(),
-    input: z.unknown(),
-    state: ToolCallState,
-    output: z.string().optional(),
-    error: z.string().optional(),
-    startedAt: z.number().optional(),
-    endedAt: z.number().optional(),
-  });
+  type: z.literal("tool.call"),
+  promptId: Id,
+  callId: z.string().min(1).max(200),
+  tool: z.string().min(1).max(200),
+  title: z.string().max(2000).optional(),
+  input: z.unknown(),
+  state: ToolCallState,
+  output: z.string().optional(),
+  error: z.string().optional(),
+  startedAt: z.number().optional(),
+  endedAt: z.number().optional(),
+});
 
 export const StepFinishedEvent = z.object({
-    type: z.literal("step.finished"),
-    promptId: Id,
-    tokens: TokenUsage,
-    costUsd: z.number().nonnegative(),
-  });
+  type: z.literal("step.finished"),
+  promptId: Id,
+  tokens: TokenUsage,
+  costUsd: z.number().nonnegative(),
+});
 
 export const FilesChangedEvent = z.object({
-    type: z.literal("files.changed"),
-    promptId: Id,
-    files: z
-      .array(
-        z.object({
-          path: z.string().min(1).max(4096),
-          change: z.enum(["added", "modified", "deleted", "renamed"]),
-          additions: z.number().int().nonnegative().optional(),
-          deletions: z.number().int().nonnegative().optional(),
-        }),
-      )
-      .max(5000),
-    /** Unified diff of the prompt's changes against the session's base, truncated if very large. */
-    diff: z.string().optional(),
-  });
+  type: z.literal("files.changed"),
+  promptId: Id,
+  files: z
+    .array(
+      z.object({
+        path: z.string().min(1).max(4096),
+        change: z.enum(["added", "modified", "deleted", "renamed"]),
+        additions: z.number().int().nonnegative().optional(),
+        deletions: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .max(5000),
+  /** Unified diff of the prompt's changes against the session's base, truncated if very large. */
+  diff: z.string().optional(),
+});
 
 export const GitCommitEvent = z.object({
-    type: z.literal("git.commit"),
-    promptId: Id,
-    sha: z.string().regex(/^[0-9a-f]{7,64}$/),
-    branch: z.string(),
-    message: z.string(),
-    author: z.object({ name: z.string(), email: z.string() }),
-  });
+  type: z.literal("git.commit"),
+  promptId: Id,
+  sha: z.string().regex(/^[0-9a-f]{7,64}$/),
+  branch: z.string(),
+  message: z.string(),
+  author: z.object({ name: z.string(), email: z.string() }),
+});
 
 export const ArtifactEvent = z.object({
-    type: z.literal("artifact"),
-    artifactId: Id,
-    kind: ArtifactKind,
-    title: z.string(),
-    url: z.string().optional(),
-    data: z.record(z.string(), z.unknown()).optional(),
-  });
+  type: z.literal("artifact"),
+  artifactId: Id,
+  kind: ArtifactKind,
+  title: z.string(),
+  url: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** The bridge pushed (or failed to push) the session's branch. */
 export const GitPushEvent = z.object({
-    type: z.literal("git.push"),
-    promptId: Id.optional(),
-    branch: z.string().min(1).max(250),
-    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
-    status: z.enum(["pushed", "failed", "awaiting_approval"]),
-    error: z.string().max(4000).optional(),
-  });
+  type: z.literal("git.push"),
+  promptId: Id.optional(),
+  branch: z.string().min(1).max(250),
+  headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+  status: z.enum(["pushed", "failed", "awaiting_approval"]),
+  error: z.string().max(4000).optional(),
+});
 
 /**
  * A push that changes protected paths (`.github/workflows/`) waits for a person: one evolving row
  * per request, `pending` until a participant approves or rejects it.
  */
 export const PushApprovalEvent = z.object({
-    type: z.literal("push.approval"),
-    approvalId: Id,
-    branch: z.string().min(1).max(250),
-    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
-    files: z.array(z.string().max(4096)).max(1000),
-    state: z.enum(["pending", "approved", "rejected"]),
-    decidedBy: Author.optional(),
-    decidedAt: z.number().optional(),
-  });
+  type: z.literal("push.approval"),
+  approvalId: Id,
+  branch: z.string().min(1).max(250),
+  headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+  files: z.array(z.string().max(4096)).max(1000),
+  state: z.enum(["pending", "approved", "rejected"]),
+  decidedBy: Author.optional(),
+  decidedAt: z.number().optional(),
+});
 
 export type ArtifactEvent = z.infer<typeof ArtifactEvent>;
 export type GitPushEvent = z.infer<typeof GitPushEvent>;
 export type PushApprovalEvent = z.infer<typeof PushApprovalEvent>;
 
 export const AgentErrorEvent = z.object({
-    type: z.literal("agent.error"),
-    promptId: Id.optional(),
-    message: z.string(),
-    code: z.string().optional(),
-  });
+  type: z.literal("agent.error"),
+  promptId: Id.optional(),
+  message: z.string(),
+  code: z.string().optional(),
+});
 
 export const SandboxStatusEvent = z.object({
-    type: z.literal("sandbox.status"),
-    status: SandboxStatus,
-    sandboxId: Id.optional(),
-    detail: z.string().optional(),
-  });
+  type: z.literal("sandbox.status"),
+  status: SandboxStatus,
+  sandboxId: Id.optional(),
+  detail: z.string().optional(),
+});
 
 export const EventPayload = z.discriminatedUnion("type", [
   SessionCreatedEvent,

@@ -28,7 +28,12 @@ export const CreateSandboxRequest = z.object({
   snapshotId: z.string().min(1).max(512).optional(),
   /** User secrets, injected as environment variables. */
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
-  timeoutMs: z.number().int().positive().max(24 * 3600_000).default(2 * 3600_000),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600_000)
+    .default(2 * 3600_000),
 });
 export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
 

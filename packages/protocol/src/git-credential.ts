@@ -54,7 +54,11 @@ export type GitCredentialClaims = z.infer<typeof GitCredentialClaims>;
 
 /** Signs claims into a token. The secret must be set: an empty one would let anyone mint. */
 export async function mintGitCredential(secret: string | undefined, claims: Omit<GitCredentialClaims, "v">): Promise<string> {
-  if (!secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "GIT_CREDENTIAL_SECRET is not set, so git credentials for local repositories cannot be issued.");
+  if (!secret)
+    throw new LookoutError(
+      "SERVICE_NOT_CONFIGURED",
+      "GIT_CREDENTIAL_SECRET is not set, so git credentials for local repositories cannot be issued.",
+    );
   const body = toBase64Url(new TextEncoder().encode(JSON.stringify(GitCredentialClaims.parse({ v: 1, ...claims }))));
   const signed = `${GIT_CREDENTIAL_PREFIX}.${body}`;
   return `${signed}.${await hmacSha256Hex(secret, signed)}`;
@@ -70,7 +74,8 @@ export async function verifyGitCredential(
   token: string,
   expected: { sessionId: string; now?: number },
 ): Promise<GitCredentialClaims> {
-  if (!secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "The git credential secret is not configured, so git requests are refused.");
+  if (!secret)
+    throw new LookoutError("SERVICE_NOT_CONFIGURED", "The git credential secret is not configured, so git requests are refused.");
   if (token.length > MAX_GIT_CREDENTIAL_CHARS) throw new LookoutError("INVALID_TOKEN", "The git credential is malformed.");
   const parts = token.split(".");
   const [prefix, body, signature] = parts;
@@ -87,6 +92,7 @@ export async function verifyGitCredential(
     throw new LookoutError("INVALID_TOKEN", "The git credential is malformed.");
   }
   if (claims.sid !== expected.sessionId) throw new LookoutError("INVALID_TOKEN", "This git credential belongs to another session.");
-  if (claims.exp <= (expected.now ?? Date.now())) throw new LookoutError("INVALID_TOKEN", "The git credential has expired; git asks the credential helper for a new one.");
+  if (claims.exp <= (expected.now ?? Date.now()))
+    throw new LookoutError("INVALID_TOKEN", "The git credential has expired; git asks the credential helper for a new one.");
   return claims;
 }

@@ -19,14 +19,26 @@ export const RepositoryInput = z.discriminatedUnion("kind", [
     kind: z.literal("local"),
     /** Absolute path of a git repository on the host that runs Lookout. */
     path: z.string().min(1).max(4096).startsWith("/"),
-    name: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/),
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._-]+$/),
     defaultBranch: BranchName.default("main"),
     description: z.string().max(2000).optional(),
   }),
   z.object({
     kind: z.literal("github"),
-    owner: z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/),
-    name: z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/),
+    owner: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9-]+$/),
+    name: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9._-]+$/),
     defaultBranch: BranchName.default("main"),
     description: z.string().max(2000).optional(),
   }),
@@ -37,7 +49,11 @@ export const RepositoryUpdate = z
   .object({
     defaultBranch: BranchName,
     description: z.string().max(2000),
-    name: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/),
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._-]+$/),
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, "send at least one field to change");
@@ -91,7 +107,10 @@ export const ListSessionsQuery = z.object({
   repositoryId: Id.optional(),
   ownerId: Id.optional(),
   q: z.string().max(200).optional(),
-  archived: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+  archived: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional(),
   cursor: z.string().max(500).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
@@ -151,7 +170,12 @@ export const SecretName = z
   .max(256)
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "secret names are letters, digits and '_', not starting with a digit");
 
-export const SetSecretRequest = z.object({ value: z.string().min(1).max(16 * 1024) });
+export const SetSecretRequest = z.object({
+  value: z
+    .string()
+    .min(1)
+    .max(16 * 1024),
+});
 
 export const SecretListResponse = z.object({
   secrets: z.array(z.object({ name: z.string(), updatedAt: z.number() })),

@@ -36,7 +36,10 @@ export const RESERVED_ENV_PREFIXES = ["LOOKOUT_"] as const;
  * enter the sandbox, `baseUrl` points at the gateway's model proxy and `apiKey` is the sandbox token.
  */
 export const ModelProviderConfig = z.object({
-  id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).max(64),
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/)
+    .max(64),
   kind: z.enum(["anthropic", "openai", "openai-compatible"]),
   baseUrl: z.string().url().optional(),
   apiKey: z.string().min(1).optional(),

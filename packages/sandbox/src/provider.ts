@@ -28,9 +28,7 @@ export interface SandboxProviderCapabilities {
 }
 
 /** Where a sandbox's filesystem comes from. */
-export type SandboxSource =
-  | { readonly kind: "image" }
-  | { readonly kind: "snapshot"; readonly snapshotId: string };
+export type SandboxSource = { readonly kind: "image" } | { readonly kind: "snapshot"; readonly snapshotId: string };
 
 export interface SandboxResources {
   readonly cpu?: number;

@@ -25,7 +25,7 @@ runProviderContract({
     const dataDir = tempDir("contract-local");
     // Stands in for the bridge: records its env and, once per lineage, which sandbox it began in.
     const script = [
-      "[ -f /workspace/origin ] || echo \"$LOOKOUT_SANDBOX_ID\" > /workspace/origin",
+      '[ -f /workspace/origin ] || echo "$LOOKOUT_SANDBOX_ID" > /workspace/origin',
       "env > /workspace/env.tmp && mv /workspace/env.tmp /workspace/env",
       "sleep 600",
     ].join("; ");
@@ -94,9 +94,17 @@ runProviderContract({
       },
       restoredFrom: async (providerId) => fake.snapshots.get(byName(providerId)?.sourceSnapshotId ?? ""),
       failNextCreatePermanently: () =>
-        fake.http.failNext("POST", /^\/v[23]\/sandboxes$/, { status: 400, body: { error: { code: "bad_request", message: "Invalid timeout" } } }),
+        fake.http.failNext("POST", /^\/v[23]\/sandboxes$/, {
+          status: 400,
+          body: { error: { code: "bad_request", message: "Invalid timeout" } },
+        }),
       failNextCreateTransiently: () =>
-        fake.http.failNext("POST", /^\/v[23]\/sandboxes$/, { status: 503, body: { error: { code: "unavailable", message: "Try later" } } }, 20),
+        fake.http.failNext(
+          "POST",
+          /^\/v[23]\/sandboxes$/,
+          { status: 503, body: { error: { code: "unavailable", message: "Try later" } } },
+          20,
+        ),
       teardown: async () => {
         await provider.close();
         await fake.stop();

@@ -69,7 +69,13 @@ export function makeGitRepo(dir: string): string {
   const git = (...args: string[]) =>
     execFileSync("git", args, {
       cwd: dir,
-      env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "t",
+        GIT_AUTHOR_EMAIL: "t@example.com",
+        GIT_COMMITTER_NAME: "t",
+        GIT_COMMITTER_EMAIL: "t@example.com",
+      },
     });
   git("init", "--quiet", "--initial-branch=main");
   writeFileSync(join(dir, "README.md"), "# seeded\n");

@@ -33,7 +33,12 @@ describe("the sandbox image definition", () => {
     // Replay the RUN lines in a shell rooted in a temp dir to prove they rebuild the file exactly.
     const dir = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
     const script = steps
-      .map((step) => step.replace(/^RUN /, "").replaceAll("/tmp/lookout-file-", `${dir}/lookout-file-`).replaceAll(" /opt/lookout", ` ${dir}/opt/lookout`))
+      .map((step) =>
+        step
+          .replace(/^RUN /, "")
+          .replaceAll("/tmp/lookout-file-", `${dir}/lookout-file-`)
+          .replaceAll(" /opt/lookout", ` ${dir}/opt/lookout`),
+      )
       .join("\n");
     execFileSync("sh", [], { input: script });
     expect(readFileSync(`${dir}/opt/lookout/bridge.mjs`).equals(content)).toBe(true);

@@ -41,7 +41,12 @@ afterAll(async () => {
 
 describe("local provider (bubblewrap)", () => {
   it("runs a command that writes inside /workspace as the sandbox user, with Node from the host", async () => {
-    await provider.create(config("write", "id -u > /workspace/uid; node --version > /workspace/node; pwd > /workspace/done.tmp && mv /workspace/done.tmp /workspace/done"));
+    await provider.create(
+      config(
+        "write",
+        "id -u > /workspace/uid; node --version > /workspace/node; pwd > /workspace/done.tmp && mv /workspace/done.tmp /workspace/done",
+      ),
+    );
     const done = await waitFor(() => readIfExists(workspaceFile("write", "done")), "the probe to finish");
     expect(done.trim()).toBe("/workspace");
     expect(readFileSync(workspaceFile("write", "uid"), "utf8").trim()).toBe("1000");

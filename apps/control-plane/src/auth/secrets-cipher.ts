@@ -67,11 +67,7 @@ export class SecretsCipher {
     const key = this.keys.get(this.currentVersion);
     if (!key) throw new LookoutError("SECRET_KEY_MISSING");
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-    const ciphertext = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: additionalData(slot) },
-      key,
-      toBytes(plaintext),
-    );
+    const ciphertext = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: additionalData(slot) }, key, toBytes(plaintext));
     return { ciphertext: toBase64Url(new Uint8Array(ciphertext)), iv: toBase64Url(iv), keyVersion: this.currentVersion };
   }
 

@@ -12,14 +12,23 @@ export type WsTokenClaims = z.infer<typeof WsTokenClaims>;
  * headers on a WebSocket upgrade, so the token travels in the query string; it is short-lived and
  * bound to one session, which keeps a leaked URL from being useful for long.
  */
-export async function mintWsToken(secret: string | undefined, claims: Omit<WsTokenClaims, "v" | "exp">, now = Date.now()): Promise<{ token: string; expiresAt: number }> {
+export async function mintWsToken(
+  secret: string | undefined,
+  claims: Omit<WsTokenClaims, "v" | "exp">,
+  now = Date.now(),
+): Promise<{ token: string; expiresAt: number }> {
   if (!secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "WS_TOKEN_SECRET is not set, so WebSocket tokens cannot be issued.");
   const expiresAt = now + WS_TOKEN_TTL_MS;
   const body = toBase64Url(new TextEncoder().encode(JSON.stringify({ v: 1, ...claims, exp: expiresAt })));
   return { token: `${body}.${await hmacSha256Hex(secret, body)}`, expiresAt };
 }
 
-export async function verifyWsToken(secret: string | undefined, token: string, sessionId: string, now = Date.now()): Promise<WsTokenClaims> {
+export async function verifyWsToken(
+  secret: string | undefined,
+  token: string,
+  sessionId: string,
+  now = Date.now(),
+): Promise<WsTokenClaims> {
   if (!secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "WS_TOKEN_SECRET is not set, so WebSocket tokens cannot be checked.");
   const [body, signature, extra] = token.split(".");
   if (!body || !signature || extra !== undefined) throw new LookoutError("INVALID_TOKEN");

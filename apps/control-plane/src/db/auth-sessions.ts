@@ -47,6 +47,9 @@ export class AuthSessionStore {
   }
 
   async revoke(token: string): Promise<void> {
-    await this.db.prepare("DELETE FROM auth_sessions WHERE token_hash = ?").bind(await sha256Hex(token)).run();
+    await this.db
+      .prepare("DELETE FROM auth_sessions WHERE token_hash = ?")
+      .bind(await sha256Hex(token))
+      .run();
   }
 }

@@ -16,17 +16,7 @@ const RESEAL_BATCH_SIZE = 50;
  * Names a secret may not take because the sandbox's process environment needs them to be what the
  * system set: overriding `PATH` or `LD_PRELOAD` changes which programs the agent runs.
  */
-const RESERVED_NAMES = new Set([
-  "PATH",
-  "HOME",
-  "USER",
-  "SHELL",
-  "PWD",
-  "TMPDIR",
-  "LD_PRELOAD",
-  "LD_LIBRARY_PATH",
-  "NODE_OPTIONS",
-]);
+const RESERVED_NAMES = new Set(["PATH", "HOME", "USER", "SHELL", "PWD", "TMPDIR", "LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS"]);
 
 /** The `scope` column: `""` is global, anything else a repository id. */
 const GLOBAL_SCOPE_KEY = "";
@@ -119,10 +109,7 @@ export class SecretStore {
   }
 
   async remove(scope: SecretScope, name: string): Promise<void> {
-    const result = await this.db
-      .prepare("DELETE FROM secrets WHERE scope = ? AND name = ?")
-      .bind(scopeKey(scope), name)
-      .run();
+    const result = await this.db.prepare("DELETE FROM secrets WHERE scope = ? AND name = ?").bind(scopeKey(scope), name).run();
     if (result.meta.changes === 0) throw new LookoutError("SECRET_NOT_FOUND", `No secret is named "${name}" here.`);
   }
 

@@ -40,13 +40,9 @@ repositoriesRoutes.delete("/:id", requireAdmin, async (c) => {
 
 repositoriesRoutes.get("/:id/secrets", async (c) => listSecrets(c, await repositoryScope(c)));
 
-repositoriesRoutes.put("/:id/secrets/:name", requireAdmin, async (c) =>
-  putSecret(c, await repositoryScope(c), c.req.param("name")),
-);
+repositoriesRoutes.put("/:id/secrets/:name", requireAdmin, async (c) => putSecret(c, await repositoryScope(c), c.req.param("name")));
 
-repositoriesRoutes.delete("/:id/secrets/:name", requireAdmin, async (c) =>
-  deleteSecret(c, await repositoryScope(c), c.req.param("name")),
-);
+repositoriesRoutes.delete("/:id/secrets/:name", requireAdmin, async (c) => deleteSecret(c, await repositoryScope(c), c.req.param("name")));
 
 /** The `:id` parameter; a malformed id cannot name a repository, so it is not found. */
 function repositoryId(c: Context<AppEnv>): string {

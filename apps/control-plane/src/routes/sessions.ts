@@ -27,9 +27,7 @@ sessionsRoutes.post("/", async (c) => {
   const repository = await new RepositoryStore(c.env.DB).get(input.repositoryId);
   if (!repository) throw new LookoutError("REPOSITORY_NOT_FOUND");
   // A retried create with the same request id lands on the same session instead of a second one.
-  const id = input.requestId
-    ? `ses_${(await sha256Hex(`${author.userId}\n${input.requestId}`)).slice(0, 26)}`
-    : newId("ses");
+  const id = input.requestId ? `ses_${(await sha256Hex(`${author.userId}\n${input.requestId}`)).slice(0, 26)}` : newId("ses");
   const model = input.model ?? c.env.DEFAULT_MODEL;
   const title = input.title ?? titleFrom(input.prompt) ?? `Session on ${repository.fullName}`;
   const stub = getAgentByName(c.env.SESSION, id);
@@ -135,7 +133,11 @@ sessionsRoutes.post("/:id/ws-token", async (c) => {
 
 function titleFrom(prompt: string | undefined): string | null {
   if (!prompt) return null;
-  const line = prompt.split("\n").find((candidate) => candidate.trim().length > 0)?.trim() ?? "";
+  const line =
+    prompt
+      .split("\n")
+      .find((candidate) => candidate.trim().length > 0)
+      ?.trim() ?? "";
   if (!line) return null;
   return line.length > 80 ? `${line.slice(0, 77)}…` : line;
 }

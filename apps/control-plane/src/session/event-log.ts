@@ -35,7 +35,10 @@ export class EventLog {
       JSON.stringify(payload),
       at,
     );
-    this.sql.exec(`INSERT INTO meta (key, value) VALUES ('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, String(seq));
+    this.sql.exec(
+      `INSERT INTO meta (key, value) VALUES ('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      String(seq),
+    );
     return { seq, at, key, payload };
   }
 

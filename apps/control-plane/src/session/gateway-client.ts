@@ -50,7 +50,8 @@ export class HttpSandboxGateway implements SandboxGateway {
   }
 
   private async call(method: string, path: string, body: unknown): Promise<unknown> {
-    if (!this.secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so sandboxes cannot be started.");
+    if (!this.secret)
+      throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so sandboxes cannot be started.");
     const payload = body === undefined ? "" : JSON.stringify(body);
     const headers = await signRequest({ service: "control-plane", method, pathAndQuery: path, body: payload }, this.secret);
     let response: Response;

@@ -33,7 +33,12 @@ export type LifecycleConfig = { -readonly [K in keyof typeof LIFECYCLE]: number 
  * `LIFECYCLE_OVERRIDES`, a JSON object of the keys above; unknown keys and bad values are refused.
  */
 export const LifecycleOverrides = z
-  .object(Object.fromEntries(Object.keys(LIFECYCLE).map((key) => [key, z.number().int().positive().optional()])) as Record<keyof typeof LIFECYCLE, z.ZodOptional<z.ZodNumber>>)
+  .object(
+    Object.fromEntries(Object.keys(LIFECYCLE).map((key) => [key, z.number().int().positive().optional()])) as Record<
+      keyof typeof LIFECYCLE,
+      z.ZodOptional<z.ZodNumber>
+    >,
+  )
   .strict();
 
 export function lifecycleFrom(overrides: string | undefined): LifecycleConfig {

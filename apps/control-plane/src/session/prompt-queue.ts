@@ -110,7 +110,12 @@ export class PromptQueue {
   }
 
   /** Ends a running prompt; returns null if it had already ended, so late duplicates are harmless. */
-  finish(id: string, status: Extract<PromptStatus, "completed" | "failed" | "stopped">, error: string | null, now: number): QueuedPrompt | null {
+  finish(
+    id: string,
+    status: Extract<PromptStatus, "completed" | "failed" | "stopped">,
+    error: string | null,
+    now: number,
+  ): QueuedPrompt | null {
     const prompt = this.get(id);
     if (!prompt || prompt.status !== "running") return null;
     this.sql.exec(`UPDATE prompts SET status = ?, error = ?, finished_at = ? WHERE id = ?`, status, error, now, id);

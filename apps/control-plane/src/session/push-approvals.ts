@@ -35,7 +35,10 @@ export class PushApprovals {
   }
 
   /** Records a request; a repeated request (the bridge re-sends) returns what is stored. */
-  request(input: Pick<PushApprovalRecord, "approvalId" | "branch" | "headSha" | "files">, now: number): { record: PushApprovalRecord; created: boolean } {
+  request(
+    input: Pick<PushApprovalRecord, "approvalId" | "branch" | "headSha" | "files">,
+    now: number,
+  ): { record: PushApprovalRecord; created: boolean } {
     const existing = this.get(input.approvalId);
     if (existing) return { record: existing, created: false };
     const record: PushApprovalRecord = { ...input, state: "pending", requestedAt: now };
@@ -52,7 +55,12 @@ export class PushApprovals {
     const record = this.get(approvalId);
     if (!record) throw new LookoutError("PUSH_APPROVAL_NOT_FOUND");
     if (record.state !== "pending") throw new LookoutError("CONFLICT", `This push was already ${record.state}.`);
-    const decided: PushApprovalRecord = { ...record, state: decision === "approve" ? "approved" : "rejected", decidedBy: by, decidedAt: now };
+    const decided: PushApprovalRecord = {
+      ...record,
+      state: decision === "approve" ? "approved" : "rejected",
+      decidedBy: by,
+      decidedAt: now,
+    };
     this.write(decided);
     return decided;
   }

@@ -75,7 +75,15 @@ export class SandboxStore {
     patch: Partial<
       Pick<
         SandboxRecord,
-        "provider" | "providerId" | "status" | "lastHeartbeat" | "lastBseq" | "snapshotId" | "spawnFailures" | "lastError" | "snapshotStopsSandbox"
+        | "provider"
+        | "providerId"
+        | "status"
+        | "lastHeartbeat"
+        | "lastBseq"
+        | "snapshotId"
+        | "spawnFailures"
+        | "lastError"
+        | "snapshotStopsSandbox"
       >
     >,
     now: number,

@@ -300,4 +300,3 @@ function readIdentity(headers: Headers): UpgradeIdentity | null {
   });
   return result.success ? result.data : null;
 }
-

@@ -380,7 +380,8 @@ export class SessionCore {
       return;
     }
     for (const other of this.ports.sockets()) {
-      if (other.id !== socket.id && other.state()?.kind === "bridge") other.close(CLOSE.superseded, "A newer bridge connection replaced this one.");
+      if (other.id !== socket.id && other.state()?.kind === "bridge")
+        other.close(CLOSE.superseded, "A newer bridge connection replaced this one.");
     }
     socket.setState({ kind: "bridge", sandboxId });
     const now = this.ports.now();
@@ -528,7 +529,12 @@ export class SessionCore {
       return;
     }
     log.error("session message failed", { error });
-    this.send(socket, { type: "error", code: "INTERNAL", message: "Something went wrong on our side. Try again.", ...(requestId ? { requestId } : {}) });
+    this.send(socket, {
+      type: "error",
+      code: "INTERNAL",
+      message: "Something went wrong on our side. Try again.",
+      ...(requestId ? { requestId } : {}),
+    });
   }
 
   // ---------------------------------------------------------------- internals: bridge events
@@ -590,7 +596,13 @@ export class SessionCore {
         const decided = created ? this.approvals.decidedFor(event.headSha) : record.state === "pending" ? null : record;
         if (created) this.recordApproval(record);
         // The same commit was decided before (the bridge restarted and asks again): answer at once.
-        if (decided) this.sendToBridge({ type: "command.push.decided", approvalId: event.approvalId, headSha: event.headSha, decision: decided.state === "approved" ? "approve" : "reject" });
+        if (decided)
+          this.sendToBridge({
+            type: "command.push.decided",
+            approvalId: event.approvalId,
+            headSha: event.headSha,
+            decision: decided.state === "approved" ? "approve" : "reject",
+          });
         return;
       }
       case "agent.error":
@@ -805,7 +817,12 @@ export class SessionCore {
       case "execution": {
         const running = this.queue.running();
         if (!running) return;
-        this.record({ type: "agent.error", promptId: running.promptId, code: "EXECUTION_TIMEOUT", message: "The prompt ran past the execution time limit and is being stopped." });
+        this.record({
+          type: "agent.error",
+          promptId: running.promptId,
+          code: "EXECUTION_TIMEOUT",
+          message: "The prompt ran past the execution time limit and is being stopped.",
+        });
         if (this.sendToBridge({ type: "command.stop", promptId: running.promptId })) {
           this.deadlines.set("stop-confirmation", now + this.lifecycle.stopConfirmationMs);
         } else {
@@ -843,12 +860,19 @@ export class SessionCore {
     } catch (error) {
       log.warn("snapshot before stop failed", { sandboxId, error: String(error) });
     }
-    await this.ports.gateway.terminate(sandboxId).catch((error: unknown) => log.warn("terminate failed", { sandboxId, error: String(error) }));
+    await this.ports.gateway
+      .terminate(sandboxId)
+      .catch((error: unknown) => log.warn("terminate failed", { sandboxId, error: String(error) }));
     const current = this.sandbox.get();
     if (!current || current.sandboxId !== sandboxId) return;
     this.sandbox.update({ status: "stopped", ...(snapshotId ? { snapshotId } : {}) }, this.ports.now());
     this.deadlines.clear("heartbeat");
-    this.record({ type: "sandbox.status", status: "stopped", sandboxId, detail: snapshotId ? "Stopped after inactivity; the workspace was saved." : "Stopped after inactivity." });
+    this.record({
+      type: "sandbox.status",
+      status: "stopped",
+      sandboxId,
+      detail: snapshotId ? "Stopped after inactivity; the workspace was saved." : "Stopped after inactivity.",
+    });
     this.closeBridges(CLOSE.gone, "The sandbox was stopped.");
     this.broadcastSession();
     this.advance();

@@ -115,12 +115,17 @@ export class SessionStore {
 
   participants(): Participant[] {
     return this.sql
-      .exec<{ author_json: string; role: string; joined_at: number }>(`SELECT author_json, role, joined_at FROM participants ORDER BY joined_at`)
+      .exec<{ author_json: string; role: string; joined_at: number }>(
+        `SELECT author_json, role, joined_at FROM participants ORDER BY joined_at`,
+      )
       .map((row) => ({ author: JSON.parse(row.author_json) as Author, role: row.role as ParticipantRole, joinedAt: row.joined_at }));
   }
 
   roleOf(userId: string): ParticipantRole | null {
-    return (one(this.sql.exec<{ role: string }>(`SELECT role FROM participants WHERE user_id = ?`, userId))?.role as ParticipantRole | undefined) ?? null;
+    return (
+      (one(this.sql.exec<{ role: string }>(`SELECT role FROM participants WHERE user_id = ?`, userId))?.role as
+        ParticipantRole | undefined) ?? null
+    );
   }
 }
 

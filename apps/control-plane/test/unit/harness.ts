@@ -63,7 +63,11 @@ export class Harness {
   client(name: string): FakeSocket {
     const socket = new FakeSocket(`c-${name}-${this.sockets.size}`);
     this.sockets.set(socket.id, socket);
-    this.core.onClientConnect(socket, { userId: name, name: name[0]!.toUpperCase() + name.slice(1), email: `${name}@example.com` }, "member");
+    this.core.onClientConnect(
+      socket,
+      { userId: name, name: name[0]!.toUpperCase() + name.slice(1), email: `${name}@example.com` },
+      "member",
+    );
     this.core.onClientMessage(socket, JSON.stringify({ type: "subscribe", afterSeq: 0 }));
     return socket;
   }
@@ -154,7 +158,12 @@ export class FakeGateway implements SandboxGateway {
 
   async create(request: CreateSandboxRequest) {
     const failure = this.failures.shift();
-    if (failure) throw new GatewayError(failure === "transient", failure === "transient" ? "PROVIDER_TRANSIENT" : "PROVIDER_PERMANENT", `${failure} failure`);
+    if (failure)
+      throw new GatewayError(
+        failure === "transient",
+        failure === "transient" ? "PROVIDER_TRANSIENT" : "PROVIDER_PERMANENT",
+        `${failure} failure`,
+      );
     this.created.push(request);
     return {
       sandboxId: request.sandboxId,

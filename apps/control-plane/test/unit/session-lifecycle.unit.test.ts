@@ -25,7 +25,14 @@ describe("sandbox lifecycle", () => {
     expect(request.branch).toBe("lookout/ses_test");
     expect(command.gitAuthor).toEqual({ name: "Alice", email: "alice@example.com" });
     expect(h.core.state()).toMatchObject({ status: "running", sandboxStatus: "running" });
-    expect(h.eventTypes()).toEqual(["session.created", "prompt.queued", "sandbox.status", "sandbox.status", "sandbox.status", "prompt.started"]);
+    expect(h.eventTypes()).toEqual([
+      "session.created",
+      "prompt.queued",
+      "sandbox.status",
+      "sandbox.status",
+      "sandbox.status",
+      "prompt.started",
+    ]);
   });
 
   it("pre-warms a sandbox when someone types", async () => {
@@ -174,7 +181,9 @@ describe("presence", () => {
     h.client("alice");
     const bob = h.client("bob");
     h.core.onClientMessage(a1, JSON.stringify({ type: "typing", typing: true }));
-    const latest = bob.messages<{ type: "presence"; entries: { participant: { userId: string }; typing: boolean; connections: number }[] }>("presence").at(-1)!;
+    const latest = bob
+      .messages<{ type: "presence"; entries: { participant: { userId: string }; typing: boolean; connections: number }[] }>("presence")
+      .at(-1)!;
     expect(latest.entries.map((e) => [e.participant.userId, e.connections, e.typing])).toEqual([
       ["alice", 2, true],
       ["bob", 1, false],

@@ -72,7 +72,11 @@ export async function handleGitHttp(request: IncomingMessage, response: ServerRe
       // 401 with a challenge makes git ask its credential helper (again) instead of giving up.
       request.resume();
       const text = `${error.message}\n`;
-      response.writeHead(401, { "www-authenticate": `Basic realm="${REALM}"`, "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text) });
+      response.writeHead(401, {
+        "www-authenticate": `Basic realm="${REALM}"`,
+        "content-type": "text/plain; charset=utf-8",
+        "content-length": Buffer.byteLength(text),
+      });
       response.end(text);
       context.logger.info("git request refused", { sessionId, service, reason: error.message });
       return;
@@ -90,7 +94,13 @@ export async function handleGitHttp(request: IncomingMessage, response: ServerRe
 }
 
 /** The environment `git http-backend` and the hook run with: nothing of the gateway's own. */
-function backendEnvironment(request: IncomingMessage, claims: GitCredentialClaims, endpoint: string, query: string, context: GitHttpContext): NodeJS.ProcessEnv {
+function backendEnvironment(
+  request: IncomingMessage,
+  claims: GitCredentialClaims,
+  endpoint: string,
+  query: string,
+  context: GitHttpContext,
+): NodeJS.ProcessEnv {
   const config: [string, string][] = [
     ["core.hooksPath", context.hooksDir],
     ["http.receivepack", "true"],

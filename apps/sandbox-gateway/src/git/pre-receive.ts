@@ -51,7 +51,8 @@ export function refusal(updates: readonly RefUpdate[], policy: PushPolicy, chang
   if (!policy.allowedRef) return "this push carries no branch permission; ask the control plane for a new credential";
   if (updates.length === 0) return "the push names no ref";
   for (const update of updates) {
-    if (update.ref !== policy.allowedRef) return `refusing to update ${JSON.stringify(update.ref)}: this session may push only to ${policy.allowedRef}`;
+    if (update.ref !== policy.allowedRef)
+      return `refusing to update ${JSON.stringify(update.ref)}: this session may push only to ${policy.allowedRef}`;
     if (!SHA.test(update.newSha) || ZERO_SHA.test(update.newSha)) return `refusing to delete ${policy.allowedRef}`;
     const touched = changedPaths(update.newSha).filter((path) => path.startsWith(PROTECTED_PREFIX));
     if (touched.length > 0 && update.newSha !== policy.workflowSha) {

@@ -33,7 +33,12 @@ interface Run {
   code: number;
 }
 
-function git(repo: string, args: readonly string[], env: GitEnvironment, options: { okCodes?: readonly number[]; extraEnv?: Record<string, string> } = {}): Promise<Run> {
+function git(
+  repo: string,
+  args: readonly string[],
+  env: GitEnvironment,
+  options: { okCodes?: readonly number[]; extraEnv?: Record<string, string> } = {},
+): Promise<Run> {
   const okCodes = options.okCodes ?? [0];
   return new Promise((resolve, reject) => {
     execFile(
@@ -96,7 +101,19 @@ export async function compareBranches(request: GitCompareRequest, env: GitEnviro
   const mergeBaseSha = mergeBase.code === 0 ? mergeBase.stdout.trim() : null;
   const from = mergeBaseSha ?? EMPTY_TREE;
   const [log, nameStatus, numstat, diff] = await Promise.all([
-    git(repo, ["log", "--reverse", `--max-count=${MAX_REVIEW_COMMITS}`, "--format=%H%x00%s%x00%an%x00%ae%x00%cn%x00%ce%x00%at%x1e", headSha, "--not", baseSha], env),
+    git(
+      repo,
+      [
+        "log",
+        "--reverse",
+        `--max-count=${MAX_REVIEW_COMMITS}`,
+        "--format=%H%x00%s%x00%an%x00%ae%x00%cn%x00%ce%x00%at%x1e",
+        headSha,
+        "--not",
+        baseSha,
+      ],
+      env,
+    ),
     git(repo, ["diff", "--no-ext-diff", "--find-renames", "--name-status", "-z", from, headSha], env),
     git(repo, ["diff", "--no-ext-diff", "--find-renames", "--numstat", "-z", from, headSha], env),
     git(repo, ["diff", "--no-ext-diff", "--no-color", "--find-renames", from, headSha], env),
@@ -125,19 +142,28 @@ export async function mergeBranches(request: GitMergeRequest, env: GitEnvironmen
   const headSha = await branchSha(repo, request.head, env);
   if (!headSha) throw new LookoutError("BRANCH_NOT_PUSHED", `The branch ${request.head} does not exist in the repository.`);
   if (headSha !== request.expectedHeadSha) {
-    throw new LookoutError("CONFLICT", `The branch ${request.head} moved since it was reviewed (now ${headSha.slice(0, 12)}); refresh and review again.`);
+    throw new LookoutError(
+      "CONFLICT",
+      `The branch ${request.head} moved since it was reviewed (now ${headSha.slice(0, 12)}); refresh and review again.`,
+    );
   }
   const baseSha = await branchSha(repo, request.base, env);
   if (!baseSha) throw new LookoutError("NOT_FOUND", `The base branch ${request.base} does not exist in the repository.`);
   const alreadyMerged = await git(repo, ["merge-base", "--is-ancestor", headSha, baseSha], env, { okCodes: [0, 1] });
   if (alreadyMerged.code === 0) return { mergeSha: baseSha, baseSha };
 
-  const merged = await git(repo, ["merge-tree", "--write-tree", "--name-only", "--no-messages", baseSha, headSha], env, { okCodes: [0, 1] });
+  const merged = await git(repo, ["merge-tree", "--write-tree", "--name-only", "--no-messages", baseSha, headSha], env, {
+    okCodes: [0, 1],
+  });
   const [tree = "", ...conflicted] = merged.stdout.split("\n").filter((line) => line.length > 0);
   if (merged.code === 1) {
-    throw new LookoutError("MERGE_CONFLICT", `Merging ${request.head} into ${request.base} conflicts in ${conflicted.length} file(s): ${conflicted.slice(0, 10).join(", ")}.`, {
-      files: conflicted,
-    });
+    throw new LookoutError(
+      "MERGE_CONFLICT",
+      `Merging ${request.head} into ${request.base} conflicts in ${conflicted.length} file(s): ${conflicted.slice(0, 10).join(", ")}.`,
+      {
+        files: conflicted,
+      },
+    );
   }
   // The message travels as one argv entry, so nothing in it is interpreted.
   const commit = await git(repo, ["commit-tree", tree, "-p", baseSha, "-p", headSha, "-m", request.message], env, {
@@ -160,7 +186,12 @@ export async function mergeBranches(request: GitMergeRequest, env: GitEnvironmen
       );
     }
   } else {
-    const update = await git(repo, ["update-ref", "-m", `lookout: merge ${request.head}`, `refs/heads/${request.base}`, mergeSha, baseSha], env, { okCodes: [0, 1, 128] });
+    const update = await git(
+      repo,
+      ["update-ref", "-m", `lookout: merge ${request.head}`, `refs/heads/${request.base}`, mergeSha, baseSha],
+      env,
+      { okCodes: [0, 1, 128] },
+    );
     if (update.code !== 0) throw new LookoutError("CONFLICT", `${request.base} moved while merging; review and merge again.`);
   }
   return { mergeSha, baseSha };
@@ -183,7 +214,8 @@ function parseLog(output: string): PullRequestCommit[] {
     .map((record) => record.replace(/^\n/, ""))
     .filter((record) => record.length > 0)
     .map((record) => {
-      const [sha = "", subject = "", authorName = "", authorEmail = "", committerName = "", committerEmail = "", at = "0"] = record.split("\0");
+      const [sha = "", subject = "", authorName = "", authorEmail = "", committerName = "", committerEmail = "", at = "0"] =
+        record.split("\0");
       return {
         sha,
         subject,
@@ -198,7 +230,7 @@ function parseLog(output: string): PullRequestCommit[] {
 export function parseNameStatus(output: string): PullRequestFile[] {
   const fields = output.split("\0");
   const files: PullRequestFile[] = [];
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const status = fields[i++] ?? "";
     if (status === "") continue;
     const letter = status[0];
@@ -217,7 +249,7 @@ export function parseNameStatus(output: string): PullRequestFile[] {
 function parseNumstat(output: string): Map<string, { additions?: number; deletions?: number }> {
   const counts = new Map<string, { additions?: number; deletions?: number }>();
   const fields = output.split("\0");
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const record = fields[i++] ?? "";
     if (record === "") continue;
     const [added = "-", deleted = "-", inlinePath = ""] = record.split("\t");

@@ -6,7 +6,10 @@ import { compareBranches, type GitEnvironment, listBranches, mergeBranches } fro
  * `/v1/git/*`: operations on host repositories for local pull requests, called by the control
  * plane with signed requests (the caller is authenticated before this runs).
  */
-export async function routeGit(request: { method: string; path: string; body: Uint8Array }, env: GitEnvironment): Promise<{ status: number; body: unknown }> {
+export async function routeGit(
+  request: { method: string; path: string; body: Uint8Array },
+  env: GitEnvironment,
+): Promise<{ status: number; body: unknown }> {
   if (request.method !== "POST") throw new LookoutError("NOT_FOUND", `No route for ${request.method} ${request.path}.`);
   switch (request.path) {
     case "/v1/git/branches": {

@@ -1,22 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Daytona, DaytonaConnectionError, DaytonaError, DaytonaTimeoutError, type Sandbox } from "@daytonaio/sdk";
 import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
-import {
-  classifyErrno,
-  classifyHttpStatus,
-  findErrno,
-  providerError,
-  SandboxProviderError,
-  type Classification,
-} from "../errors";
+import { classifyErrno, classifyHttpStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
-import type {
-  SandboxCreateConfig,
-  SandboxHandle,
-  SandboxProvider,
-  SandboxProviderCapabilities,
-  SandboxState,
-} from "../provider";
+import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
 import { SANDBOX_IMAGE } from "../../../../infra/sandbox-image/image";
 import { daytonaSnapshotName } from "./daytona-snapshot";
 

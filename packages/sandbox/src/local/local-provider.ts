@@ -7,13 +7,7 @@ import { promisify } from "node:util";
 import { IMAGE_LAYOUT, withLayout, type SandboxLayout } from "../bridge-env";
 import { classifyErrno, findErrno, providerError, SandboxProviderError } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
-import type {
-  SandboxCreateConfig,
-  SandboxHandle,
-  SandboxProvider,
-  SandboxProviderCapabilities,
-  SandboxState,
-} from "../provider";
+import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
 import { BWRAP_INSTALL_HINT, bwrapArgs, probeBubblewrap, SANDBOX_PATHS, SANDBOX_UID } from "./bwrap";
 
 const execFileAsync = promisify(execFile);
@@ -224,10 +218,13 @@ export class LocalProvider implements SandboxProvider {
       markExited();
     });
     child.on("error", (error) => this.logger.error("sandbox process error", { providerId, error: describeError(error) }));
-    sandbox.timeout = setTimeout(() => {
-      this.logger.info("sandbox timed out", { providerId, timeoutMs: config.timeoutMs });
-      void this.stop(providerId);
-    }, Math.min(config.timeoutMs, this.capabilities.maxTimeoutMs));
+    sandbox.timeout = setTimeout(
+      () => {
+        this.logger.info("sandbox timed out", { providerId, timeoutMs: config.timeoutMs });
+        void this.stop(providerId);
+      },
+      Math.min(config.timeoutMs, this.capabilities.maxTimeoutMs),
+    );
     sandbox.timeout.unref();
     this.live.set(providerId, sandbox);
     this.logger.info("sandbox started", { providerId, pid: child.pid, sandboxed: !this.options.unsafeNoSandbox });

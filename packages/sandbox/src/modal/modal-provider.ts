@@ -14,22 +14,9 @@ import {
 } from "modal";
 import { z } from "zod";
 import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
-import {
-  classifyErrno,
-  classifyGrpcStatus,
-  findErrno,
-  providerError,
-  SandboxProviderError,
-  type Classification,
-} from "../errors";
+import { classifyErrno, classifyGrpcStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
-import type {
-  SandboxCreateConfig,
-  SandboxHandle,
-  SandboxProvider,
-  SandboxProviderCapabilities,
-  SandboxState,
-} from "../provider";
+import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
 import { SANDBOX_IMAGE } from "../../../../infra/sandbox-image/image";
 import { modalImage } from "./modal-image";
 
@@ -180,7 +167,8 @@ export function classifyModalError(error: unknown, what: string): SandboxProvide
   let code: string | undefined;
   const grpc = GrpcClientError.safeParse(error);
   if (error instanceof NotFoundError) classification = { kind: "permanent", reason: "not_found" };
-  else if (error instanceof AlreadyExistsError || error instanceof ConflictError) classification = { kind: "permanent", reason: "conflict" };
+  else if (error instanceof AlreadyExistsError || error instanceof ConflictError)
+    classification = { kind: "permanent", reason: "conflict" };
   else if (error instanceof InvalidError) classification = { kind: "permanent", reason: "invalid_request" };
   else if (error instanceof ResourceExhaustedError) classification = { kind: "transient", reason: "capacity" };
   else if (error instanceof TimeoutError || error instanceof SandboxTimeoutError) classification = { kind: "transient", reason: "timeout" };

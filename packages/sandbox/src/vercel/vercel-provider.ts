@@ -2,13 +2,7 @@ import { APIError, Sandbox, StreamError } from "@vercel/sandbox";
 import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
 import { classifyErrno, classifyHttpStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
-import type {
-  SandboxCreateConfig,
-  SandboxHandle,
-  SandboxProvider,
-  SandboxProviderCapabilities,
-  SandboxState,
-} from "../provider";
+import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
 import { SANDBOX_IMAGE } from "../../../../infra/sandbox-image/image";
 import { VERCEL_RUNTIME, vercelBootstrapScript } from "./vercel-bootstrap";
 
@@ -84,7 +78,9 @@ export class VercelProvider implements SandboxProvider {
       tags: { "lookout-sandbox-id": config.sandboxId },
     };
     const sandbox = await this.call("create the sandbox", () =>
-      snapshotId ? Sandbox.create({ ...common, source: { type: "snapshot", snapshotId } }) : Sandbox.create({ ...common, runtime: VERCEL_RUNTIME }),
+      snapshotId
+        ? Sandbox.create({ ...common, source: { type: "snapshot", snapshotId } })
+        : Sandbox.create({ ...common, runtime: VERCEL_RUNTIME }),
     );
     try {
       if (!snapshotId) await this.bootstrap(sandbox);

@@ -95,7 +95,10 @@ export class HttpFake {
       for (const route of this.routes) {
         const match = route.method === method ? route.pattern.exec(url.pathname) : null;
         if (match) {
-          reply = await route.handler(fakeRequest, match.slice(1).map((part) => decodeURIComponent(part)));
+          reply = await route.handler(
+            fakeRequest,
+            match.slice(1).map((part) => decodeURIComponent(part)),
+          );
           break;
         }
       }

@@ -95,7 +95,9 @@ export class ModalFake {
     },
     SandboxCreateV2: (request) => {
       const definition = Definition.parse(request.definition);
-      const sources = z.array(z.object({ env: z.object({ contents: z.record(z.string(), z.string()).default({}) }).optional() })).default([]);
+      const sources = z
+        .array(z.object({ env: z.object({ contents: z.record(z.string(), z.string()).default({}) }).optional() }))
+        .default([]);
       const env = Object.assign({}, ...sources.parse(request.secretSources).map((source) => source.env?.contents ?? {}));
       const sandbox = this.createSandbox(definition, env, `sb-${randomUUID()}`);
       return { sandboxId: sandbox.id, taskId: sandbox.taskId };
@@ -201,7 +203,9 @@ export class ModalFake {
       }
     }
     const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      this.server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
     );
     this.url = `http://127.0.0.1:${port}`;
     return this;

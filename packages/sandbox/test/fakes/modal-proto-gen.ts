@@ -11,7 +11,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MODAL_METHODS } from "./modal-methods";
 
-const bundlePath = createRequire(import.meta.url).resolve("modal").replace(/index\.cjs$/, "index.js");
+const bundlePath = createRequire(import.meta.url)
+  .resolve("modal")
+  .replace(/index\.cjs$/, "index.js");
 const bundle = readFileSync(bundlePath, "utf8");
 
 interface FieldJson {
@@ -30,7 +32,23 @@ function encodeBlock(message: string): string {
   return bundle.slice(start, end);
 }
 
-const SCALARS = new Set(["string", "int32", "uint32", "sint32", "int64", "uint64", "sint64", "bool", "double", "float", "bytes", "fixed32", "fixed64", "sfixed32", "sfixed64"]);
+const SCALARS = new Set([
+  "string",
+  "int32",
+  "uint32",
+  "sint32",
+  "int64",
+  "uint64",
+  "sint64",
+  "bool",
+  "double",
+  "float",
+  "bytes",
+  "fixed32",
+  "fixed64",
+  "sfixed32",
+  "sfixed64",
+]);
 const messages: Record<string, { fields: Record<string, FieldJson> }> = {};
 
 function collect(message: string): void {
@@ -47,7 +65,8 @@ function collect(message: string): void {
     } else if ((m = /for \(const v of message\.(\w+)\) \{/.exec(line))) {
       const next = lines[i + 1] ?? "";
       let n: RegExpExecArray | null;
-      if ((n = /writer\.uint32\((\d+)\)\.(\w+)\(v\)/.exec(next))) fields[m[1] ?? ""] = { type: n[2] ?? "", id: Number(n[1]) >> 3, rule: "repeated" };
+      if ((n = /writer\.uint32\((\d+)\)\.(\w+)\(v\)/.exec(next)))
+        fields[m[1] ?? ""] = { type: n[2] ?? "", id: Number(n[1]) >> 3, rule: "repeated" };
       else if ((n = /(\w+)\.encode\(v, writer\.uint32\((\d+)\)\.fork\(\)\)/.exec(next))) {
         fields[m[1] ?? ""] = { type: n[1] ?? "", id: Number(n[2]) >> 3, rule: "repeated" };
         collect(n[1] ?? "");

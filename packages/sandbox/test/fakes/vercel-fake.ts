@@ -42,11 +42,31 @@ export class VercelFake {
         request.headers.authorization === `Bearer ${this.token}` && request.query.get("teamId") === "team_1"
           ? handler(request, params)
           : { status: 403, body: { error: { code: "forbidden", message: "Not authorized" } } };
-    http.route("POST", /^\/v[23]\/sandboxes$/, authed((request) => this.create(request.body)));
-    http.route("GET", /^\/v2\/sandboxes\/([^/]+)$/, authed((_request, [name]) => this.read(name ?? "")));
-    http.route("DELETE", /^\/v2\/sandboxes\/([^/]+)$/, authed((_request, [name]) => this.remove(name ?? "")));
-    http.route("POST", /^\/v2\/sandboxes\/sessions\/([^/]+)\/cmd$/, authed((request, [sessionId]) => this.command(sessionId ?? "", request.body)));
-    http.route("POST", /^\/v2\/sandboxes\/sessions\/([^/]+)\/snapshot$/, authed((_request, [sessionId]) => this.snapshot(sessionId ?? "")));
+    http.route(
+      "POST",
+      /^\/v[23]\/sandboxes$/,
+      authed((request) => this.create(request.body)),
+    );
+    http.route(
+      "GET",
+      /^\/v2\/sandboxes\/([^/]+)$/,
+      authed((_request, [name]) => this.read(name ?? "")),
+    );
+    http.route(
+      "DELETE",
+      /^\/v2\/sandboxes\/([^/]+)$/,
+      authed((_request, [name]) => this.remove(name ?? "")),
+    );
+    http.route(
+      "POST",
+      /^\/v2\/sandboxes\/sessions\/([^/]+)\/cmd$/,
+      authed((request, [sessionId]) => this.command(sessionId ?? "", request.body)),
+    );
+    http.route(
+      "POST",
+      /^\/v2\/sandboxes\/sessions\/([^/]+)\/snapshot$/,
+      authed((_request, [sessionId]) => this.snapshot(sessionId ?? "")),
+    );
     await http.start();
     return this;
   }
@@ -138,7 +158,9 @@ export class VercelFake {
     sandbox.commands.push({ command, args, cwd: typeof body.cwd === "string" ? body.cwd : undefined });
     return {
       status: 200,
-      body: { command: { id: `cmd_${randomUUID()}`, name: command, args, cwd: "/workspace", sessionId, exitCode: null, startedAt: Date.now() } },
+      body: {
+        command: { id: `cmd_${randomUUID()}`, name: command, args, cwd: "/workspace", sessionId, exitCode: null, startedAt: Date.now() },
+      },
     };
   }
 
