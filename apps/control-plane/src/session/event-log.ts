@@ -55,6 +55,22 @@ export class EventLog {
       .map(toEvent);
   }
 
+  /**
+   * The same rows as `after`, already serialized as `SessionEvent` JSON, with the last sequence.
+   * Replays send these as they are stored, without parsing and re-serializing every payload.
+   */
+  afterSerialized(afterSeq: number, limit: number): { json: string[]; lastSeq: number } {
+    const rows = this.sql.exec<EventRow>(
+      `SELECT seq, key, type, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+      afterSeq,
+      limit,
+    );
+    return {
+      json: rows.map((row) => `{"seq":${row.seq},"at":${row.at},"key":${JSON.stringify(row.key)},"payload":${row.payload}}`),
+      lastSeq: rows.at(-1)?.seq ?? afterSeq,
+    };
+  }
+
   count(): number {
     return one(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM events`))?.n ?? 0;
   }

@@ -49,6 +49,8 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
    * every broadcast. Only `Socket.setState` writes states, and it writes through.
    */
   private readonly states = new Map<string, ConnectionState | null>();
+  /** The open sockets, listed once per wake-up and kept current on connect and close. */
+  private sockets: Socket[] | null = null;
   private alarmChain: Promise<void> = Promise.resolve();
 
   /** Frames in our protocol are the only ones clients get: no SDK identity/state/MCP messages. */
@@ -151,6 +153,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   // ---------------------------------------------------------------- WebSockets
 
   override onConnect(connection: Connection, ctx: ConnectionContext): void {
+    this.sockets = null;
     const identity = readIdentity(ctx.request.headers);
     if (!identity) {
       connection.close(4400, "The upgrade did not come through the Lookout API.");
@@ -184,8 +187,10 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   }
 
   override onClose(connection: Connection): void {
+    this.sockets = null;
     this.sessionCore().onClose(this.toSocket(connection));
     this.states.delete(connection.id);
+    this.sockets = null;
   }
 
   // ---------------------------------------------------------------- the alarm
@@ -254,7 +259,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     this.core = new SessionCore({
       sql: durableObjectSql(this.ctx.storage),
       now: () => Date.now(),
-      sockets: () => [...this.getConnections()].map((connection) => this.toSocket(connection)),
+      sockets: () => (this.sockets ??= [...this.getConnections()].map((connection) => this.toSocket(connection))),
       gateway: new HttpSandboxGateway(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env)),
       index: {
         write: async (record, lastActivityAt) => {

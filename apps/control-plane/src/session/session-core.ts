@@ -512,10 +512,11 @@ export class SessionCore {
     this.send(socket, { type: "hello", connectionId: socket.id, participant: state.author, role: state.role, session, latestSeq });
     let cursor = Math.min(afterSeq, latestSeq);
     for (;;) {
-      const batch = this.events.after(cursor, REPLAY_BATCH_SIZE);
-      if (batch.length === 0) break;
-      this.send(socket, { type: "events", events: batch, replay: true });
-      cursor = batch[batch.length - 1]!.seq;
+      // Stored rows are already valid `SessionEvent` JSON, so frames are assembled from them directly.
+      const batch = this.events.afterSerialized(cursor, REPLAY_BATCH_SIZE);
+      if (batch.json.length === 0) break;
+      safeSend(socket, `{"type":"events","replay":true,"events":[${batch.json.join(",")}]}`);
+      cursor = batch.lastSeq;
     }
     socket.setState({ ...state, subscribed: true });
     this.send(socket, { type: "subscribed", latestSeq });
