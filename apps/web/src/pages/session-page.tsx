@@ -224,38 +224,41 @@ function SessionView({ sessionId }: { sessionId: string }) {
             <ConnectionIndicator state={connection} onRetry={reconnectNow} />
           </div>
           <div className="session__meta-row">
-            <span className="mono truncate">{session.repositoryName || repository?.fullName}</span>
-            {session.branch && (
-              <>
-                <span aria-hidden>·</span>
-                <span className="mono truncate" title="Branch">
-                  ⎇ {session.branch}
-                </span>
-                <CopyButton text={session.branch} label="Copy branch" className="hide-narrow" compact />
-              </>
-            )}
-            <span aria-hidden className="hide-narrow">
-              ·
-            </span>
-            <span className="mono hide-narrow">{session.model}</span>
-            <span aria-hidden>·</span>
-            <span title="Cost so far">{cost(session.costUsd)}</span>
-            <span className="grow" />
-            {running && canSteer && (
-              <button type="button" className="btn btn--danger btn--sm" onClick={() => void stop()} disabled={stopping}>
-                ■ {stopping ? "Stopping…" : "Stop"}
-              </button>
-            )}
-            <CopyButton text={window.location.origin + `/sessions/${sessionId}`} label="Copy link" />
-            {session.archived ? (
-              <button type="button" className="btn btn--sm" onClick={() => void setArchived(false)}>
-                Unarchive
-              </button>
-            ) : (
-              <button type="button" className="btn btn--ghost btn--sm" onClick={() => setConfirmArchive(true)}>
-                Archive
-              </button>
-            )}
+            <div className="session__facts">
+              <span className="mono truncate">{session.repositoryName || repository?.fullName}</span>
+              {session.branch && (
+                <>
+                  <span aria-hidden>·</span>
+                  <span className="mono truncate session__branch" title={session.branch}>
+                    ⎇ {session.branch}
+                  </span>
+                  <CopyButton text={session.branch} label="Copy branch" className="hide-narrow" compact />
+                </>
+              )}
+              <span aria-hidden className="hide-narrow">
+                ·
+              </span>
+              <span className="mono hide-narrow">{session.model}</span>
+              <span aria-hidden>·</span>
+              <span title="Cost so far">{cost(session.costUsd)}</span>
+            </div>
+            <div className="session__actions">
+              {running && canSteer && (
+                <button type="button" className="btn btn--danger btn--sm" onClick={() => void stop()} disabled={stopping}>
+                  ■ {stopping ? "Stopping…" : "Stop"}
+                </button>
+              )}
+              <CopyButton text={window.location.origin + `/sessions/${sessionId}`} label="Copy link" />
+              {session.archived ? (
+                <button type="button" className="btn btn--sm" onClick={() => void setArchived(false)}>
+                  Unarchive
+                </button>
+              ) : (
+                <button type="button" className="btn btn--ghost btn--sm" onClick={() => setConfirmArchive(true)}>
+                  Archive
+                </button>
+              )}
+            </div>
           </div>
           <div className="tabs session__tabs" role="tablist" aria-label="Session views">
             <button type="button" role="tab" className="tab" aria-selected={tab === "timeline"} onClick={() => setTab("timeline")}>

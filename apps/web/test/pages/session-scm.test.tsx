@@ -190,7 +190,8 @@ describe("the pull request tab", () => {
     state.pullRequests.set("s_1", localPullRequest({ draft: false }));
     await open("/sessions/s_1?tab=pull-request", state, [...RUN, prArtifact(7, { state: "open", draft: false })]);
     await user.click(await screen.findByRole("button", { name: "Merge" }));
-    expect(screen.getAllByText("Open", { selector: "[data-pr-state]" })).toHaveLength(2);
+    // The tab, the panel and the sidebar's card all say it is open (not a draft).
+    expect(screen.getAllByText("Open", { selector: "[data-pr-state]" })).toHaveLength(3);
     const dialog = screen.getByRole("dialog");
     expect(dialog).toHaveTextContent(`It merges exactly the reviewed head, ${HEAD_SHA.slice(0, 7)}.`);
     await user.click(within(dialog).getByRole("button", { name: "Merge" }));

@@ -1,5 +1,7 @@
+import { Link } from "react-router";
 import type { Artifact } from "../../state/derive";
 import { safeUrl } from "../../lib/safe-url";
+import { PullRequestStateBadge, pullRequestStateOf } from "./pull-request-panel";
 
 const KIND_LABEL: Record<Artifact["kind"], string> = {
   pull_request: "Pull request",
@@ -19,8 +21,11 @@ const KIND_ICON: Record<Artifact["kind"], string> = {
 
 /** A pull request, branch, commit, screenshot or file the session produced. */
 export function ArtifactCard({ artifact, compact = false }: { artifact: Artifact; compact?: boolean }) {
-  const url = safeUrl(artifact.url);
-  const state = typeof artifact.data?.state === "string" ? artifact.data.state : null;
+  const pullRequest = artifact.kind === "pull_request" ? pullRequestStateOf(artifact) : null;
+  // A local pull request's address is its session's page; its review lives in the pull request tab.
+  const local = artifact.kind === "pull_request" && artifact.data?.provider === "local";
+  const url = local ? localReviewUrl(artifact.url) : safeUrl(artifact.url);
+  const state = pullRequest ? null : typeof artifact.data?.state === "string" ? artifact.data.state : null;
   const number = typeof artifact.data?.number === "number" ? artifact.data.number : null;
   return (
     <div className={`artifact artifact--${artifact.kind}${compact ? " artifact--compact" : ""}`}>
@@ -36,8 +41,17 @@ export function ArtifactCard({ artifact, compact = false }: { artifact: Artifact
               {state}
             </span>
           )}
+          {pullRequest && (
+            <span style={{ marginLeft: 6 }}>
+              <PullRequestStateBadge state={pullRequest.state} draft={pullRequest.draft} />
+            </span>
+          )}
         </div>
-        {url ? (
+        {url && local ? (
+          <Link to={url} className="artifact__title">
+            {artifact.title}
+          </Link>
+        ) : url ? (
           <a href={url} target="_blank" rel="noreferrer noopener" className="artifact__title">
             {artifact.title}
           </a>
@@ -52,4 +66,13 @@ export function ArtifactCard({ artifact, compact = false }: { artifact: Artifact
       </div>
     </div>
   );
+}
+
+/** The session page's pull request tab, from the session address a local pull request carries. */
+function localReviewUrl(url: string | undefined): string | null {
+  const safe = safeUrl(url);
+  if (!safe) return null;
+  const target = new URL(safe, window.location.origin);
+  target.searchParams.set("tab", "pull-request");
+  return target.pathname + target.search;
 }
