@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext } from "playwright-core";
 
 /** Debian's Chromium; tests never download a browser. */
@@ -11,7 +9,6 @@ export const CHROMIUM_PATH = process.env.LOOKOUT_CHROMIUM ?? "/usr/bin/chromium"
  * Google's services and floods the log with refused connections.
  */
 export const CHROMIUM_ARGS = [
-  "--headless",
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",
@@ -21,29 +18,19 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-export interface LaunchedBrowser {
-  context: BrowserContext;
-  close(): Promise<void>;
+/** The desktop viewport every page starts with. */
+export const DESKTOP = { width: 1440, height: 900 } as const;
+
+/** Starts headless Chromium; each `newContext` is a separate, cookie-isolated browser profile. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium is not at ${CHROMIUM_PATH}: install the \`chromium\` package (npm test does) or set LOOKOUT_CHROMIUM.`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
-/** Starts Chromium with a fresh profile directory (removed on close). */
-export async function launchChromium(options: { colorScheme?: "light" | "dark" } = {}): Promise<LaunchedBrowser> {
-  const userDataDir = mkdtempSync(join(tmpdir(), "lookout-chromium-"));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    colorScheme: options.colorScheme ?? "light",
-    viewport: { width: 1440, height: 900 },
-    deviceScaleFactor: 1,
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
+export function newContext(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ viewport: DESKTOP, deviceScaleFactor: 1, colorScheme: "light" });
 }
 
-export type { Browser };
+export type { Browser, BrowserContext };
