@@ -219,6 +219,35 @@ describe("bridge sockets", () => {
     expect((await openBridge(a.sessionId, sandboxA.sandboxId, sandboxA.sandboxToken)).status).toBe(101);
   });
 
+  it("keeps where an evolving row first appeared when it changes", async () => {
+    const { sessionId } = await createRepositoryAndSession(cookie, { prompt: "stream something" });
+    const bridge = await connectBridge(sessionId);
+    bridge.send({ type: "bridge.event", bseq: 1, event: { type: "bridge.ready" } });
+    const prompt = await bridge.waitFor((m): m is Extract<SessionCommand, { type: "command.prompt" }> => m.type === "command.prompt");
+    const frame = (bseq: number, event: Record<string, unknown>) => ({
+      type: "bridge.event",
+      bseq,
+      event: { promptId: prompt.promptId, ...event },
+    });
+    bridge.send(frame(2, { type: "message.text", messageId: "m1", text: "Hel" }));
+    bridge.send(frame(3, { type: "tool.call", callId: "c1", tool: "bash", input: { command: "ls" }, state: "running" }));
+    bridge.send(frame(4, { type: "message.text", messageId: "m1", text: "Hello" }));
+    await bridge.waitFor((m) => m.type === "bridge.ack" && m.bseq === 4);
+    const events = (await api(cookie)("GET", `/api/sessions/${sessionId}/events?after=0`)).json.events as {
+      seq: number;
+      firstSeq: number;
+      payload: { type: string; text?: string };
+    }[];
+    const message = events.find((e) => e.payload.type === "message.text")!;
+    const toolCall = events.find((e) => e.payload.type === "tool.call")!;
+    expect(message.payload.text).toBe("Hello");
+    expect(message.seq).toBeGreaterThan(toolCall.seq);
+    expect(message.firstSeq).toBeLessThan(toolCall.firstSeq);
+    // A replay over the socket carries the same positions.
+    const peer = await subscribe(cookie, sessionId);
+    expect(eventsOf(peer).find((e) => e.payload.type === "message.text")?.firstSeq).toBe(message.firstSeq);
+  });
+
   it("stores a re-sent event once and acknowledges it again", async () => {
     const { sessionId } = await createRepositoryAndSession(cookie, { prompt: "write a file" });
     const bridge = await connectBridge(sessionId);

@@ -186,6 +186,11 @@ export type EventType = EventPayload["type"];
 /** A stored event: the payload plus its place in the log. */
 export const SessionEvent = z.object({
   seq: Seq,
+  /**
+   * The sequence number at which this row first appeared. An evolving row takes a new `seq` each
+   * time it changes; ordering rows by `firstSeq` shows a replay in the same order a live watcher saw.
+   */
+  firstSeq: Seq.optional(),
   /** Milliseconds since the epoch when this row was last written. */
   at: z.number(),
   key: z.string().nullable(),

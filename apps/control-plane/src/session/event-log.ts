@@ -3,6 +3,7 @@ import { one, type Sql } from "./sql";
 
 interface EventRow extends Record<string, string | number | null> {
   seq: number;
+  first_seq: number | null;
   key: string | null;
   type: string;
   payload: string;
@@ -26,10 +27,16 @@ export class EventLog {
   append(payload: EventPayload, at: number): SessionEvent {
     const seq = this.latestSeq() + 1;
     const key = eventKey(payload);
-    if (key !== null) this.sql.exec(`DELETE FROM events WHERE key = ?`, key);
+    let firstSeq = seq;
+    if (key !== null) {
+      const earlier = one(this.sql.exec<{ seq: number; first_seq: number | null }>(`SELECT seq, first_seq FROM events WHERE key = ?`, key));
+      if (earlier) firstSeq = earlier.first_seq ?? earlier.seq;
+      this.sql.exec(`DELETE FROM events WHERE key = ?`, key);
+    }
     this.sql.exec(
-      `INSERT INTO events (seq, key, type, payload, at) VALUES (?, ?, ?, ?, ?)`,
+      `INSERT INTO events (seq, first_seq, key, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)`,
       seq,
+      firstSeq,
       key,
       payload.type,
       JSON.stringify(payload),
@@ -39,19 +46,19 @@ export class EventLog {
       `INSERT INTO meta (key, value) VALUES ('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       String(seq),
     );
-    return { seq, at, key, payload };
+    return { seq, firstSeq, at, key, payload };
   }
 
   /** The current payload of an evolving row, if there is one. */
   byKey(key: string): SessionEvent | null {
-    const row = one(this.sql.exec<EventRow>(`SELECT seq, key, type, payload, at FROM events WHERE key = ?`, key));
+    const row = one(this.sql.exec<EventRow>(`SELECT seq, first_seq, key, type, payload, at FROM events WHERE key = ?`, key));
     return row ? toEvent(row) : null;
   }
 
   /** Events with a sequence greater than `afterSeq`, oldest first. */
   after(afterSeq: number, limit: number): SessionEvent[] {
     return this.sql
-      .exec<EventRow>(`SELECT seq, key, type, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+      .exec<EventRow>(`SELECT seq, first_seq, key, type, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
       .map(toEvent);
   }
 
@@ -61,12 +68,15 @@ export class EventLog {
    */
   afterSerialized(afterSeq: number, limit: number): { json: string[]; lastSeq: number } {
     const rows = this.sql.exec<EventRow>(
-      `SELECT seq, key, type, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+      `SELECT seq, first_seq, key, type, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
       afterSeq,
       limit,
     );
     return {
-      json: rows.map((row) => `{"seq":${row.seq},"at":${row.at},"key":${JSON.stringify(row.key)},"payload":${row.payload}}`),
+      json: rows.map(
+        (row) =>
+          `{"seq":${row.seq},"firstSeq":${row.first_seq ?? row.seq},"at":${row.at},"key":${JSON.stringify(row.key)},"payload":${row.payload}}`,
+      ),
       lastSeq: rows.at(-1)?.seq ?? afterSeq,
     };
   }
@@ -78,5 +88,5 @@ export class EventLog {
 
 function toEvent(row: EventRow): SessionEvent {
   // Rows are written only by `append` from validated payloads, so they are parsed without re-validation.
-  return { seq: row.seq, at: row.at, key: row.key, payload: JSON.parse(row.payload) as EventPayload };
+  return { seq: row.seq, firstSeq: row.first_seq ?? row.seq, at: row.at, key: row.key, payload: JSON.parse(row.payload) as EventPayload };
 }

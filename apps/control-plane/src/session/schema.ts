@@ -89,6 +89,11 @@ export const SESSION_MIGRATIONS: readonly { version: number; name: string; sql: 
     name: "sandbox snapshot semantics",
     sql: `ALTER TABLE sandbox ADD COLUMN snapshot_stops_sandbox INTEGER NOT NULL DEFAULT 0`,
   },
+  {
+    version: 3,
+    name: "first sequence of evolving rows",
+    sql: `ALTER TABLE events ADD COLUMN first_seq INTEGER`,
+  },
 ];
 
 export function migrate(sql: Sql, migrations = SESSION_MIGRATIONS): number {

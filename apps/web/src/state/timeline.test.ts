@@ -100,6 +100,20 @@ describe("applyEvents", () => {
     expect(state.lastSeq).toBe(6);
   });
 
+  it("places a replayed evolving row where it first appeared, as a live watcher saw it", () => {
+    // Live: the message (seq 2) starts, a tool call starts (3), then the message's final text (4).
+    const live = applyEvents(EMPTY_TIMELINE, [ev(1, queued("p1", "hi")), ev(2, text("p1", "m1", "a")), ev(3, tool("p1", "t1", "running"))]);
+    const liveEnd = applyEvents(live, [{ ...ev(4, text("p1", "m1", "ab")), firstSeq: 2 }]);
+    // Replay: the log holds the message's latest state at seq 4, first seen at seq 2.
+    const replayed = applyEvents(EMPTY_TIMELINE, [
+      { ...ev(1, queued("p1", "hi")), firstSeq: 1 },
+      { ...ev(3, tool("p1", "t1", "running")), firstSeq: 3 },
+      { ...ev(4, text("p1", "m1", "ab")), firstSeq: 2 },
+    ]);
+    expect(texts(replayed)).toEqual(["prompt.queued", "m1:ab", "t1:running"]);
+    expect(texts(replayed)).toEqual(texts(liveEnd));
+  });
+
   it("does not mutate the previous state", () => {
     const before = applyEvents(EMPTY_TIMELINE, [ev(1, text("p1", "m1", "a"))]);
     const snapshot = { order: [...before.order], rows: new Map(before.rows) };

@@ -52,11 +52,15 @@ export function applyEvents(state: TimelineState, events: readonly SessionEvent[
       rows.set(id, { id, position: existing.position, event });
       continue;
     }
-    // Every fresh event is newer than every applied one, so a new row always goes last.
-    rows.set(id, { id, position: event.seq, event });
+    // A row sits where it first appeared; a replayed evolving row may have first appeared before
+    // rows that changed after it, so it can land in the middle.
+    rows.set(id, { id, position: event.firstSeq ?? event.seq, event });
     appended.push(id);
   }
-  return { lastSeq, rows, order: appended.length ? [...state.order, ...appended] : state.order };
+  if (appended.length === 0) return { lastSeq, rows, order: state.order };
+  const order = [...state.order, ...appended];
+  if (!isSorted(order, rows)) order.sort((a, b) => rows.get(a)!.position - rows.get(b)!.position);
+  return { lastSeq, rows, order };
 }
 
 /** The rows' current events in display order. */
@@ -67,4 +71,9 @@ export function orderedEvents(state: TimelineState): SessionEvent[] {
     if (row) out.push(row.event);
   }
   return out;
+}
+
+function isSorted(order: readonly string[], rows: ReadonlyMap<string, { position: number }>): boolean {
+  for (let i = 1; i < order.length; i++) if (rows.get(order[i - 1]!)!.position > rows.get(order[i]!)!.position) return false;
+  return true;
 }
