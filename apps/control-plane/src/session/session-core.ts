@@ -933,22 +933,18 @@ export class SessionCore {
     this.broadcastSession();
   }
 
-  private presence() {
-    const clients: ClientConnectionState[] = [];
-    for (const socket of this.ports.sockets()) {
-      const state = socket.state();
-      if (state?.kind === "client") clients.push(state);
-    }
-    return presenceOf(clients, this.ports.now());
-  }
-
-  private broadcastPresence(excludeId?: string): void {
+  /** Presence of every connected client, leaving out a socket that is closing. */
+  private presence(excludeId?: string) {
     const clients: ClientConnectionState[] = [];
     for (const socket of this.ports.sockets()) {
       const state = socket.state();
       if (state?.kind === "client" && socket.id !== excludeId) clients.push(state);
     }
-    this.broadcast({ type: "presence", entries: presenceOf(clients, this.ports.now()) });
+    return presenceOf(clients, this.ports.now());
+  }
+
+  private broadcastPresence(excludeId?: string): void {
+    this.broadcast({ type: "presence", entries: this.presence(excludeId) });
   }
 
   private broadcastQueue(): void {
