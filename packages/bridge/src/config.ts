@@ -62,6 +62,8 @@ const Env = z.object({
   LOOKOUT_OUTBOX_MAX_EVENTS: PositiveMs.default(DEFAULT_OUTBOX_MAX_EVENTS),
   LOOKOUT_TEXT_FLUSH_INTERVAL_MS: PositiveMs.default(DEFAULT_TEXT_FLUSH_INTERVAL_MS),
   LOOKOUT_OPENCODE_START_TIMEOUT_MS: PositiveMs.default(DEFAULT_OPENCODE_START_TIMEOUT_MS),
+  LOOKOUT_UPLINK_SOCKET: z.string().min(1).optional(),
+  LOOKOUT_UPLINK_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
 });
 
 export interface BridgeConfig {
@@ -87,6 +89,8 @@ export interface BridgeConfig {
   outboxMaxEvents: number;
   textFlushIntervalMs: number;
   opencodeStartTimeoutMs: number;
+  /** The forwarder to the gateway's relay, when the sandbox has its own network namespace. */
+  uplink: { socketPath: string; port: number } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -134,7 +138,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): BridgeConfig {
     outboxMaxEvents: e.LOOKOUT_OUTBOX_MAX_EVENTS,
     textFlushIntervalMs: e.LOOKOUT_TEXT_FLUSH_INTERVAL_MS,
     opencodeStartTimeoutMs: e.LOOKOUT_OPENCODE_START_TIMEOUT_MS,
+    uplink: uplinkConfig(e.LOOKOUT_UPLINK_SOCKET, e.LOOKOUT_UPLINK_PORT),
   };
+}
+
+function uplinkConfig(socketPath: string | undefined, port: number | undefined): BridgeConfig["uplink"] {
+  if (socketPath === undefined && port === undefined) return undefined;
+  if (socketPath === undefined || port === undefined) {
+    throw new ConfigError("The bridge's environment is invalid: set both LOOKOUT_UPLINK_SOCKET and LOOKOUT_UPLINK_PORT, or neither.");
+  }
+  return { socketPath, port };
 }
 
 export function bridgeSocketUrl(controlPlaneUrl: string, sessionId: string): string {

@@ -15,6 +15,7 @@ import { Outbox } from "./outbox";
 import { gitCredentialEnv, runCredentialHelper, shellQuote } from "./scm/credential-helper";
 import { MCP_SERVER_NAME, controlPlaneOpener, startToolServer, type ToolServer } from "./scm/pull-request-tool";
 import { PushCoordinator } from "./scm/push";
+import { startUplink } from "./uplink";
 import { wsSocketFactory } from "./ws-socket";
 
 /** How long shutdown waits for the session to acknowledge the last critical events. */
@@ -51,6 +52,8 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
   let tools: ToolServer | undefined;
   let shuttingDown = false;
   const waiting: AgentCommand[] = [];
+  // The sandbox's only way out (its own network namespace): up before anything dials.
+  const uplink = config.uplink ? await startUplink({ ...config.uplink, logger }) : undefined;
 
   const shutdown = async (reason: string, exitCode: number, drain: boolean): Promise<never> => {
     if (!shuttingDown) {
@@ -61,6 +64,7 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       connection.close(1000, "bridge shutting down");
       await server?.stop();
       await tools?.close();
+      await uplink?.close();
       process.exit(exitCode);
     }
     return new Promise<never>(() => {});

@@ -26,6 +26,18 @@ export const BRIDGE_ENV = {
   opencodeBin: "LOOKOUT_OPENCODE_BIN",
   /** A private, writable home for OpenCode's config, data and cache. */
   home: "LOOKOUT_HOME",
+  /**
+   * Set to `stdin` when the provider hands the sandbox token on the bridge's standard input (one
+   * line) instead of in `LOOKOUT_SANDBOX_TOKEN`, so no environment in the sandbox ever holds it.
+   */
+  sandboxTokenSource: "LOOKOUT_SANDBOX_TOKEN_SOURCE",
+  /**
+   * The sandbox's one way out when it has its own network namespace: a Unix socket to the
+   * gateway's per-sandbox relay. The bridge forwards `127.0.0.1:<LOOKOUT_UPLINK_PORT>` inside the
+   * sandbox to it; every Lookout URL in the sandbox and its HTTP(S) proxy point at that port.
+   */
+  uplinkSocket: "LOOKOUT_UPLINK_SOCKET",
+  uplinkPort: "LOOKOUT_UPLINK_PORT",
 } as const;
 
 /** Names a user secret may not take, because the sandbox's own contract uses them. */
