@@ -1,5 +1,6 @@
 import { BRIDGE_ENV, localRepositoryUrl, type CreateSandboxRequest, type ModelProviderConfig } from "@lookout/protocol";
 import { SANDBOX_IMAGE } from "../../../infra/sandbox-image/image";
+import type { SandboxProviderCapabilities } from "./provider";
 
 /** Where the bridge finds things inside a sandbox; differs only for the unsandboxed dev mode. */
 export interface SandboxLayout {
@@ -20,6 +21,29 @@ export const IMAGE_LAYOUT: SandboxLayout = {
 const RESERVED_NAME = /^LOOKOUT_/;
 
 /**
+ * The way out of a sandbox with its own network namespace (`network: "uplink"`): the gateway's
+ * relay socket, bound into the sandbox, and the loopback port the bridge forwards to it. Every
+ * Lookout URL in such a sandbox, and its HTTP(S) proxy, is this port.
+ */
+export const UPLINK = {
+  socketPath: "/run/lookout/uplink.sock",
+  port: 4480,
+  url: "http://127.0.0.1:4480",
+} as const;
+
+/** Names whose values route a sandbox's HTTP(S) through the relay; tools read either spelling. */
+const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] as const;
+const NO_PROXY = "localhost,127.0.0.1,::1";
+
+/** Where a sandbox reaches Lookout, by the provider's kind of network. */
+export function sandboxLookoutUrls(
+  network: SandboxProviderCapabilities["network"],
+  hostUrls: { readonly controlPlaneUrl: string; readonly gatewayUrl: string },
+): { controlPlaneUrl: string; gatewayUrl: string } {
+  return network === "uplink" ? { controlPlaneUrl: UPLINK.url, gatewayUrl: UPLINK.url } : { ...hostUrls };
+}
+
+/**
  * The bridge's environment for one create request, without the path-dependent variables (the
  * provider adds those with `withLayout`). User secrets come first so that nothing a user names can
  * override the contract; secrets named `LOOKOUT_*` are dropped for the same reason.
@@ -32,7 +56,9 @@ export function bridgeEnvironment(
   request: CreateSandboxRequest,
   modelProviders: readonly ModelProviderConfig[],
   gatewayUrl: string,
+  network: SandboxProviderCapabilities["network"],
 ): Record<string, string> {
+  const urls = sandboxLookoutUrls(network, { controlPlaneUrl: request.controlPlaneUrl, gatewayUrl });
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.env)) {
     if (!RESERVED_NAME.test(name)) env[name] = value;
@@ -41,13 +67,20 @@ export function bridgeEnvironment(
   env[BRIDGE_ENV.sessionId] = request.sessionId;
   env[BRIDGE_ENV.sandboxId] = request.sandboxId;
   env[BRIDGE_ENV.sandboxToken] = request.sandboxToken;
-  env[BRIDGE_ENV.controlPlaneUrl] = request.controlPlaneUrl;
+  env[BRIDGE_ENV.controlPlaneUrl] = urls.controlPlaneUrl;
   env[BRIDGE_ENV.baseBranch] = request.baseBranch;
   env[BRIDGE_ENV.branch] = request.branch;
   env[BRIDGE_ENV.model] = request.model;
   env[BRIDGE_ENV.modelProviders] = JSON.stringify(modelProviders);
   env[BRIDGE_ENV.repoUrl] =
-    request.repository.kind === "remote" ? request.repository.cloneUrl : localRepositoryUrl(gatewayUrl, request.sessionId);
+    request.repository.kind === "remote" ? request.repository.cloneUrl : localRepositoryUrl(urls.gatewayUrl, request.sessionId);
+  if (network === "uplink") {
+    env[BRIDGE_ENV.uplinkSocket] = UPLINK.socketPath;
+    env[BRIDGE_ENV.uplinkPort] = String(UPLINK.port);
+    for (const name of PROXY_VARIABLES) env[name] = UPLINK.url;
+    env.NO_PROXY = NO_PROXY;
+    env.no_proxy = NO_PROXY;
+  }
   return env;
 }
 

@@ -25,6 +25,16 @@ export interface SandboxProviderCapabilities {
   readonly maxTimeoutMs: number;
   /** Taking a snapshot stops the sandbox (Vercel); the control plane must restore to continue. */
   readonly snapshotStopsSandbox: boolean;
+  /**
+   * How the sandbox reaches the network:
+   * - `uplink`: its own network namespace with loopback only; its one way out is the gateway's
+   *   per-sandbox relay socket (`SandboxCreateConfig.uplinkSocket`), which admits the session's
+   *   Lookout routes and the egress policy's destinations and nothing else (local bubblewrap);
+   * - `vendor`: the vendor's VM network, restricted with the vendor's own controls (Modal, Daytona,
+   *   Vercel; see `docs/security.md`);
+   * - `host`: the host's network, unrestricted (the unsandboxed development mode only).
+   */
+  readonly network: "uplink" | "vendor" | "host";
 }
 
 /** Where a sandbox's filesystem comes from. */
@@ -48,7 +58,22 @@ export interface SandboxCreateConfig {
   readonly resources?: SandboxResources;
   /** Stop the sandbox after this long, whatever it is doing. */
   readonly timeoutMs: number;
+  /**
+   * For `network: "uplink"` providers: the host path of the gateway's relay socket for this
+   * sandbox, bound into it at `UPLINK_SOCKET_PATH`. Required by those providers.
+   */
+  readonly uplinkSocket?: string;
+  /** Where the vendor's network controls may let the sandbox go (`network: "vendor"` providers). */
+  readonly egress?: SandboxEgress;
 }
+
+/**
+ * Which public destinations a sandbox may reach. Private, loopback and link-local addresses are
+ * never reachable whatever the policy; `hosts` entries are host names, `*.example.com` matching
+ * any subdomain.
+ */
+export type SandboxEgress =
+  { readonly mode: "public" } | { readonly mode: "allowlist"; readonly hosts: readonly string[] } | { readonly mode: "none" };
 
 export interface SandboxHandle {
   readonly providerId: string;

@@ -2,12 +2,26 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { mkdirSync as makeDir, writeFileSync } from "node:fs";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { DaytonaProvider, LocalProvider, ModalProvider, VercelProvider } from "../src/index";
+import { DaytonaProvider, LocalProvider, ModalProvider, VercelProvider, type SandboxProvider } from "../src/index";
 import { runProviderContract } from "./contract";
 import { DaytonaFake } from "./fakes/daytona-fake";
 import { ModalFake } from "./fakes/modal-fake";
 import { VercelFake } from "./fakes/vercel-fake";
-import { readIfExists, tempDir } from "./helpers";
+import { readIfExists, startUplinkStub, tempDir } from "./helpers";
+
+/** The gateway hands every bubblewrap sandbox its relay socket; here a stub stands in for the relay. */
+function withUplink(provider: LocalProvider, uplinkSocket: string): SandboxProvider {
+  return {
+    name: provider.name,
+    capabilities: provider.capabilities,
+    create: (config) => provider.create({ ...config, uplinkSocket }),
+    restore: (snapshotId, config) => provider.restore(snapshotId, { ...config, uplinkSocket }),
+    status: (providerId) => provider.status(providerId),
+    snapshot: (providerId) => provider.snapshot(providerId),
+    terminate: (providerId) => provider.terminate(providerId),
+    close: () => provider.close(),
+  };
+}
 
 function parseEnvFile(text: string | undefined): Record<string, string> | undefined {
   if (text === undefined) return undefined;
@@ -35,14 +49,16 @@ runProviderContract({
       opencodeBin: undefined,
       command: ["/bin/sh", "-c", script],
     });
+    const uplink = await startUplinkStub(dataDir);
     const file = (providerId: string, name: string) => join(provider.sandboxDir(providerId), "workspace", name);
     return {
-      provider,
+      provider: withUplink(provider, uplink.path),
       launchedEnv: async (providerId) => parseEnvFile(readIfExists(file(providerId, "env"))),
       restoredFrom: async (providerId) => readIfExists(file(providerId, "origin"))?.trim(),
       failNextCreatePermanently: () => mkdirSync(provider.sandboxDir("contract-permanent"), { recursive: true }),
       teardown: async () => {
         await provider.close();
+        await uplink.close();
         rmSync(dataDir, { recursive: true, force: true });
       },
     };

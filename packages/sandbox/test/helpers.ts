@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -82,4 +83,41 @@ export function makeGitRepo(dir: string): string {
   git("add", "README.md");
   git("commit", "--quiet", "-m", "init");
   return dir;
+}
+
+/**
+ * Stands in for the gateway's per-sandbox relay: an HTTP server on a Unix socket. `handler` answers
+ * what the sandbox sends through it; by default every request gets `uplink ok`.
+ */
+export async function startUplinkStub(
+  dir: string,
+  handler: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.end("uplink ok"),
+): Promise<{ path: string; close(): Promise<void> }> {
+  const path = join(dir, "uplink.sock");
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    path,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The TCP ports this host listens on (every address family and interface), from /proc/net. */
+export function hostListeningPorts(): number[] {
+  const ports = new Set<number>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // st 0A is LISTEN; local_address is HEXIP:HEXPORT.
+      if (fields[3] !== "0A") continue;
+      const port = Number.parseInt(fields[1]?.split(":")[1] ?? "", 16);
+      if (Number.isFinite(port)) ports.add(port);
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
 }

@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join, normalize } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalProvider, type SandboxCreateConfig, SandboxProviderError } from "../src/index";
-import { descendantsOf, isAlive, makeGitRepo, readIfExists, tempDir, waitFor } from "./helpers";
+import { descendantsOf, hostListeningPorts, isAlive, makeGitRepo, readIfExists, startUplinkStub, tempDir, waitFor } from "./helpers";
 
 /**
  * Real bubblewrap sandboxes. The provider runs a probe script (from the sandbox's env) instead of
@@ -13,11 +14,20 @@ import { descendantsOf, isAlive, makeGitRepo, readIfExists, tempDir, waitFor } f
  */
 const PROBE_COMMAND = ["/bin/sh", "-c", 'eval "$PROBE_SCRIPT"'];
 
+/**
+ * What the bridge's uplink does, as a probe step: forwards 127.0.0.1:4480 inside the sandbox to the
+ * relay socket bound at /run/lookout/uplink.sock.
+ */
+const FORWARDER =
+  "node -e \"const net=require('net');net.createServer(c=>{const u=net.connect('/run/lookout/uplink.sock');c.pipe(u);u.pipe(c);u.on('error',()=>c.destroy());c.on('error',()=>u.destroy())}).listen(4480,'127.0.0.1')\" &";
+
 let dataDir: string;
 let provider: LocalProvider;
+let uplink: { path: string; close(): Promise<void> };
+let uplinkHandler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 
 function config(sandboxId: string, script: string, extra: Partial<SandboxCreateConfig> = {}): SandboxCreateConfig {
-  return { sandboxId, env: { PROBE_SCRIPT: script }, source: { kind: "image" }, timeoutMs: 60_000, ...extra };
+  return { sandboxId, env: { PROBE_SCRIPT: script }, source: { kind: "image" }, timeoutMs: 60_000, uplinkSocket: uplink.path, ...extra };
 }
 
 function workspaceFile(sandboxId: string, name: string): string {
@@ -32,10 +42,15 @@ beforeAll(async () => {
     opencodeBin: undefined,
     command: PROBE_COMMAND,
   });
+  uplink = await startUplinkStub(dataDir, (request, response) => {
+    if (uplinkHandler) uplinkHandler(request, response);
+    else response.end("uplink ok");
+  });
 });
 
 afterAll(async () => {
   await provider.close();
+  await uplink.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -96,6 +111,7 @@ describe("local provider (bubblewrap)", () => {
       sandboxId: "restored",
       env: { PROBE_SCRIPT: "cat /workspace/note > /workspace/seen.tmp && mv /workspace/seen.tmp /workspace/seen" },
       timeoutMs: 60_000,
+      uplinkSocket: uplink.path,
     });
     const seen = await waitFor(() => readIfExists(workspaceFile("restored", "seen")), "the restored sandbox to read the note");
     expect(seen.trim()).toBe("kept");
@@ -119,29 +135,29 @@ describe("local provider (bubblewrap)", () => {
     await expect(provider.status("tree")).rejects.toMatchObject({ kind: "permanent", reason: "not_found" });
   });
 
-  it("starts with an empty workspace: the repository is cloned over HTTP from inside the sandbox", async () => {
-    // Git's dumb HTTP protocol from a static server on the host's loopback stands in for the
-    // gateway's git endpoint: the sandbox reaches it over the shared network, never through a path.
+  it("starts with an empty workspace: the repository is cloned over HTTP through the relay socket", async () => {
+    // Git's dumb HTTP protocol served on the relay socket stands in for the gateway's git endpoint:
+    // the sandbox reaches it through its one way out, never through a path or the host's network.
     const repo = makeGitRepo(tempDir("http-repo"));
     const bare = join(tempDir("http-bare"), "repo.git");
     execFileSync("git", ["clone", "--quiet", "--bare", repo, bare]);
     execFileSync("git", ["update-server-info"], { cwd: bare });
-    const server = createServer((request, response) => {
+    uplinkHandler = (request, response) => {
       const file = join(bare, normalize(decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname)).replace(/^\/repo\.git/, ""));
-      if (!file.startsWith(bare) || !existsSync(file)) return void response.writeHead(404).end();
+      if (!file.startsWith(bare) || !existsSync(file) || !statSync(file).isFile()) return void response.writeHead(404).end();
       response.writeHead(200).end(readFileSync(file));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
+    };
     try {
       await provider.create(
         config("cloned", "", {
           env: {
             PROBE_SCRIPT: [
+              FORWARDER,
               "test -e /workspace/repo; echo $? > /workspace/had-repo",
-              `git clone --quiet http://127.0.0.1:${port}/repo.git /workspace/repo 2> /workspace/clone-errors`,
+              "until node -e \"require('net').connect(4480,'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))\"; do :; done",
+              "git clone --quiet http://127.0.0.1:4480/repo.git /workspace/repo 2> /workspace/clone-errors",
               "git -C /workspace/repo rev-parse --abbrev-ref HEAD > /workspace/branch.tmp && mv /workspace/branch.tmp /workspace/branch",
-            ].join("; "),
+            ].join("\n"),
           },
         }),
       );
@@ -150,12 +166,112 @@ describe("local provider (bubblewrap)", () => {
       expect(readFileSync(workspaceFile("cloned", "had-repo"), "utf8").trim()).toBe("1");
       expect(readFileSync(workspaceFile("cloned", "repo/README.md"), "utf8")).toBe("# seeded\n");
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      uplinkHandler = undefined;
       await provider.terminate("cloned");
       rmSync(repo, { recursive: true, force: true });
       rmSync(bare, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it("sandbox cannot reach any host listener: its network is loopback only, the relay socket its one way out", async () => {
+    // Listeners on the host's loopback and on every interface, plus whatever else this host runs.
+    const loopback = createServer((_request, response) => response.end("host loopback"));
+    const everywhere = createServer((_request, response) => response.end("host all interfaces"));
+    await new Promise<void>((resolve) => loopback.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => everywhere.listen(0, "0.0.0.0", resolve));
+    const ports = hostListeningPorts();
+    expect(ports).toContain((loopback.address() as AddressInfo).port);
+    expect(ports).toContain((everywhere.address() as AddressInfo).port);
+    const hostAddresses = Object.values(networkInterfaces())
+      .flatMap((entries) => entries ?? [])
+      .filter((entry) => entry.family === "IPv4")
+      .map((entry) => entry.address);
+    const targets = [...hostAddresses, "localhost"].flatMap((host) => ports.map((port) => `${host}:${port}`));
+    const probe = `
+      const net = require("net"), fs = require("fs");
+      const targets = ${JSON.stringify(targets)};
+      const reached = [];
+      let pending = targets.length;
+      const finish = () => {
+        const relay = net.connect("/run/lookout/uplink.sock");
+        let answer = "";
+        relay.on("connect", () => relay.write("GET / HTTP/1.1\\r\\nhost: x\\r\\nconnection: close\\r\\n\\r\\n"));
+        relay.on("data", (chunk) => (answer += chunk));
+        relay.on("error", (error) => (answer = "error " + error.code));
+        relay.on("close", () => {
+          fs.writeFileSync("/workspace/result.tmp", JSON.stringify({ reached, relay: answer, interfaces: fs.readFileSync("/proc/net/dev", "utf8") }));
+          fs.renameSync("/workspace/result.tmp", "/workspace/result");
+        });
+      };
+      for (const target of targets) {
+        const [host, port] = target.split(":");
+        const socket = net.connect({ host, port: Number(port), timeout: 3000 });
+        const done = (ok) => { if (ok) reached.push(target); socket.destroy(); if (--pending === 0) finish(); };
+        socket.once("connect", () => done(true));
+        socket.once("error", () => done(false));
+        socket.once("timeout", () => done(false));
+      }
+    `;
+    try {
+      await provider.create(config("netprobe", "", { env: { PROBE_SCRIPT: `node -e '${probe.replace(/'/g, "'\\''")}'` } }));
+      const result = JSON.parse(await waitFor(() => readIfExists(workspaceFile("netprobe", "result")), "the network probe", 60_000)) as {
+        reached: string[];
+        relay: string;
+        interfaces: string;
+      };
+      expect(targets.length).toBeGreaterThan(2);
+      expect(result.reached).toEqual([]);
+      expect(result.relay).toContain("uplink ok");
+      const interfaces = result.interfaces
+        .split("\n")
+        .slice(2)
+        .map((line) => line.split(":")[0]?.trim())
+        .filter(Boolean);
+      expect(interfaces).toEqual(["lo"]);
+    } finally {
+      await provider.terminate("netprobe");
+      await new Promise<void>((resolve) => loopback.close(() => resolve()));
+      await new Promise<void>((resolve) => everywhere.close(() => resolve()));
+    }
+  }, 90_000);
+
+  it("hands the sandbox token on stdin: no environment in the sandbox holds it, bubblewrap's included", async () => {
+    const token = "lks_test-token-0123456789abcdef0123456789";
+    const script = [
+      'read -r received; printf %s "$received" > /workspace/received',
+      "env > /workspace/env",
+      "for f in /proc/[0-9]*/environ; do cat $f 2>/dev/null; done | tr '\\0' '\\n' > /workspace/all-environ",
+      "touch /workspace/done",
+    ].join("; ");
+    await provider.create(config("token", script, { env: { PROBE_SCRIPT: script, LOOKOUT_SANDBOX_TOKEN: token } }));
+    await waitFor(() => existsSync(workspaceFile("token", "done")), "the probe to finish");
+    expect(readFileSync(workspaceFile("token", "received"), "utf8")).toBe(token);
+    const env = readFileSync(workspaceFile("token", "env"), "utf8");
+    expect(env).toContain("LOOKOUT_SANDBOX_TOKEN_SOURCE=stdin");
+    expect(env).not.toContain(token);
+    const environs = readFileSync(workspaceFile("token", "all-environ"), "utf8");
+    expect(environs).toContain("LOOKOUT_SANDBOX_TOKEN_SOURCE=stdin");
+    expect(environs).not.toContain(token);
+    await provider.terminate("token");
   });
+
+  it("runs the bridge's Node execute-only, so the sandbox user cannot read that process's environ or memory", async () => {
+    const script = [
+      "SECRET_IN_BRIDGE=hidden-value /opt/lookout/libexec/node -e 'setInterval(() => {}, 1000)' &",
+      "pid=$!",
+      "until [ -e /proc/$pid/status ]; do :; done",
+      "cat /proc/$pid/environ > /dev/null 2>&1; echo $? > /workspace/environ",
+      "head -c 1 /proc/$pid/mem > /dev/null 2>&1; echo $? > /workspace/mem",
+      "cat /opt/lookout/libexec/node > /dev/null 2>&1; echo $? > /workspace/read-binary",
+      "touch /workspace/done",
+    ].join("\n");
+    await provider.create(config("nondump", script));
+    await waitFor(() => existsSync(workspaceFile("nondump", "done")), "the probe to finish");
+    expect(readFileSync(workspaceFile("nondump", "environ"), "utf8").trim()).not.toBe("0");
+    expect(readFileSync(workspaceFile("nondump", "mem"), "utf8").trim()).not.toBe("0");
+    expect(readFileSync(workspaceFile("nondump", "read-binary"), "utf8").trim()).not.toBe("0");
+    await provider.terminate("nondump");
+  }, 60_000);
 
   it("reports a stopped sandbox after its process exits and refuses a duplicate id", async () => {
     await provider.create(config("short", "exit 0"));
@@ -166,7 +282,7 @@ describe("local provider (bubblewrap)", () => {
 
   it("classifies an unknown snapshot as a permanent not_found error", async () => {
     const error = await provider
-      .restore("snap_doesnotexistdoesnotexist", { sandboxId: "ghost", env: {}, timeoutMs: 1_000 })
+      .restore("snap_doesnotexistdoesnotexist", { sandboxId: "ghost", env: {}, timeoutMs: 1_000, uplinkSocket: uplink.path })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SandboxProviderError);
     expect(error).toMatchObject({ kind: "permanent", reason: "not_found" });

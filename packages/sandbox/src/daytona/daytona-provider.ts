@@ -63,6 +63,7 @@ export class DaytonaProvider implements SandboxProvider {
     timeouts: true,
     maxTimeoutMs: 24 * 3600_000,
     snapshotStopsSandbox: false,
+    network: "vendor",
   };
 
   private readonly client: Daytona;

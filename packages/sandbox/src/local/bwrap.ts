@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { SANDBOX_IMAGE } from "../../../../infra/sandbox-image/image";
+import { UPLINK } from "../bridge-env";
 
 /** Where the host's tools appear inside a local sandbox (the same paths as in the image). */
 export const SANDBOX_PATHS = {
@@ -8,6 +9,14 @@ export const SANDBOX_PATHS = {
   home: SANDBOX_IMAGE.user.home,
   lookoutDir: SANDBOX_IMAGE.lookoutDir,
   node: `${SANDBOX_IMAGE.lookoutDir}/bin/node`,
+  /**
+   * The bridge's own Node: an execute-only copy (mode 0111), off the PATH. Executing a file its
+   * user cannot read makes the kernel mark the process non-dumpable, so the agent's processes
+   * (the same uid) cannot open the bridge's `/proc/<pid>/environ`, `mem` or `fd`.
+   */
+  bridgeNode: `${SANDBOX_IMAGE.lookoutDir}/libexec/node`,
+  /** The gateway's relay socket for this sandbox: its only way out. */
+  uplinkSocket: UPLINK.socketPath,
   opencode: SANDBOX_IMAGE.opencodeBin,
   opencodeOnPath: `${SANDBOX_IMAGE.lookoutDir}/bin/opencode`,
   bridge: SANDBOX_IMAGE.bridgePath,
@@ -64,17 +73,22 @@ export interface BwrapMounts {
   readonly opencodeBin: string | undefined;
   /** Host bridge bundle, bound at /opt/lookout/bridge.mjs; skipped when absent. */
   readonly bridgeBundle: string | undefined;
+  /** Host execute-only copy of the Node binary, bound at `SANDBOX_PATHS.bridgeNode`. */
+  readonly bridgeNodeBin: string;
+  /** Host path of the gateway's relay socket, bound at `SANDBOX_PATHS.uplinkSocket`. */
+  readonly uplinkSocket: string;
 }
 
 /**
- * The bubblewrap argv for one sandbox. Every namespace is unshared except the network (the bridge
- * must reach the control plane and the model API); the process dies with the gateway and gets its
- * own session so it cannot reach the gateway's terminal.
+ * The bubblewrap argv for one sandbox. Every namespace is unshared, the network included: the
+ * sandbox has a loopback interface and nothing else, so no host listener (the Worker's inspector,
+ * the offline model, other sandboxes) and no private address is reachable. Its one way out is the
+ * gateway's relay socket, bound in as a file. The process dies with the gateway and gets its own
+ * session so it cannot reach the gateway's terminal.
  */
 export function bwrapArgs(mounts: BwrapMounts, command: readonly string[]): string[] {
   const args = [
     "--unshare-all",
-    "--share-net",
     "--die-with-parent",
     "--new-session",
     "--uid",
@@ -99,6 +113,8 @@ export function bwrapArgs(mounts: BwrapMounts, command: readonly string[]): stri
   args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run");
   args.push("--bind", mounts.workspaceDir, SANDBOX_PATHS.workspace, "--bind", mounts.homeDir, SANDBOX_PATHS.home);
   args.push("--ro-bind", mounts.nodeBin, SANDBOX_PATHS.node);
+  args.push("--ro-bind", mounts.bridgeNodeBin, SANDBOX_PATHS.bridgeNode);
+  args.push("--bind", mounts.uplinkSocket, SANDBOX_PATHS.uplinkSocket);
   if (mounts.opencodeBin) {
     args.push("--ro-bind", mounts.opencodeBin, SANDBOX_PATHS.opencode);
     args.push("--ro-bind", mounts.opencodeBin, SANDBOX_PATHS.opencodeOnPath);
@@ -125,7 +141,7 @@ export interface BwrapProbe {
  */
 export function probeBubblewrap(bwrapPath: string): BwrapProbe {
   if (!existsSync(bwrapPath)) return { ok: false, problem: `${bwrapPath} does not exist` };
-  const args = ["--unshare-all", "--share-net", "--die-with-parent", "--new-session"];
+  const args = ["--unshare-all", "--die-with-parent", "--new-session"];
   for (const dir of SYSTEM_DIRS) {
     if (!existsSync(dir)) continue;
     if (lstatSync(dir).isSymbolicLink()) args.push("--symlink", readlinkSync(dir), dir);

@@ -1,7 +1,8 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, realpathSync, writeFileSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { closeSync, existsSync, openSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { chmod, copyFile, mkdir, rename, rm, utimes } from "node:fs/promises";
+import { BRIDGE_ENV } from "@lookout/protocol";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { IMAGE_LAYOUT, withLayout, type SandboxLayout } from "../bridge-env";
@@ -49,7 +50,9 @@ interface LiveSandbox {
   timeout: NodeJS.Timeout | undefined;
 }
 
-const DEFAULT_COMMAND = ["node", SANDBOX_PATHS.bridge] as const;
+const DEFAULT_COMMAND = [SANDBOX_PATHS.bridgeNode, SANDBOX_PATHS.bridge] as const;
+/** Execute-only: its user can run it but not read it (see `SANDBOX_PATHS.bridgeNode`). */
+const EXECUTE_ONLY = 0o111;
 
 /**
  * Sandboxes as bubblewrap process trees on the gateway's host: the embedded default. Each sandbox
@@ -58,13 +61,7 @@ const DEFAULT_COMMAND = ["node", SANDBOX_PATHS.bridge] as const;
  */
 export class LocalProvider implements SandboxProvider {
   readonly name = PROVIDER;
-  readonly capabilities: SandboxProviderCapabilities = {
-    snapshots: true,
-    restore: true,
-    timeouts: true,
-    maxTimeoutMs: 24 * 3600_000,
-    snapshotStopsSandbox: false,
-  };
+  readonly capabilities: SandboxProviderCapabilities;
 
   private readonly live = new Map<string, LiveSandbox>();
   private readonly logger: Logger;
@@ -77,6 +74,14 @@ export class LocalProvider implements SandboxProvider {
     this.nodeBin = options.nodeBin ?? realpathSync(process.execPath);
     this.bwrapPath = options.bwrapPath ?? "/usr/bin/bwrap";
     this.command = options.command ?? DEFAULT_COMMAND;
+    this.capabilities = {
+      snapshots: true,
+      restore: true,
+      timeouts: true,
+      maxTimeoutMs: 24 * 3600_000,
+      snapshotStopsSandbox: false,
+      network: options.unsafeNoSandbox ? "host" : "uplink",
+    };
   }
 
   /**
@@ -96,7 +101,26 @@ export class LocalProvider implements SandboxProvider {
     }
     await mkdir(join(options.dataDir, "sandboxes"), { recursive: true });
     await mkdir(join(options.dataDir, "snapshots"), { recursive: true });
+    if (!options.unsafeNoSandbox) await provider.prepareBridgeNode();
     return provider;
+  }
+
+  /** The execute-only copy of Node the bridge runs on, refreshed when the host's Node changes. */
+  private get bridgeNodeBin(): string {
+    return join(this.options.dataDir, "bin", "node");
+  }
+
+  private async prepareBridgeNode(): Promise<void> {
+    const source = statSync(this.nodeBin);
+    const target = this.bridgeNodeBin;
+    const current = existsSync(target) ? statSync(target) : undefined;
+    if (current && current.size === source.size && current.mtimeMs === source.mtimeMs && (current.mode & 0o777) === EXECUTE_ONLY) return;
+    await mkdir(dirname(target), { recursive: true });
+    const partial = `${target}.partial`;
+    await copyFile(this.nodeBin, partial);
+    await chmod(partial, EXECUTE_ONLY);
+    await utimes(partial, source.atime, source.mtime);
+    await rename(partial, target);
   }
 
   /** The host directory of one sandbox (tests inspect it; the gateway never exposes it). */
@@ -118,6 +142,12 @@ export class LocalProvider implements SandboxProvider {
     const dir = this.sandboxDir(providerId);
     if (this.live.has(providerId) || existsSync(dir)) {
       throw providerError(PROVIDER, `Sandbox ${providerId} already exists.`, { kind: "permanent", reason: "conflict" });
+    }
+    if (this.capabilities.network === "uplink" && !config.uplinkSocket) {
+      throw providerError(PROVIDER, "A bubblewrap sandbox needs the gateway's relay socket (uplinkSocket).", {
+        kind: "permanent",
+        reason: "invalid_request",
+      });
     }
     if (this.command === DEFAULT_COMMAND && !existsSync(this.options.bridgeBundle)) {
       throw providerError(
@@ -231,6 +261,8 @@ export class LocalProvider implements SandboxProvider {
   }
 
   private spawnSandboxed(dir: string, config: SandboxCreateConfig): ChildProcess {
+    const uplinkSocket = config.uplinkSocket;
+    if (!uplinkSocket) throw providerError(PROVIDER, "No relay socket for the sandbox.", { kind: "permanent", reason: "invalid_request" });
     const passwdFile = join(dir, "etc", "passwd");
     const groupFile = join(dir, "etc", "group");
     writeIdentityFiles(passwdFile, groupFile);
@@ -243,19 +275,30 @@ export class LocalProvider implements SandboxProvider {
         nodeBin: this.nodeBin,
         opencodeBin: this.options.opencodeBin && existsSync(this.options.opencodeBin) ? this.options.opencodeBin : undefined,
         bridgeBundle: existsSync(this.options.bridgeBundle) ? this.options.bridgeBundle : undefined,
+        bridgeNodeBin: this.bridgeNodeBin,
+        uplinkSocket,
       },
       this.command,
     );
+    // The sandbox token travels on the bridge's stdin, never in an environment: bubblewrap's own
+    // process inside the sandbox is readable by the agent's uid and keeps the environment it got.
+    const { [BRIDGE_ENV.sandboxToken]: token, ...rest } = config.env;
+    const env: Record<string, string> = token === undefined ? rest : { ...rest, [BRIDGE_ENV.sandboxTokenSource]: "stdin" };
     // The child keeps its own copy of the log descriptor once spawned.
     const logFd = openSync(join(dir, "log"), "a");
     try {
       // The sandbox's environment is exactly the bridge's: nothing of the gateway's own
       // environment (which holds the real model API keys) is inherited.
-      return spawn(this.bwrapPath, args, {
-        env: withLayout(config.env, IMAGE_LAYOUT),
-        stdio: ["ignore", logFd, logFd],
+      const child = spawn(this.bwrapPath, args, {
+        env: withLayout(env, IMAGE_LAYOUT),
+        stdio: ["pipe", logFd, logFd],
         detached: true,
       });
+      child.stdin?.on("error", () => {
+        // The process may exit before reading its stdin; its exit is reported on its own.
+      });
+      child.stdin?.end(token === undefined ? "" : `${token}\n`);
+      return child;
     } finally {
       closeSync(logFd);
     }

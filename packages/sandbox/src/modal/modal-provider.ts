@@ -48,6 +48,7 @@ export class ModalProvider implements SandboxProvider {
     timeouts: true,
     maxTimeoutMs: 24 * 3600_000,
     snapshotStopsSandbox: false,
+    network: "vendor",
   };
 
   private readonly client: ModalClient;

@@ -55,6 +55,7 @@ export class VercelProvider implements SandboxProvider {
       timeouts: true,
       maxTimeoutMs: options.maxTimeoutMs ?? VERCEL_DEFAULT_MAX_TIMEOUT_MS,
       snapshotStopsSandbox: true,
+      network: "vendor",
     };
   }
 
