@@ -7,10 +7,11 @@ import {
   type SandboxInfo,
 } from "@lookout/protocol";
 import type { z } from "zod";
-import { bridgeEnvironment, type Logger, type SandboxProvider, type SandboxState } from "@lookout/sandbox";
+import { bridgeEnvironment, sandboxLookoutUrls, type Logger, type SandboxProvider, type SandboxState } from "@lookout/sandbox";
 import type { ModelSettings } from "./config";
 import { sandboxModelProviders } from "./model-providers";
 import type { SandboxRecord, SandboxRegistry } from "./registry";
+import type { SandboxRelays } from "./relay/relays";
 
 export interface RouteContext {
   readonly provider: SandboxProvider;
@@ -19,6 +20,10 @@ export interface RouteContext {
   readonly proxyBaseUrl: string;
   /** The gateway's own address as sandboxes see it; local repositories are served under `/git/`. */
   readonly publicUrl: string;
+  /** The gateway's own address as the gateway reaches itself (relays forward git and model requests here). */
+  readonly internalUrl: string;
+  /** The per-sandbox relays of providers whose sandboxes have their own network (`network: "uplink"`). */
+  readonly relays: SandboxRelays;
   readonly logger: Logger;
 }
 
@@ -95,20 +100,43 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
     throw new LookoutError("UNSUPPORTED", `The ${provider.name} provider cannot restore snapshots.`);
   }
 
+  const network = provider.capabilities.network;
+  // A sandbox with its own network reaches Lookout only through its relay, at the uplink's URLs.
+  const urls = sandboxLookoutUrls(network, { controlPlaneUrl: request.controlPlaneUrl, gatewayUrl: context.publicUrl });
+  const proxyBaseUrl = network === "uplink" ? `${urls.gatewayUrl}/model-proxy` : context.proxyBaseUrl;
   const modelProviders = await sandboxModelProviders(context.models, {
-    proxyBaseUrl: context.proxyBaseUrl,
+    proxyBaseUrl,
     sandboxToken: request.sandboxToken,
     requestedModel: request.model,
     logger: context.logger,
   });
+  const uplinkSocket =
+    network === "uplink"
+      ? await context.relays.open(
+          {
+            sessionId: request.sessionId,
+            sandboxId: request.sandboxId,
+            controlPlaneUrl: request.controlPlaneUrl,
+            gatewayUrl: context.internalUrl,
+          },
+          request.repository.kind === "remote" ? [new URL(request.repository.cloneUrl).hostname] : [],
+        )
+      : undefined;
   const config = {
     sandboxId: request.sandboxId,
-    env: bridgeEnvironment(request, modelProviders, context.publicUrl),
+    env: bridgeEnvironment(request, modelProviders, context.publicUrl, network),
     timeoutMs: Math.min(request.timeoutMs, provider.capabilities.maxTimeoutMs),
+    ...(uplinkSocket ? { uplinkSocket } : {}),
   };
-  const handle = request.snapshotId
-    ? await provider.restore(request.snapshotId, config)
-    : await provider.create({ ...config, source: { kind: "image" } });
+  let handle: Awaited<ReturnType<SandboxProvider["create"]>>;
+  try {
+    handle = request.snapshotId
+      ? await provider.restore(request.snapshotId, config)
+      : await provider.create({ ...config, source: { kind: "image" } });
+  } catch (error) {
+    await context.relays.close(request.sandboxId);
+    throw error;
+  }
 
   const record: SandboxRecord = {
     sandboxId: request.sandboxId,
@@ -140,6 +168,7 @@ async function snapshotSandbox(sandboxId: string, context: RouteContext): Promis
 async function terminateSandbox(sandboxId: string, context: RouteContext): Promise<RouteResult> {
   const record = recordOf(sandboxId, context);
   await context.provider.terminate(record.providerId);
+  await context.relays.close(sandboxId);
   // The token stops opening the model proxy the moment its sandbox is gone.
   await context.registry.delete(sandboxId);
   context.logger.info("sandbox terminated", { sandboxId });

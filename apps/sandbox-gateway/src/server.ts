@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { LookoutError, MemoryNonceStore, verifySignedRequest, type NonceStore } from "@lookout/protocol";
-import { createLogger, describeError, type Logger, type SandboxProvider } from "@lookout/sandbox";
+import { createLogger, describeError, type Logger, type SandboxEgress, type SandboxProvider } from "@lookout/sandbox";
 import { MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
 import { GIT_PATH_PREFIX, handleGitHttp, installHooks } from "./git/http-backend";
 import { routeGit } from "./git/routes";
@@ -11,6 +11,7 @@ import { proxyTargets } from "./model-providers";
 import { handleModelProxy, MODEL_PROXY_PREFIX } from "./model-proxy";
 import { createProvider } from "./providers";
 import { SandboxRegistry } from "./registry";
+import { SandboxRelays } from "./relay/relays";
 import { routeV1 } from "./routes";
 
 /** The service allowed to call `/v1`, and the env var holding its secret. */
@@ -22,6 +23,8 @@ export interface GatewayConfig extends GatewaySettings {
   readonly logger?: Logger;
   readonly nonces?: NonceStore;
   readonly maxBodyBytes?: number;
+  /** Where sandboxes with their own network may go on the internet (default: public addresses). */
+  readonly egress?: SandboxEgress;
 }
 
 export interface RunningGateway {
@@ -42,6 +45,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const targets = proxyTargets(config.models);
   const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
   const gitDirs = await installHooks(config.dataDir);
+  const relays = await SandboxRelays.create({ egress: config.egress ?? { mode: "public" }, logger });
   if (!config.gitCredentialSecret) {
     logger.warn(
       "LOOKOUT_GIT_CREDENTIAL_SECRET is not set: local repositories are not served over git HTTP (every /git request is refused).",
@@ -54,6 +58,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   // Filled in once the server listens (the port may be chosen by the OS).
   let publicUrl = "";
   let proxyBaseUrl = "";
+  let internalUrl = "";
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const pathAndQuery = request.url ?? "/";
@@ -85,7 +90,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     }
     const result = await routeV1(
       { method: request.method ?? "GET", path, body },
-      { provider, registry, models: config.models, proxyBaseUrl, publicUrl, logger },
+      { provider, registry, models: config.models, proxyBaseUrl, publicUrl, internalUrl, relays, logger },
     );
     sendJson(response, result.status, result.body);
   };
@@ -113,6 +118,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const address = server.address();
   const port = typeof address === "object" && address !== null ? (address satisfies AddressInfo).port : config.port;
   const url = `http://${config.host}:${port}`;
+  internalUrl = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
   publicUrl = (config.publicUrl ?? url).replace(/\/+$/, "");
   proxyBaseUrl = `${publicUrl}/model-proxy`;
   logger.info("sandbox gateway listening", { url, provider: provider.name });
@@ -126,6 +132,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
         server.closeAllConnections();
       });
       if (ownsProvider) await provider.close();
+      await relays.closeAll();
     },
   };
 }
