@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ModelProviderConfigList, signRequest, type CreateSandboxRequest } from "@lookout/protocol";
-import { LocalProvider, silentLogger } from "@lookout/sandbox";
+import { LocalProvider, silentLogger, UPLINK } from "@lookout/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewaySettings, ModelSettings } from "../src/config";
 import { startGateway, type RunningGateway } from "../src/server";
@@ -237,7 +237,8 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
       {
         id: "anthropic",
         kind: "anthropic",
-        baseUrl: `${gateway.url}/model-proxy/anthropic`,
+        // The sandbox has its own network: its relay, at the uplink's URL, leads to the model proxy.
+        baseUrl: `${UPLINK.url}/model-proxy/anthropic`,
         apiKey: createRequest("sbx-life", "").sandboxToken,
         models: ["claude-sonnet-4-5", "claude-opus-4-1"],
       },
@@ -282,7 +283,7 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
     );
     expect(created.status).toBe(201);
     const env = await waitForFile(workspaceFile("sbx-local", "env"));
-    expect(env).toContain(`LOOKOUT_REPO_URL=${gateway.url}/git/session-1.git\n`);
+    expect(env).toContain(`LOOKOUT_REPO_URL=${UPLINK.url}/git/session-1.git\n`);
     expect(env).not.toContain("/srv/host-only");
     expect(readFileSync(workspaceFile("sbx-local", "ls"), "utf8").trim()).toBe("");
     expect((await signedFetch("DELETE", "/v1/sandboxes/sbx-local")).status).toBe(200);
