@@ -7,7 +7,14 @@ import {
   type SandboxInfo,
 } from "@lookout/protocol";
 import type { z } from "zod";
-import { bridgeEnvironment, sandboxLookoutUrls, type Logger, type SandboxProvider, type SandboxState } from "@lookout/sandbox";
+import {
+  bridgeEnvironment,
+  sandboxLookoutUrls,
+  type Logger,
+  type SandboxEgress,
+  type SandboxProvider,
+  type SandboxState,
+} from "@lookout/sandbox";
 import type { ModelSettings } from "./config";
 import { sandboxModelProviders } from "./model-providers";
 import type { SandboxRecord, SandboxRegistry } from "./registry";
@@ -24,6 +31,8 @@ export interface RouteContext {
   readonly internalUrl: string;
   /** The per-sandbox relays of providers whose sandboxes have their own network (`network: "uplink"`). */
   readonly relays: SandboxRelays;
+  /** Where sandboxes may go on the internet: the relays enforce it locally, vendors' firewalls remotely. */
+  readonly egress: SandboxEgress;
   readonly logger: Logger;
 }
 
@@ -126,6 +135,7 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
     sandboxId: request.sandboxId,
     env: bridgeEnvironment(request, modelProviders, context.publicUrl, network),
     timeoutMs: Math.min(request.timeoutMs, provider.capabilities.maxTimeoutMs),
+    egress: context.egress,
     ...(uplinkSocket ? { uplinkSocket } : {}),
   };
   let handle: Awaited<ReturnType<SandboxProvider["create"]>>;

@@ -45,7 +45,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const targets = proxyTargets(config.models);
   const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
   const gitDirs = await installHooks(config.dataDir);
-  const relays = await SandboxRelays.create({ egress: config.egress ?? { mode: "public" }, logger });
+  const egress = config.egress ?? { mode: "public" };
+  const relays = await SandboxRelays.create({ egress, logger });
   if (!config.gitCredentialSecret) {
     logger.warn(
       "LOOKOUT_GIT_CREDENTIAL_SECRET is not set: local repositories are not served over git HTTP (every /git request is refused).",
@@ -90,7 +91,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     }
     const result = await routeV1(
       { method: request.method ?? "GET", path, body },
-      { provider, registry, models: config.models, proxyBaseUrl, publicUrl, internalUrl, relays, logger },
+      { provider, registry, models: config.models, proxyBaseUrl, publicUrl, internalUrl, relays, egress, logger },
     );
     sendJson(response, result.status, result.body);
   };

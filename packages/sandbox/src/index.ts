@@ -10,3 +10,4 @@ export { VercelProvider, type VercelProviderOptions, classifyVercelError, VERCEL
 export { buildVercelBaseSnapshot, vercelBootstrapScript, VERCEL_RUNTIME } from "./vercel/vercel-bootstrap";
 export { ModalProvider, type ModalProviderOptions, classifyModalError } from "./modal/modal-provider";
 export { modalImage, fileWriteSteps } from "./modal/modal-image";
+export { allowedDomains, lookoutHosts, PRIVATE_CIDRS } from "./vendor-egress";

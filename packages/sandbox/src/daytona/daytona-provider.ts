@@ -1,3 +1,4 @@
+import { refuseDomainPolicy } from "../vendor-egress";
 import { randomBytes } from "node:crypto";
 import { Daytona, DaytonaConnectionError, DaytonaError, DaytonaTimeoutError, type Sandbox } from "@daytonaio/sdk";
 import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
@@ -83,6 +84,7 @@ export class DaytonaProvider implements SandboxProvider {
   }
 
   async create(config: SandboxCreateConfig): Promise<SandboxHandle> {
+    refuseDomainPolicy(PROVIDER, config);
     const snapshot = config.source.kind === "snapshot" ? config.source.snapshotId : this.baseSnapshot;
     const sandbox = await this.call("create the sandbox", () =>
       this.client.create(

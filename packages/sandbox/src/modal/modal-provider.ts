@@ -1,3 +1,4 @@
+import { allowedDomains } from "../vendor-egress";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -69,6 +70,8 @@ export class ModalProvider implements SandboxProvider {
   }
 
   async create(config: SandboxCreateConfig): Promise<SandboxHandle> {
+    // Modal filters egress by domain: a restricted policy becomes its outbound domain allowlist.
+    const domains = allowedDomains(config);
     const app = await this.call("find the app", () => this.appHandle());
     const source = config.source;
     const image =
@@ -85,6 +88,7 @@ export class ModalProvider implements SandboxProvider {
         name: `lookout-${config.sandboxId}`,
         ...(config.resources?.cpu ? { cpu: config.resources.cpu } : {}),
         ...(config.resources?.memoryMiB ? { memoryMiB: config.resources.memoryMiB } : {}),
+        ...(domains ? { outboundDomainAllowlist: domains } : {}),
       }),
     );
     this.logger.info("sandbox started", { sandboxId: config.sandboxId, providerId: sandbox.sandboxId });

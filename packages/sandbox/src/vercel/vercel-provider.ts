@@ -1,3 +1,4 @@
+import { allowedDomains, PRIVATE_CIDRS } from "../vendor-egress";
 import { APIError, Sandbox, StreamError } from "@vercel/sandbox";
 import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
 import { classifyErrno, classifyHttpStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
@@ -70,7 +71,10 @@ export class VercelProvider implements SandboxProvider {
 
   async create(config: SandboxCreateConfig): Promise<SandboxHandle> {
     const snapshotId = config.source.kind === "snapshot" ? config.source.snapshotId : this.options.baseSnapshotId;
+    // Vercel's firewall takes both: the policy's domains, and a deny list for private ranges.
+    const domains = allowedDomains(config);
     const common = {
+      networkPolicy: { allow: domains ?? ["*"], subnets: { deny: [...PRIVATE_CIDRS] } },
       ...this.credentials,
       name: `lookout-${config.sandboxId}`,
       env: withLayout(config.env, IMAGE_LAYOUT),

@@ -14,6 +14,8 @@ export interface FakeVercelSandbox {
   status: string;
   env: Record<string, string>;
   tags: Record<string, string>;
+  /** The firewall policy as the SDK sent it (its API form). */
+  networkPolicy: unknown;
   sourceSnapshotId: string | undefined;
   commands: { command: string; args: string[]; cwd: string | undefined }[];
 }
@@ -129,6 +131,7 @@ export class VercelFake {
       status: "running",
       env: recordOf(body.env),
       tags: recordOf(body.tags),
+      networkPolicy: body.networkPolicy,
       sourceSnapshotId: snapshotId,
       commands: [],
     };
