@@ -118,14 +118,24 @@ describe("egress rules", () => {
 
 describe("relay routes", () => {
   it.each([
-    ["/api/sessions/session-1/bridge", "control-plane"],
-    ["/api/sessions/session-1/git-credentials", "control-plane"],
-    ["/api/sessions/session-1/pull-request", "control-plane"],
-    ["/git/session-1.git/info/refs?service=git-upload-pack", "gateway"],
-    ["/git/session-1.git/git-receive-pack", "gateway"],
-    ["/model-proxy/anthropic/v1/messages", "gateway"],
-  ])("forwards %s to the %s", (path, upstream) => {
-    expect(routeOf(path, SESSION)).toBe(upstream);
+    ["GET", "/api/sessions/session-1/bridge", "control-plane"],
+    ["POST", "/api/sessions/session-1/git-credentials", "control-plane"],
+    ["POST", "/api/sessions/session-1/pull-request", "control-plane"],
+    ["GET", "/git/session-1.git/info/refs?service=git-upload-pack", "gateway"],
+    ["POST", "/git/session-1.git/git-receive-pack", "gateway"],
+    ["POST", "/model-proxy/anthropic/v1/messages", "gateway"],
+    ["GET", "/model-proxy/scripted/models", "gateway"],
+  ])("forwards %s %s to the %s", (method, path, upstream) => {
+    expect(routeOf(method, path, SESSION)).toBe(upstream);
+  });
+
+  it.each([
+    ["DELETE", "/api/sessions/session-1/bridge"],
+    ["GET", "/api/sessions/session-1/git-credentials"],
+    ["PUT", "/api/sessions/session-1/pull-request"],
+    ["DELETE", "/git/session-1.git/git-receive-pack"],
+  ])("refuses %s %s (each route takes one method)", (method, path) => {
+    expect(routeOf(method, path, SESSION)).toBeUndefined();
   });
 
   it.each([
@@ -142,7 +152,7 @@ describe("relay routes", () => {
     "/healthz",
     "/model-proxy/",
   ])("refuses %s", (path) => {
-    expect(routeOf(path, SESSION)).toBeUndefined();
+    for (const method of ["GET", "POST"]) expect(routeOf(method, path, SESSION)).toBeUndefined();
   });
 
   it("parses CONNECT authorities strictly", () => {

@@ -28,22 +28,22 @@ const STATUS_TEXT: Readonly<Record<number, string>> = { 400: "Bad Request", 403:
 
 type Upstream = "control-plane" | "gateway";
 
+/** The session's own Lookout routes a sandbox may call, with the one method each takes. */
+const SESSION_ROUTES: Readonly<Record<string, string>> = { bridge: "GET", "git-credentials": "POST", "pull-request": "POST" };
+const GIT_ROUTES: Readonly<Record<string, string>> = { "info/refs": "GET", "git-upload-pack": "POST", "git-receive-pack": "POST" };
+
 /**
  * The upstream of an origin-form request, or undefined. Only the sandbox's own session's bridge
- * routes, its own local repository and the model proxy are forwarded; paths are matched whole, so
- * `..` segments and encoded slashes never match.
+ * routes, its own local repository and the model proxy are forwarded, each with its one method;
+ * paths are matched whole, so `..` segments and encoded slashes never match.
  */
-export function routeOf(path: string, sessionId: string): Upstream | undefined {
+export function routeOf(method: string, path: string, sessionId: string): Upstream | undefined {
   const pathname = path.split("?")[0] ?? "";
   if (pathname.includes("..") || pathname.includes("%") || pathname.includes("//")) return undefined;
   const session = `/api/sessions/${sessionId}/`;
-  if (pathname.startsWith(session) && ["bridge", "git-credentials", "pull-request"].includes(pathname.slice(session.length))) {
-    return "control-plane";
-  }
+  if (pathname.startsWith(session) && SESSION_ROUTES[pathname.slice(session.length)] === method) return "control-plane";
   const repository = `/${localRepositoryPath(sessionId)}/`;
-  if (pathname.startsWith(repository) && /^(info\/refs|git-upload-pack|git-receive-pack)$/.test(pathname.slice(repository.length))) {
-    return "gateway";
-  }
+  if (pathname.startsWith(repository) && GIT_ROUTES[pathname.slice(repository.length)] === method) return "gateway";
   if (/^\/model-proxy\/[a-z0-9][a-z0-9._-]*(\/|$)/.test(pathname)) return "gateway";
   return undefined;
 }
@@ -69,7 +69,7 @@ export async function startRelay(socketPath: string, target: RelayTarget, egress
       forwardAbsolute(request, response, egress, log);
       return;
     }
-    const upstream = routeOf(url, target.sessionId);
+    const upstream = routeOf(request.method ?? "", url, target.sessionId);
     if (!upstream) {
       log.info("relay refused a request", { method: request.method, path: url.split("?")[0] });
       request.resume();
@@ -82,7 +82,7 @@ export async function startRelay(socketPath: string, target: RelayTarget, egress
 
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = request.url ?? "/";
-    const upstream = routeOf(url, target.sessionId);
+    const upstream = routeOf(request.method ?? "", url, target.sessionId);
     if (!upstream) {
       refuseRaw(socket, 404, "The sandbox relay forwards only the session's own Lookout routes.");
       return;
