@@ -1,5 +1,5 @@
 import { BRIDGE_ENV, localRepositoryUrl, type CreateSandboxRequest, type ModelProviderConfig } from "@lookout/protocol";
-import { SANDBOX_IMAGE } from "../../../infra/sandbox-image/image";
+import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
 import type { SandboxProviderCapabilities } from "./provider";
 
 /** Where the bridge finds things inside a sandbox; differs only for the unsandboxed dev mode. */

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildSteps, renderDockerfile, SANDBOX_IMAGE } from "../../../infra/sandbox-image/image";
+import { buildSteps, renderDockerfile, SANDBOX_IMAGE } from "@lookout/sandbox-image";
 import { daytonaImage, fileWriteSteps, vercelBootstrapScript } from "../src/index";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..", "..");

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Image, type Daytona } from "@daytonaio/sdk";
-import { buildSteps, type SandboxImageDefinition } from "../../../../infra/sandbox-image/image";
+import { buildSteps, type SandboxImageDefinition } from "@lookout/sandbox-image";
 
 /** The Daytona snapshot name for a version of the sandbox image. */
 export function daytonaSnapshotName(image: SandboxImageDefinition): string {

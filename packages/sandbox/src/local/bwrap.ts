@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
-import { SANDBOX_IMAGE } from "../../../../infra/sandbox-image/image";
+import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
 import { UPLINK } from "../bridge-env";
 
 /** Where the host's tools appear inside a local sandbox (the same paths as in the image). */

@@ -1,5 +1,5 @@
 import type { Image, ModalClient } from "modal";
-import { buildSteps, type SandboxImageDefinition } from "../../../../infra/sandbox-image/image";
+import { buildSteps, type SandboxImageDefinition } from "@lookout/sandbox-image";
 
 /** Base64 characters per Dockerfile line when a file is written into the image. */
 const FILE_CHUNK_CHARS = 48 * 1024;

@@ -18,7 +18,7 @@ import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
 import { classifyErrno, classifyGrpcStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
 import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
-import { SANDBOX_IMAGE } from "../../../../infra/sandbox-image/image";
+import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
 import { modalImage } from "./modal-image";
 
 const PROVIDER = "modal";

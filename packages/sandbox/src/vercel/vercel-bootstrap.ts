@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Sandbox } from "@vercel/sandbox";
-import type { SandboxImageDefinition } from "../../../../infra/sandbox-image/image";
+import type { SandboxImageDefinition } from "@lookout/sandbox-image";
 
 /** Vercel's managed Node 22 runtime (Amazon Linux 2023), the base every Lookout sandbox builds on. */
 export const VERCEL_RUNTIME = "node22";
