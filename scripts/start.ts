@@ -156,7 +156,8 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop(0));
 
   const secrets = localSecrets();
-  const loginToken = randomBytes(24).toString("base64url");
+  // 256 random bits: the Worker's sign-in limiter never refuses the right token, so guessing must be hopeless.
+  const loginToken = randomBytes(32).toString("base64url");
   const { models, defaultModel, offline } = modelsFromEnvironment();
 
   writeFileSync(

@@ -17,6 +17,18 @@ export interface Env {
   GATEWAY_URL: string;
   /** The URL sandboxes (and login links) use to reach this Worker. */
   PUBLIC_URL: string;
+  /**
+   * Comma-separated origins, besides `PUBLIC_URL`'s, whose pages may write with the session cookie
+   * (e.g. the dashboard's Vite dev server, `http://localhost:5173`); cookie-authenticated writes
+   * from any other `Origin` are refused. Unset in every shipped configuration.
+   */
+  TRUSTED_ORIGINS?: string;
+  /**
+   * `true` only where Cloudflare's edge fronts the Worker (a deployment): there `CF-Connecting-IP`
+   * is the caller's address, set by Cloudflare. Under `wrangler dev` any caller can send that header,
+   * so unless this is `true` the sign-in limiter counts every caller as one client.
+   */
+  TRUST_CF_CONNECTING_IP?: string;
   /** The model new sessions use unless they ask for another, as `provider/model`. */
   DEFAULT_MODEL: string;
   /** Comma-separated `provider/model` list offered to users. */

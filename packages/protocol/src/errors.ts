@@ -16,6 +16,10 @@ export const ERROR_CODES = {
   },
   FRAME_TOO_LARGE: { status: 413, message: "The frame is larger than the limit; send less data." },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is larger than the limit." },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: "Send the body as JSON with `Content-Type: application/json`, or send no body at all.",
+  },
   VALIDATION_FAILED: { status: 422, message: "Some fields are invalid." },
   UNAUTHENTICATED: {
     status: 401,
@@ -29,6 +33,10 @@ export const ERROR_CODES = {
   },
   REPLAYED_REQUEST: { status: 401, message: "This request nonce was already used." },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
+  FORBIDDEN_ORIGIN: {
+    status: 403,
+    message: "This request came from a page on another origin; open Lookout at its own address (PUBLIC_URL) and try again there.",
+  },
   NOT_FOUND: { status: 404, message: "Nothing exists at this address." },
   SESSION_NOT_FOUND: { status: 404, message: "No session has this id." },
   REPOSITORY_NOT_FOUND: { status: 404, message: "No repository has this id; register it first." },
@@ -85,6 +93,16 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * WebSocket close codes a client must act on (4000–4999 belong to applications; the last three
+ * digits echo the HTTP status). `SIGNED_OUT`: the sign-in that opened the socket has ended (signed
+ * out, or the socket never had a valid identity); reconnecting cannot help, so a client stops and
+ * asks the person to sign in again.
+ */
+export const SOCKET_CLOSE_CODES = {
+  SIGNED_OUT: 4401,
+} as const;
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: unknown };

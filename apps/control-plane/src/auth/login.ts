@@ -7,58 +7,14 @@ import type { Env } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { log } from "../log";
 import { SESSION_COOKIE } from "./middleware";
-import type { User } from "./principal";
-
-/** Failed sign-ins one address may make per window before it has to wait. */
-export const MAX_FAILED_LOGINS_PER_WINDOW = 10;
-export const LOGIN_WINDOW_MS = 15 * 60_000;
-/** Addresses the limiter remembers at most; beyond that the oldest windows are forgotten. */
-const MAX_TRACKED_ADDRESSES = 10_000;
+import { LoginAttemptLimiter } from "./login-limiter";
+import type { UserPrincipal } from "./principal";
+import { closeSignedOutSockets } from "./ws-token";
 
 const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/i;
 
-/**
- * Counts failed sign-ins per client address in fixed windows. It lives in the isolate's memory: the
- * admin token is 256 random bits, so this is a speed bump against noisy guessing, not the defence,
- * and it needs no table. A deployment with many isolates gets one budget per isolate.
- */
-export class LoginAttemptLimiter {
-  private readonly failures = new Map<string, { count: number; windowStartMs: number }>();
-
-  constructor(
-    private readonly maxFailures: number = MAX_FAILED_LOGINS_PER_WINDOW,
-    private readonly windowMs: number = LOGIN_WINDOW_MS,
-  ) {}
-
-  /** Throws `RATE_LIMITED` while `address` has used up its failures for the current window. */
-  assertAllowed(address: string, now: number): void {
-    const entry = this.failures.get(address);
-    if (!entry || now - entry.windowStartMs >= this.windowMs) return;
-    if (entry.count >= this.maxFailures) {
-      const waitMinutes = Math.ceil((entry.windowStartMs + this.windowMs - now) / 60_000);
-      throw new LookoutError("RATE_LIMITED", `Too many failed sign-ins from this address; try again in ${waitMinutes} min.`);
-    }
-  }
-
-  recordFailure(address: string, now: number): void {
-    const entry = this.failures.get(address);
-    if (entry && now - entry.windowStartMs < this.windowMs) {
-      entry.count += 1;
-      return;
-    }
-    if (this.failures.size >= MAX_TRACKED_ADDRESSES) {
-      // Maps iterate in insertion order, so the first key is the oldest window.
-      const oldest = this.failures.keys().next();
-      if (!oldest.done) this.failures.delete(oldest.value);
-    }
-    this.failures.delete(address);
-    this.failures.set(address, { count: 1, windowStartMs: now });
-  }
-
-  recordSuccess(address: string): void {
-    this.failures.delete(address);
-  }
-}
+/** The one limiter key every caller shares where the caller's address cannot be trusted. */
+const SHARED_CLIENT = "local";
 
 const limiter = new LoginAttemptLimiter();
 
@@ -80,18 +36,18 @@ export async function verifyAdminToken(env: Env, token: string): Promise<boolean
 
 /**
  * Signs the local administrator in with the login token: verifies it, upserts the admin user,
- * starts a browser session and sets its cookie on `c`.
+ * starts a browser session and sets its cookie on `c`. The token is checked before the limiter is
+ * consulted, so the right token signs in however many wrong ones came before it; only wrong ones
+ * count, and past the budget they get `RATE_LIMITED` instead of `INVALID_TOKEN`.
  */
-export async function signInWithAdminToken(c: Context<AppEnv>, token: string): Promise<User> {
+export async function signInWithAdminToken(c: Context<AppEnv>, token: string): Promise<UserPrincipal> {
   const now = Date.now();
-  const address = clientAddress(c);
-  limiter.assertAllowed(address, now);
   if (!(await verifyAdminToken(c.env, token))) {
-    limiter.recordFailure(address, now);
-    log.warn("admin login refused", { address });
+    const client = loginClient(c);
+    limiter.recordFailure(client, now);
+    log.warn("admin login refused", { client });
     throw new LookoutError("INVALID_TOKEN", "This login token is not valid; use the login URL printed by the start command.");
   }
-  limiter.recordSuccess(address);
   const user = await new UserStore(c.env.DB).ensureLocalAdmin(now);
   const session = await new AuthSessionStore(c.env.DB).create(user.id, now);
   setCookie(c, SESSION_COOKIE, session.token, {
@@ -101,15 +57,21 @@ export async function signInWithAdminToken(c: Context<AppEnv>, token: string): P
     secure: isHttps(c),
     maxAge: Math.floor(AUTH_SESSION_TTL_MS / 1000),
   });
-  log.info("admin signed in", { userId: user.id, address });
-  return user;
+  log.info("admin signed in", { userId: user.id, client: loginClient(c) });
+  return { kind: "user", user, authSessionId: session.authSessionId };
 }
 
-/** Ends the caller's browser session, if any, and clears its cookie. */
+/**
+ * Ends the caller's browser session, if any, and clears its cookie. Its unused socket tokens die
+ * with it, and every session it has sockets in is told to close them; a session that cannot be
+ * reached is logged, not fatal, because the sign-in is over either way.
+ */
 export async function signOut(c: Context<AppEnv>): Promise<void> {
   const token = getCookie(c, SESSION_COOKIE);
-  if (token) await new AuthSessionStore(c.env.DB).revoke(token);
   deleteCookie(c, SESSION_COOKIE, { path: "/", secure: isHttps(c), httpOnly: true, sameSite: "Lax" });
+  if (!token) return;
+  const revoked = await new AuthSessionStore(c.env.DB).revoke(token);
+  await closeSignedOutSockets(c.env, revoked.authSessionId, revoked.socketSessionIds);
 }
 
 /**
@@ -136,7 +98,12 @@ function isHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === "https:";
 }
 
-/** Cloudflare sets `CF-Connecting-IP` on every request it proxies; local dev may have none. */
-function clientAddress(c: Context): string {
+/**
+ * The key wrong tokens are counted under. Behind Cloudflare (`TRUST_CF_CONNECTING_IP=true`) it is
+ * the caller's address, which Cloudflare sets; anywhere else (`wrangler dev`) a caller could send
+ * any `CF-Connecting-IP` and get a fresh budget with each value, so every caller shares one key.
+ */
+function loginClient(c: Context<AppEnv>): string {
+  if (c.env.TRUST_CF_CONNECTING_IP !== "true") return SHARED_CLIENT;
   return c.req.header("cf-connecting-ip") ?? "unknown";
 }

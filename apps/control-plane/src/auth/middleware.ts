@@ -5,6 +5,7 @@ import { AuthSessionStore } from "../db/auth-sessions";
 import { D1NonceStore } from "../db/service-nonces";
 import type { Env } from "../env";
 import type { AppEnv } from "../http/app-env";
+import { assertBrowserWrite } from "../http/browser-writes";
 import type { Principal } from "./principal";
 
 /** The browser session cookie; its value is a random token whose SHA-256 is in `auth_sessions`. */
@@ -19,8 +20,6 @@ const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
  * cannot borrow `slack-bot`'s secret.
  */
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
-
-const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
  * Authenticates every `/api/*` request and sets `principal`: a signed service request when the
@@ -75,12 +74,10 @@ function serviceSecret(env: Env, service: string): string | undefined {
 async function authenticateBrowser(c: Context<AppEnv>): Promise<Principal> {
   const token = getCookie(c, SESSION_COOKIE);
   if (!token || !SESSION_TOKEN_PATTERN.test(token)) throw new LookoutError("UNAUTHENTICATED");
-  // SameSite=Lax already keeps the cookie off cross-site POSTs; this also refuses a browser that
-  // says outright that a state-changing request comes from another site.
-  if (UNSAFE_METHODS.has(c.req.method) && c.req.header("sec-fetch-site") === "cross-site") {
-    throw new LookoutError("FORBIDDEN", "Cross-site requests cannot change anything here.");
-  }
-  const user = await new AuthSessionStore(c.env.DB).userFor(token, Date.now());
-  if (!user) throw new LookoutError("UNAUTHENTICATED", "Your session has expired or was signed out; sign in again.");
-  return { kind: "user", user };
+  // SameSite=Lax keeps the cookie off cross-site POSTs, but not off writes from another port or
+  // subdomain of the same site; a browser's own word about where a write comes from settles it.
+  await assertBrowserWrite(c);
+  const found = await new AuthSessionStore(c.env.DB).find(token, Date.now());
+  if (!found) throw new LookoutError("UNAUTHENTICATED", "Your session has expired or was signed out; sign in again.");
+  return { kind: "user", user: found.user, authSessionId: found.authSessionId };
 }

@@ -15,7 +15,15 @@ export interface User {
 
 /** Who is calling: a user with a browser session, or a service with a signed request. */
 export type Principal =
-  { kind: "user"; user: User } | { kind: "service"; service: string; /** The user the service acts for, if any. */ actor: Author | null };
+  | {
+      kind: "user";
+      user: User;
+      /** The browser sign-in the request came with (`auth_sessions.token_hash`); signing out ends what it opened. */
+      authSessionId: string;
+    }
+  | { kind: "service"; service: string; /** The user the service acts for, if any. */ actor: Author | null };
+
+export type UserPrincipal = Extract<Principal, { kind: "user" }>;
 
 export function authorOf(user: User): Author {
   return {

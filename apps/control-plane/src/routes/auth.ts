@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { safeNextPath, signInWithAdminToken, signOut } from "../auth/login";
 import type { AppEnv } from "../http/app-env";
+import { browserWritesOnly } from "../http/browser-writes";
 import { readJson, readQuery } from "../http/validate";
 import { meOf } from "./me";
 
@@ -38,14 +39,16 @@ authRoutes.get("/login", async (c) => {
   }
 });
 
-authRoutes.post("/login", async (c) => {
+// Writes here are refused from other origins like cookie-authenticated `/api` writes: a forged
+// sign-in would put the victim's browser in someone else's session, a forged sign-out is a nuisance.
+authRoutes.post("/login", browserWritesOnly, async (c) => {
   const body = await readJson(c, LoginBody);
-  const user = await signInWithAdminToken(c, body.token);
+  const principal = await signInWithAdminToken(c, body.token);
   c.header("Cache-Control", "no-store");
-  return c.json(meOf({ kind: "user", user }));
+  return c.json(meOf(principal));
 });
 
-authRoutes.post("/logout", async (c) => {
+authRoutes.post("/logout", browserWritesOnly, async (c) => {
   await signOut(c);
   return c.body(null, 204);
 });

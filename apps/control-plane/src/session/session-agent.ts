@@ -8,6 +8,7 @@ import {
   type SessionDetail,
   type SessionEvent,
   type SessionState,
+  SOCKET_CLOSE_CODES,
 } from "@lookout/protocol";
 import { z } from "zod";
 import { SecretStore } from "../db/secrets";
@@ -28,10 +29,15 @@ export const UPGRADE_HEADERS = {
   author: "x-lookout-author",
   role: "x-lookout-role",
   sandboxId: "x-lookout-sandbox-id",
+  /** The browser sign-in that opened a client socket (`socketSignIn`); absent for a service's. */
+  signIn: "x-lookout-sign-in",
 } as const;
 
+/** A sign-in as sessions know it: 32 hex characters, a digest of the `auth_sessions` key. */
+const SignIn = z.string().regex(/^[0-9a-f]{32}$/);
+
 const UpgradeIdentity = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("client"), author: Author, role: ParticipantRole }),
+  z.object({ kind: z.literal("client"), author: Author, role: ParticipantRole, signIn: SignIn.nullable() }),
   z.object({ kind: z.literal("bridge"), sandboxId: z.string().min(1) }),
 ]);
 type UpgradeIdentity = z.infer<typeof UpgradeIdentity>;
@@ -58,8 +64,14 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     return false;
   }
 
+  /**
+   * A client socket is also tagged with its sign-in. Tags are kept by the platform with the socket,
+   * so `closeSignedOutSockets` finds it after hibernation without reading any attachment.
+   */
   override getConnectionTags(_connection: Connection, ctx: ConnectionContext): string[] {
-    return [ctx.request.headers.get(UPGRADE_HEADERS.kind) === "bridge" ? "bridge" : "client"];
+    const identity = readIdentity(ctx.request.headers);
+    if (identity?.kind === "client" && identity.signIn !== null) return ["client", signInTag(identity.signIn)];
+    return [identity?.kind === "bridge" ? "bridge" : "client"];
   }
 
   // ---------------------------------------------------------------- RPC from the Worker
@@ -145,6 +157,22 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     return this.sessionCore().authorizeBridge(sandboxId, token);
   }
 
+  /**
+   * Closes the sockets a browser sign-in opened here, because it signed out, with
+   * `SOCKET_CLOSE_CODES.SIGNED_OUT` so the client stops instead of reconnecting. Returns how many.
+   */
+  async closeSignedOutSockets(signIn: string): Promise<number> {
+    if (!SignIn.safeParse(signIn).success) return 0;
+    let closed = 0;
+    for (const connection of this.getConnections(signInTag(signIn))) {
+      connection.close(SOCKET_CLOSE_CODES.SIGNED_OUT, "You signed out. Sign in again to follow this session.");
+      // Presence changes now, not when (or if) the client answers the close.
+      this.onClose(connection);
+      closed += 1;
+    }
+    return closed;
+  }
+
   private async writeIndex(): Promise<void> {
     const record = this.sessionCore().sessionRecord();
     if (record) await new SessionIndexStore(this.env.DB).write(record, Date.now());
@@ -183,7 +211,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
           : new Uint8Array(message.buffer, message.byteOffset, message.byteLength).slice().buffer;
     if (state?.kind === "bridge") this.sessionCore().onBridgeMessage(socket, raw);
     else if (state?.kind === "client") this.sessionCore().onClientMessage(socket, raw);
-    else connection.close(4401, "This connection has no identity.");
+    else connection.close(SOCKET_CLOSE_CODES.SIGNED_OUT, "This connection has no identity.");
   }
 
   override onClose(connection: Connection): void {
@@ -289,6 +317,10 @@ function gatewayFetcher(env: Cloudflare.Env): typeof fetch {
 
 const AlarmRecord = z.object({ id: z.string(), at: z.number() });
 
+function signInTag(signIn: string): string {
+  return `sign-in:${signIn}`;
+}
+
 function readIdentity(headers: Headers): UpgradeIdentity | null {
   const kind = headers.get(UPGRADE_HEADERS.kind);
   let author: unknown = null;
@@ -302,6 +334,7 @@ function readIdentity(headers: Headers): UpgradeIdentity | null {
     author,
     role: headers.get(UPGRADE_HEADERS.role),
     sandboxId: headers.get(UPGRADE_HEADERS.sandboxId),
+    signIn: headers.get(UPGRADE_HEADERS.signIn),
   });
   return result.success ? result.data : null;
 }

@@ -17,7 +17,10 @@ export async function call(path: string, init: RequestInit = {}, envOverride: Pa
 }
 
 let addressCounter = 0;
-/** A client address of its own per call, so the login limiter's budget never leaks between tests. */
+/**
+ * A client address of its own per call. The login limiter counts per address only with
+ * `TRUST_CF_CONNECTING_IP=true`; tests that need a budget of their own pass that too.
+ */
 export function freshAddress(): string {
   addressCounter += 1;
   return `198.51.100.${addressCounter % 250}:${addressCounter}`;
