@@ -42,6 +42,11 @@ export class HttpClient {
     return () => this.#unauthenticatedListeners.delete(listener);
   }
 
+  /** Tells the `onUnauthenticated` listeners that the login is gone, as learnt elsewhere (a socket). */
+  announceUnauthenticated(error: ApiError): void {
+    for (const listener of this.#unauthenticatedListeners) listener(error);
+  }
+
   get<S extends z.ZodType | undefined>(path: string, options: RequestOptions<S> = {}): Promise<Result<S>> {
     return this.request("GET", path, options);
   }
@@ -82,7 +87,7 @@ export class HttpClient {
     const body = await readBody(response);
     if (!response.ok) {
       const error = ApiError.fromResponse(response.status, body);
-      if (error.isUnauthenticated) for (const listener of this.#unauthenticatedListeners) listener(error);
+      if (error.isUnauthenticated) this.announceUnauthenticated(error);
       throw error;
     }
     if (!options.schema) return undefined as Result<S>;

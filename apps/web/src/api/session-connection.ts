@@ -13,7 +13,15 @@ export interface SessionConnection {
 
 export type ConnectionFactory = (sessionId: string, callbacks: ConnectionCallbacks) => SessionConnection;
 
-/** The real connection: a `SessionSocket` that mints its tokens through the REST API. */
+/**
+ * The real connection: a `SessionSocket` that mints its tokens through the REST API. A socket
+ * closed because its sign-in ended signs the page out, like a 401 from any request.
+ */
 export function socketConnectionFactory(api: LookoutApi): ConnectionFactory {
-  return (sessionId, callbacks) => new SessionSocket({ ...callbacks, mintToken: (signal) => api.wsToken(sessionId, signal) });
+  return (sessionId, callbacks) =>
+    new SessionSocket({
+      ...callbacks,
+      mintToken: (signal) => api.wsToken(sessionId, signal),
+      onSignedOut: (error) => api.http.announceUnauthenticated(error),
+    });
 }

@@ -1,3 +1,4 @@
+import { SOCKET_CLOSE_CODES } from "@lookout/protocol";
 import { describe, expect, it, vi } from "vitest";
 import { FakeWebSocket, ManualTimers } from "../../test/fake-socket";
 import { ADA, SESSION, ev, queued, text } from "../../test/fixtures";
@@ -8,7 +9,13 @@ import { SessionSocket, type ConnectionState } from "./session-socket";
 /** Lets the promise chain of `mintToken` settle. */
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-function setup(overrides: { mintToken?: (signal: AbortSignal) => Promise<{ path: string }>; online?: () => boolean } = {}) {
+function setup(
+  overrides: {
+    mintToken?: (signal: AbortSignal) => Promise<{ path: string }>;
+    online?: () => boolean;
+    onSignedOut?: (error: ApiError) => void;
+  } = {},
+) {
   const timers = new ManualTimers();
   const sockets: FakeWebSocket[] = [];
   const frames: ParsedServerFrame[] = [];
@@ -24,6 +31,7 @@ function setup(overrides: { mintToken?: (signal: AbortSignal) => Promise<{ path:
       if (frame.type === "events") lastSeq = Math.max(lastSeq, frame.highestSeq);
     },
     onState: (state) => states.push(state),
+    ...(overrides.onSignedOut ? { onSignedOut: overrides.onSignedOut } : {}),
     origin: "ws://lookout.test",
     createSocket: (url) => {
       const fake = new FakeWebSocket(url);
@@ -167,6 +175,23 @@ describe("SessionSocket", () => {
     await flush();
     expect(t.socket.state).toMatchObject({ kind: "failed" });
     expect(t.timers.pendingCount).toBe(0);
+  });
+
+  it("stops without reconnecting and reports it when the server closes the socket because the sign-in ended", async () => {
+    const signedOut = vi.fn();
+    const t = setup({ onSignedOut: signedOut });
+    t.socket.start();
+    await flush();
+    t.sockets[0]!.open();
+    t.sockets[0]!.drop(SOCKET_CLOSE_CODES.SIGNED_OUT, "You signed out.");
+
+    expect(t.socket.state).toMatchObject({ kind: "failed", error: { status: 401, code: "UNAUTHENTICATED" } });
+    expect(signedOut).toHaveBeenCalledOnce();
+    expect(t.timers.pendingCount).toBe(0);
+    t.timers.advance(60_000);
+    await flush();
+    expect(t.mintToken).toHaveBeenCalledOnce();
+    expect(t.sockets).toHaveLength(1);
   });
 
   it("pings while connected and replaces a connection that stopped answering", async () => {

@@ -1,4 +1,4 @@
-import type { ClientMessage } from "@lookout/protocol";
+import { type ClientMessage, SOCKET_CLOSE_CODES } from "@lookout/protocol";
 import { ApiError } from "./api-error";
 import { parseServerFrame, type ParsedServerFrame } from "./server-frame";
 
@@ -43,6 +43,11 @@ export interface SessionSocketOptions {
   afterSeq(): number;
   onFrame(frame: ParsedServerFrame): void;
   onState(state: ConnectionState): void;
+  /**
+   * The server closed the socket because its sign-in ended (`SOCKET_CLOSE_CODES.SIGNED_OUT`). The
+   * connection has stopped for good by then; this lets the page show that it is signed out.
+   */
+  onSignedOut?(error: ApiError): void;
   /** `ws://host` or `wss://host`; defaults to the page's origin. */
   origin?: string;
   createSocket?: (url: string) => WebSocketLike;
@@ -78,7 +83,7 @@ const browserTimers: Timers = {
  * `subscribe` with the last applied sequence, and on any loss reconnects with jittered exponential
  * backoff, resuming after whatever was applied meanwhile, so nothing is missed and, with the
  * timeline reducer ignoring old sequence numbers, nothing is shown twice. Refusals that retrying
- * cannot fix (401, 403, 404) stop it.
+ * cannot fix (401, 403, 404, and a close because the sign-in ended) stop it.
  */
 export class SessionSocket {
   readonly #options: SessionSocketOptions;
@@ -195,6 +200,13 @@ export class SessionSocket {
       if (this.#socket !== socket) return;
       this.#socket = null;
       this.#clearPing();
+      if (event.code === SOCKET_CLOSE_CODES.SIGNED_OUT) {
+        // Signed out (here or in another tab): a new token would be refused, so stop.
+        const error = new ApiError(401, "UNAUTHENTICATED", event.reason || "You were signed out. Sign in again to follow this session.");
+        this.#setState({ kind: "failed", error });
+        this.#options.onSignedOut?.(error);
+        return;
+      }
       this.#scheduleRetry(event.reason || `connection closed (${event.code})`);
     };
     // `onclose` always follows `onerror`; reconnecting happens there.
