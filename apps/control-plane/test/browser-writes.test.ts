@@ -92,10 +92,10 @@ async function createFixture(): Promise<Fixture> {
     body: JSON.stringify({ kind: "local", path: "/srv/repos/forgery-target", name: "forgery-target" }),
   });
   expect(repository.status).toBe(201);
-  const repositoryId = ((await repository.json()) as { repository: { id: string } }).repository.id;
+  const repositoryId = (await repository.json<{ repository: { id: string } }>()).repository.id;
   const session = await call("/api/sessions", { method: "POST", headers: json, body: JSON.stringify({ repositoryId, title: "target" }) });
   expect(session.status).toBe(201);
-  const sessionId = ((await session.json()) as { session: { id: string } }).session.id;
+  const sessionId = (await session.json<{ session: { id: string } }>()).session.id;
   return { cookie, repositoryId, sessionId };
 }
 

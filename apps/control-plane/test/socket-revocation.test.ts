@@ -1,5 +1,6 @@
-import { env, SELF } from "cloudflare:test";
+import { env, evictDurableObject, SELF } from "cloudflare:test";
 import { SOCKET_CLOSE_CODES, sha256Hex } from "@lookout/protocol";
+import { getAgentByName } from "agents";
 import { describe, expect, it } from "vitest";
 import { closeIfSignedOutMeanwhile } from "../src/auth/ws-token";
 import { AuthSessionStore } from "../src/db/auth-sessions";
@@ -10,7 +11,8 @@ import { call, signedInit } from "./support/auth";
 async function mintPath(cookie: string, sessionId: string): Promise<string> {
   const minted = await api(cookie)("POST", `/api/sessions/${sessionId}/ws-token`);
   expect(minted.status).toBe(200);
-  return minted.json.path;
+  const { path }: { path: string } = minted.json;
+  return path;
 }
 
 /** Opens the socket at `path`: the peer when the upgrade is accepted, else the refusal. */
@@ -74,6 +76,18 @@ describe("signing out reaches sockets", () => {
         message.entries[0]?.connections === 1,
     );
     otherInFirst.close();
+  });
+
+  it("finds the sign-in's sockets after the session object was evicted from memory", async () => {
+    const cookie = await login();
+    const { sessionId } = await createRepositoryAndSession(cookie);
+    const peer = await subscribe(cookie, sessionId);
+    await evictDurableObject(await getAgentByName(env.SESSION, sessionId));
+    await expectLive(peer);
+
+    await signOut(cookie);
+
+    expect((await peer.waitForClose()).code).toBe(SOCKET_CLOSE_CODES.SIGNED_OUT);
   });
 
   it("refuses a socket token that was minted before the sign-out and never used", async () => {

@@ -161,7 +161,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
    * Closes the sockets a browser sign-in opened here, because it signed out, with
    * `SOCKET_CLOSE_CODES.SIGNED_OUT` so the client stops instead of reconnecting. Returns how many.
    */
-  async closeSignedOutSockets(signIn: string): Promise<number> {
+  closeSignedOutSockets(signIn: string): number {
     if (!SignIn.safeParse(signIn).success) return 0;
     let closed = 0;
     for (const connection of this.getConnections(signInTag(signIn))) {
