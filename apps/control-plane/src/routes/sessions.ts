@@ -9,7 +9,6 @@ import {
 } from "@lookout/protocol";
 import { getAgentByName } from "agents";
 import { Hono } from "hono";
-import { mintWsToken } from "../auth/ws-token";
 import { RepositoryStore } from "../db/repositories";
 import { SessionIndexStore } from "../db/sessions-index";
 import type { AppEnv } from "../http/app-env";
@@ -18,7 +17,7 @@ import { newId } from "../session/ids";
 import { unwrap } from "../session/rpc";
 import { actingAuthor, sessionStub } from "./session-access";
 
-/** `/api/sessions`: create, list, read and steer sessions. Sockets live in `session-sockets.ts`. */
+/** `/api/sessions`: create, list, read and steer sessions. Sockets and their tokens live in `session-sockets.ts`. */
 export const sessionsRoutes = new Hono<AppEnv>();
 
 sessionsRoutes.post("/", async (c) => {
@@ -120,15 +119,6 @@ sessionsRoutes.get("/:id/participants", async (c) => {
   const stub = await sessionStub(c.env, c.req.param("id"));
   const participants = await unwrap(stub.participants());
   return c.json({ participants: participants.map((p) => ({ participant: p.author, role: p.role, joinedAt: p.joinedAt })) });
-});
-
-sessionsRoutes.post("/:id/ws-token", async (c) => {
-  const sessionId = c.req.param("id");
-  const stub = await sessionStub(c.env, sessionId);
-  const author = actingAuthor(c.get("principal"));
-  const role = (await unwrap(stub.roleOf(author.userId))) ?? "member";
-  const { token, expiresAt } = await mintWsToken(c.env.WS_TOKEN_SECRET, { sid: sessionId, author, role });
-  return c.json({ token, expiresAt, path: `/api/sessions/${sessionId}/ws?token=${encodeURIComponent(token)}` });
 });
 
 function titleFrom(prompt: string | undefined): string | null {

@@ -16,9 +16,9 @@ export type AuthState =
 
 interface AuthContextValue {
   state: AuthState;
-  signIn(token: string): Promise<void>;
-  signOut(): Promise<void>;
-  recheck(): void;
+  signIn: (token: string) => Promise<void>;
+  signOut: () => Promise<void>;
+  recheck: () => void;
 }
 
 const AuthContext = createContext<AuthContextValue | null>(null);
@@ -33,7 +33,7 @@ const LOGIN_ERROR_MESSAGES: Record<string, string> = {
   INVALID_TOKEN:
     "That login link is not valid (anymore). The start command prints a fresh link each time it starts; open the newest one or paste it here.",
   VALIDATION_FAILED: "That login link has no token in it. Copy the whole link the start command printed.",
-  RATE_LIMITED: "Too many sign-in attempts from this address failed. Wait a few minutes, then use the newest login link.",
+  RATE_LIMITED: "Too many wrong sign-in attempts. Wait a few minutes, then use the newest login link (the right link always works).",
   UNAUTHENTICATED:
     "Signing in with a login link is turned off on this server: it has no login token configured. Start Lookout with `npm start`.",
 };
