@@ -33,27 +33,42 @@ export const sessionStart: Benchmark = {
     try {
       const cookie = await stack.login();
       const call = apiClient(stack.url, cookie);
-      const created = await call<{ repository: { id: string } }>("POST", "/api/repositories", { kind: "local", path: createRepoFixture(), name: "bench" });
+      const created = await call<{ repository: { id: string } }>("POST", "/api/repositories", {
+        kind: "local",
+        path: createRepoFixture(),
+        name: "bench",
+      });
       const repositoryId = created.json.repository.id;
 
       const cold: Timing[] = [];
       const warm: Timing[] = [];
       for (let run = 0; run < RUNS; run++) {
         const started = performance.now();
-        const session = await call<{ session: { id: string } }>("POST", "/api/sessions", { repositoryId, prompt: `echo cold start ${run}` });
+        const session = await call<{ session: { id: string } }>("POST", "/api/sessions", {
+          repositoryId,
+          prompt: `echo cold start ${run}`,
+        });
         const accepted = performance.now();
         const client = new SessionClient(stack.url, cookie, session.json.session.id);
         await client.connect(0);
         cold.push(await timeStart(client, accepted));
-        context.say(`cold ${run + 1}/${RUNS}: ready ${ms(cold.at(-1)!.readyMs)} ms, first token ${ms(cold.at(-1)!.firstTokenMs)} ms (${ms(performance.now() - started)} ms in all)`);
+        context.say(
+          `cold ${run + 1}/${RUNS}: ready ${ms(cold.at(-1)!.readyMs)} ms, first token ${ms(cold.at(-1)!.firstTokenMs)} ms (${ms(performance.now() - started)} ms in all)`,
+        );
 
         // Let the sandbox go idle, be snapshotted and stop; then the next prompt restores it.
         await client.waitForEvent((e) => e.payload.type === "prompt.finished", RUN_TIMEOUT_MS, "the cold prompt to finish");
-        await client.waitForEvent((e) => e.payload.type === "sandbox.status" && e.payload.status === "stopped", RUN_TIMEOUT_MS, "the idle sandbox to stop");
+        await client.waitForEvent(
+          (e) => e.payload.type === "sandbox.status" && e.payload.status === "stopped",
+          RUN_TIMEOUT_MS,
+          "the idle sandbox to stop",
+        );
         const seen = client.lastSeq();
         await call("POST", `/api/sessions/${client.sessionId}/prompts`, { requestId: `warm-${run}`, text: `echo warm start ${run}` });
         warm.push(await timeStart(client, performance.now(), seen));
-        context.say(`from snapshot ${run + 1}/${RUNS}: ready ${ms(warm.at(-1)!.readyMs)} ms, first token ${ms(warm.at(-1)!.firstTokenMs)} ms`);
+        context.say(
+          `from snapshot ${run + 1}/${RUNS}: ready ${ms(warm.at(-1)!.readyMs)} ms, first token ${ms(warm.at(-1)!.firstTokenMs)} ms`,
+        );
         await client.waitForEvent((e) => e.seq > seen && e.payload.type === "prompt.finished", RUN_TIMEOUT_MS, "the warm prompt to finish");
         client.close();
       }
@@ -91,16 +106,35 @@ async function timeStart(client: SessionClient, acceptedAt: number, afterSeq = 0
 function table(cold: Timing[], warm: Timing[]): Table {
   const row = (label: string, values: number[]) => {
     const sorted = Float64Array.from(values).sort();
-    return [label, String(values.length), ms(percentile(sorted, 50)), ms(percentile(sorted, 95)), ms(sorted[0] ?? Number.NaN), ms(sorted.at(-1) ?? Number.NaN)];
+    return [
+      label,
+      String(values.length),
+      ms(percentile(sorted, 50)),
+      ms(percentile(sorted, 95)),
+      ms(sorted[0] ?? Number.NaN),
+      ms(sorted.at(-1) ?? Number.NaN),
+    ];
   };
   return {
     title: "Prompt accepted → sandbox ready → first streamed token (ms)",
     columns: ["start", "runs", "p50", "p95", "min", "max"],
     rows: [
-      row("cold: sandbox ready", cold.map((t) => t.readyMs)),
-      row("cold: first token", cold.map((t) => t.firstTokenMs)),
-      row("from snapshot: sandbox ready", warm.map((t) => t.readyMs)),
-      row("from snapshot: first token", warm.map((t) => t.firstTokenMs)),
+      row(
+        "cold: sandbox ready",
+        cold.map((t) => t.readyMs),
+      ),
+      row(
+        "cold: first token",
+        cold.map((t) => t.firstTokenMs),
+      ),
+      row(
+        "from snapshot: sandbox ready",
+        warm.map((t) => t.readyMs),
+      ),
+      row(
+        "from snapshot: first token",
+        warm.map((t) => t.firstTokenMs),
+      ),
     ],
     notes: ["Arrival times are taken when the client's socket delivers each event, so they include fan-out to one client."],
   };

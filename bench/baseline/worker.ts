@@ -42,7 +42,7 @@ export class Room extends DurableObject<Env> {
     this.latestSeq = Number(ctx.storage.sql.exec(`SELECT COALESCE(MAX(seq), 0) AS seq FROM events`).one().seq);
   }
 
-  override async fetch(request: Request): Promise<Response> {
+  override fetch(request: Request): Response {
     const role: Role = new URL(request.url).pathname.endsWith("/publish") ? "publisher" : "subscriber";
     const pair = new WebSocketPair();
     this.ctx.acceptWebSocket(pair[1], [role]);

@@ -125,7 +125,7 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
         name,
         owner,
         path: kind === "local" ? String(body.path) : null,
-        defaultBranch: String(body.defaultBranch ?? "main"),
+        defaultBranch: typeof body.defaultBranch === "string" ? body.defaultBranch : "main",
         description: typeof body.description === "string" ? body.description : null,
         createdAt: now,
         updatedAt: now,

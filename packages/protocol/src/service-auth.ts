@@ -43,7 +43,11 @@ export interface NonceStore {
 export class MemoryNonceStore implements NonceStore {
   private readonly seen = new Map<string, number>();
 
-  async claim(service: string, nonce: string, expiresAtMs: number): Promise<boolean> {
+  claim(service: string, nonce: string, expiresAtMs: number): Promise<boolean> {
+    return Promise.resolve(this.claimNow(service, nonce, expiresAtMs));
+  }
+
+  private claimNow(service: string, nonce: string, expiresAtMs: number): boolean {
     const now = Date.now();
     if (this.seen.size > 10_000) {
       for (const [key, expiry] of this.seen) if (expiry < now) this.seen.delete(key);

@@ -21,7 +21,7 @@ export function AppShell({ children }: { children: ReactNode }) {
 
   useEffect(() => setMenuOpen(false), [location.pathname]);
 
-  useHotkey("c", () => navigate("/new"));
+  useHotkey("c", () => void navigate("/new"));
   useHotkey("?", () => setShortcutsOpen(true));
   useGoToShortcuts({ s: "/", ",": "/settings" });
   useEffect(() => {
@@ -131,7 +131,7 @@ function useGoToShortcuts(targets: Record<string, string>): void {
       const target = targetsRef.current[event.key];
       if (target) {
         event.preventDefault();
-        navigate(target);
+        void navigate(target);
       }
     };
     window.addEventListener("keydown", onKeyDown);

@@ -10,7 +10,7 @@ interface Command {
   id: string;
   label: string;
   hint?: string;
-  run(): void;
+  run: () => void;
   render?: () => React.ReactNode;
 }
 
@@ -18,7 +18,7 @@ interface Command {
 const SESSION_RESULTS = 8;
 
 /** Cmd/Ctrl+K: jump to any session by title, or to any page. */
-export function CommandPalette({ open, onClose, onShowShortcuts }: { open: boolean; onClose(): void; onShowShortcuts(): void }) {
+export function CommandPalette({ open, onClose, onShowShortcuts }: { open: boolean; onClose: () => void; onShowShortcuts: () => void }) {
   return (
     <Dialog open={open} onClose={onClose} title="Go to">
       {open && <PaletteBody onClose={onClose} onShowShortcuts={onShowShortcuts} />}
@@ -26,7 +26,7 @@ export function CommandPalette({ open, onClose, onShowShortcuts }: { open: boole
   );
 }
 
-function PaletteBody({ onClose, onShowShortcuts }: { onClose(): void; onShowShortcuts(): void }) {
+function PaletteBody({ onClose, onShowShortcuts }: { onClose: () => void; onShowShortcuts: () => void }) {
   const api = useApi();
   const navigate = useNavigate();
   const [query, setQuery] = useState("");
@@ -40,7 +40,7 @@ function PaletteBody({ onClose, onShowShortcuts }: { onClose(): void; onShowShor
 
   const go = (path: string) => () => {
     onClose();
-    navigate(path);
+    void navigate(path);
   };
   const actions: Command[] = [
     { id: "new", label: "New session", hint: "C", run: go("/new") },

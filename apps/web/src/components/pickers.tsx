@@ -18,7 +18,7 @@ export function parseEffort(value: string): ReasoningEffort | undefined {
 
 interface PickerProps {
   value: string;
-  onChange(value: string): void;
+  onChange: (value: string) => void;
   id?: string;
   size?: "sm" | "md";
   disabled?: boolean;

@@ -13,7 +13,7 @@ const SHORTCUTS: Array<[keys: string[], what: string]> = [
   [["?"], "Show these shortcuts"],
 ];
 
-export function ShortcutsDialog({ open, onClose }: { open: boolean; onClose(): void }) {
+export function ShortcutsDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
   return (
     <Dialog open={open} onClose={onClose} title="Keyboard shortcuts">
       <dl className="kv">

@@ -14,8 +14,8 @@ export interface SessionLive {
   connection: ConnectionState;
   detail: ReturnType<typeof useSessionDetail>;
   /** Sends a frame on the socket when it is open; returns whether it went out. */
-  send(message: ClientMessage): boolean;
-  reconnectNow(): void;
+  send: (message: ClientMessage) => boolean;
+  reconnectNow: () => void;
 }
 
 /**
@@ -115,7 +115,7 @@ function useRestFallback(
 /** Typing pre-warms a sandbox; a burst of keystrokes sends `typing: true` once, then `false` after a pause. */
 const TYPING_IDLE_MS = 3_000;
 
-export function useTypingSignal(send: (message: ClientMessage) => boolean): { typed(): void; done(): void } {
+export function useTypingSignal(send: (message: ClientMessage) => boolean): { typed: () => void; done: () => void } {
   const typing = useRef(false);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 

@@ -84,7 +84,7 @@ export function NewSessionPage() {
       // Keep the pickers for next time; the text and the request id are spent.
       setDraft((current) => ({ ...current, repositoryId, title: "", prompt: "", requestId: "" }));
       void queryClient.invalidateQueries({ queryKey: queryKeys.allSessions });
-      navigate(`/sessions/${created.session.id}`);
+      void navigate(`/sessions/${created.session.id}`);
     } catch (caught) {
       setError(caught);
       setSubmitting(false);
@@ -163,7 +163,7 @@ export function NewSessionPage() {
   );
 }
 
-function PageError({ error, onRetry }: { error: unknown; onRetry(): void }) {
+function PageError({ error, onRetry }: { error: unknown; onRetry: () => void }) {
   return (
     <div className="page page--narrow">
       <ErrorCallout title="The composer could not load" error={error} onRetry={onRetry} />

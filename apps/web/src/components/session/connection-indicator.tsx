@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import type { ConnectionState } from "../../api/session-socket";
 
 /** A small pill that says whether the timeline is live, and what happens next when it is not. */
-export function ConnectionIndicator({ state, onRetry }: { state: ConnectionState; onRetry(): void }) {
+export function ConnectionIndicator({ state, onRetry }: { state: ConnectionState; onRetry: () => void }) {
   const seconds = useCountdown(state.kind === "waiting" ? state.retryAt : null);
   switch (state.kind) {
     case "live":

@@ -29,10 +29,10 @@ export interface PromptBoxProps {
   /** Why the box is disabled (e.g. the session is archived), or null. */
   disabledReason: string | null;
   running: boolean;
-  onSend(prompt: FollowUp): Promise<void>;
+  onSend: (prompt: FollowUp) => Promise<void>;
   /** Called on every keystroke (pre-warms the sandbox) and when the text is sent or cleared. */
-  onTyping(): void;
-  onTypingDone(): void;
+  onTyping: () => void;
+  onTypingDone: () => void;
 }
 
 /** The follow-up box under the timeline: Cmd/Ctrl+Enter sends; text is a draft until accepted. */

@@ -9,7 +9,7 @@ export interface PushApprovalCardProps {
   /** Viewers see the request but cannot decide it. */
   canDecide: boolean;
   /** Resolves once the decision is recorded; rejects (after saying why) when it was refused. */
-  onDecide(approvalId: string, decision: PushDecision): Promise<void>;
+  onDecide: (approvalId: string, decision: PushDecision) => Promise<void>;
   /** The footer shows a shorter card: the timeline has the whole file list. */
   compact?: boolean;
 }

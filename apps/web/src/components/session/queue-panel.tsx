@@ -5,7 +5,7 @@ import { Avatar } from "../avatar";
 export interface QueuePanelProps {
   prompts: QueuedPrompt[];
   cancelling: ReadonlySet<string>;
-  onCancel(promptId: string): void;
+  onCancel: (promptId: string) => void;
 }
 
 /** Prompts waiting for the agent, first to run at the top. */

@@ -7,7 +7,7 @@ export interface SessionTitleProps {
   title: string;
   canRename: boolean;
   /** Saves the new title; rejects (after saying why) when the rename was refused. */
-  onRename(title: string): Promise<void>;
+  onRename: (title: string) => Promise<void>;
 }
 
 /** The session's name in the header; members rename it in place (Enter saves, Escape cancels). */

@@ -15,10 +15,10 @@ export interface TimelineViewProps {
   items: TimelineItem[];
   repositories: Repository[] | undefined;
   /** Opens the Changes tab at a prompt's change set. */
-  onOpenChanges(promptId: string): void;
+  onOpenChanges: (promptId: string) => void;
   /** Whether the signed-in user may steer (members and owners; not viewers). */
   canSteer: boolean;
-  onDecidePush(approvalId: string, decision: PushDecision): Promise<void>;
+  onDecidePush: (approvalId: string, decision: PushDecision) => Promise<void>;
 }
 
 /**

@@ -140,6 +140,7 @@ function formatInput(input: unknown): string {
   try {
     return JSON.stringify(input, null, 2);
   } catch {
-    return String(input);
+    // Only a value that never came off the wire (a cycle, a bigint) cannot be shown as JSON.
+    return "(not representable as JSON)";
   }
 }

@@ -113,7 +113,7 @@ export function RepositoriesSettings() {
 
 type Kind = "local" | "github";
 
-function AddRepositoryForm({ onDone }: { onDone(): void }) {
+function AddRepositoryForm({ onDone }: { onDone: () => void }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const notify = useToast();
@@ -251,7 +251,7 @@ function AddRepositoryForm({ onDone }: { onDone(): void }) {
   );
 }
 
-function EditRepositoryForm({ repository, onDone }: { repository: Repository; onDone(): void }) {
+function EditRepositoryForm({ repository, onDone }: { repository: Repository; onDone: () => void }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const notify = useToast();
@@ -327,7 +327,7 @@ interface TextFieldProps {
   id: string;
   label: string;
   value: string;
-  onChange(value: string): void;
+  onChange: (value: string) => void;
   error?: string | undefined;
   hint?: string;
   placeholder?: string;

@@ -131,7 +131,7 @@ export function SecretsSettings() {
   );
 }
 
-function SetSecretForm({ scope, existing, onSaved }: { scope: SecretScope; existing: string[]; onSaved(): void }) {
+function SetSecretForm({ scope, existing, onSaved }: { scope: SecretScope; existing: string[]; onSaved: () => void }) {
   const api = useApi();
   const notify = useToast();
   const [name, setName] = useState("");
@@ -195,7 +195,7 @@ function SetSecretForm({ scope, existing, onSaved }: { scope: SecretScope; exist
   );
 }
 
-function DotenvImport({ scope, onDone, onSaved }: { scope: SecretScope; onDone(): void; onSaved(): void }) {
+function DotenvImport({ scope, onDone, onSaved }: { scope: SecretScope; onDone: () => void; onSaved: () => void }) {
   const api = useApi();
   const notify = useToast();
   const [text, setText] = useState("");
