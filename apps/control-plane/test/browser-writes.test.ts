@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "../src/app";
-import { ADMIN_TOKEN, adminCookie, call, errorCode } from "./support/auth";
+import { ADMIN_TOKEN, adminCookie, call, errorCode, ORIGIN } from "./support/auth";
 
 /**
  * Writes that do not take the browser's cookie: a sandbox's bearer token, GitHub's signature. They
@@ -188,5 +188,17 @@ describe("forged browser writes", () => {
     });
     expect((await call("/api/secrets/DEV_SECRET", init())).status).toBe(403);
     expect((await call("/api/secrets/DEV_SECRET", init(), { TRUSTED_ORIGINS: `not a url, ${devServer}` })).status).toBe(204);
+  });
+
+  it("allows a page on the very origin the request went to, even when PUBLIC_URL names the host differently", async () => {
+    const init = (origin: string): RequestInit => ({
+      method: "PUT",
+      headers: { cookie: fixture.cookie, "content-type": "application/json", origin },
+      body: JSON.stringify({ value: "v" }),
+    });
+    // `call` sends every request to ORIGIN, which PUBLIC_URL does not name: the same server by another name.
+    expect(new URL(env.PUBLIC_URL).origin).not.toBe(ORIGIN);
+    expect((await call("/api/secrets/SAME_ORIGIN", init(ORIGIN))).status).toBe(204);
+    expect((await call("/api/secrets/SAME_ORIGIN", init(`${ORIGIN}:3000`))).status).toBe(403);
   });
 });

@@ -69,6 +69,9 @@ function assertOwnOrigin(c: Context<AppEnv>): void {
   const allowed = allowedOrigins(c.env);
   const claimedOrigin = originOf(claimed);
   if (claimedOrigin && allowed.has(claimedOrigin)) return;
+  // A page on the very origin the request was sent to is same-origin by definition (the dashboard
+  // opened at http://localhost:8787 while PUBLIC_URL says 127.0.0.1): no other page can claim it.
+  if (claimedOrigin && claimedOrigin === new URL(c.req.url).origin) return;
   const [home] = allowed;
   throw new LookoutError(
     "FORBIDDEN_ORIGIN",
