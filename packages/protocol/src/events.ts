@@ -10,6 +10,13 @@ export const ToolCallState = z.enum(["pending", "running", "completed", "error"]
 
 export const ArtifactKind = z.enum(["pull_request", "screenshot", "branch", "commit", "file"]);
 
+/**
+ * How many places in an event from the sandbox the session replaced with `[secret hidden: NAME]`
+ * (a secret's value, or text shaped like a credential); absent when none. Set by the session,
+ * never taken from the bridge.
+ */
+export const SecretsHidden = z.number().int().positive().optional();
+
 export const SessionCreatedEvent = z.object({
   type: z.literal("session.created"),
   title: z.string(),
@@ -57,6 +64,7 @@ export const MessageTextEvent = z.object({
   /** The whole text of the message so far (cumulative, not a delta). */
   text: z.string(),
   role: z.enum(["assistant", "reasoning"]).default("assistant"),
+  secretsHidden: SecretsHidden,
 });
 
 export const ToolCallEvent = z.object({
@@ -71,6 +79,7 @@ export const ToolCallEvent = z.object({
   error: z.string().optional(),
   startedAt: z.number().optional(),
   endedAt: z.number().optional(),
+  secretsHidden: SecretsHidden,
 });
 
 export const StepFinishedEvent = z.object({
@@ -95,6 +104,7 @@ export const FilesChangedEvent = z.object({
     .max(5000),
   /** Unified diff of the prompt's changes against the session's base, truncated if very large. */
   diff: z.string().optional(),
+  secretsHidden: SecretsHidden,
 });
 
 export const GitCommitEvent = z.object({
@@ -104,6 +114,7 @@ export const GitCommitEvent = z.object({
   branch: z.string(),
   message: z.string(),
   author: z.object({ name: z.string(), email: z.string() }),
+  secretsHidden: SecretsHidden,
 });
 
 export const ArtifactEvent = z.object({
@@ -113,6 +124,7 @@ export const ArtifactEvent = z.object({
   title: z.string(),
   url: z.string().optional(),
   data: z.record(z.string(), z.unknown()).optional(),
+  secretsHidden: SecretsHidden,
 });
 
 /** The bridge pushed (or failed to push) the session's branch. */
@@ -123,6 +135,7 @@ export const GitPushEvent = z.object({
   headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
   status: z.enum(["pushed", "failed", "awaiting_approval"]),
   error: z.string().max(4000).optional(),
+  secretsHidden: SecretsHidden,
 });
 
 /**
@@ -149,6 +162,7 @@ export const AgentErrorEvent = z.object({
   promptId: Id.optional(),
   message: z.string(),
   code: z.string().optional(),
+  secretsHidden: SecretsHidden,
 });
 
 export const SandboxStatusEvent = z.object({

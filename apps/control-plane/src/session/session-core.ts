@@ -12,7 +12,6 @@ import {
   type ParticipantRole,
   parseFrame,
   type QueuedPrompt,
-  randomToken,
   type ReasoningEffort,
   type SandboxStatus,
   type ServerMessage,
@@ -35,6 +34,7 @@ import { PromptQueue } from "./prompt-queue";
 import { PushApprovals } from "./push-approvals";
 import { SandboxStore } from "./sandbox-store";
 import { migrate } from "./schema";
+import { mintSandboxToken, SandboxSecrets } from "./secret-values";
 import { type SessionRecord, type SessionRepository, SessionStore, toState } from "./session-store";
 import type { Sql } from "./sql";
 
@@ -46,6 +46,8 @@ export const CLOSE = {
   unauthorized: 4401,
   superseded: 4409,
   gone: 4410,
+  /** The bridge should reconnect later and re-send what was not acknowledged. */
+  unavailable: 4503,
 } as const;
 
 /** One WebSocket as the core sees it: an id, its validated state, and a way to talk to it. */
@@ -125,6 +127,7 @@ export class SessionCore {
   private readonly deadlines: Deadlines;
   private readonly lifecycle: LifecycleConfig;
   private readonly approvals: PushApprovals;
+  private readonly secrets: SandboxSecrets;
 
   constructor(private readonly ports: SessionPorts) {
     migrate(ports.sql);
@@ -135,6 +138,10 @@ export class SessionCore {
     this.deadlines = new Deadlines(ports.sql);
     this.approvals = new PushApprovals(ports.sql);
     this.lifecycle = ports.lifecycle ?? LIFECYCLE;
+    this.secrets = new SandboxSecrets(
+      (repositoryId) => ports.secretsFor(repositoryId),
+      (work) => ports.defer(work),
+    );
   }
 
   // ---------------------------------------------------------------- queries
@@ -399,6 +406,11 @@ export class SessionCore {
       socket.close(CLOSE.gone, "This sandbox is no longer the session's sandbox.");
       return;
     }
+    const redactor = this.secrets.redactorFor(sandbox.sandboxId);
+    if (!redactor) {
+      this.holdUntilRedactable(socket, raw, sandbox.sandboxId);
+      return;
+    }
     let message: BridgeMessage;
     try {
       message = parseFrame(BridgeMessage, BRIDGE_TYPES, raw);
@@ -416,7 +428,8 @@ export class SessionCore {
     } else {
       lastBseq = message.bseq;
       try {
-        this.applyBridgeEvent(message.event);
+        // The one place bridge events enter the session: what the log and its watchers see is redacted.
+        this.applyBridgeEvent(redactor.redactEvent(message.event));
         this.send(socket, { type: "bridge.ack", bseq: message.bseq });
       } catch (error) {
         // The event is refused and not stored; the bridge is told why and may not re-send it.
@@ -539,6 +552,24 @@ export class SessionCore {
   }
 
   // ---------------------------------------------------------------- internals: bridge events
+
+  /**
+   * Bridge text may carry the sandbox's secrets, so a frame waits, in arrival order, until the
+   * redactor for its sandbox exists (rebuilt after the object restarted). If it cannot be built the
+   * bridge is disconnected and re-sends later: nothing is applied unredacted.
+   */
+  private holdUntilRedactable(socket: Socket, raw: string | ArrayBuffer, sandboxId: string): void {
+    const held = this.secrets.hold(
+      sandboxId,
+      this.requireSession().repository.id,
+      () => this.onBridgeMessage(socket, raw),
+      (error) => {
+        log.error("secrets for redaction could not be loaded; the bridge must re-send", { sandboxId, error: String(error) });
+        this.closeBridges(CLOSE.unavailable, "The session could not load its secrets to hide them from the log; reconnect and re-send.");
+      },
+    );
+    if (!held) this.closeBridges(CLOSE.unavailable, "Too many events arrived while the session loaded its secrets; reconnect and re-send.");
+  }
 
   private applyBridgeEvent(event: BridgeEventPayload): void {
     switch (event.type) {
@@ -709,7 +740,7 @@ export class SessionCore {
     });
     if (!decision.spawn) return;
     const sandboxId = newId("sbx", now);
-    const token = randomToken(32);
+    const token = mintSandboxToken();
     const record = this.sandbox.replace(sandboxId, sha256(token), now);
     this.deadlines.set("heartbeat", now + this.lifecycle.connectTimeoutMs);
     this.deadlines.clear("spawn-retry");
@@ -726,6 +757,7 @@ export class SessionCore {
   private async launch(session: SessionRecord, sandboxId: string, token: string, snapshotId: string | null): Promise<void> {
     try {
       const env = await this.ports.secretsFor(session.repository.id);
+      if (this.sandbox.get()?.sandboxId === sandboxId) this.secrets.remember(sandboxId, env, token);
       const info = await this.ports.gateway.create({
         sessionId: session.id,
         sandboxId,
