@@ -1,6 +1,16 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Id, ModelProviderConfigList, ModelRef, summarizeIssues, type ModelProviderConfig } from "@lookout/protocol";
+import type { Readable } from "node:stream";
+import {
+  AGENT_ISOLATION_MODES,
+  BRIDGE_ENV,
+  Id,
+  ModelProviderConfigList,
+  ModelRef,
+  summarizeIssues,
+  type AgentIsolationMode,
+  type ModelProviderConfig,
+} from "@lookout/protocol";
 import { z } from "zod";
 import { checkBranchName } from "./branch";
 import type { LogLevel } from "./logger";
@@ -16,6 +26,12 @@ export const DEFAULT_OPENCODE_START_TIMEOUT_MS = 60_000;
 export const DEFAULT_RECONNECT_MAX_DELAY_MS = 30_000;
 /** With no frame or pong from the session for this long, the bridge drops the socket and redials. */
 export const DEFAULT_LIVENESS_TIMEOUT_MS = 45_000;
+/** The image's unprivileged user (`SANDBOX_IMAGE.user` in `infra/sandbox-image`), OpenCode's under `separate-user`. */
+export const DEFAULT_AGENT_USER = "sandbox";
+/** How long the bridge waits for the sandbox token on its standard input. */
+export const DEFAULT_TOKEN_READ_TIMEOUT_MS = 10_000;
+/** The longest token line read from standard input; anything longer is not a token. */
+const MAX_TOKEN_LINE_BYTES = 4_096;
 
 const BranchName = z.string().superRefine((name, ctx) => {
   const check = checkBranchName(name);
@@ -43,7 +59,6 @@ const JsonProviders = z.string().transform((text, ctx): unknown => {
 const Env = z.object({
   LOOKOUT_SESSION_ID: Id,
   LOOKOUT_SANDBOX_ID: Id,
-  LOOKOUT_SANDBOX_TOKEN: z.string().min(1),
   LOOKOUT_CONTROL_PLANE_URL: HttpUrl,
   LOOKOUT_WORKDIR: z.string().min(1).default(DEFAULT_WORKDIR),
   LOOKOUT_REPO_URL: z.string().min(1).optional(),
@@ -64,6 +79,11 @@ const Env = z.object({
   LOOKOUT_OPENCODE_START_TIMEOUT_MS: PositiveMs.default(DEFAULT_OPENCODE_START_TIMEOUT_MS),
   LOOKOUT_UPLINK_SOCKET: z.string().min(1).optional(),
   LOOKOUT_UPLINK_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  LOOKOUT_AGENT_ISOLATION: z.enum(AGENT_ISOLATION_MODES).optional(),
+  LOOKOUT_AGENT_USER: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_-]{0,31}|\d{1,10}(:\d{1,10})?)$/, "must be a user name, a uid or uid:gid")
+    .default(DEFAULT_AGENT_USER),
 });
 
 export interface BridgeConfig {
@@ -91,14 +111,101 @@ export interface BridgeConfig {
   opencodeStartTimeoutMs: number;
   /** The forwarder to the gateway's relay, when the sandbox has its own network namespace. */
   uplink: { socketPath: string; port: number } | undefined;
+  /** The isolation the provider asked for; undefined lets the bridge work out which one holds. */
+  agentIsolation: AgentIsolationMode | undefined;
+  /** Who OpenCode runs as under `separate-user`: a user name, `uid` or `uid:gid`. */
+  agentUser: string;
 }
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/** Reads the configuration from the environment; throws `ConfigError` saying which variables are wrong. */
-export function loadConfig(env: NodeJS.ProcessEnv): BridgeConfig {
+/**
+ * Takes the sandbox token out of the bridge's environment, before anything else runs: both
+ * `LOOKOUT_SANDBOX_TOKEN` and `LOOKOUT_SANDBOX_TOKEN_SOURCE` are deleted from `env` at once (so no
+ * child process inherits them), and with `LOOKOUT_SANDBOX_TOKEN_SOURCE=stdin` the token is the
+ * first line of `stdin`, which the provider writes and closes (then no environment in the sandbox
+ * ever held it). Throws `ConfigError` when there is no token.
+ */
+export async function takeSandboxToken(
+  env: NodeJS.ProcessEnv,
+  stdin: Readable,
+  timeoutMs: number = DEFAULT_TOKEN_READ_TIMEOUT_MS,
+): Promise<string> {
+  const fromEnv = env[BRIDGE_ENV.sandboxToken];
+  const source = env[BRIDGE_ENV.sandboxTokenSource];
+  delete env[BRIDGE_ENV.sandboxToken];
+  delete env[BRIDGE_ENV.sandboxTokenSource];
+  if (source === undefined || source === "env") {
+    if (fromEnv) return fromEnv;
+    throw new ConfigError(
+      `The bridge has no sandbox token: set ${BRIDGE_ENV.sandboxToken}, or ${BRIDGE_ENV.sandboxTokenSource}=stdin and write the token on its standard input.`,
+    );
+  }
+  if (source !== "stdin") {
+    throw new ConfigError(
+      `The bridge's environment is invalid: ${BRIDGE_ENV.sandboxTokenSource} must be "stdin" or "env", not ${JSON.stringify(source)}.`,
+    );
+  }
+  if (fromEnv !== undefined) {
+    throw new ConfigError(
+      `The bridge's environment is invalid: ${BRIDGE_ENV.sandboxTokenSource}=stdin, yet ${BRIDGE_ENV.sandboxToken} is set too; the token must be in one place only.`,
+    );
+  }
+  const token = await readFirstLine(stdin, timeoutMs);
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConfigError(
+      `${BRIDGE_ENV.sandboxTokenSource}=stdin, but the bridge's standard input ${token === "" ? "held no token" : "held something other than a token"}: the provider writes the token as one line.`,
+    );
+  }
+  return token;
+}
+
+/** The first line of a stream (without its newline), read until a newline, EOF or the deadline. */
+function readFirstLine(stream: Readable, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const finish = (outcome: { line: string } | { error: ConfigError }): void => {
+      clearTimeout(timer);
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+      // Nothing else is read from it: closing it drops the pipe the token came through.
+      stream.destroy();
+      if ("line" in outcome) resolve(outcome.line);
+      else reject(outcome.error);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      text += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+      const newline = text.indexOf("\n");
+      if (newline >= 0) finish({ line: text.slice(0, newline).replace(/\r$/, "") });
+      else if (text.length > MAX_TOKEN_LINE_BYTES)
+        finish({ error: new ConfigError(`The bridge's standard input holds no token line of at most ${MAX_TOKEN_LINE_BYTES} bytes.`) });
+    };
+    const onEnd = (): void => finish({ line: text.replace(/\r$/, "") });
+    const onError = (error: Error): void =>
+      finish({ error: new ConfigError(`The bridge could not read the sandbox token from its standard input: ${error.message}.`) });
+    const timer = setTimeout(
+      () =>
+        finish({
+          error: new ConfigError(
+            `${BRIDGE_ENV.sandboxTokenSource}=stdin, but no token line arrived on the bridge's standard input within ${timeoutMs} ms.`,
+          ),
+        }),
+      timeoutMs,
+    );
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("error", onError);
+  });
+}
+
+/**
+ * Reads the configuration from the environment (the token comes from `takeSandboxToken`); throws
+ * `ConfigError` saying which variables are wrong.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, sandboxToken: string): BridgeConfig {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     const missing = parsed.error.issues
@@ -119,7 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): BridgeConfig {
   return {
     sessionId: e.LOOKOUT_SESSION_ID,
     sandboxId: e.LOOKOUT_SANDBOX_ID,
-    sandboxToken: e.LOOKOUT_SANDBOX_TOKEN,
+    sandboxToken,
     controlPlaneUrl: e.LOOKOUT_CONTROL_PLANE_URL,
     bridgeSocketUrl: bridgeSocketUrl(e.LOOKOUT_CONTROL_PLANE_URL, e.LOOKOUT_SESSION_ID),
     workdir: e.LOOKOUT_WORKDIR,
@@ -139,6 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): BridgeConfig {
     textFlushIntervalMs: e.LOOKOUT_TEXT_FLUSH_INTERVAL_MS,
     opencodeStartTimeoutMs: e.LOOKOUT_OPENCODE_START_TIMEOUT_MS,
     uplink: uplinkConfig(e.LOOKOUT_UPLINK_SOCKET, e.LOOKOUT_UPLINK_PORT),
+    agentIsolation: e.LOOKOUT_AGENT_ISOLATION,
+    agentUser: e.LOOKOUT_AGENT_USER,
   };
 }
 

@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Git, parseNameStatus, parseNumstat } from "./git";
 import { silentLogger } from "./logger";
+import { SessionRemote } from "./scm/remote";
 
 const bot = { name: "Lookout", email: "bot@lookout.local" };
 const alice = { name: "Alice", email: "alice@example.com" };
@@ -38,11 +39,16 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The session's remote at `url` (a local path here: no credential), with its own transport directory. */
+function remoteFor(git: Git, url: string): SessionRemote {
+  return new SessionRemote({ url, git, dir: tempDir(), credentials: undefined, logger: silentLogger });
+}
+
 describe("Git.prepare", () => {
   it("creates the session branch from the base branch", async () => {
     const repo = seededRepo();
     const git = new Git(repo, bot, silentLogger);
-    await git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "lookout/s1" });
+    await git.prepare({ remote: undefined, baseBranch: "main", branch: "lookout/s1" });
     expect(await git.currentBranch()).toBe("lookout/s1");
     expect(await git.head()).toBe(sh(repo, "rev-parse", "main"));
   });
@@ -56,7 +62,7 @@ describe("Git.prepare", () => {
     const tip = sh(repo, "rev-parse", "HEAD");
     sh(repo, "switch", "--quiet", "main");
     const git = new Git(repo, bot, silentLogger);
-    await git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "lookout/s1" });
+    await git.prepare({ remote: undefined, baseBranch: "main", branch: "lookout/s1" });
     expect(await git.head()).toBe(tip);
   });
 
@@ -65,9 +71,15 @@ describe("Git.prepare", () => {
     sh(origin, "branch", "lookout/s2");
     const workdir = join(tempDir(), "nested", "repo");
     const git = new Git(workdir, bot, silentLogger);
-    await git.prepare({ repoUrl: origin, baseBranch: "main", branch: "lookout/s2" });
+    await git.prepare({ remote: remoteFor(git, origin), baseBranch: "main", branch: "lookout/s2" });
     expect(await git.currentBranch()).toBe("lookout/s2");
     expect(sh(workdir, "rev-parse", "--abbrev-ref", "lookout/s2@{upstream}")).toBe("origin/lookout/s2");
+    expect(readFileSync(join(workdir, "a.txt"), "utf8")).toBe("one\ntwo\n");
+    // As after a clone: the base branch exists locally, and the checkout stands on its own.
+    expect(sh(workdir, "rev-parse", "main")).toBe(sh(origin, "rev-parse", "main"));
+    expect(sh(workdir, "remote", "get-url", "origin")).toBe(origin);
+    expect(existsSync(join(workdir, ".git", "objects", "info", "alternates"))).toBe(false);
+    sh(workdir, "fsck", "--connectivity-only", "--no-dangling");
   });
 
   it("branches from origin's base branch in a fresh clone", async () => {
@@ -75,7 +87,7 @@ describe("Git.prepare", () => {
     sh(origin, "branch", "develop");
     const workdir = join(tempDir(), "repo");
     const git = new Git(workdir, bot, silentLogger);
-    await git.prepare({ repoUrl: origin, baseBranch: "develop", branch: "lookout/s3" });
+    await git.prepare({ remote: remoteFor(git, origin), baseBranch: "develop", branch: "lookout/s3" });
     expect(await git.currentBranch()).toBe("lookout/s3");
   });
 
@@ -84,25 +96,25 @@ describe("Git.prepare", () => {
     const restored = seededRepo();
     sh(origin, "commit", "--quiet", "--allow-empty", "-m", "moved on");
     const git = new Git(restored, bot, silentLogger);
-    await git.prepare({ repoUrl: origin, baseBranch: "main", branch: "lookout/s4" });
+    await git.prepare({ remote: remoteFor(git, origin), baseBranch: "main", branch: "lookout/s4" });
     expect(sh(restored, "remote", "get-url", "origin")).toBe(origin);
     expect(sh(restored, "rev-parse", "origin/main")).toBe(sh(origin, "rev-parse", "main"));
     // A moved remote (the gateway's address changed) is followed, and an unreachable one is not fatal.
     const moved = join(tempDir(), "moved");
     sh(tempDir(), "clone", "--quiet", "--bare", origin, moved);
-    await git.prepare({ repoUrl: moved, baseBranch: "main", branch: "lookout/s4" });
+    await git.prepare({ remote: remoteFor(git, moved), baseBranch: "main", branch: "lookout/s4" });
     expect(sh(restored, "remote", "get-url", "origin")).toBe(moved);
-    await git.prepare({ repoUrl: join(tempDir(), "gone"), baseBranch: "main", branch: "lookout/s4" });
+    await git.prepare({ remote: remoteFor(git, join(tempDir(), "gone")), baseBranch: "main", branch: "lookout/s4" });
     expect(await git.currentBranch()).toBe("lookout/s4");
   });
 
   it("refuses unsafe branch names before running git and a missing repository without a URL", async () => {
     const git = new Git(seededRepo(), bot, silentLogger);
-    await expect(git.prepare({ repoUrl: undefined, baseBranch: "main", branch: "--upload-pack=evil" })).rejects.toThrow(
+    await expect(git.prepare({ remote: undefined, baseBranch: "main", branch: "--upload-pack=evil" })).rejects.toThrow(
       /Refusing branch name/,
     );
     const empty = new Git(join(tempDir(), "none"), bot, silentLogger);
-    await expect(empty.prepare({ repoUrl: undefined, baseBranch: "main", branch: "lookout/x" })).rejects.toThrow(/LOOKOUT_REPO_URL/);
+    await expect(empty.prepare({ remote: undefined, baseBranch: "main", branch: "lookout/x" })).rejects.toThrow(/LOOKOUT_REPO_URL/);
   });
 });
 

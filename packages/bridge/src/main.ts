@@ -1,20 +1,24 @@
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
-import { BRIDGE_ENV, Id, type BridgeEventPayload } from "@lookout/protocol";
-import { z } from "zod";
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BridgeEventPayload } from "@lookout/protocol";
 import { Agent } from "./agent";
 import { systemClock } from "./clock";
-import { ConfigError, loadConfig, type BridgeConfig } from "./config";
+import { ConfigError, loadConfig, takeSandboxToken, type BridgeConfig } from "./config";
 import { BridgeConnection, type AgentCommand } from "./connection";
-import { Git } from "./git";
+import { Git, REMOTE_NAME } from "./git";
+import { executableReadable, isolationFacts, planIsolation, procReadableBySameUid, type IsolationPlan } from "./isolation";
 import { createLogger, errorMessage, type Logger } from "./logger";
+import { startModelRelay, type ModelRelay } from "./model-relay";
 import { buildOpencodeConfig } from "./opencode-config";
 import { OpencodeDriver } from "./opencode-driver";
 import { startOpencodeServer, type OpencodeServer } from "./opencode-server";
 import { Outbox } from "./outbox";
-import { gitCredentialEnv, runCredentialHelper, shellQuote } from "./scm/credential-helper";
+import { controlPlaneCredentials } from "./scm/git-credentials";
 import { MCP_SERVER_NAME, controlPlaneOpener, startToolServer, type ToolServer } from "./scm/pull-request-tool";
 import { PushCoordinator } from "./scm/push";
+import { SessionRemote } from "./scm/remote";
 import { startUplink } from "./uplink";
 import { wsSocketFactory } from "./ws-socket";
 
@@ -28,17 +32,49 @@ const EXIT_CONFIG = 78;
 const EXIT_REFUSED = 2;
 /** Close codes that end a bridge normally: another connection or a newer sandbox took over. */
 const NORMAL_END_CODES: ReadonlySet<number> = new Set([4409, 4410]);
-/** The first argument that makes this bundle git's credential helper instead of the bridge. */
-const CREDENTIAL_HELPER_ARG = "git-credential";
-/** The remote name the session's repository is cloned as. */
-const REMOTE = "origin";
+
+/** Set in the environment of the bridge's one re-execution of itself (see `becomeNonDumpable`). */
+const REEXECUTED_MARK = "LOOKOUT_BRIDGE_REEXECUTED";
 
 /**
- * The shell command git runs as the credential helper: this very bundle, with the same Node,
- * paths quoted for the shell git uses for `!` helpers. Git appends the action (`get`, …).
+ * A bridge on an execute-only Node should be non-dumpable, but the kernel decides that at exec
+ * with the credentials of the process that called exec: bubblewrap still holds capabilities in
+ * the sandbox's user namespace then, can read the file, and so leaves the bridge dumpable. The
+ * bridge checks, and if so executes itself once more, now without capabilities. Standard input
+ * (with the token still unread in it) and the environment carry over.
  */
-function credentialHelperCommand(nodePath: string, bundlePath: string): string {
-  return `!${shellQuote(nodePath)} ${shellQuote(bundlePath)} ${CREDENTIAL_HELPER_ARG}`;
+function becomeNonDumpable(): void {
+  if (process.env[REEXECUTED_MARK] !== undefined) {
+    delete process.env[REEXECUTED_MARK];
+    return;
+  }
+  if (process.geteuid?.() === 0 || executableReadable() || !procReadableBySameUid() || typeof process.execve !== "function") return;
+  process.env[REEXECUTED_MARK] = "1";
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], process.env);
+}
+
+/** What the log says each isolation means for the agent. */
+function describeIsolation(plan: IsolationPlan): string {
+  switch (plan.mode) {
+    case "separate-user":
+      return `OpenCode and every tool of the agent run as uid ${plan.agentUser.uid}; the bridge runs as root, whose memory and environment that user cannot read`;
+    case "non-dumpable":
+      return "the bridge runs on an execute-only Node, so the kernel keeps processes of its uid out of its memory, environment and descriptors";
+    case "none":
+      return `NOTHING keeps the agent from the sandbox token (${plan.why})`;
+  }
+}
+
+/**
+ * A directory of the bridge's own for git's transport repository and HOME: outside the checkout
+ * and the agent's home, readable (the checkout's git fetches from it, as the agent's user under
+ * `separate-user`) but writable by the bridge's user alone.
+ */
+async function privateDirectory(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "lookout-bridge-"));
+  await chmod(dir, 0o755);
+  await mkdir(join(dir, "home"), { mode: 0o755 });
+  return dir;
 }
 
 /**
@@ -50,6 +86,8 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
   let agent: Agent | undefined;
   let server: OpencodeServer | undefined;
   let tools: ToolServer | undefined;
+  let relay: ModelRelay | undefined;
+  let privateDir: string | undefined;
   let shuttingDown = false;
   const waiting: AgentCommand[] = [];
   // The sandbox's only way out (its own network namespace): up before anything dials.
@@ -64,7 +102,9 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       connection.close(1000, "bridge shutting down");
       await server?.stop();
       await tools?.close();
+      await relay?.close();
       await uplink?.close();
+      if (privateDir) await rm(privateDir, { recursive: true, force: true });
       process.exit(exitCode);
     }
     return new Promise<never>(() => {});
@@ -97,17 +137,33 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
   process.once("SIGINT", () => void shutdown("SIGINT", 0, true));
 
   try {
-    // Git asks this bundle (run as its credential helper) for a short-lived password for the
-    // session's remote; the helper inherits the sandbox token from git, which inherits ours.
-    // OpenCode's processes get neither this configuration nor the token.
-    const credentialEnv = config.repoUrl
-      ? gitCredentialEnv(config.repoUrl, credentialHelperCommand(process.execPath, resolve(process.argv[1] ?? "")))
-      : {};
-    const git = new Git(config.workdir, config.committer, logger, { ...process.env, ...credentialEnv });
-    await git.prepare({ repoUrl: config.repoUrl, baseBranch: config.baseBranch, branch: config.branch });
-    const pusher = config.repoUrl
-      ? new PushCoordinator({ git, remote: REMOTE, branch: config.branch, emit, env: credentialEnv })
+    const isolation = planIsolation(config.agentIsolation, isolationFacts(config.agentUser));
+    const agentUser = isolation.mode === "separate-user" ? isolation.agentUser : undefined;
+    const isolationLog = { mode: isolation.mode, requested: config.agentIsolation ?? "unset", agentUid: agentUser?.uid };
+    if (isolation.mode === "none") logger.warn(`agent isolation: ${describeIsolation(isolation)}`, isolationLog);
+    else logger.info(`agent isolation: ${describeIsolation(isolation)}`, isolationLog);
+
+    privateDir = await privateDirectory();
+    const git = new Git(config.workdir, config.committer, logger, agentUser ? { user: agentUser } : {});
+    // Git gets a short-lived credential per network command, fetched here with the sandbox
+    // token, which itself never leaves this process.
+    const remote = config.repoUrl
+      ? new SessionRemote({
+          url: config.repoUrl,
+          git,
+          dir: privateDir,
+          credentials: controlPlaneCredentials({
+            controlPlaneUrl: config.controlPlaneUrl,
+            sessionId: config.sessionId,
+            sandboxId: config.sandboxId,
+            sandboxToken: config.sandboxToken,
+          }),
+          logger,
+        })
       : undefined;
+    await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
+    const pusher = remote ? new PushCoordinator({ git, remote, remoteName: REMOTE_NAME, branch: config.branch, emit }) : undefined;
+    relay = await startModelRelay({ providers: config.modelProviders, sandboxToken: config.sandboxToken, logger });
     tools = await startToolServer({
       token: randomBytes(24).toString("base64url"),
       opener: controlPlaneOpener({
@@ -123,12 +179,13 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
       home: config.home,
       config: buildOpencodeConfig({
         model: config.model,
-        modelProviders: config.modelProviders,
+        modelProviders: relay.providers,
         mcp: { [MCP_SERVER_NAME]: tools.opencodeConfig },
       }),
       gitIdentity: config.committer,
       startTimeoutMs: config.opencodeStartTimeoutMs,
       logger,
+      ...(agentUser ? { runAs: agentUser } : {}),
     });
     const driver = await OpencodeDriver.connect({
       url: server.url,
@@ -163,43 +220,13 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
   }
 }
 
-/** What the credential helper needs from the environment git passes on from the bridge. */
-const HelperEnv = z.object({
-  [BRIDGE_ENV.controlPlaneUrl]: z.string().url(),
-  [BRIDGE_ENV.sessionId]: Id,
-  [BRIDGE_ENV.sandboxId]: Id,
-  [BRIDGE_ENV.sandboxToken]: z.string().min(1),
-});
-
-/** Git's credential helper: reads git's request on stdin, writes the credential to stdout. */
-async function credentialHelper(action: string): Promise<void> {
-  const env = HelperEnv.safeParse(process.env);
-  if (!env.success) {
-    process.stderr.write("lookout git-credential: the bridge's environment is missing, so no credential can be fetched.\n");
-    process.exit(1);
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  try {
-    const output = await runCredentialHelper(action, Buffer.concat(chunks).toString("utf8"), {
-      controlPlaneUrl: env.data[BRIDGE_ENV.controlPlaneUrl],
-      sessionId: env.data[BRIDGE_ENV.sessionId],
-      sandboxId: env.data[BRIDGE_ENV.sandboxId],
-      sandboxToken: env.data[BRIDGE_ENV.sandboxToken],
-    });
-    // Exit once git has the answer: an idle keep-alive connection must not hold git up.
-    process.stdout.write(output, () => process.exit(0));
-  } catch (error) {
-    // Git shows this and goes on without a password, so the request fails with 401.
-    process.stderr.write(`lookout git-credential: ${errorMessage(error)}\n`);
-    process.exit(1);
-  }
-}
-
-function main(): void {
+async function main(): Promise<void> {
+  becomeNonDumpable();
   let config: BridgeConfig;
   try {
-    config = loadConfig(process.env);
+    // First of all: the token leaves the environment before anything could pass it on.
+    const sandboxToken = await takeSandboxToken(process.env, process.stdin);
+    config = loadConfig(process.env, sandboxToken);
   } catch (error) {
     process.stderr.write(`${error instanceof ConfigError ? error.message : errorMessage(error)}\n`);
     process.exit(EXIT_CONFIG);
@@ -211,5 +238,4 @@ function main(): void {
   });
 }
 
-if (process.argv[2] === CREDENTIAL_HELPER_ARG) void credentialHelper(process.argv[3] ?? "");
-else main();
+void main();

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "@opencode-ai/sdk/v2/client";
 import { z } from "zod";
+import { givePaths, type AgentUser } from "./isolation";
 import { errorMessage, type Logger } from "./logger";
 
 /** OpenCode's basic-auth user name (its default). */
@@ -33,6 +34,11 @@ export interface OpencodeServerOptions {
   logger: Logger;
   /** The environment OpenCode inherits (the bridge's own `LOOKOUT_*` secrets are removed). */
   baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * Runs OpenCode, and so every tool of the agent, as this user (`separate-user` isolation); its
+   * home directories are given to it first. Undefined: the bridge's own user.
+   */
+  runAs?: AgentUser;
 }
 
 export interface OpencodeServer {
@@ -86,23 +92,37 @@ export function opencodeEnv(
   };
 }
 
-async function startOnce(options: OpencodeServerOptions, port: number): Promise<OpencodeServer> {
-  const { logger } = options;
-  await Promise.all(
-    ["", ".config", ".cache", join(".local", "share"), join(".local", "state")].map((dir) =>
-      mkdir(join(options.home, dir), { recursive: true }),
-    ),
-  );
-  const password = randomBytes(24).toString("base64url");
-  const authorization = `Basic ${Buffer.from(`${OPENCODE_USERNAME}:${password}`).toString("base64")}`;
-  const url = `http://127.0.0.1:${port}`;
-  // Its own process group, so stopping it also stops the tools it spawned.
-  const child = spawn(options.bin, ["serve", "--hostname=127.0.0.1", `--port=${port}`], {
+/** The home directories OpenCode writes to (HOME and the XDG ones), relative to the home. */
+const HOME_DIRS = ["", ".config", ".cache", ".local", join(".local", "share"), join(".local", "state")];
+
+/**
+ * How OpenCode is spawned: in the workdir, with `opencodeEnv`, in its own process group (so
+ * stopping it also stops the tools it spawned), and as `runAs` when set. Node then drops every
+ * supplementary group and sets the group and user before OpenCode's first instruction.
+ */
+export function opencodeSpawnOptions(
+  options: Pick<OpencodeServerOptions, "cwd" | "home" | "config" | "gitIdentity" | "baseEnv" | "runAs">,
+  password: string,
+): SpawnOptions {
+  return {
     cwd: options.cwd,
     env: opencodeEnv(options, password),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
-  });
+    ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+  };
+}
+
+async function startOnce(options: OpencodeServerOptions, port: number): Promise<OpencodeServer> {
+  const { logger } = options;
+  const homeDirs = HOME_DIRS.map((dir) => join(options.home, dir));
+  for (const dir of homeDirs) await mkdir(dir, { recursive: true });
+  // Nothing of the agent runs yet, so nothing can swap these for links meanwhile.
+  if (options.runAs) await givePaths(homeDirs, options.runAs);
+  const password = randomBytes(24).toString("base64url");
+  const authorization = `Basic ${Buffer.from(`${OPENCODE_USERNAME}:${password}`).toString("base64")}`;
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(options.bin, ["serve", "--hostname=127.0.0.1", `--port=${port}`], opencodeSpawnOptions(options, password));
   let output = "";
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
@@ -130,7 +150,7 @@ async function startOnce(options: OpencodeServerOptions, port: number): Promise<
       .then(async (response) => (response.ok ? Health.safeParse(await response.json()) : undefined))
       .catch(() => undefined);
     if (health?.success) {
-      logger.info("opencode is up", { url, version: health.data.version, pid: child.pid });
+      logger.info("opencode is up", { url, version: health.data.version, pid: child.pid, uid: options.runAs?.uid ?? process.getuid?.() });
       return { url, version: health.data.version, authorization, exited, stop: () => stopProcess(child, exited) };
     }
     await delay(HEALTH_POLL_MS);

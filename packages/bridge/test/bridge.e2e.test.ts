@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -281,38 +281,6 @@ describe("bridge with the real opencode", () => {
     expect(request).toMatchObject({ method: "POST", authorization: `Bearer ${TOKEN}`, sandboxId: SANDBOX_ID });
     expect(JSON.parse(request?.body ?? "")).toEqual({ title: "Bridge PR" });
   }, 90_000);
-
-  it("is git's credential helper when run with git-credential: asks the session with the sandbox token", async () => {
-    session.answers.set(`POST /api/sessions/${SESSION_ID}/git-credentials`, {
-      status: 200,
-      body: { username: "lookout", password: "lgc1.claims.signature", expiresAt: 1_900_000_000_000 },
-    });
-    const helperEnv = {
-      PATH: process.env.PATH,
-      LOOKOUT_SESSION_ID: SESSION_ID,
-      LOOKOUT_SANDBOX_ID: SANDBOX_ID,
-      LOOKOUT_SANDBOX_TOKEN: TOKEN,
-      LOOKOUT_CONTROL_PLANE_URL: session.baseUrl,
-    };
-    const helper = (env: NodeJS.ProcessEnv) => {
-      const child = execFile(process.execPath, [BRIDGE_BUNDLE, "git-credential", "get"], { env, encoding: "utf8" });
-      child.stdin?.end("protocol=http\nhost=127.0.0.1:8788\npath=git/sess_e2e.git\n\n");
-      return new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        let stdout = "";
-        child.stdout?.on("data", (chunk: string) => (stdout += chunk));
-        child.once("close", (code) => resolve({ code, stdout }));
-      });
-    };
-    expect(await helper(helperEnv)).toEqual({
-      code: 0,
-      stdout: "username=lookout\npassword=lgc1.claims.signature\npassword_expiry_utc=1900000000\n",
-    });
-    const request = session.requests.find((r) => r.path === `/api/sessions/${SESSION_ID}/git-credentials`);
-    expect(request).toMatchObject({ authorization: `Bearer ${TOKEN}`, sandboxId: SANDBOX_ID });
-    expect(JSON.parse(request?.body ?? "")).toEqual({ protocol: "http", host: "127.0.0.1:8788", path: "git/sess_e2e.git" });
-    // Without the bridge's environment (OpenCode's processes) there is nothing to ask with.
-    expect(await helper({ PATH: process.env.PATH })).toMatchObject({ code: 1, stdout: "" });
-  }, 30_000);
 
   it("shuts down when the session closes with 4410 (sandbox superseded)", async () => {
     session.closeConnection(4410, "superseded");

@@ -32,6 +32,13 @@ export const BRIDGE_ENV = {
    */
   sandboxTokenSource: "LOOKOUT_SANDBOX_TOKEN_SOURCE",
   /**
+   * How the agent is kept from reading the bridge's credentials (`AGENT_ISOLATION_MODES`), chosen
+   * by the provider; when unset the bridge works out which one holds and logs it.
+   */
+  agentIsolation: "LOOKOUT_AGENT_ISOLATION",
+  /** The user OpenCode runs as under `separate-user` isolation: a name, `uid` or `uid:gid` (default `sandbox`). */
+  agentUser: "LOOKOUT_AGENT_USER",
+  /**
    * The sandbox's one way out when it has its own network namespace: a Unix socket to the
    * gateway's per-sandbox relay. The bridge forwards `127.0.0.1:<LOOKOUT_UPLINK_PORT>` inside the
    * sandbox to it; every Lookout URL in the sandbox and its HTTP(S) proxy point at that port.
@@ -40,12 +47,30 @@ export const BRIDGE_ENV = {
   uplinkPort: "LOOKOUT_UPLINK_PORT",
 } as const;
 
+/**
+ * How the agent's processes are kept from the bridge's credentials:
+ * - `non-dumpable`: the bridge runs on an execute-only Node, so the kernel makes it non-dumpable
+ *   and the agent (the same uid) cannot open its `/proc/<pid>/environ`, `mem` or `fd` (local);
+ * - `separate-user`: the bridge runs as root and starts OpenCode as `LOOKOUT_AGENT_USER` (images);
+ * - `none`: nothing keeps them apart (the unsandboxed development mode).
+ */
+export const AGENT_ISOLATION_MODES = ["non-dumpable", "separate-user", "none"] as const;
+export type AgentIsolationMode = (typeof AGENT_ISOLATION_MODES)[number];
+
+/**
+ * A model provider's `apiKey` meaning "the sandbox token": the bridge relays that provider's calls
+ * and adds the token itself, so the key OpenCode is configured with is never the token.
+ */
+export const SANDBOX_TOKEN_API_KEY = "lookout-sandbox-token";
+
 /** Names a user secret may not take, because the sandbox's own contract uses them. */
 export const RESERVED_ENV_PREFIXES = ["LOOKOUT_"] as const;
 
 /**
  * One model provider the bridge configures into OpenCode. For providers whose real key must not
- * enter the sandbox, `baseUrl` points at the gateway's model proxy and `apiKey` is the sandbox token.
+ * enter the sandbox, `baseUrl` points at the gateway's model proxy and `apiKey` is
+ * `SANDBOX_TOKEN_API_KEY` (or the sandbox token itself): the bridge relays those calls and adds the
+ * token, so OpenCode never holds it.
  */
 export const ModelProviderConfig = z.object({
   id: z

@@ -25,14 +25,19 @@ export function approvalIdFor(headSha: string): string {
 
 type Decided = Extract<SessionCommand, { type: "command.push.decided" }>;
 
+/** What pushes go through: the bridge's `SessionRemote` fits (a credential per push, see `remote.ts`). */
+export interface BranchRemote {
+  push(headSha: string, branch: string): Promise<{ stderr: string; code: number }>;
+}
+
 export interface PushCoordinatorOptions {
+  /** The checkout's git, for what needs no credential. */
   git: GitRunner;
-  /** The remote name the session's repository is cloned as. */
-  remote: string;
+  remote: BranchRemote;
+  /** The name the session's repository has in the checkout (its `refs/remotes/<name>/*`). */
+  remoteName: string;
   branch: string;
   emit(event: BridgeEventPayload): void;
-  /** Environment for pushes (the credential helper, see `gitCredentialEnv`). */
-  env: Record<string, string>;
 }
 
 /**
@@ -54,15 +59,15 @@ export class PushCoordinator {
 
   /** Paths touched by commits on HEAD that the remote does not have yet. */
   async unpushedPaths(): Promise<string[]> {
-    const { git, remote } = this.options;
-    const result = await git.run(["log", "--format=", "--name-only", "--no-renames", "-m", "HEAD", "--not", `--remotes=${remote}`]);
+    const { git, remoteName } = this.options;
+    const result = await git.run(["log", "--format=", "--name-only", "--no-renames", "-m", "HEAD", "--not", `--remotes=${remoteName}`]);
     return result.stdout.split("\n").filter((line) => line.length > 0);
   }
 
   /** Whether HEAD has commits the remote has on no branch: otherwise there is nothing to push. */
   async hasUnpushedCommits(): Promise<boolean> {
-    const { git, remote } = this.options;
-    const result = await git.run(["rev-list", "--count", "HEAD", "--not", `--remotes=${remote}`], { okCodes: [0, 128] });
+    const { git, remoteName } = this.options;
+    const result = await git.run(["rev-list", "--count", "HEAD", "--not", `--remotes=${remoteName}`], { okCodes: [0, 128] });
     // 128: HEAD is unborn (no commits at all), so there is nothing to push either.
     return result.code === 0 && Number(result.stdout.trim()) > 0;
   }
@@ -112,12 +117,12 @@ export class PushCoordinator {
   }
 
   private async push(headSha: string, promptId: string | undefined): Promise<void> {
-    const { git, remote, branch, env, emit } = this.options;
+    const { git, remote, remoteName, branch } = this.options;
+    const emit = (event: BridgeEventPayload): void => this.options.emit(event);
     const base = { ...(promptId ? { promptId } : {}), branch, headSha };
-    // The refspec is one argv entry built from a validated branch name: nothing reaches a shell.
-    const result = await git.run(["push", "--quiet", remote, `${headSha}:refs/heads/${branch}`], { env, okCodes: [0, 1, 128] });
+    const result = await remote.push(headSha, branch);
     if (result.code === 0) {
-      await git.run(["update-ref", `refs/remotes/${remote}/${branch}`, headSha], { okCodes: [0, 1, 128] });
+      await git.run(["update-ref", `refs/remotes/${remoteName}/${branch}`, headSha], { okCodes: [0, 1, 128] });
       emit({ type: "git.push", ...base, status: "pushed" });
     } else {
       emit({

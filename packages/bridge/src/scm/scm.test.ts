@@ -5,62 +5,86 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BridgeEventPayload } from "@lookout/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { formatCredentialOutput, gitCredentialEnv, parseCredentialInput, runCredentialHelper } from "./credential-helper";
-import { approvalIdFor, decidePush, type GitRunner, PushCoordinator } from "./push";
+import { authorizationConfig, controlPlaneCredentials, credentialRequestFor } from "./git-credentials";
+import { approvalIdFor, type BranchRemote, decidePush, type GitRunner, PushCoordinator } from "./push";
+import { remoteScheme } from "./remote";
 import { answerMcp, controlPlaneOpener, MCP_SERVER_NAME, PULL_REQUEST_TOOL_ID, startToolServer } from "./pull-request-tool";
 
 const run = promisify(execFile);
+
+function requestUrl(input: string | URL | Request): string {
+  return typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+}
+
+function bodyText(init: RequestInit | undefined): string {
+  return typeof init?.body === "string" ? init.body : "";
+}
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("the git credential helper", () => {
-  it("reads git's request and asks the control plane with the sandbox token", async () => {
+describe("git credentials", () => {
+  it("asks the control plane for the remote git is about to use, with the sandbox token", async () => {
     const seen: { url: string; headers: Headers; body: unknown }[] = [];
     const fetcher: typeof fetch = async (input, init) => {
-      seen.push({ url: String(input), headers: new Headers(init?.headers), body: JSON.parse(String(init?.body)) });
+      seen.push({ url: requestUrl(input), headers: new Headers(init?.headers), body: JSON.parse(bodyText(init)) });
       return Response.json({ username: "lookout", password: "lgc1.claims.sig", expiresAt: 1_900_000_000_000 });
     };
-    const output = await runCredentialHelper(
-      "get",
-      "protocol=http\nhost=127.0.0.1:8788\npath=git/ses_1.git\n\n",
-      { controlPlaneUrl: "http://cp/", sessionId: "ses_1", sandboxId: "sbx_1", sandboxToken: "tok" },
+    const credentials = controlPlaneCredentials({
+      controlPlaneUrl: "http://cp/",
+      sessionId: "ses_1",
+      sandboxId: "sbx_1",
+      sandboxToken: "tok",
       fetcher,
-    );
-    expect(output).toBe("username=lookout\npassword=lgc1.claims.sig\npassword_expiry_utc=1900000000\n");
+    });
+    const request = credentialRequestFor("http://127.0.0.1:8788/git/ses_1.git");
+    expect(request).toEqual({ protocol: "http", host: "127.0.0.1:8788", path: "git/ses_1.git" });
+    expect(await credentials(request ?? { protocol: "http", host: "x" })).toEqual({
+      username: "lookout",
+      password: "lgc1.claims.sig",
+      expiresAt: 1_900_000_000_000,
+    });
     expect(seen[0]?.url).toBe("http://cp/api/sessions/ses_1/git-credentials");
     expect(seen[0]?.headers.get("authorization")).toBe("Bearer tok");
     expect(seen[0]?.headers.get("x-lookout-sandbox-id")).toBe("sbx_1");
     expect(seen[0]?.body).toEqual({ protocol: "http", host: "127.0.0.1:8788", path: "git/ses_1.git" });
-    expect(
-      await runCredentialHelper("store", "", { controlPlaneUrl: "http://cp", sessionId: "s", sandboxId: "b", sandboxToken: "t" }, fetcher),
-    ).toBe("");
-  });
-
-  it("fails (so git gets no password) when the control plane refuses, and never lets a value inject fields", async () => {
-    const refused: typeof fetch = async () => new Response("no", { status: 401 });
-    await expect(
-      runCredentialHelper(
-        "get",
-        "protocol=https\nhost=github.com\n",
-        { controlPlaneUrl: "http://cp", sessionId: "s", sandboxId: "b", sandboxToken: "t" },
-        refused,
-      ),
-    ).rejects.toThrow(/401/);
-    expect(() => formatCredentialOutput({ username: "x", password: "a\nusername=evil", expiresAt: 1 })).toThrow();
-    expect(parseCredentialInput("protocol=https\nhost=github.com\n\nignored=1")).toEqual({ protocol: "https", host: "github.com" });
-  });
-
-  it("is configured for the session's remote only, through the environment", () => {
-    const env = gitCredentialEnv("http://gw/git/ses_1.git", "!'/node' '/opt/lookout/bridge.mjs' git-credential");
-    expect(env).toMatchObject({
-      GIT_CONFIG_COUNT: "3",
-      GIT_CONFIG_KEY_0: "credential.helper",
-      GIT_CONFIG_VALUE_0: "",
-      GIT_CONFIG_KEY_1: "credential.http://gw/git/ses_1.git.helper",
-      GIT_CONFIG_KEY_2: "credential.http://gw/git/ses_1.git.useHttpPath",
+    expect(credentialRequestFor("https://github.com/acme/app.git")).toEqual({
+      protocol: "https",
+      host: "github.com",
+      path: "acme/app.git",
     });
+    // Local paths (tests, development) need no credential from Lookout.
+    expect(credentialRequestFor("/srv/repos/app.git")).toBeUndefined();
+    expect(credentialRequestFor("file:///srv/repos/app.git")).toBeUndefined();
+  });
+
+  it("fails when the control plane refuses, and never lets a value start another header", async () => {
+    const refused = controlPlaneCredentials({
+      controlPlaneUrl: "http://cp",
+      sessionId: "s",
+      sandboxId: "b",
+      sandboxToken: "t",
+      fetcher: async () => new Response("no", { status: 401 }),
+    });
+    await expect(refused({ protocol: "https", host: "github.com" })).rejects.toThrow(/401/);
+    expect(() => authorizationConfig("http://gw/git/s.git", { username: "x", password: "a\r\nX-Evil: 1", expiresAt: 1 })).toThrow(
+      /control character/,
+    );
+  });
+
+  it("becomes basic auth for the session's remote only, as config for the environment", () => {
+    expect(authorizationConfig("http://gw/git/ses_1.git", { username: "lookout", password: "p", expiresAt: 1 })).toEqual([
+      ["http.extraHeader", ""],
+      ["http.http://gw/git/ses_1.git.extraHeader", `Authorization: Basic ${Buffer.from("lookout:p").toString("base64")}`],
+    ]);
+  });
+
+  it("allows git the remote's protocol only", () => {
+    expect(remoteScheme("https://github.com/a/b.git")).toBe("https");
+    expect(remoteScheme("http://127.0.0.1:4480/git/s.git")).toBe("http");
+    expect(remoteScheme("/srv/a.git")).toBe("file");
+    expect(remoteScheme("git@github.com:a/b.git")).toBe("ssh");
   });
 });
 
@@ -110,8 +134,17 @@ describe("pushes that change workflows", () => {
         }
       },
     };
+    const remoteRepo: BranchRemote = {
+      push: (headSha, branch) => git.run(["push", "--quiet", "origin", `${headSha}:refs/heads/${branch}`], { okCodes: [0, 1, 128] }),
+    };
     const events: BridgeEventPayload[] = [];
-    const pusher = new PushCoordinator({ git, remote: "origin", branch: "lookout/ses_1", emit: (event) => events.push(event), env: {} });
+    const pusher = new PushCoordinator({
+      git,
+      remote: remoteRepo,
+      remoteName: "origin",
+      branch: "lookout/ses_1",
+      emit: (event) => events.push(event),
+    });
 
     const plain = await commit("src/a.txt", "plain change");
     await pusher.afterCommit("pmt_1");
@@ -148,8 +181,11 @@ describe("pushes that change workflows", () => {
 
   it("refuse a branch name with shell metacharacters before running git", () => {
     const git: GitRunner = { run: async () => ({ stdout: "", stderr: "", code: 0 }) };
+    const remote: BranchRemote = { push: async () => ({ stderr: "", code: 0 }) };
     for (const branch of ["lookout/$(id)", "a;b", "-x", "a b"]) {
-      expect(() => new PushCoordinator({ git, remote: "origin", branch, emit: () => undefined, env: {} })).toThrow(/Refusing branch name/);
+      expect(() => new PushCoordinator({ git, remote, remoteName: "origin", branch, emit: () => undefined })).toThrow(
+        /Refusing branch name/,
+      );
     }
   });
 });
@@ -223,7 +259,7 @@ describe("the create_pull_request tool over MCP", () => {
     const opener = controlPlaneOpener({
       ...target,
       fetcher: async (input, init) => {
-        forwarded.push({ url: String(input), headers: new Headers(init?.headers), body: String(init?.body) });
+        forwarded.push({ url: requestUrl(input), headers: new Headers(init?.headers), body: bodyText(init) });
         return Response.json({ created: true, pullRequest: PULL_REQUEST }, { status: 201 });
       },
     });

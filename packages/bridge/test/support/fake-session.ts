@@ -1,8 +1,14 @@
 import { EventEmitter } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BridgeMessage, type BridgeEventPayload, type SessionCommand } from "@lookout/protocol";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer, type RawData, type WebSocket } from "ws";
+
+function frameText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString("utf8");
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  return Buffer.from(data).toString("utf8");
+}
 
 export interface ReceivedFrame {
   connection: number;
@@ -34,6 +40,10 @@ export class FakeSession {
   }> = [];
   /** Canned HTTP answers by `METHOD /path`; anything else is a 404. */
   readonly answers = new Map<string, { status: number; body: unknown }>();
+  /** Model calls through `/model-proxy/<provider>/…` and whether each carried the sandbox token. */
+  readonly modelCalls: Array<{ provider: string; path: string; withToken: boolean }> = [];
+  /** Upstream base URLs by provider id for the model proxy (see `proxyModel`). */
+  private readonly modelTargets = new Map<string, string>();
   connections = 0;
   /** While true, frames are received but neither stored nor acknowledged (as if lost in flight). */
   blackhole = false;
@@ -124,7 +134,43 @@ export class FakeSession {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /**
+   * Serves `/model-proxy/<provider>/…` like the gateway's model proxy: the sandbox token as the API
+   * key (either header), forwarded to `target` (e.g. the scripted model's `/v1`) when it is right.
+   */
+  proxyModel(provider: string, target: string): string {
+    this.modelTargets.set(provider, target.replace(/\/+$/, ""));
+    return `${this.baseUrl}/model-proxy/${provider}`;
+  }
+
+  private proxy(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const [, , provider = "", ...rest] = path.split("/");
+    const target = this.modelTargets.get(provider);
+    const key = req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer\s+/i, "");
+    const withToken = key === this.expected.token;
+    this.modelCalls.push({ provider, path, withToken });
+    this.changes.emit("change");
+    if (!target || !withToken) {
+      req.resume();
+      res.writeHead(target ? 401 : 404, { "content-type": "application/json" }).end('{"error":{"message":"refused"}}');
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers.host;
+    delete headers.authorization;
+    delete headers["x-api-key"];
+    const search = new URL(req.url ?? "/", "http://x").search;
+    const outgoing = httpRequest(`${target}/${rest.join("/")}${search}`, { method: req.method, headers }, (incoming) => {
+      res.writeHead(incoming.statusCode ?? 502, incoming.headers);
+      incoming.pipe(res);
+    });
+    outgoing.on("error", () => res.destroy());
+    req.pipe(outgoing);
+  }
+
   private answer(req: IncomingMessage, res: ServerResponse): void {
+    const requestPath = new URL(req.url ?? "/", "http://x").pathname;
+    if (requestPath.startsWith("/model-proxy/")) return this.proxy(req, res, requestPath);
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
@@ -152,7 +198,7 @@ export class FakeSession {
     this.welcomes.push({ connection, lastBseq: this.lastBseq });
     ws.send(JSON.stringify({ type: "bridge.welcome", lastBseq: this.lastBseq } satisfies SessionCommand));
     ws.on("message", (data) => {
-      const message = BridgeMessage.parse(JSON.parse(String(data)));
+      const message = BridgeMessage.parse(JSON.parse(frameText(data)));
       if (message.type === "bridge.heartbeat") {
         this.heartbeats.push(message.at);
       } else {
