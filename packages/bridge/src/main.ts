@@ -43,14 +43,17 @@ const REEXECUTED_MARK = "LOOKOUT_BRIDGE_REEXECUTED";
  * bridge checks, and if so executes itself once more, now without capabilities. Standard input
  * (with the token still unread in it) and the environment carry over.
  */
-function becomeNonDumpable(): void {
+function becomeNonDumpable(): { reexecuted: boolean } {
   if (process.env[REEXECUTED_MARK] !== undefined) {
     delete process.env[REEXECUTED_MARK];
-    return;
+    return { reexecuted: true };
   }
-  if (process.geteuid?.() === 0 || executableReadable() || !procReadableBySameUid() || typeof process.execve !== "function") return;
+  if (process.geteuid?.() === 0 || executableReadable() || !procReadableBySameUid() || typeof process.execve !== "function") {
+    return { reexecuted: false };
+  }
   process.env[REEXECUTED_MARK] = "1";
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  return { reexecuted: false };
 }
 
 /** What the log says each isolation means for the agent. */
@@ -81,7 +84,11 @@ async function privateDirectory(): Promise<string> {
  * The bridge process: prepares the repository, starts OpenCode, and connects to the session,
  * which drives it with commands until it shuts the bridge down.
  */
-export async function runBridge(config: BridgeConfig, logger: Logger): Promise<void> {
+export async function runBridge(
+  config: BridgeConfig,
+  logger: Logger,
+  startup: { reexecuted: boolean } = { reexecuted: false },
+): Promise<void> {
   const outbox = new Outbox(config.outboxMaxEvents);
   let agent: Agent | undefined;
   let server: OpencodeServer | undefined;
@@ -139,7 +146,12 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
   try {
     const isolation = planIsolation(config.agentIsolation, isolationFacts(config.agentUser));
     const agentUser = isolation.mode === "separate-user" ? isolation.agentUser : undefined;
-    const isolationLog = { mode: isolation.mode, requested: config.agentIsolation ?? "unset", agentUid: agentUser?.uid };
+    const isolationLog = {
+      mode: isolation.mode,
+      requested: config.agentIsolation ?? "unset",
+      agentUid: agentUser?.uid,
+      reexecuted: startup.reexecuted,
+    };
     if (isolation.mode === "none") logger.warn(`agent isolation: ${describeIsolation(isolation)}`, isolationLog);
     else logger.info(`agent isolation: ${describeIsolation(isolation)}`, isolationLog);
 
@@ -221,7 +233,7 @@ export async function runBridge(config: BridgeConfig, logger: Logger): Promise<v
 }
 
 async function main(): Promise<void> {
-  becomeNonDumpable();
+  const startup = becomeNonDumpable();
   let config: BridgeConfig;
   try {
     // First of all: the token leaves the environment before anything could pass it on.
@@ -232,7 +244,7 @@ async function main(): Promise<void> {
     process.exit(EXIT_CONFIG);
   }
   const logger = createLogger("bridge", config.logLevel, { sessionId: config.sessionId, sandboxId: config.sandboxId });
-  runBridge(config, logger).catch((error: unknown) => {
+  runBridge(config, logger, startup).catch((error: unknown) => {
     logger.error("bridge crashed", { error: errorMessage(error) });
     process.exit(1);
   });
