@@ -24,6 +24,11 @@ export interface SandboxImageDefinition {
   readonly aptPackages: readonly string[];
   /** The OpenCode CLI, installed from npm; its binary is linked to `opencodeBin`. */
   readonly opencode: { readonly npmPackage: string; readonly version: string };
+  /**
+   * The unprivileged user the agent runs as. The bridge itself runs as root and starts OpenCode,
+   * and so every tool of the agent, as this user (`LOOKOUT_AGENT_ISOLATION=separate-user`), so
+   * that the agent cannot read the bridge's memory or environment, where the sandbox token is.
+   */
   readonly user: { readonly name: string; readonly uid: number; readonly home: string };
   /** Everything Lookout adds lives here (bridge bundle, opencode binary). */
   readonly lookoutDir: string;
@@ -86,7 +91,7 @@ export function renderDockerfile(image: SandboxImageDefinition): string {
     `FROM ${image.baseImage}`,
     ...buildSteps(image),
     ...image.files.map((file) => `COPY --chmod=${file.mode.toString(8)} ${file.source} ${file.path}`),
-    `USER ${image.user.name}`,
+    // No USER: the bridge runs as root and starts the agent as `user` (see the field's comment).
     `WORKDIR ${image.workspaceDir}`,
     `CMD ${JSON.stringify(image.command)}`,
     "",
