@@ -10,9 +10,13 @@ import { launchChromium, newContext, type Browser, type BrowserContext } from ".
  * The dashboard in real Chromium against the real system: `wrangler dev` (Worker, Durable Objects,
  * D1) serving the built app, the sandbox gateway with bubblewrap sandboxes, the bridge, opencode,
  * git and the scripted model. The tests run in order on one stack and one session, as one person
- * (and a second tab) would use it, and save the screenshots in docs/screenshots.
+ * (and a second tab) would use it, and take the screenshots the README shows.
+ *
+ * A test run writes them to the ignored `e2e/.artifacts/screenshots`, so it leaves the checkout as it
+ * found it; `pnpm screenshots` points `LOOKOUT_SCREENSHOTS_DIR` at `docs/screenshots` to refresh the
+ * committed ones.
  */
-const SCREENSHOTS = process.env.LOOKOUT_SCREENSHOTS_DIR ?? fileURLToPath(new URL("../../../docs/screenshots", import.meta.url));
+const SCREENSHOTS = process.env.LOOKOUT_SCREENSHOTS_DIR ?? fileURLToPath(new URL("./.artifacts/screenshots", import.meta.url));
 /** How long a scripted prompt may take end to end on a slow two-core machine. */
 const PROMPT_DEADLINE_MS = 150_000;
 /** How long a page may take to show what the stack already has. */
