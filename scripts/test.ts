@@ -369,7 +369,7 @@ function turboFailures(output: string, task: string): string[] {
   for (const match of output.matchAll(/^\s*Failed:\s+(.+)$/gm)) {
     for (const id of match[1]!.split(",")) if (id.trim().endsWith(`#${task}`)) failed.add(id.trim().slice(0, -task.length - 1));
   }
-  for (const match of output.matchAll(new RegExp(`^(\\S+)#${task}: command .* exited \\(\\d+\\)`, "gm"))) failed.add(match[1]!);
+  for (const match of output.matchAll(new RegExp(`^(\\S+)#${task}:.* exited \\(\\d+\\)\\s*$`, "gm"))) failed.add(match[1]!);
   return [...failed];
 }
 
