@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IsolationError, planIsolation, resolveAgentUser, type IsolationFacts } from "./isolation";
+import { IsolationError, planIsolation, procReadableBySameUid, resolveAgentUser, type IsolationFacts } from "./isolation";
 
 const PASSWD = [
   "root:x:0:0:root:/root:/bin/bash",
@@ -64,5 +64,12 @@ describe("resolveAgentUser", () => {
     expect(resolveAgentUser("2000", PASSWD)).toEqual({ uid: 2000, gid: 2000, name: undefined });
     expect(resolveAgentUser("2000:3000", "")).toEqual({ uid: 2000, gid: 3000, name: undefined });
     expect(resolveAgentUser("nobody-here", PASSWD)).toBeUndefined();
+  });
+});
+
+describe("procReadableBySameUid", () => {
+  it("is true for a process started from a readable executable (this one): a child of its uid opens its environ", () => {
+    // The false case needs a non-dumpable process and a non-root user: test/token-isolation.e2e.test.ts.
+    expect(procReadableBySameUid()).toBe(true);
   });
 });

@@ -104,7 +104,12 @@ export function executableReadable(): boolean {
  * real by a child shell: that is what a non-dumpable process refuses, whatever made it so.
  */
 export function procReadableBySameUid(): boolean {
-  const attempt = spawnSync("/bin/sh", ["-c", 'exec < "$1"', "sh", `/proc/${process.pid}/environ`], { stdio: "ignore", timeout: 10_000 });
+  // An empty environment: this may run before the token has left the bridge's own.
+  const attempt = spawnSync("/bin/sh", ["-c", 'exec < "$1"', "sh", `/proc/${process.pid}/environ`], {
+    stdio: "ignore",
+    env: {},
+    timeout: 10_000,
+  });
   return attempt.status === 0;
 }
 

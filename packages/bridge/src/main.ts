@@ -52,7 +52,12 @@ function becomeNonDumpable(): { reexecuted: boolean } {
     return { reexecuted: false };
   }
   process.env[REEXECUTED_MARK] = "1";
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  try {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  } catch {
+    // Still dumpable: the isolation check says so and refuses `non-dumpable`.
+    delete process.env[REEXECUTED_MARK];
+  }
   return { reexecuted: false };
 }
 
