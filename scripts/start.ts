@@ -158,6 +158,8 @@ async function main(): Promise<void> {
   const secrets = localSecrets();
   // 256 random bits: the Worker's sign-in limiter never refuses the right token, so guessing must be hopeless.
   const loginToken = randomBytes(32).toString("base64url");
+  // The offline model answers only the gateway's model proxy, which alone holds this token.
+  const modelToken = randomBytes(32).toString("base64url");
   const { models, defaultModel, offline } = modelsFromEnvironment();
 
   writeFileSync(
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
     "model",
     process.execPath,
     [tsx, join(root, "packages", "scripted-model", "src", "cli.ts"), "--port", String(modelPort), "--host", host],
-    {},
+    { LOOKOUT_SCRIPTED_MODEL_TOKEN: modelToken },
   );
 
   start("gateway", process.execPath, [tsx, join(root, "apps", "sandbox-gateway", "src", "main.ts")], {
@@ -207,6 +209,7 @@ async function main(): Promise<void> {
     LOOKOUT_SANDBOX_PROVIDER: process.env.LOOKOUT_SANDBOX_PROVIDER ?? "local",
     LOOKOUT_DATA_DIR: join(stateDir, "gateway"),
     LOOKOUT_SCRIPTED_MODEL_URL: scriptedUrl,
+    LOOKOUT_SCRIPTED_MODEL_TOKEN: modelToken,
   });
 
   start(
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
     quiet,
   );
 
-  await waitFor(`http://${host}:${modelPort}/v1/models`, "the scripted model");
+  await waitFor(`http://${host}:${modelPort}/health`, "the scripted model");
   await waitFor(`http://${host}:${gatewayPort}/healthz`, "the sandbox gateway");
   await waitFor(`${publicUrl}/api/health`, "the control plane");
   await registerDemoRepository(loginToken, ensureDemoRepository());

@@ -19,6 +19,8 @@ export const DEFAULT_OPENAI_MODELS = ["gpt-5", "gpt-5-mini", "gpt-4.1"];
 /** Where the model APIs are and which keys the gateway holds for them. */
 export interface ModelSettings {
   readonly scriptedUrl: string | undefined;
+  /** The offline model's bearer token; only the model proxy sends it. */
+  readonly scriptedToken: string | undefined;
   readonly anthropic: { readonly apiKey: string; readonly baseUrl: string; readonly models: readonly string[] } | undefined;
   readonly openai: { readonly apiKey: string; readonly baseUrl: string; readonly models: readonly string[] } | undefined;
   readonly openaiCompatible:
@@ -101,6 +103,7 @@ const BaseEnv = z.object({
   LOOKOUT_SANDBOX_PROVIDER: optional.pipe(z.enum(PROVIDER_NAMES).optional()),
   LOOKOUT_LOG_LEVEL: optional.pipe(z.enum(["debug", "info", "warn", "error"]).optional()),
   LOOKOUT_SCRIPTED_MODEL_URL: optional.pipe(z.string().url().optional()),
+  LOOKOUT_SCRIPTED_MODEL_TOKEN: optional.pipe(z.string().min(16).optional()),
   ANTHROPIC_API_KEY: optional,
   ANTHROPIC_BASE_URL: optional.pipe(z.string().url().optional()),
   LOOKOUT_ANTHROPIC_MODELS: modelList(DEFAULT_ANTHROPIC_MODELS),
@@ -198,6 +201,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
     logLevel: e.LOOKOUT_LOG_LEVEL ?? "info",
     models: {
       scriptedUrl: e.LOOKOUT_SCRIPTED_MODEL_URL,
+      scriptedToken: e.LOOKOUT_SCRIPTED_MODEL_TOKEN,
       anthropic: e.ANTHROPIC_API_KEY
         ? { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL ?? DEFAULT_ANTHROPIC_BASE_URL, models: e.LOOKOUT_ANTHROPIC_MODELS }
         : undefined,

@@ -1,4 +1,4 @@
-import type { ModelProviderConfig } from "@lookout/protocol";
+import { SANDBOX_TOKEN_API_KEY, type ModelProviderConfig } from "@lookout/protocol";
 import type { Logger } from "@lookout/sandbox";
 import { describeError } from "@lookout/sandbox";
 import { z } from "zod";
@@ -6,13 +6,16 @@ import type { ModelSettings } from "./config";
 
 /** The model every scripted-model server plays. */
 export const SCRIPTED_DEMO_MODEL = "demo";
+/** The offline model's provider id in OpenCode and in the proxy's paths. */
+export const SCRIPTED_PROVIDER = "scripted";
 const MODEL_LIST_TIMEOUT_MS = 2_000;
 
 /** How the model proxy reaches one upstream API with the gateway's real key. */
 export interface ProxyTarget {
   readonly id: string;
   readonly upstreamBaseUrl: string;
-  readonly apiKey: string;
+  /** Absent for an upstream that takes no key (a local Ollama). */
+  readonly apiKey: string | undefined;
   /** Anthropic takes the key in `x-api-key`; OpenAI-style APIs take a bearer token. */
   readonly auth: "x-api-key" | "bearer";
 }
@@ -20,6 +23,16 @@ export interface ProxyTarget {
 /** Every provider whose key stays with the gateway, by provider id. */
 export function proxyTargets(models: ModelSettings): Map<string, ProxyTarget> {
   const targets = new Map<string, ProxyTarget>();
+  // Every provider goes through the proxy, keyed or not: sandboxes reach nothing on the host but
+  // their relay, and the offline model answers only the gateway (which holds its token).
+  if (models.scriptedUrl) {
+    targets.set(SCRIPTED_PROVIDER, {
+      id: SCRIPTED_PROVIDER,
+      upstreamBaseUrl: models.scriptedUrl,
+      apiKey: models.scriptedToken,
+      auth: "bearer",
+    });
+  }
   if (models.anthropic) {
     targets.set("anthropic", {
       id: "anthropic",
@@ -32,7 +45,7 @@ export function proxyTargets(models: ModelSettings): Map<string, ProxyTarget> {
     targets.set("openai", { id: "openai", upstreamBaseUrl: models.openai.baseUrl, apiKey: models.openai.apiKey, auth: "bearer" });
   }
   const compatible = models.openaiCompatible;
-  if (compatible?.apiKey) {
+  if (compatible) {
     targets.set(compatible.id, { id: compatible.id, upstreamBaseUrl: compatible.baseUrl, apiKey: compatible.apiKey, auth: "bearer" });
   }
   return targets;
@@ -59,7 +72,6 @@ export async function listModels(baseUrl: string, logger: Logger, apiKey?: strin
 export interface SandboxModelContext {
   /** The model proxy's base URL as sandboxes reach it (`<gateway>/model-proxy`). */
   readonly proxyBaseUrl: string;
-  readonly sandboxToken: string;
   /** The session's model (`provider/model`); added to its provider's list if missing. */
   readonly requestedModel: string;
   readonly logger: Logger;
@@ -71,7 +83,9 @@ export interface SandboxModelContext {
  */
 export async function sandboxModelProviders(models: ModelSettings, context: SandboxModelContext): Promise<ModelProviderConfig[]> {
   const providers: ModelProviderConfig[] = [];
-  const viaProxy = (id: string) => ({ baseUrl: `${context.proxyBaseUrl}/${id}`, apiKey: context.sandboxToken });
+  // The key is a placeholder: the bridge's model relay swaps in the sandbox token, so OpenCode (the
+  // agent) never holds it, and the proxy swaps that for the real key.
+  const viaProxy = (id: string) => ({ baseUrl: `${context.proxyBaseUrl}/${id}`, apiKey: SANDBOX_TOKEN_API_KEY });
   const slash = context.requestedModel.indexOf("/");
   const requestedProvider = context.requestedModel.slice(0, slash);
   const requestedName = context.requestedModel.slice(slash + 1);
@@ -80,12 +94,12 @@ export async function sandboxModelProviders(models: ModelSettings, context: Sand
     unique(id === requestedProvider ? [...listed, requestedName] : [...listed]);
 
   if (models.scriptedUrl) {
-    const listed = await listModels(models.scriptedUrl, context.logger);
+    const listed = await listModels(models.scriptedUrl, context.logger, models.scriptedToken);
     providers.push({
-      id: "scripted",
+      id: SCRIPTED_PROVIDER,
       kind: "openai-compatible",
-      baseUrl: models.scriptedUrl,
-      models: withRequested("scripted", [SCRIPTED_DEMO_MODEL, ...listed]),
+      ...viaProxy(SCRIPTED_PROVIDER),
+      models: withRequested(SCRIPTED_PROVIDER, [SCRIPTED_DEMO_MODEL, ...listed]),
     });
   }
   if (models.anthropic) {
@@ -104,8 +118,7 @@ export async function sandboxModelProviders(models: ModelSettings, context: Sand
     const listed =
       compatible.models.length > 0 ? compatible.models : await listModels(compatible.baseUrl, context.logger, compatible.apiKey);
     const offered = withRequested(compatible.id, listed);
-    const access = compatible.apiKey ? viaProxy(compatible.id) : { baseUrl: compatible.baseUrl };
-    if (offered.length > 0) providers.push({ id: compatible.id, kind: "openai-compatible", ...access, models: offered });
+    if (offered.length > 0) providers.push({ id: compatible.id, kind: "openai-compatible", ...viaProxy(compatible.id), models: offered });
   }
   return providers;
 }

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { LookoutError, sha256Hex } from "@lookout/protocol";
-import { describeError, type Logger } from "@lookout/sandbox";
+import { describeError, type Logger, type SandboxProvider } from "@lookout/sandbox";
 import type { ProxyTarget } from "./model-providers";
 import type { SandboxRegistry } from "./registry";
 
@@ -26,6 +26,8 @@ const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-
 export interface ModelProxyOptions {
   readonly targets: ReadonlyMap<string, ProxyTarget>;
   readonly registry: SandboxRegistry;
+  /** Asked whether the caller's sandbox still runs: a stopped sandbox's token opens nothing. */
+  readonly provider: Pick<SandboxProvider, "status">;
   readonly maxBodyBytes: number;
   readonly logger: Logger;
 }
@@ -56,6 +58,11 @@ export async function handleModelProxy(request: IncomingMessage, response: Serve
   if (!token) throw new LookoutError("INVALID_TOKEN", "Send the sandbox token as the API key.");
   const caller = options.registry.byToken(await sha256Hex(token));
   if (!caller) throw new LookoutError("INVALID_TOKEN", "The sandbox token is not one of a live sandbox.");
+  // The record outlives its process until the control plane terminates it; the token must not.
+  const state = await options.provider.status(caller.providerId).catch(() => "unknown" as const);
+  if (state !== "running" && state !== "starting") {
+    throw new LookoutError("INVALID_TOKEN", `The sandbox ${caller.sandboxId} is ${state}; its token no longer reaches the model.`);
+  }
 
   const declared = Number(request.headers["content-length"] ?? "0");
   if (Number.isFinite(declared) && declared > options.maxBodyBytes) {
@@ -67,8 +74,10 @@ export async function handleModelProxy(request: IncomingMessage, response: Serve
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined && !DROPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
   }
-  if (target.auth === "x-api-key") headers["x-api-key"] = target.apiKey;
-  else headers.authorization = `Bearer ${target.apiKey}`;
+  if (target.apiKey !== undefined) {
+    if (target.auth === "x-api-key") headers["x-api-key"] = target.apiKey;
+    else headers.authorization = `Bearer ${target.apiKey}`;
+  }
 
   const send = upstream.protocol === "https:" ? httpsRequest : httpRequest;
   await new Promise<void>((resolve) => {

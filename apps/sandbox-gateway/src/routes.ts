@@ -115,7 +115,6 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
   const proxyBaseUrl = network === "uplink" ? `${urls.gatewayUrl}/model-proxy` : context.proxyBaseUrl;
   const modelProviders = await sandboxModelProviders(context.models, {
     proxyBaseUrl,
-    sandboxToken: request.sandboxToken,
     requestedModel: request.model,
     logger: context.logger,
   });

@@ -69,7 +69,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       return;
     }
     if (path.startsWith(MODEL_PROXY_PREFIX)) {
-      await handleModelProxy(request, response, { targets, registry, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger });
+      await handleModelProxy(request, response, { targets, registry, provider, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger });
       return;
     }
     if (path.startsWith(GIT_PATH_PREFIX)) {

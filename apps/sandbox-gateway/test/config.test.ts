@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SANDBOX_TOKEN_API_KEY } from "@lookout/protocol";
 import { silentLogger } from "@lookout/sandbox";
 import { describe, expect, it } from "vitest";
 import { loadGatewaySettings } from "../src/config";
@@ -54,8 +55,10 @@ describe("gateway settings", () => {
 });
 
 describe("sandbox model providers", () => {
-  it("offers the scripted model with what its server lists, and keyless providers directly", async () => {
+  it("offers every provider through the model proxy with a placeholder key, the scripted model listed with its token", async () => {
+    const seenAuthorization: (string | undefined)[] = [];
     const server = createServer((request, response) => {
+      seenAuthorization.push(request.headers.authorization);
       response.writeHead(200, { "content-type": "application/json" });
       response.end(JSON.stringify({ object: "list", data: request.url === "/v1/models" ? [{ id: "demo" }, { id: "pr-review" }] : [] }));
     });
@@ -65,23 +68,43 @@ describe("sandbox model providers", () => {
       const providers = await sandboxModelProviders(
         {
           scriptedUrl: url,
+          scriptedToken: "offline-model-token-0123456789",
           anthropic: undefined,
           openai: { apiKey: "sk-real", baseUrl: "https://api.openai.com/v1", models: ["gpt-5"] },
           openaiCompatible: { id: "ollama", baseUrl: "http://127.0.0.1:11434/v1", apiKey: undefined, models: ["llama3"] },
         },
         {
           proxyBaseUrl: "http://127.0.0.1:8788/model-proxy",
-          sandboxToken: "sandbox-token",
           requestedModel: "scripted/demo",
           logger: silentLogger,
         },
       );
       expect(providers).toEqual([
-        { id: "scripted", kind: "openai-compatible", baseUrl: url, models: ["demo", "pr-review"] },
-        { id: "openai", kind: "openai", baseUrl: "http://127.0.0.1:8788/model-proxy/openai", apiKey: "sandbox-token", models: ["gpt-5"] },
-        { id: "ollama", kind: "openai-compatible", baseUrl: "http://127.0.0.1:11434/v1", models: ["llama3"] },
+        {
+          id: "scripted",
+          kind: "openai-compatible",
+          baseUrl: "http://127.0.0.1:8788/model-proxy/scripted",
+          apiKey: SANDBOX_TOKEN_API_KEY,
+          models: ["demo", "pr-review"],
+        },
+        {
+          id: "openai",
+          kind: "openai",
+          baseUrl: "http://127.0.0.1:8788/model-proxy/openai",
+          apiKey: SANDBOX_TOKEN_API_KEY,
+          models: ["gpt-5"],
+        },
+        {
+          id: "ollama",
+          kind: "openai-compatible",
+          baseUrl: "http://127.0.0.1:8788/model-proxy/ollama",
+          apiKey: SANDBOX_TOKEN_API_KEY,
+          models: ["llama3"],
+        },
       ]);
       expect(JSON.stringify(providers)).not.toContain("sk-real");
+      expect(JSON.stringify(providers)).not.toContain("offline-model-token");
+      expect(seenAuthorization).toEqual(["Bearer offline-model-token-0123456789"]);
     } finally {
       server.close();
     }

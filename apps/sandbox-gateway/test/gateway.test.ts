@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ModelProviderConfigList, signRequest, type CreateSandboxRequest } from "@lookout/protocol";
+import { ModelProviderConfigList, SANDBOX_TOKEN_API_KEY, signRequest, type CreateSandboxRequest } from "@lookout/protocol";
 import { LocalProvider, silentLogger, UPLINK } from "@lookout/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewaySettings, ModelSettings } from "../src/config";
@@ -57,6 +57,7 @@ async function startUpstream(): Promise<FakeUpstream> {
 function settings(overrides: Partial<GatewaySettings> = {}): GatewaySettings {
   const models: ModelSettings = {
     scriptedUrl: undefined,
+    scriptedToken: undefined,
     anthropic: { apiKey: "sk-ant-real-key", baseUrl: `${upstream.url}/v1`, models: ["claude-sonnet-4-5"] },
     openai: undefined,
     openaiCompatible: undefined,
@@ -112,6 +113,17 @@ function createRequest(sandboxId: string, script: string, extra: Partial<CreateS
 
 function workspaceFile(sandboxId: string, name: string): string {
   return join(localProvider.sandboxDir(sandboxId), "workspace", name);
+}
+
+/** Polls the gateway until the sandbox reports `status`, with a deadline. */
+async function waitForStatus(sandboxId: string, status: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = (await (await signedFetch("GET", `/v1/sandboxes/${sandboxId}`)).json()) as { status?: string };
+    if (info.status === status) return;
+    if (Date.now() > deadline) throw new Error(`${sandboxId} did not become ${status} (last: ${String(info.status)})`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 async function waitForFile(path: string, timeoutMs = 10_000): Promise<string> {
@@ -231,6 +243,7 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
     expect(env).toContain("LOOKOUT_REPO_URL=https://example.com/acme/app.git");
     expect(env).toContain("LOOKOUT_OPENCODE_BIN=/opt/lookout/opencode");
     expect(env).not.toContain("sk-ant-real-key");
+    expect(env).not.toContain(createRequest("sbx-life", "").sandboxToken);
     const providersLine = env.split("\n").find((line) => line.startsWith("LOOKOUT_MODEL_PROVIDERS="));
     const providers = ModelProviderConfigList.parse(JSON.parse(providersLine?.slice("LOOKOUT_MODEL_PROVIDERS=".length) ?? "null"));
     expect(providers).toEqual([
@@ -239,7 +252,8 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
         kind: "anthropic",
         // The sandbox has its own network: its relay, at the uplink's URL, leads to the model proxy.
         baseUrl: `${UPLINK.url}/model-proxy/anthropic`,
-        apiKey: createRequest("sbx-life", "").sandboxToken,
+        // A placeholder the bridge's model relay swaps for the token: OpenCode never holds it.
+        apiKey: SANDBOX_TOKEN_API_KEY,
         models: ["claude-sonnet-4-5", "claude-opus-4-1"],
       },
     ]);
@@ -346,5 +360,19 @@ describe("model proxy", () => {
       headers: { "x-api-key": request.sandboxToken },
     });
     expect(afterTerminate.status).toBe(401);
+  });
+
+  it("refuses a sandbox that has stopped at once, while its record still exists", async () => {
+    const request = createRequest("sbx-exited", "exit 0");
+    expect((await signedFetch("POST", "/v1/sandboxes", request)).status).toBe(201);
+    await waitForStatus("sbx-exited", "stopped");
+    const refused = await fetch(`${gateway.url}/model-proxy/anthropic/messages`, {
+      method: "POST",
+      headers: { "x-api-key": request.sandboxToken },
+    });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: { code: "INVALID_TOKEN", message: expect.stringContaining("stopped") } });
+    expect((await signedFetch("GET", "/v1/sandboxes/sbx-exited")).status).toBe(200);
+    expect((await signedFetch("DELETE", "/v1/sandboxes/sbx-exited")).status).toBe(200);
   });
 });

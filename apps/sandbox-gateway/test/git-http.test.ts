@@ -95,7 +95,7 @@ function settings(overrides: Partial<GatewaySettings> = {}): GatewaySettings {
     gitCredentialSecret: GIT_SECRET,
     publicUrl: undefined,
     provider: { kind: "local", bridgeBundle: "/nonexistent", opencodeBin: undefined, bwrapPath: "/usr/bin/bwrap", unsafeNoSandbox: true },
-    models: { scriptedUrl: undefined, anthropic: undefined, openai: undefined, openaiCompatible: undefined },
+    models: { scriptedUrl: undefined, scriptedToken: undefined, anthropic: undefined, openai: undefined, openaiCompatible: undefined },
     logLevel: "error",
     ...overrides,
   };

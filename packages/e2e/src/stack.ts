@@ -45,13 +45,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const [workerPort, gatewayPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${workerPort}`;
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  const loginToken = randomBytes(24).toString("base64url");
+  const loginToken = randomBytes(32).toString("base64url");
+  // Only the gateway's model proxy holds it; nothing else on the host can use the offline model.
+  const modelToken = randomBytes(32).toString("base64url");
   const gatewaySecret = randomBytes(32).toString("base64url");
   const gitCredentialSecret = randomBytes(32).toString("base64url");
   const output: string[] = [];
   const children: ChildProcess[] = [];
 
-  const model = await startScriptedModel({ port: 0, host: "127.0.0.1" });
+  const model = await startScriptedModel({ port: 0, host: "127.0.0.1", token: modelToken });
 
   const config = join(stateDir, "wrangler.toml");
   writeFileSync(config, workerConfig(options.vars ?? {}, url, gatewayUrl));
@@ -108,6 +110,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       LOOKOUT_SANDBOX_PROVIDER: "local",
       LOOKOUT_DATA_DIR: join(stateDir, "gateway"),
       LOOKOUT_SCRIPTED_MODEL_URL: `${model.url.replace(/\/v1\/?$/, "")}/v1`,
+      LOOKOUT_SCRIPTED_MODEL_TOKEN: modelToken,
       ...options.gatewayEnv,
     },
     REPO_ROOT,

@@ -63,6 +63,18 @@ export type AgentIsolationMode = (typeof AGENT_ISOLATION_MODES)[number];
  */
 export const SANDBOX_TOKEN_API_KEY = "lookout-sandbox-token";
 
+/**
+ * The way out of a sandbox with its own network namespace: the gateway's relay socket, bound into
+ * the sandbox, and the loopback port the bridge forwards to it. Every Lookout URL in such a sandbox
+ * (control plane, the repository's git endpoint, the model proxy), and its HTTP(S) proxy, is this
+ * port; the control plane accepts it as the host a local repository is served from.
+ */
+export const UPLINK = {
+  socketPath: "/run/lookout/uplink.sock",
+  port: 4480,
+  url: "http://127.0.0.1:4480",
+} as const;
+
 /** Names a user secret may not take, because the sandbox's own contract uses them. */
 export const RESERVED_ENV_PREFIXES = ["LOOKOUT_"] as const;
 

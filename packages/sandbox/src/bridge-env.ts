@@ -1,4 +1,4 @@
-import { BRIDGE_ENV, localRepositoryUrl, type CreateSandboxRequest, type ModelProviderConfig } from "@lookout/protocol";
+import { BRIDGE_ENV, UPLINK, localRepositoryUrl, type CreateSandboxRequest, type ModelProviderConfig } from "@lookout/protocol";
 import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
 import type { SandboxProviderCapabilities } from "./provider";
 
@@ -19,17 +19,6 @@ export const IMAGE_LAYOUT: SandboxLayout = {
 };
 
 const RESERVED_NAME = /^LOOKOUT_/;
-
-/**
- * The way out of a sandbox with its own network namespace (`network: "uplink"`): the gateway's
- * relay socket, bound into the sandbox, and the loopback port the bridge forwards to it. Every
- * Lookout URL in such a sandbox, and its HTTP(S) proxy, is this port.
- */
-export const UPLINK = {
-  socketPath: "/run/lookout/uplink.sock",
-  port: 4480,
-  url: "http://127.0.0.1:4480",
-} as const;
 
 /** Names whose values route a sandbox's HTTP(S) through the relay; tools read either spelling. */
 const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] as const;
@@ -99,4 +88,12 @@ export function withLayout(env: Readonly<Record<string, string>>, layout: Sandbo
     XDG_CACHE_HOME: `${layout.home}/.cache`,
     XDG_STATE_HOME: `${layout.home}/.local/state`,
   };
+}
+
+/**
+ * For image-based sandboxes whose bridge runs as root: the agent runs as the image's own user, so
+ * nothing of the root-owned bridge (environment, memory, files) is readable to it.
+ */
+export function withSeparateAgentUser(env: Readonly<Record<string, string>>): Record<string, string> {
+  return { ...env, [BRIDGE_ENV.agentIsolation]: "separate-user", [BRIDGE_ENV.agentUser]: SANDBOX_IMAGE.user.name };
 }

@@ -11,3 +11,4 @@ export { buildVercelBaseSnapshot, vercelBootstrapScript, VERCEL_RUNTIME } from "
 export { ModalProvider, type ModalProviderOptions, classifyModalError } from "./modal/modal-provider";
 export { modalImage, fileWriteSteps } from "./modal/modal-image";
 export { allowedDomains, lookoutHosts, PRIVATE_CIDRS } from "./vendor-egress";
+export { UPLINK } from "@lookout/protocol";

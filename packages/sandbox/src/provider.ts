@@ -60,7 +60,7 @@ export interface SandboxCreateConfig {
   readonly timeoutMs: number;
   /**
    * For `network: "uplink"` providers: the host path of the gateway's relay socket for this
-   * sandbox, bound into it at `UPLINK_SOCKET_PATH`. Required by those providers.
+   * sandbox, bound into it at `UPLINK.socketPath`. Required by those providers.
    */
   readonly uplinkSocket?: string;
   /** Where the vendor's network controls may let the sandbox go (`network: "vendor"` providers). */

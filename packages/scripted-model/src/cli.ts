@@ -9,7 +9,8 @@ import { startScriptedModel } from "./server";
 const DEFAULT_PORT = 8789;
 
 const USAGE = `Usage: scripted-model [--port 8789] [--host 127.0.0.1] [--scripts file.json|module.ts] [--log-level info]
-Serves an OpenAI-compatible API (/v1/chat/completions, /v1/models) that plays scripts.`;
+Serves an OpenAI-compatible API (/v1/chat/completions, /v1/models) that plays scripts.
+With LOOKOUT_SCRIPTED_MODEL_TOKEN set, every request needs it as a bearer token.`;
 
 const Args = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
@@ -42,7 +43,9 @@ async function main(): Promise<void> {
   const logLevel: LogLevel = args["log-level"];
   const logger = createLogger("scripted-model", logLevel);
   const scripts = args.scripts ? await loadScripts(args.scripts) : [];
-  const model = await startScriptedModel({ port: args.port, host: args.host, scripts, logger });
+  // The token comes from the environment, never the command line (which other users can read).
+  const token = process.env.LOOKOUT_SCRIPTED_MODEL_TOKEN || undefined;
+  const model = await startScriptedModel({ port: args.port, host: args.host, scripts, logger, ...(token ? { token } : {}) });
   process.stdout.write(`scripted model listening on ${model.url}\n`);
   const shutdown = (): void => {
     void model.close().then(() => process.exit(0));

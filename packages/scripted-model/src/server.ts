@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
@@ -16,6 +17,11 @@ export interface ScriptedModelOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
   host?: string;
+  /**
+   * When set, every request but `/health` must carry `Authorization: Bearer <token>`. The start
+   * command sets one, so only the gateway's model proxy (which holds it) can use the offline model.
+   */
+  token?: string;
   /** Scripts tried before the built-ins (in order). */
   scripts?: readonly ScriptInput[];
   /** Whether the built-in scripts are available after `scripts` (default true). */
@@ -140,9 +146,24 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     res.end("data: [DONE]\n\n");
   };
 
+  const expected = options.token ? createHash("sha256").update(options.token).digest() : undefined;
+  const authorized = (req: IncomingMessage): boolean => {
+    if (!expected) return true;
+    const header = req.headers.authorization ?? "";
+    const presented = /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, "") : "";
+    return timingSafeEqual(createHash("sha256").update(presented).digest(), expected);
+  };
+
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "");
     const route = async (): Promise<void> => {
+      if (path !== "/health" && !authorized(req)) {
+        req.resume();
+        throw new HttpError(
+          401,
+          openAiError("This offline model needs its token as a bearer token.", "invalid_request_error", "invalid_api_key"),
+        );
+      }
       if (path === "/v1/chat/completions" || path === "/chat/completions") {
         if (req.method !== "POST")
           throw new HttpError(405, openAiError(`Use POST for ${path}.`, "invalid_request_error", "method_not_allowed"));

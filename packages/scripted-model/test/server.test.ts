@@ -327,3 +327,29 @@ describe("loadScripts", () => {
     await expect(loadScripts(bad)).rejects.toThrow(/regular expression|step needs/);
   });
 });
+
+describe("with a token", () => {
+  it("refuses every request without the right bearer token, and answers with it", async () => {
+    const locked = await startScriptedModel({ token: "offline-model-token-0123456789" });
+    try {
+      const body = JSON.stringify({ model: "demo", messages: [{ role: "user", content: "hello" }] });
+      const post = (authorization?: string) =>
+        fetch(`${locked.url}/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+          body,
+        });
+      for (const refused of [await post(), await post("Bearer wrong"), await post("offline-model-token-0123456789")]) {
+        expect(refused.status).toBe(401);
+        expect(await refused.json()).toMatchObject({ error: { code: "invalid_api_key" } });
+      }
+      expect((await fetch(`${locked.url}/models`)).status).toBe(401);
+      expect(locked.requests).toHaveLength(0);
+      expect((await post("Bearer offline-model-token-0123456789")).status).toBe(200);
+      const health = await fetch(`${locked.url.replace(/\/v1$/, "")}/health`);
+      expect(await health.json()).toEqual({ ok: true });
+    } finally {
+      await locked.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import {
   LookoutError,
   mintGitCredential,
   type PullRequest,
+  UPLINK,
 } from "@lookout/protocol";
 import type { RepositoryRecord } from "../db/repositories";
 import type { Env } from "../env";
@@ -81,9 +82,13 @@ export class LocalScmProvider implements ScmProvider {
   }
 
   async gitCredential(input: CredentialInput): Promise<GitCredentialResponse> {
-    const gatewayHost = new URL(this.env.GATEWAY_PUBLIC_URL ?? this.env.GATEWAY_URL).host;
-    if (input.request.host !== gatewayHost)
-      throw new LookoutError("FORBIDDEN", `This session's repository is served by ${gatewayHost}, not ${input.request.host}.`);
+    // Sandboxes with their own network reach the gateway through their relay, at the uplink's URL.
+    const gatewayHosts = [new URL(this.env.GATEWAY_PUBLIC_URL ?? this.env.GATEWAY_URL).host, new URL(UPLINK.url).host];
+    if (!gatewayHosts.includes(input.request.host))
+      throw new LookoutError(
+        "FORBIDDEN",
+        `This session's repository is served by ${gatewayHosts.join(" or ")}, not ${input.request.host}.`,
+      );
     const path = requestedPath(input.request);
     if (path !== null && path !== localRepositoryPath(input.session.id))
       throw new LookoutError("FORBIDDEN", "Credentials are only issued for this session's repository.");

@@ -1,7 +1,7 @@
 import { refuseDomainPolicy } from "../vendor-egress";
 import { randomBytes } from "node:crypto";
 import { Daytona, DaytonaConnectionError, DaytonaError, DaytonaTimeoutError, type Sandbox } from "@daytonaio/sdk";
-import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
+import { IMAGE_LAYOUT, withLayout, withSeparateAgentUser } from "../bridge-env";
 import { classifyErrno, classifyHttpStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
 import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
@@ -90,8 +90,9 @@ export class DaytonaProvider implements SandboxProvider {
       this.client.create(
         {
           snapshot,
-          user: SANDBOX_IMAGE.user.name,
-          envVars: withLayout(config.env, IMAGE_LAYOUT),
+          // The bridge runs as root and starts the agent as the image's user (separate-user isolation).
+          user: "root",
+          envVars: withLayout(withSeparateAgentUser(config.env), IMAGE_LAYOUT),
           labels: { "lookout.sandbox-id": config.sandboxId },
           public: false,
           // Daytona stops sandboxes after this many idle minutes; the control plane stops them

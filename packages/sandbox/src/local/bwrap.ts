@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
-import { UPLINK } from "../bridge-env";
+import { UPLINK } from "@lookout/protocol";
 
 /** Where the host's tools appear inside a local sandbox (the same paths as in the image). */
 export const SANDBOX_PATHS = {

@@ -50,7 +50,12 @@ interface LiveSandbox {
   timeout: NodeJS.Timeout | undefined;
 }
 
-const DEFAULT_COMMAND = [SANDBOX_PATHS.bridgeNode, SANDBOX_PATHS.bridge] as const;
+/**
+ * The bridge, started through a shell's `exec`: bubblewrap execs its command while it still holds
+ * capabilities, and the kernel marks a process non-dumpable for an unreadable binary only when the
+ * exec happens without them. The shell's exec does, so the bridge starts non-dumpable.
+ */
+const DEFAULT_COMMAND = ["/bin/sh", "-c", 'exec "$0" "$@"', SANDBOX_PATHS.bridgeNode, SANDBOX_PATHS.bridge] as const;
 /** Execute-only: its user can run it but not read it (see `SANDBOX_PATHS.bridgeNode`). */
 const EXECUTE_ONLY = 0o111;
 
@@ -283,7 +288,12 @@ export class LocalProvider implements SandboxProvider {
     // The sandbox token travels on the bridge's stdin, never in an environment: bubblewrap's own
     // process inside the sandbox is readable by the agent's uid and keeps the environment it got.
     const { [BRIDGE_ENV.sandboxToken]: token, ...rest } = config.env;
-    const env: Record<string, string> = token === undefined ? rest : { ...rest, [BRIDGE_ENV.sandboxTokenSource]: "stdin" };
+    const env: Record<string, string> = {
+      ...rest,
+      ...(token === undefined ? {} : { [BRIDGE_ENV.sandboxTokenSource]: "stdin" }),
+      // The agent runs as the bridge's uid here, so the bridge must be non-dumpable or refuse to start.
+      [BRIDGE_ENV.agentIsolation]: "non-dumpable",
+    };
     // The child keeps its own copy of the log descriptor once spawned.
     const logFd = openSync(join(dir, "log"), "a");
     try {

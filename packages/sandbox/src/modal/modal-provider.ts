@@ -14,7 +14,7 @@ import {
   type Image,
 } from "modal";
 import { z } from "zod";
-import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
+import { IMAGE_LAYOUT, withLayout, withSeparateAgentUser } from "../bridge-env";
 import { classifyErrno, classifyGrpcStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
 import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
@@ -81,7 +81,7 @@ export class ModalProvider implements SandboxProvider {
     const sandbox = await this.call("create the sandbox", () =>
       this.client.sandboxes.create(app, image, {
         command: [...SANDBOX_IMAGE.command],
-        env: withLayout(config.env, IMAGE_LAYOUT),
+        env: withLayout(withSeparateAgentUser(config.env), IMAGE_LAYOUT),
         workdir: SANDBOX_IMAGE.workspaceDir,
         // Modal takes whole seconds.
         timeoutMs: Math.ceil(Math.min(config.timeoutMs, this.capabilities.maxTimeoutMs) / 1000) * 1000,
