@@ -64,6 +64,8 @@ export const SANDBOX_IMAGE = {
     // playwright-core drives the distribution's Chromium; no browser is ever downloaded.
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: "1",
     LOOKOUT_CHROMIUM_BIN: "/usr/bin/chromium",
+    // Node tools (npm, the agent's scripts) trust the system's CA store, as curl and git do.
+    NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt",
   },
   command: ["node", "/opt/lookout/bridge.mjs"],
 } as const satisfies SandboxImageDefinition;

@@ -75,6 +75,12 @@ export const UPLINK = {
   url: "http://127.0.0.1:4480",
 } as const;
 
+/**
+ * Every sandbox token starts with this, so a token that leaks into text is recognisable (the event
+ * log's redactor hides it by pattern even when it does not know the value).
+ */
+export const SANDBOX_TOKEN_PREFIX = "lks_";
+
 /** Names a user secret may not take, because the sandbox's own contract uses them. */
 export const RESERVED_ENV_PREFIXES = ["LOOKOUT_"] as const;
 

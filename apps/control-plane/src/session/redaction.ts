@@ -1,4 +1,4 @@
-import { BridgeEventPayload, LookoutError, toBase64Url } from "@lookout/protocol";
+import { BridgeEventPayload, LookoutError, SANDBOX_TOKEN_PREFIX, toBase64Url } from "@lookout/protocol";
 
 /**
  * Hides secret values in what the bridge reports before the session stores or broadcasts it: the
@@ -32,8 +32,8 @@ export const MIN_SECRET_CHARS = 6;
 /** A trailing run of at least this many characters that begins a secret is hidden while a stream is open. */
 export const MIN_PARTIAL_SECRET_CHARS = 3;
 
-/** Every sandbox token starts with this, so one is recognised even when its value is not known. */
-export const SANDBOX_TOKEN_PREFIX = "lks_";
+/** Every sandbox token starts with `SANDBOX_TOKEN_PREFIX` (protocol), so one is recognised even when its value is not known. */
+export { SANDBOX_TOKEN_PREFIX };
 
 /** What replaces a secret in the log. */
 export function secretMarker(label: string): string {
