@@ -30,12 +30,12 @@ export async function fakeGateway(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.pathname === "/__fake/state") return Response.json(state);
   if (url.pathname === "/__fake/fail" && request.method === "POST") {
-    const { kinds } = (await request.json()) as { kinds: ("transient" | "permanent")[] };
+    const { kinds } = await request.json<{ kinds: ("transient" | "permanent")[] }>();
     state.failNext.push(...kinds);
     return Response.json({ ok: true });
   }
   if (url.pathname === "/__fake/git" && request.method === "POST") {
-    const patch = (await request.json()) as Partial<FakeState["git"]>;
+    const patch = await request.json<Partial<FakeState["git"]>>();
     state.git = { ...state.git, ...patch };
     return Response.json({ ok: true });
   }
@@ -55,6 +55,13 @@ export async function fakeGateway(request: Request): Promise<Response> {
   if (url.pathname.startsWith("/v1/git/")) {
     const input = JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>;
     state.git.calls.push({ path: url.pathname, body: input });
+    if (url.pathname === "/v1/git/check") {
+      // Like the real gateway's roots: system directories are never repositories.
+      const path = String(input.repositoryPath);
+      if (/^\/(etc|proc|sys|dev)(\/|$)/.test(path))
+        return Response.json({ error: { code: "FORBIDDEN", message: `${path} is a system directory.` } }, { status: 403 });
+      return Response.json({ repositoryPath: path });
+    }
     if (url.pathname === "/v1/git/branches") return Response.json({ branches: [{ name: "main", sha: "1".repeat(40) }] });
     if (url.pathname === "/v1/git/compare") {
       if (!state.git.review) return Response.json({ error: { code: "BRANCH_NOT_PUSHED", message: "not pushed" } }, { status: 409 });

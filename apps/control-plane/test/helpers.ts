@@ -145,7 +145,7 @@ export interface FakeGatewayState {
 
 export async function gatewayState(): Promise<FakeGatewayState> {
   const response = await env.GATEWAY!.fetch("http://gateway/__fake/state");
-  return (await response.json()) as FakeGatewayState;
+  return response.json<FakeGatewayState>();
 }
 
 export async function failNextSpawns(...kinds: ("transient" | "permanent")[]): Promise<void> {

@@ -56,6 +56,14 @@ describe("repositories CRUD", () => {
     expect(await read.json()).toEqual({ repository });
   });
 
+  it("refuses a local path the gateway does not admit, such as /etc, and stores nothing", async () => {
+    const before = await snapshot();
+    const refused = await create({ kind: "local", name: "etc", path: "/etc" });
+    expect(refused.status).toBe(403);
+    expect(await errorCode(refused)).toBe("FORBIDDEN");
+    expect(await snapshot()).toEqual(before);
+  });
+
   it("registers a GitHub repository as owner/name and lists it", async () => {
     const repository = await createOk({ kind: "github", owner: "acme", name: "widgets", defaultBranch: "trunk" });
     expect(repository).toMatchObject({ fullName: "acme/widgets", owner: "acme", path: null, defaultBranch: "trunk", description: null });

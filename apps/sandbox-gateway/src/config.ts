@@ -69,6 +69,8 @@ export interface GatewaySettings {
   readonly gitCredentialSecret?: string | undefined;
   /** The gateway's address as seen from inside sandboxes (the model proxy's base). */
   readonly publicUrl: string | undefined;
+  /** Colon-separated directories local repositories may live in (`LOOKOUT_LOCAL_REPO_ROOTS`); default: home and `.lookout/`. */
+  readonly localRepoRoots?: string | undefined;
   readonly provider: ProviderSettings;
   readonly models: ModelSettings;
   readonly logLevel: "debug" | "info" | "warn" | "error";
@@ -104,6 +106,7 @@ const BaseEnv = z.object({
   LOOKOUT_LOG_LEVEL: optional.pipe(z.enum(["debug", "info", "warn", "error"]).optional()),
   LOOKOUT_SCRIPTED_MODEL_URL: optional.pipe(z.string().url().optional()),
   LOOKOUT_SCRIPTED_MODEL_TOKEN: optional.pipe(z.string().min(16).optional()),
+  LOOKOUT_LOCAL_REPO_ROOTS: optional,
   ANTHROPIC_API_KEY: optional,
   ANTHROPIC_BASE_URL: optional.pipe(z.string().url().optional()),
   LOOKOUT_ANTHROPIC_MODELS: modelList(DEFAULT_ANTHROPIC_MODELS),
@@ -197,6 +200,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
     serviceSecret: e.LOOKOUT_SERVICE_SECRET_CONTROL_PLANE,
     gitCredentialSecret: e.LOOKOUT_GIT_CREDENTIAL_SECRET,
     publicUrl: e.LOOKOUT_GATEWAY_PUBLIC_URL,
+    localRepoRoots: e.LOOKOUT_LOCAL_REPO_ROOTS,
     provider,
     logLevel: e.LOOKOUT_LOG_LEVEL ?? "info",
     models: {

@@ -5,6 +5,7 @@ import { LookoutError, MemoryNonceStore, verifySignedRequest, type NonceStore } 
 import { createLogger, describeError, type Logger, type SandboxEgress, type SandboxProvider } from "@lookout/sandbox";
 import { MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
 import { GIT_PATH_PREFIX, handleGitHttp, installHooks } from "./git/http-backend";
+import { RepositoryRoots } from "./git/repo-roots";
 import { routeGit } from "./git/routes";
 import { readBody, sendJson, toErrorResponse } from "./http";
 import { proxyTargets } from "./model-providers";
@@ -44,7 +45,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const nonces = config.nonces ?? new MemoryNonceStore();
   const targets = proxyTargets(config.models);
   const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
-  const gitDirs = await installHooks(config.dataDir);
+  const gitDirs = { ...(await installHooks(config.dataDir)), roots: await RepositoryRoots.create(config.repoRoot, config.localRepoRoots) };
   const egress = config.egress ?? { mode: "public" };
   const relays = await SandboxRelays.create({ egress, logger });
   if (!config.gitCredentialSecret) {

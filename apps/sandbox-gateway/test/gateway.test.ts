@@ -41,7 +41,7 @@ async function startUpstream(): Promise<FakeUpstream> {
       });
       response.writeHead(200, { "content-type": "text/event-stream" });
       response.write("data: first\n\n");
-      new Promise<void>((resolve) => (release = resolve)).then(() => response.end("data: second\n\n"));
+      void new Promise<void>((resolve) => (release = resolve)).then(() => response.end("data: second\n\n"));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

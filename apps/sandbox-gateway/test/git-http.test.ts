@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -87,7 +87,8 @@ async function commitAs(cwd: string, file: string, content: string, author: stri
 
 function settings(overrides: Partial<GatewaySettings> = {}): GatewaySettings {
   return {
-    repoRoot: dataDir,
+    // Lookout itself lives elsewhere: repositories inside its installation are refused.
+    repoRoot: join(dataDir, "lookout-install"),
     host: "127.0.0.1",
     port: 0,
     dataDir,
@@ -97,6 +98,8 @@ function settings(overrides: Partial<GatewaySettings> = {}): GatewaySettings {
     provider: { kind: "local", bridgeBundle: "/nonexistent", opencodeBin: undefined, bwrapPath: "/usr/bin/bwrap", unsafeNoSandbox: true },
     models: { scriptedUrl: undefined, scriptedToken: undefined, anthropic: undefined, openai: undefined, openaiCompatible: undefined },
     logLevel: "error",
+    // The test's repositories live in the system's temporary directory.
+    localRepoRoots: realpathSync(tmpdir()),
     ...overrides,
   };
 }

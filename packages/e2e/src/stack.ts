@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -111,6 +111,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       LOOKOUT_DATA_DIR: join(stateDir, "gateway"),
       LOOKOUT_SCRIPTED_MODEL_URL: `${model.url.replace(/\/v1\/?$/, "")}/v1`,
       LOOKOUT_SCRIPTED_MODEL_TOKEN: modelToken,
+      // Test repositories are made in the system's temporary directory.
+      LOOKOUT_LOCAL_REPO_ROOTS: realpathSync(tmpdir()),
       ...options.gatewayEnv,
     },
     REPO_ROOT,

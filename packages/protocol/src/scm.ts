@@ -136,6 +136,13 @@ export const PushDecisionRequest = z.object({ decision: z.enum(["approve", "reje
 // ---------------------------------------------------------------- the gateway's git operations
 
 /** `POST /v1/git/branches`: branches of a host repository. */
+/**
+ * `POST /v1/git/check`: whether a host path may be registered as a local repository (a git
+ * repository under the gateway's allowed roots); answers its canonical path.
+ */
+export const GitCheckRequest = z.object({ repositoryPath: z.string().startsWith("/").max(4096) });
+export const GitCheckResponse = z.object({ repositoryPath: z.string().startsWith("/") });
+
 export const GitBranchesRequest = z.object({ repositoryPath: z.string().startsWith("/").max(4096) });
 export const GitBranchesResponse = z.object({ branches: z.array(z.object({ name: z.string(), sha: CommitSha })) });
 

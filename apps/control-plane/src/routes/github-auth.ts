@@ -35,7 +35,7 @@ const GithubOrgs = z.array(z.object({ login: z.string() }));
  */
 export const githubAuthRoutes = new Hono<AppEnv>();
 
-githubAuthRoutes.get("/", async (c) => {
+githubAuthRoutes.get("/", (c) => {
   const { clientId } = oauthClient(c.env);
   const state = randomToken(24);
   setCookie(c, STATE_COOKIE, state, {

@@ -5,6 +5,7 @@ import { RepositoryStore, toRepositoryDto } from "../db/repositories";
 import type { SecretScope } from "../db/secrets";
 import type { AppEnv } from "../http/app-env";
 import { readJson } from "../http/validate";
+import { GatewayGit } from "../scm/gateway-git";
 import { deleteSecret, listSecrets, putSecret } from "./secrets";
 
 /** Repositories and their own secrets, mounted at `/api/repositories`. Writes are admin-only. */
@@ -16,7 +17,9 @@ repositoriesRoutes.get("/", async (c) => {
 });
 
 repositoriesRoutes.post("/", requireAdmin, async (c) => {
-  const input = await readJson(c, RepositoryInput);
+  const parsed = await readJson(c, RepositoryInput);
+  // A local repository must be a git repository where the gateway allows them; it says which path.
+  const input = parsed.kind === "local" ? { ...parsed, path: await GatewayGit.fromEnv(c.env).check(parsed.path) } : parsed;
   const record = await new RepositoryStore(c.env.DB).create(input);
   return c.json({ repository: toRepositoryDto(record) }, 201);
 });

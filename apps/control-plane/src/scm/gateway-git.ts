@@ -1,6 +1,7 @@
 import {
   type ErrorBody,
   GitBranchesResponse,
+  GitCheckResponse,
   type GitCompareRequest,
   GitCompareResponse,
   type GitMergeRequest,
@@ -32,6 +33,11 @@ export class GatewayGit {
       env.GATEWAY_SERVICE_SECRET,
       binding ? (input, init) => binding.fetch(input, init) : (input, init) => fetch(input, init),
     );
+  }
+
+  /** The canonical path of a host repository the gateway admits (a git repository under its roots). */
+  async check(repositoryPath: string): Promise<string> {
+    return (await this.call("/v1/git/check", { repositoryPath }, GitCheckResponse)).repositoryPath;
   }
 
   async branches(repositoryPath: string): Promise<{ name: string; sha: string }[]> {

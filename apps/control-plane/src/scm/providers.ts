@@ -227,10 +227,10 @@ export class GitHubScmProvider implements ScmProvider {
     };
   }
 
-  async afterPush(_repository: RepositoryRecord, pullRequest: PullRequest, headSha: string, now: number): Promise<PullRequest | null> {
+  afterPush(_repository: RepositoryRecord, pullRequest: PullRequest, headSha: string, now: number): Promise<PullRequest | null> {
     // GitHub moves the pull request with the branch; the record follows (webhooks confirm it).
-    if (pullRequest.state !== "open" || pullRequest.headSha === headSha) return null;
-    return { ...pullRequest, headSha, updatedAt: now };
+    if (pullRequest.state !== "open" || pullRequest.headSha === headSha) return Promise.resolve(null);
+    return Promise.resolve({ ...pullRequest, headSha, updatedAt: now });
   }
 }
 

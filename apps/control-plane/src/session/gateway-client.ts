@@ -84,7 +84,7 @@ function safeJson(text: string): unknown {
 
 function errorOf(data: unknown): ErrorBody["error"] | null {
   if (typeof data !== "object" || data === null || !("error" in data)) return null;
-  const error = (data as { error: unknown }).error;
+  const error = data.error;
   if (typeof error !== "object" || error === null) return null;
   const code = (error as { code?: unknown }).code;
   const message = (error as { message?: unknown }).message;

@@ -153,8 +153,8 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     });
   }
 
-  async authorizeBridge(sandboxId: string, token: string): Promise<"ok" | "unauthorized" | "gone"> {
-    return this.sessionCore().authorizeBridge(sandboxId, token);
+  authorizeBridge(sandboxId: string, token: string): Promise<"ok" | "unauthorized" | "gone"> {
+    return Promise.resolve(this.sessionCore().authorizeBridge(sandboxId, token));
   }
 
   /**
@@ -224,10 +224,11 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   // ---------------------------------------------------------------- the alarm
 
   /** The scheduler calls this when the earliest deadline is due. */
-  async onDeadline(): Promise<void> {
+  onDeadline(): Promise<void> {
     const core = this.sessionCore();
     durableObjectSql(this.ctx.storage).exec(`DELETE FROM meta WHERE key = 'alarm'`);
     core.onAlarm();
+    return Promise.resolve();
   }
 
   private armAlarm(at: number | null): void {

@@ -612,11 +612,11 @@ export class SessionCore {
       case "git.push": {
         if (event.promptId) this.requirePrompt(event.promptId);
         this.record(event);
-        const onPushed = this.ports.onBranchPushed;
-        if (event.status === "pushed" && onPushed) {
+        const ports = this.ports;
+        if (event.status === "pushed" && ports.onBranchPushed) {
           const session = this.requireSession();
           this.ports.defer(
-            onPushed(session, event.headSha).then((artifact) => {
+            ports.onBranchPushed(session, event.headSha).then((artifact) => {
               if (artifact) this.recordArtifact(artifact);
             }),
           );

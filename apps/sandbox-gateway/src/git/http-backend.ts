@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type GitCredentialClaims, LookoutError, verifyGitCredential } from "@lookout/protocol";
+import type { RepositoryRoots } from "./repo-roots";
 import { describeError, type Logger } from "@lookout/sandbox";
 
 /**
@@ -27,6 +28,8 @@ export interface GitHttpContext {
   readonly hooksDir: string;
   /** An empty directory used as HOME, so no user or global git configuration applies. */
   readonly gitHome: string;
+  /** Where host repositories may live; checked on every request. */
+  readonly roots: RepositoryRoots;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -84,8 +87,10 @@ export async function handleGitHttp(request: IncomingMessage, response: ServerRe
     throw error;
   }
 
+  // The credential names the repository; it is served only while it is still an admitted one.
+  const repo = await context.roots.check(claims.repo);
   await runBackend(request, response, {
-    claims,
+    claims: { ...claims, repo },
     endpoint,
     query: url.search.slice(1),
     context,

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { stat } from "node:fs/promises";
 import {
   type GitCompareRequest,
   type GitMergeRequest,
@@ -9,6 +8,7 @@ import {
   type PullRequestFile,
   type PullRequestReview,
 } from "@lookout/protocol";
+import type { RepositoryRoots } from "./repo-roots";
 
 /**
  * Git operations on host repositories for local pull requests: list branches, review a branch
@@ -25,6 +25,8 @@ const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 export interface GitEnvironment {
   /** An empty directory used as HOME (and hooks path), so user configuration and hooks stay out. */
   readonly gitHome: string;
+  /** Where host repositories may live; every operation checks its path against them first. */
+  readonly roots: RepositoryRoots;
 }
 
 interface Run {
@@ -67,18 +69,13 @@ function git(
   });
 }
 
-async function requireRepository(path: string): Promise<void> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isDirectory()) throw new LookoutError("REPOSITORY_NOT_FOUND", `No repository exists at ${path} on the gateway's host.`);
-}
-
 async function branchSha(repo: string, branch: string, env: GitEnvironment): Promise<string | null> {
   const result = await git(repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}^{commit}`], env, { okCodes: [0, 1, 128] });
   return result.code === 0 ? result.stdout.trim() : null;
 }
 
-export async function listBranches(repo: string, env: GitEnvironment): Promise<{ name: string; sha: string }[]> {
-  await requireRepository(repo);
+export async function listBranches(path: string, env: GitEnvironment): Promise<{ name: string; sha: string }[]> {
+  const repo = await env.roots.check(path);
   const result = await git(repo, ["for-each-ref", "--format=%(objectname) %(refname:lstrip=2)", "refs/heads/"], env);
   return result.stdout
     .split("\n")
@@ -91,8 +88,7 @@ export async function listBranches(repo: string, env: GitEnvironment): Promise<{
 
 /** The review of `head` against `base`: commits on `head` only, and the diff from their merge base. */
 export async function compareBranches(request: GitCompareRequest, env: GitEnvironment): Promise<PullRequestReview> {
-  const repo = request.repositoryPath;
-  await requireRepository(repo);
+  const repo = await env.roots.check(request.repositoryPath);
   const baseSha = await branchSha(repo, request.base, env);
   if (!baseSha) throw new LookoutError("NOT_FOUND", `The base branch ${request.base} does not exist in the repository.`);
   const headSha = await branchSha(repo, request.head, env);
@@ -137,8 +133,7 @@ export async function compareBranches(request: GitCompareRequest, env: GitEnviro
  * when `base` is checked out somewhere, with a fast-forward in that work tree so its files follow.
  */
 export async function mergeBranches(request: GitMergeRequest, env: GitEnvironment): Promise<GitMergeResponse> {
-  const repo = request.repositoryPath;
-  await requireRepository(repo);
+  const repo = await env.roots.check(request.repositoryPath);
   const headSha = await branchSha(repo, request.head, env);
   if (!headSha) throw new LookoutError("BRANCH_NOT_PUSHED", `The branch ${request.head} does not exist in the repository.`);
   if (headSha !== request.expectedHeadSha) {

@@ -1,4 +1,4 @@
-import { GitBranchesRequest, GitCompareRequest, GitMergeRequest, LookoutError, summarizeIssues } from "@lookout/protocol";
+import { GitBranchesRequest, GitCheckRequest, GitCompareRequest, GitMergeRequest, LookoutError, summarizeIssues } from "@lookout/protocol";
 import type { z } from "zod";
 import { compareBranches, type GitEnvironment, listBranches, mergeBranches } from "./repo-ops";
 
@@ -15,6 +15,10 @@ export async function routeGit(
     case "/v1/git/branches": {
       const input = parse(GitBranchesRequest, request.body);
       return { status: 200, body: { branches: await listBranches(input.repositoryPath, env) } };
+    }
+    case "/v1/git/check": {
+      const input = parse(GitCheckRequest, request.body);
+      return { status: 200, body: { repositoryPath: await env.roots.check(input.repositoryPath) } };
     }
     case "/v1/git/compare":
       return { status: 200, body: await compareBranches(parse(GitCompareRequest, request.body), env) };

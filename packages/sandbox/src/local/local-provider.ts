@@ -180,7 +180,16 @@ export class LocalProvider implements SandboxProvider {
     return this.create({ ...config, source: { kind: "snapshot", snapshotId } });
   }
 
-  async status(providerId: string): Promise<SandboxState> {
+  status(providerId: string): Promise<SandboxState> {
+    try {
+      return Promise.resolve(this.currentState(providerId));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** What a sandbox is doing, from the live process table and the data directory. */
+  private currentState(providerId: string): SandboxState {
     const sandbox = this.live.get(providerId);
     if (sandbox) {
       if (!sandbox.exit) return "running";

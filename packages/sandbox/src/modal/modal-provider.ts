@@ -122,8 +122,9 @@ export class ModalProvider implements SandboxProvider {
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.client.close();
+    return Promise.resolve();
   }
 
   private appHandle(): Promise<App> {

@@ -216,13 +216,17 @@ export class ModalFake {
   }
 }
 
-interface FakeStatus {
-  code: grpc.status;
-  details: string;
+class FakeStatus extends Error {
+  constructor(
+    readonly code: grpc.status,
+    readonly details: string,
+  ) {
+    super(details);
+  }
 }
 
 function status(code: grpc.status, details: string): FakeStatus {
-  return { code, details };
+  return new FakeStatus(code, details);
 }
 
 function asServiceError(error: unknown): { code: grpc.status; details: string } {
