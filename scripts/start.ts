@@ -1,13 +1,14 @@
 /**
  * Starts the whole system locally: the scripted offline model (when no model key is set), the
- * sandbox gateway with the local bubblewrap provider, and the control-plane Worker under
- * `wrangler dev` with local D1 and Durable Object state. Prints the dashboard URL with a fresh
- * one-time login token. Everything it runs is a child process stopped by PID on exit.
+ * sandbox gateway with the local bubblewrap provider, and the control-plane Worker on wrangler's
+ * dev server (without its inspector) with local D1 and Durable Object state. Prints the dashboard
+ * URL with a fresh one-time login token. Everything it runs is a child process stopped by PID on exit.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -210,21 +211,27 @@ async function main(): Promise<void> {
     LOOKOUT_DATA_DIR: join(stateDir, "gateway"),
     LOOKOUT_SCRIPTED_MODEL_URL: scriptedUrl,
     LOOKOUT_SCRIPTED_MODEL_TOKEN: modelToken,
+    // The gateway's defaults (home and the installation's .lookout/), but with the state directory
+    // LOOKOUT_STATE_DIR names, so the demo repository in it is admitted there too.
+    LOOKOUT_LOCAL_REPO_ROOTS: process.env.LOOKOUT_LOCAL_REPO_ROOTS ?? [homedir(), stateDir].join(":"),
   });
 
+  // Not `wrangler dev`: its inspector cannot be turned off, and it hands the Worker's secrets to
+  // anything on the host that connects (scripts/worker-dev.ts).
   start(
     "worker",
     process.execPath,
     [
-      wrangler,
-      "dev",
+      tsx,
+      join(root, "scripts", "worker-dev.ts"),
+      "--config",
+      join(root, "wrangler.toml"),
       "--ip",
       host,
       "--port",
       String(workerPort),
       "--persist-to",
       persist,
-      "--show-interactive-dev-session=false",
       "--var",
       `GATEWAY_URL:http://${host}:${gatewayPort}`,
       "--var",

@@ -37,8 +37,8 @@ export interface Stack {
 
 /**
  * Starts the real system for a test: the scripted model (in this process), the sandbox gateway with
- * the local bubblewrap provider and `wrangler dev` (child processes, stopped by PID), each on a free
- * port with its own temporary state.
+ * the local bubblewrap provider and the Worker on wrangler's dev server (child processes, stopped by
+ * PID), each on a free port with its own temporary state.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stateDir = mkdtempSync(join(tmpdir(), "lookout-stack-"));
@@ -117,12 +117,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     REPO_ROOT,
   );
+  // The Worker without a DevTools inspector, as the start command runs it (scripts/worker-dev.ts).
   launch(
     "worker",
     [
-      wrangler,
-      "dev",
-      "-c",
+      tsx,
+      join(REPO_ROOT, "scripts", "worker-dev.ts"),
+      "--config",
       config,
       "--ip",
       "127.0.0.1",
@@ -130,7 +131,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       String(workerPort),
       "--persist-to",
       persist,
-      "--show-interactive-dev-session=false",
     ],
     quiet,
     stateDir,
