@@ -1,9 +1,9 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { LookoutError, sha256Hex } from "@lookout/protocol";
-import { describeError, type Logger, type SandboxProvider } from "@lookout/sandbox";
+import { describeError, type Logger, type SandboxProvider, SandboxProviderError, type SandboxState } from "@lookout/sandbox";
 import type { ProxyTarget } from "./model-providers";
-import type { SandboxRegistry } from "./registry";
+import type { SandboxRecord, SandboxRegistry } from "./registry";
 
 export const MODEL_PROXY_PREFIX = "/model-proxy/";
 
@@ -23,11 +23,70 @@ const DROPPED_REQUEST_HEADERS = new Set([
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "trailer"]);
 
+/** How long the model proxy trusts a remote provider's "running" (see `SandboxLiveness`). */
+export const REMOTE_STATUS_TTL_MS = 15_000;
+
+/**
+ * Whether the sandbox behind a token still runs, for the model proxy: a stopped sandbox's token
+ * must open nothing, though its record stays until the control plane terminates it.
+ *
+ * The local provider answers from its own process table, so it is asked on every request. A remote
+ * provider's answer is a call to its vendor's API, too slow and too fallible to make for every model
+ * request, so its "running" is trusted for `ttlMs`: a remote sandbox that stops by itself (its
+ * timeout, a crash) keeps model access that long at most. Stops the gateway makes itself take
+ * effect at once, through the registry: termination deletes the record, and a snapshot that stops
+ * the sandbox marks it stopped.
+ */
+export class SandboxLiveness {
+  /** providerId → when the provider last said it runs; remote providers only. */
+  private readonly confirmedAtMs = new Map<string, number>();
+
+  constructor(
+    private readonly provider: Pick<SandboxProvider, "name" | "status">,
+    private readonly ttlMs: number = REMOTE_STATUS_TTL_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Resolves if the record's sandbox runs; otherwise throws `INVALID_TOKEN`, or `PROVIDER_TRANSIENT` if the provider cannot say now. */
+  async assertRunning(record: SandboxRecord): Promise<void> {
+    if (record.stoppedAtMs !== undefined) throw stopped(record, "stopped");
+    const remote = this.provider.name !== "local";
+    const confirmed = this.confirmedAtMs.get(record.providerId);
+    if (remote && confirmed !== undefined && this.now() - confirmed < this.ttlMs) return;
+    let state: SandboxState;
+    try {
+      state = await this.provider.status(record.providerId);
+    } catch (error) {
+      this.confirmedAtMs.delete(record.providerId);
+      if (error instanceof SandboxProviderError && error.kind === "transient") {
+        throw new LookoutError("PROVIDER_TRANSIENT", `Whether the sandbox ${record.sandboxId} still runs cannot be told now; retry.`);
+      }
+      throw stopped(record, error instanceof SandboxProviderError && error.reason === "not_found" ? "gone" : "unknown");
+    }
+    if (state !== "running" && state !== "starting") {
+      this.confirmedAtMs.delete(record.providerId);
+      throw stopped(record, state);
+    }
+    if (remote) this.remember(record.providerId);
+  }
+
+  private remember(providerId: string): void {
+    const now = this.now();
+    // Confirmations of sandboxes nobody asks about any more go, so the map stays as small as the live set.
+    for (const [id, atMs] of this.confirmedAtMs) if (now - atMs >= this.ttlMs) this.confirmedAtMs.delete(id);
+    this.confirmedAtMs.set(providerId, now);
+  }
+}
+
+function stopped(record: SandboxRecord, state: string): LookoutError {
+  return new LookoutError("INVALID_TOKEN", `The sandbox ${record.sandboxId} is ${state}; its token no longer reaches the model.`);
+}
+
 export interface ModelProxyOptions {
   readonly targets: ReadonlyMap<string, ProxyTarget>;
   readonly registry: SandboxRegistry;
   /** Asked whether the caller's sandbox still runs: a stopped sandbox's token opens nothing. */
-  readonly provider: Pick<SandboxProvider, "status">;
+  readonly liveness: SandboxLiveness;
   readonly maxBodyBytes: number;
   readonly logger: Logger;
 }
@@ -59,10 +118,7 @@ export async function handleModelProxy(request: IncomingMessage, response: Serve
   const caller = options.registry.byToken(await sha256Hex(token));
   if (!caller) throw new LookoutError("INVALID_TOKEN", "The sandbox token is not one of a live sandbox.");
   // The record outlives its process until the control plane terminates it; the token must not.
-  const state = await options.provider.status(caller.providerId).catch(() => "unknown" as const);
-  if (state !== "running" && state !== "starting") {
-    throw new LookoutError("INVALID_TOKEN", `The sandbox ${caller.sandboxId} is ${state}; its token no longer reaches the model.`);
-  }
+  await options.liveness.assertRunning(caller);
 
   const declared = Number(request.headers["content-length"] ?? "0");
   if (Number.isFinite(declared) && declared > options.maxBodyBytes) {

@@ -15,6 +15,8 @@ const SandboxRecord = z.object({
   providerId: z.string(),
   tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
   createdAtMs: z.number().int(),
+  /** Set when the gateway stopped the sandbox without terminating it (a snapshot that stops it). */
+  stoppedAtMs: z.number().int().optional(),
 });
 export type SandboxRecord = z.infer<typeof SandboxRecord>;
 
@@ -41,7 +43,7 @@ export class SandboxRegistry {
     return this.records.get(sandboxId);
   }
 
-  /** The live sandbox whose token hashes to `tokenHash`, if any. */
+  /** The sandbox whose token hashes to `tokenHash`, if any (it may have stopped: see `SandboxLiveness`). */
   byToken(tokenHash: string): SandboxRecord | undefined {
     return this.byTokenHash.get(tokenHash);
   }
@@ -50,6 +52,17 @@ export class SandboxRegistry {
     const previous = this.records.get(record.sandboxId);
     if (previous) this.byTokenHash.delete(previous.tokenHash);
     this.index(record);
+    await this.persist();
+  }
+
+  /**
+   * Records that the gateway stopped a sandbox it keeps the record of (a snapshot that stops it):
+   * its token opens nothing from now on, without waiting for the provider's status to say so.
+   */
+  async markStopped(sandboxId: string, atMs: number = Date.now()): Promise<void> {
+    const record = this.records.get(sandboxId);
+    if (!record || record.stoppedAtMs !== undefined) return;
+    this.index({ ...record, stoppedAtMs: atMs });
     await this.persist();
   }
 

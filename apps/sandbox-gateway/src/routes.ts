@@ -170,6 +170,8 @@ async function snapshotSandbox(sandboxId: string, context: RouteContext): Promis
     throw new LookoutError("UNSUPPORTED", `The ${context.provider.name} provider cannot take snapshots.`);
   }
   const { snapshotId } = await context.provider.snapshot(record.providerId);
+  // A snapshot that stops the sandbox ends its token's model access now (see `SandboxLiveness`).
+  if (context.provider.capabilities.snapshotStopsSandbox) await context.registry.markStopped(sandboxId);
   context.logger.info("sandbox snapshot taken", { sandboxId, snapshotId });
   return { status: 200, body: { snapshotId } };
 }

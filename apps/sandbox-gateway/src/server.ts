@@ -9,7 +9,7 @@ import { RepositoryRoots } from "./git/repo-roots";
 import { routeGit } from "./git/routes";
 import { readBody, sendJson, toErrorResponse } from "./http";
 import { proxyTargets } from "./model-providers";
-import { handleModelProxy, MODEL_PROXY_PREFIX } from "./model-proxy";
+import { handleModelProxy, MODEL_PROXY_PREFIX, SandboxLiveness } from "./model-proxy";
 import { createProvider } from "./providers";
 import { SandboxRegistry } from "./registry";
 import { SandboxRelays } from "./relay/relays";
@@ -42,6 +42,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const provider =
     config.sandboxProvider ?? (await createProvider(config.provider, { dataDir: config.dataDir, repoRoot: config.repoRoot, logger }));
   const registry = SandboxRegistry.load(join(config.dataDir, "registry.json"));
+  const liveness = new SandboxLiveness(provider);
   const nonces = config.nonces ?? new MemoryNonceStore();
   const targets = proxyTargets(config.models);
   const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
@@ -70,7 +71,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       return;
     }
     if (path.startsWith(MODEL_PROXY_PREFIX)) {
-      await handleModelProxy(request, response, { targets, registry, provider, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger });
+      await handleModelProxy(request, response, { targets, registry, liveness, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger });
       return;
     }
     if (path.startsWith(GIT_PATH_PREFIX)) {
