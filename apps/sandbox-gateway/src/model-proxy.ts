@@ -1,27 +1,11 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { LookoutError, sha256Hex } from "@lookout/protocol";
+import { LookoutError, MODEL_PROXY_DROPPED_REQUEST_HEADERS, MODEL_PROXY_DROPPED_RESPONSE_HEADERS, sha256Hex } from "@lookout/protocol";
 import { describeError, type Logger, type SandboxProvider, SandboxProviderError, type SandboxState } from "@lookout/sandbox";
 import type { ProxyTarget } from "./model-providers";
 import type { SandboxRecord, SandboxRegistry } from "./registry";
 
 export const MODEL_PROXY_PREFIX = "/model-proxy/";
-
-/** Headers that describe one hop, or carry credentials we replace; never forwarded. */
-const DROPPED_REQUEST_HEADERS = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "authorization",
-  "x-api-key",
-]);
-const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "trailer"]);
 
 /** How long the model proxy trusts a remote provider's "running" (see `SandboxLiveness`). */
 export const REMOTE_STATUS_TTL_MS = 15_000;
@@ -128,7 +112,7 @@ export async function handleModelProxy(request: IncomingMessage, response: Serve
   const upstream = new URL(`${target.upstreamBaseUrl.replace(/\/+$/, "")}/${slash === -1 ? "" : rest.slice(slash + 1)}${url.search}`);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined && !DROPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
+    if (value !== undefined && !MODEL_PROXY_DROPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
   }
   if (target.apiKey !== undefined) {
     if (target.auth === "x-api-key") headers["x-api-key"] = target.apiKey;
@@ -141,7 +125,7 @@ export async function handleModelProxy(request: IncomingMessage, response: Serve
     const outgoing = send(upstream, { method: request.method, headers }, (incoming) => {
       const responseHeaders: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(incoming.headers)) {
-        if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
+        if (value !== undefined && !MODEL_PROXY_DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
       }
       response.writeHead(incoming.statusCode ?? 502, responseHeaders);
       // Streamed completions must reach the sandbox chunk by chunk.

@@ -2,7 +2,12 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
-import { SANDBOX_TOKEN_API_KEY, type ModelProviderConfig } from "@lookout/protocol";
+import {
+  MODEL_PROXY_DROPPED_REQUEST_HEADERS,
+  MODEL_PROXY_DROPPED_RESPONSE_HEADERS,
+  SANDBOX_TOKEN_API_KEY,
+  type ModelProviderConfig,
+} from "@lookout/protocol";
 import { errorMessage, type Logger } from "./logger";
 
 /**
@@ -15,22 +20,6 @@ import { errorMessage, type Logger } from "./logger";
  * call to the proxy with the token added. The agent can make model calls, as it always could, but
  * never holds the token.
  */
-
-/** Headers that describe one hop or carry the caller's key; never forwarded. */
-const DROPPED_REQUEST_HEADERS = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "authorization",
-  "x-api-key",
-]);
-const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "trailer"]);
 
 export interface ModelRelay {
   /** The providers as OpenCode is to see them: relayed ones point at the relay with its key. */
@@ -118,7 +107,7 @@ async function relay(
   const upstream = new URL(`${target}/${rest.join("/")}${url.search}`);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined && !DROPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
+    if (value !== undefined && !MODEL_PROXY_DROPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
   }
   // The proxy reads the token from either header; answer in the one the SDK chose.
   if (presented.header === "x-api-key") headers["x-api-key"] = context.sandboxToken;
@@ -129,7 +118,7 @@ async function relay(
     const outgoing = send(upstream, { method: request.method, headers }, (incoming) => {
       const responseHeaders: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(incoming.headers)) {
-        if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
+        if (value !== undefined && !MODEL_PROXY_DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
       }
       response.writeHead(incoming.statusCode ?? 502, responseHeaders);
       // Streamed completions arrive as they are made: nothing is buffered.

@@ -81,6 +81,32 @@ export const UPLINK = {
  */
 export const SANDBOX_TOKEN_PREFIX = "lks_";
 
+/**
+ * Headers the model proxy and the bridge's model relay never pass on: those that describe one hop,
+ * and the caller's own key, which each hop replaces with the next one's.
+ */
+export const MODEL_PROXY_DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "authorization",
+  "x-api-key",
+]);
+/** Hop-by-hop headers of a model response, not passed back to the caller. */
+export const MODEL_PROXY_DROPPED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "trailer",
+]);
+
 /** Names a user secret may not take, because the sandbox's own contract uses them. */
 export const RESERVED_ENV_PREFIXES = ["LOOKOUT_"] as const;
 

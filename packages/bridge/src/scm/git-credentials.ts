@@ -1,4 +1,5 @@
 import { GitCredentialRequest, GitCredentialResponse } from "@lookout/protocol";
+import type { ControlPlaneTarget } from "./pull-request-tool";
 
 /**
  * The bridge's git credentials. Right before each network git command (fetch, push) the bridge
@@ -13,14 +14,6 @@ const CREDENTIAL_TIMEOUT_MS = 20_000;
 
 /** Asks for a credential for the repository git is about to talk to. */
 export type GitCredentialSource = (request: GitCredentialRequest) => Promise<GitCredentialResponse>;
-
-export interface ControlPlaneTarget {
-  controlPlaneUrl: string;
-  sessionId: string;
-  sandboxId: string;
-  sandboxToken: string;
-  fetcher?: typeof fetch;
-}
 
 /** `POST /api/sessions/:id/git-credentials` as the sandbox. */
 export function controlPlaneCredentials(target: ControlPlaneTarget): GitCredentialSource {

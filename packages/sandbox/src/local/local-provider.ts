@@ -1,14 +1,15 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, realpathSync, statSync, writeFileSync } from "node:fs";
-import { chmod, copyFile, mkdir, rename, rm, utimes } from "node:fs/promises";
-import { BRIDGE_ENV } from "@lookout/protocol";
+import { closeSync, existsSync, openSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { BRIDGE_ENV } from "@lookout/protocol";
 import { promisify } from "node:util";
 import { IMAGE_LAYOUT, withLayout, type SandboxLayout } from "../bridge-env";
 import { classifyErrno, findErrno, providerError, SandboxProviderError } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
 import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
+import { prepareExecuteOnlyNode } from "./bridge-node";
 import { BWRAP_INSTALL_HINT, bwrapArgs, probeBubblewrap, SANDBOX_PATHS, SANDBOX_UID } from "./bwrap";
 
 const execFileAsync = promisify(execFile);
@@ -56,8 +57,6 @@ interface LiveSandbox {
  * exec happens without them. The shell's exec does, so the bridge starts non-dumpable.
  */
 const DEFAULT_COMMAND = ["/bin/sh", "-c", 'exec "$0" "$@"', SANDBOX_PATHS.bridgeNode, SANDBOX_PATHS.bridge] as const;
-/** Execute-only: its user can run it but not read it (see `SANDBOX_PATHS.bridgeNode`). */
-const EXECUTE_ONLY = 0o111;
 
 /**
  * Sandboxes as bubblewrap process trees on the gateway's host: the embedded default. Each sandbox
@@ -106,26 +105,13 @@ export class LocalProvider implements SandboxProvider {
     }
     await mkdir(join(options.dataDir, "sandboxes"), { recursive: true });
     await mkdir(join(options.dataDir, "snapshots"), { recursive: true });
-    if (!options.unsafeNoSandbox) await provider.prepareBridgeNode();
+    if (!options.unsafeNoSandbox) await prepareExecuteOnlyNode(provider.nodeBin, provider.bridgeNodeBin);
     return provider;
   }
 
   /** The execute-only copy of Node the bridge runs on, refreshed when the host's Node changes. */
   private get bridgeNodeBin(): string {
     return join(this.options.dataDir, "bin", "node");
-  }
-
-  private async prepareBridgeNode(): Promise<void> {
-    const source = statSync(this.nodeBin);
-    const target = this.bridgeNodeBin;
-    const current = existsSync(target) ? statSync(target) : undefined;
-    if (current && current.size === source.size && current.mtimeMs === source.mtimeMs && (current.mode & 0o777) === EXECUTE_ONLY) return;
-    await mkdir(dirname(target), { recursive: true });
-    const partial = `${target}.partial`;
-    await copyFile(this.nodeBin, partial);
-    await chmod(partial, EXECUTE_ONLY);
-    await utimes(partial, source.atime, source.mtime);
-    await rename(partial, target);
   }
 
   /** The host directory of one sandbox (tests inspect it; the gateway never exposes it). */
