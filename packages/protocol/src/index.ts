@@ -11,3 +11,4 @@ export * from "./parse.ts";
 export * from "./sandbox-env.ts";
 export * from "./git-credential.ts";
 export * from "./scm.ts";
+export * from "./origin.ts";
