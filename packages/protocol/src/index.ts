@@ -12,3 +12,4 @@ export * from "./sandbox-env.ts";
 export * from "./git-credential.ts";
 export * from "./scm.ts";
 export * from "./origin.ts";
+export * from "./backoff.ts";
