@@ -1,7 +1,6 @@
 import { BridgeMessage, type SessionCommand } from "@lookout/protocol";
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "../test/support/fake-clock";
-import { backoffDelayMs } from "./backoff";
 import { BridgeConnection, type AgentCommand, type SocketHandlers, type SocketLike } from "./connection";
 import { silentLogger } from "./logger";
 import { Outbox } from "./outbox";
@@ -220,13 +219,38 @@ describe("BridgeConnection", () => {
   });
 });
 
-describe("backoffDelayMs", () => {
-  it("doubles up to the cap with jitter in the upper half", () => {
-    const options = { baseMs: 500, maxMs: 30_000 };
-    expect(backoffDelayMs(0, options, () => 0)).toBe(250);
-    expect(backoffDelayMs(0, options, () => 1)).toBe(500);
-    expect(backoffDelayMs(3, options, () => 1)).toBe(4_000);
-    expect(backoffDelayMs(20, options, () => 1)).toBe(30_000);
-    expect(backoffDelayMs(20, options, () => 0)).toBe(15_000);
+describe("reconnect backoff", () => {
+  it("by default redials after 0.5 s to 30 s with jitter in the upper half of each window", () => {
+    const clock = new FakeClock();
+    const sockets: FakeSocket[] = [];
+    const connection = new BridgeConnection({
+      url: "ws://cp/api/sessions/s/bridge",
+      headers: {},
+      outbox: new Outbox(100),
+      clock,
+      logger: silentLogger,
+      socketFactory: (url, headers, handlers) => {
+        const socket = new FakeSocket(url, headers, handlers);
+        sockets.push(socket);
+        return socket;
+      },
+      heartbeatIntervalMs: 10_000,
+      livenessTimeoutMs: 0,
+      random: () => 0,
+      onCommand: () => undefined,
+      onFatal: () => undefined,
+    });
+    connection.start();
+    // random() = 0 gives the floor of each window: half of 0.5 s, 1 s, 2 s, … capped at 30 s.
+    const waits: number[] = [];
+    for (let dials = 1; dials <= 8; dials++) {
+      const before = clock.now();
+      sockets[dials - 1]?.terminate();
+      // Step a millisecond at a time up to a minute, so the wait is measured exactly.
+      while (sockets.length === dials && clock.now() - before < 60_000) clock.advance(1);
+      waits.push(clock.now() - before);
+    }
+    expect(waits).toEqual([250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000]);
+    connection.close();
   });
 });

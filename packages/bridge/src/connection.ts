@@ -1,5 +1,13 @@
-import { LookoutError, parseFrame, SessionCommand, typesOf, type BridgeEventPayload, type BridgeMessage } from "@lookout/protocol";
-import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
+import {
+  backoffDelayMs,
+  LookoutError,
+  parseFrame,
+  SessionCommand,
+  typesOf,
+  type BackoffPolicy,
+  type BridgeEventPayload,
+  type BridgeMessage,
+} from "@lookout/protocol";
 import type { Clock, Timer } from "./clock";
 import { errorMessage, type Logger } from "./logger";
 import type { Outbox } from "./outbox";
@@ -12,6 +20,14 @@ import type { Outbox } from "./outbox";
 export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409, 4410]);
 /** Critical events unacknowledged this long on a live socket are written again. */
 export const CRITICAL_RESEND_AFTER_MS = 30_000;
+/** Redial delays when none are configured: from 0.5 s, doubling to 30 s. */
+export const DEFAULT_RECONNECT_BACKOFF: ReconnectBackoff = { baseMs: 500, maxMs: 30_000 };
+
+/**
+ * The redial schedule's numbers. The jitter is always "equal": bridges that lost the same session
+ * spread their redials out, yet none redials instantly.
+ */
+export type ReconnectBackoff = Pick<BackoffPolicy, "baseMs" | "maxMs">;
 
 const SESSION_COMMAND_TYPES = typesOf(SessionCommand);
 
@@ -50,7 +66,7 @@ export interface ConnectionOptions {
   heartbeatIntervalMs: number;
   /** 0 disables liveness checks. */
   livenessTimeoutMs: number;
-  backoff?: BackoffOptions;
+  backoff?: ReconnectBackoff;
   random?: () => number;
   onCommand(command: AgentCommand): void;
   /** The session refused this bridge for good (close code 4401/4403/4410). */
@@ -229,7 +245,8 @@ export class BridgeConnection {
 
   private scheduleReconnect(): void {
     this.state = "connecting";
-    const delayMs = backoffDelayMs(this.attempt++, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
+    const backoff = this.options.backoff ?? DEFAULT_RECONNECT_BACKOFF;
+    const delayMs = backoffDelayMs(++this.attempt, { ...backoff, jitter: "equal" }, this.options.random);
     this.options.logger.info("reconnecting", { delayMs, attempt: this.attempt });
     this.reconnectTimer = this.options.clock.setTimeout(() => {
       if (this.state !== "closed") this.dial();

@@ -8,4 +8,3 @@ export { checkBranchName, isValidBranchName } from "./branch";
 export { EventTranslator, type TranslatorOutput } from "./translator";
 export { Outbox, type OutboxEntry } from "./outbox";
 export { BridgeConnection, FATAL_CLOSE_CODES, type SocketFactory, type SocketLike, type SocketHandlers } from "./connection";
-export { backoffDelayMs } from "./backoff";

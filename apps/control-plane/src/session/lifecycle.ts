@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { SandboxStatus } from "@lookout/protocol";
+import { backoffDelayMs, type SandboxStatus } from "@lookout/protocol";
 
 /** Lifecycle policy as pure functions: every timing rule of a session's sandbox lives here. */
 export const LIFECYCLE = {
@@ -77,6 +77,7 @@ export function circuitOpen(failures: number, lastFailureAt: number | null, now:
   return failures >= config.circuitBreakerThreshold && lastFailureAt !== null && now - lastFailureAt < config.circuitBreakerCooldownMs;
 }
 
+/** The wait after the `failures`-th consecutive transient spawn failure (1 = the first). No jitter: one alarm per session. */
 export function spawnRetryDelayMs(failures: number, config: LifecycleConfig = LIFECYCLE): number {
-  return Math.min(config.spawnRetryMaxMs, config.spawnRetryBaseMs * 2 ** Math.max(0, failures - 1));
+  return backoffDelayMs(failures, { baseMs: config.spawnRetryBaseMs, maxMs: config.spawnRetryMaxMs, jitter: "none" });
 }

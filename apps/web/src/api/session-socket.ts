@@ -1,4 +1,4 @@
-import { type ClientMessage, SOCKET_CLOSE_CODES } from "@lookout/protocol";
+import { backoffDelayMs, type ClientMessage, SOCKET_CLOSE_CODES } from "@lookout/protocol";
 import { ApiError } from "./api-error";
 import { parseServerFrame, type ParsedServerFrame } from "./server-frame";
 
@@ -229,13 +229,17 @@ export class SessionSocket {
     }, delayMs);
   }
 
-  /** Full jitter over an exponentially growing ceiling, so many tabs do not reconnect in step. */
+  /**
+   * Equal jitter over an exponentially growing ceiling, so many tabs do not reconnect in step yet
+   * none retries instantly. A healthy connection that drops has attempt 0; it waits like a first retry.
+   */
   #backoffMs(): number {
-    const initial = this.#options.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS;
-    const max = this.#options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
-    const ceiling = Math.min(max, initial * 2 ** Math.max(0, this.#attempt - 1));
-    const random = this.#options.random ?? Math.random;
-    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+    const policy = {
+      baseMs: this.#options.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS,
+      maxMs: this.#options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+      jitter: "equal",
+    } as const;
+    return backoffDelayMs(Math.max(1, this.#attempt), policy, this.#options.random);
   }
 
   #armPing(): void {
