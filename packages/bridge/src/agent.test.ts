@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BridgeEventPayload } from "@lookout/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { Agent, type BranchPusher, commitMessage, errorCode } from "./agent";
+import { Agent, type BranchPusher, errorCode } from "./agent";
 import { systemClock } from "./clock";
 import type { AgentCommand } from "./connection";
 import { Git } from "./git";
 import { silentLogger } from "./logger";
 import type { AgentBackend } from "./opencode-driver";
 import type { MessageWithParts } from "./opencode-events";
+import { commitMessage } from "./prompt-commit";
 
 const OC_SESSION = "ses_test";
 
@@ -242,8 +243,11 @@ describe("helpers", () => {
     expect(commitMessage("   ", "A", "s", "p").split("\n")[0]).toBe("Lookout changes");
   });
 
-  it("turn OpenCode error names into codes", () => {
-    expect(errorCode("APIError")).toBe("API_ERROR");
-    expect(errorCode("MessageOutputLengthError")).toBe("MESSAGE_OUTPUT_LENGTH_ERROR");
+  it("turn OpenCode error names into registry codes, and names it does not know into AGENT_FAILED", () => {
+    expect(errorCode("APIError")).toBe("MODEL_API_ERROR");
+    expect(errorCode("MessageOutputLengthError")).toBe("MODEL_OUTPUT_TOO_LONG");
+    expect(errorCode("PROMPT_REJECTED")).toBe("PROMPT_REJECTED");
+    expect(errorCode("SomeFutureError")).toBe("AGENT_FAILED");
+    expect(errorCode("constructor")).toBe("AGENT_FAILED");
   });
 });

@@ -1,26 +1,25 @@
-import type { BridgeEventPayload, ReasoningEffort } from "@lookout/protocol";
-import type { Clock, Timer } from "./clock";
+import { type BridgeEventPayload, type ErrorCode, isErrorCode, type ReasoningEffort } from "@lookout/protocol";
+import type { Clock } from "./clock";
 import { splitModelRef } from "./config";
 import type { AgentCommand } from "./connection";
 import type { Git } from "./git";
 import { errorMessage, type Logger } from "./logger";
 import type { AgentBackend } from "./opencode-driver";
-import { isRunFinalised, parseOpencodeEvent, type MessageWithParts } from "./opencode-events";
+import { parseOpencodeEvent } from "./opencode-events";
+import { commitPromptChanges, type PromptCommand } from "./prompt-commit";
+import {
+  DEFAULT_COMPLETION_POLL_MS,
+  DEFAULT_SETTLE_TIMEOUT_MS,
+  finalisedMessages,
+  pollCompletion,
+  RunningPrompt,
+} from "./prompt-completion";
 import { TextCoalescer } from "./text-coalescer";
 import { EventTranslator, type TranslatorOutput } from "./translator";
 
-/** How often OpenCode's status is polled while a prompt runs, in case an `idle` event was missed. */
-export const DEFAULT_COMPLETION_POLL_MS = 2_000;
 /** How long a stopped prompt may take to wind down before it is finished anyway. */
 export const DEFAULT_STOP_GRACE_MS = 15_000;
-/** How long to wait, after OpenCode goes idle, for it to finalise the run's messages. */
-export const DEFAULT_SETTLE_TIMEOUT_MS = 5_000;
-/** How often the messages are read while waiting for that. */
-const SETTLE_POLL_MS = 100;
-/** The longest commit subject line. */
-const MAX_SUBJECT_CHARS = 72;
 
-type PromptCommand = Extract<AgentCommand, { type: "command.prompt" }>;
 type PushDecided = Extract<AgentCommand, { type: "command.push.decided" }>;
 type Task = { kind: "prompt"; command: PromptCommand } | { kind: "snapshot" } | { kind: "push-decided"; command: PushDecided };
 
@@ -46,35 +45,6 @@ export interface AgentOptions {
   completionPollMs?: number;
   stopGraceMs?: number;
   settleTimeoutMs?: number;
-}
-
-/** The prompt OpenCode is working on. */
-class RunningPrompt {
-  stopRequested = false;
-  sawBusy = false;
-  /** Whether OpenCode has accepted the prompt (an abort before that would be lost). */
-  promptSent = false;
-  readonly errors: Array<{ name: string; message: string }> = [];
-  private settleResolve: (() => void) | undefined;
-  readonly settled: Promise<void>;
-  private isSettled = false;
-
-  constructor(
-    readonly promptId: string,
-    readonly startedAt: number,
-  ) {
-    this.settled = new Promise((resolve) => (this.settleResolve = resolve));
-  }
-
-  get done(): boolean {
-    return this.isSettled;
-  }
-
-  settle(): void {
-    if (this.isSettled) return;
-    this.isSettled = true;
-    this.settleResolve?.();
-  }
 }
 
 /**
@@ -265,12 +235,15 @@ export class Agent {
       this.recordError(run, { name: "PROMPT_REJECTED", message: errorMessage(error) });
       run.settle();
     }
-    const poll = this.pollCompletion(run);
+    const poll = pollCompletion(run, { ...this.options, pollMs: this.options.completionPollMs ?? DEFAULT_COMPLETION_POLL_MS });
     await run.settled;
     poll.cancel();
 
     try {
-      const messages = await this.finalisedMessages(run.promptId);
+      const messages = await finalisedMessages(run.promptId, {
+        ...this.options,
+        settleTimeoutMs: this.options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS,
+      });
       for (const output of this.translator.reconcile(messages)) this.apply(output);
     } catch (error) {
       logger.warn("could not reconcile messages", { promptId: run.promptId, error: errorMessage(error) });
@@ -280,7 +253,7 @@ export class Agent {
     this.current = undefined;
 
     const status = run.stopRequested ? "stopped" : run.errors.length > 0 ? "failed" : "completed";
-    const gitError = await this.commitChanges(command, before);
+    const gitError = await commitPromptChanges(this.options, command, before);
     if (!gitError) await this.push(run.promptId);
     const error = run.errors[0]?.message ?? gitError;
     emit({
@@ -290,78 +263,6 @@ export class Agent {
       ...(error ? { error } : {}),
     });
     logger.info("prompt finished", { promptId: run.promptId, status, errors: run.errors.length });
-  }
-
-  /** Commits the prompt's changes as its author; returns an error message if git failed. */
-  private async commitChanges(command: PromptCommand, before: string | undefined): Promise<string | undefined> {
-    const { git, emit, logger } = this.options;
-    try {
-      const message = commitMessage(command.text, command.author.name, this.options.lookoutSessionId, command.promptId);
-      const sha = await git.commitAll(message, command.gitAuthor);
-      const after = await git.head();
-      if (after && after !== before) {
-        const { files, diff } = await git.changesBetween(before, after);
-        if (files.length > 0) emit({ type: "files.changed", promptId: command.promptId, files, diff });
-      }
-      if (sha) {
-        const branch = await git.currentBranch();
-        emit({
-          type: "git.commit",
-          promptId: command.promptId,
-          sha,
-          branch,
-          message,
-          author: { name: command.gitAuthor.name, email: command.gitAuthor.email },
-        });
-        logger.info("committed", { promptId: command.promptId, sha, branch });
-      }
-      return undefined;
-    } catch (error) {
-      const message = `Committing the prompt's changes failed: ${errorMessage(error)}`;
-      emit({ type: "agent.error", promptId: command.promptId, message, code: "GIT_COMMIT_FAILED" });
-      return message;
-    }
-  }
-
-  /**
-   * The session's messages once OpenCode has finalised the run (see `isRunFinalised`), or as
-   * they are when that takes longer than the settle timeout.
-   */
-  private async finalisedMessages(promptId: string): Promise<MessageWithParts[]> {
-    const { backend, clock } = this.options;
-    const deadline = clock.now() + (this.options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS);
-    for (;;) {
-      const messages = await backend.messages();
-      if (isRunFinalised(messages)) return messages;
-      if (clock.now() >= deadline) {
-        this.options.logger.warn("opencode did not finalise the run in time", { promptId });
-        return messages;
-      }
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, SETTLE_POLL_MS));
-    }
-  }
-
-  /** Polls OpenCode's status so a missed `idle` event cannot hang the prompt. */
-  private pollCompletion(run: RunningPrompt): Timer {
-    const pollMs = this.options.completionPollMs ?? DEFAULT_COMPLETION_POLL_MS;
-    let timer: Timer;
-    const tick = (): void => {
-      if (run.done) return;
-      this.options.backend
-        .isBusy()
-        .then((busy) => {
-          // Only a prompt seen running can be done: OpenCode reports a session as idle while
-          // it is still loading providers for its first model call.
-          if (busy) run.sawBusy = true;
-          else if (run.sawBusy) run.settle();
-        })
-        .catch((error: unknown) => this.options.logger.warn("status poll failed", { error: errorMessage(error) }))
-        .finally(() => {
-          if (!run.done) timer = this.options.clock.setTimeout(tick, pollMs);
-        });
-    };
-    timer = this.options.clock.setTimeout(tick, pollMs);
-    return { cancel: () => timer.cancel() };
   }
 
   private onOpencodeEvent(raw: unknown): void {
@@ -406,13 +307,25 @@ export class Agent {
   }
 }
 
-/** OpenCode's error names (`APIError`, `MessageAbortedError`) as Lookout's UPPER_SNAKE codes. */
-export function errorCode(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
-    .replace(/[^A-Za-z0-9]+/g, "_")
-    .toUpperCase();
+/** OpenCode's error names (its SDK's `session.error` union) as registry codes. */
+const OPENCODE_ERROR_CODES = new Map<string, ErrorCode>([
+  ["APIError", "MODEL_API_ERROR"],
+  ["ProviderAuthError", "MODEL_AUTH_FAILED"],
+  ["MessageOutputLengthError", "MODEL_OUTPUT_TOO_LONG"],
+  ["StructuredOutputError", "MODEL_OUTPUT_INVALID"],
+  ["ContextOverflowError", "MODEL_CONTEXT_OVERFLOW"],
+  ["ContentFilterError", "MODEL_CONTENT_FILTERED"],
+  ["MessageAbortedError", "PROMPT_ABORTED"],
+  ["UnknownError", "AGENT_FAILED"],
+]);
+
+/**
+ * The registry code of an error a run recorded: one the agent chose (`PROMPT_REJECTED`) as is,
+ * OpenCode's error names mapped, and a name a later OpenCode adds as `AGENT_FAILED`.
+ */
+export function errorCode(name: string): ErrorCode {
+  if (isErrorCode(name)) return name;
+  return OPENCODE_ERROR_CODES.get(name) ?? "AGENT_FAILED";
 }
 
 /**
@@ -421,15 +334,4 @@ export function errorCode(name: string): string {
  */
 export function variantFor(effort: ReasoningEffort | undefined): string | undefined {
   return effort;
-}
-
-/** A commit message: the prompt's first line as the subject, then who asked and trailers. */
-export function commitMessage(prompt: string, authorName: string, sessionId: string, promptId: string): string {
-  const firstLine = prompt
-    .split("\n")
-    .map((line) => line.trim())
-    .find((line) => line.length > 0);
-  const subjectSource = firstLine ?? "Lookout changes";
-  const subject = subjectSource.length > MAX_SUBJECT_CHARS ? `${subjectSource.slice(0, MAX_SUBJECT_CHARS - 1).trimEnd()}…` : subjectSource;
-  return `${subject}\n\nPrompted by ${authorName} in Lookout.\n\nLookout-Session: ${sessionId}\nLookout-Prompt: ${promptId}`;
 }

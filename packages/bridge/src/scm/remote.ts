@@ -2,17 +2,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { checkBranchName } from "../branch";
-import {
-  execGit,
-  GitError,
-  gitEnvironment,
-  HARDENED_GIT_CONFIG,
-  protocolPolicy,
-  REMOTE_NAME,
-  type Git,
-  type GitResult,
-  type PrepareRemote,
-} from "../git";
+import { REMOTE_NAME, type Git, type PrepareRemote } from "../git";
+import { execGit, GitError, gitEnvironment, HARDENED_GIT_CONFIG, protocolPolicy, type GitResult } from "../git-command";
 import type { Logger } from "../logger";
 import { authorizationConfig, credentialRequestFor, type GitCredentialSource } from "./git-credentials";
 
