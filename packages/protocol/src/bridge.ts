@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { Author, Id, ModelRef, ReasoningEffort, Seq } from "./common.ts";
+import { Author, CommitSha, Id, ModelRef, ReasoningEffort, Seq } from "./common.ts";
+import { ErrorCode } from "./errors.ts";
 import {
   AgentErrorEvent,
   ArtifactEvent,
@@ -34,7 +35,7 @@ export const BridgeEventPayload = z.discriminatedUnion("type", [
     type: z.literal("push.approval.requested"),
     approvalId: Id,
     branch: z.string().min(1).max(250),
-    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    headSha: CommitSha,
     files: z.array(z.string().max(4096)).min(1).max(1000),
   }),
   z.object({ type: z.literal("snapshot.ready"), snapshotId: z.string().min(1).max(512) }),
@@ -81,11 +82,11 @@ export const SessionCommand = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("command.push.decided"),
     approvalId: Id,
-    headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    headSha: CommitSha,
     decision: z.enum(["approve", "reject"]),
   }),
   z.object({ type: z.literal("command.snapshot") }),
   z.object({ type: z.literal("command.shutdown") }),
-  z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal("error"), code: ErrorCode, message: z.string() }),
 ]);
 export type SessionCommand = z.infer<typeof SessionCommand>;

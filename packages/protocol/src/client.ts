@@ -12,6 +12,7 @@ import {
   Seq,
   SessionStatus,
 } from "./common.ts";
+import { ErrorCode } from "./errors.ts";
 import { SessionEvent } from "./events.ts";
 
 /** Frames a client (browser, bot) sends on the session socket. */
@@ -100,7 +101,7 @@ export const ServerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("prompt.accepted"), requestId: RequestId, promptId: Id, duplicate: z.boolean() }),
   z.object({
     type: z.literal("error"),
-    code: z.string(),
+    code: ErrorCode,
     message: z.string(),
     requestId: RequestId.optional(),
   }),

@@ -12,6 +12,13 @@ export const RequestId = z.string().min(1).max(128);
 
 export const Seq = z.number().int().nonnegative();
 
+/**
+ * A full commit hash (SHA-1, or SHA-256 repositories): the one schema every component validates
+ * commit hashes with. It lives here, beside `Id`, because events, bridge frames and the SCM DTOs
+ * all need it and `scm.ts` depends on the REST DTOs that depend on the events.
+ */
+export const CommitSha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "a full commit hash");
+
 export const ReasoningEffort = z.enum(["minimal", "low", "medium", "high", "max"]);
 export type ReasoningEffort = z.infer<typeof ReasoningEffort>;
 

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * The one registry of error codes shared by every process: the Worker's REST routes, the session
  * WebSocket hub, the sandbox gateway and the bridge. Each code has an HTTP status and a message that
@@ -89,24 +91,97 @@ export const ERROR_CODES = {
   },
   SCM_UPSTREAM: { status: 502, message: "The source control host refused the request or is unreachable; try again." },
   WEBHOOK_SIGNATURE_INVALID: { status: 401, message: "The webhook signature is missing or does not verify." },
+  // What the agent's run reports in `agent.error` events (from the bridge, or the session's own timers).
+  EXECUTION_TIMEOUT: {
+    status: 504,
+    message: "The prompt ran past the execution time limit and was stopped; split the work into smaller prompts.",
+  },
+  PROMPT_REJECTED: { status: 502, message: "The agent did not accept the prompt; send it again." },
+  PROMPT_ABORTED: { status: 502, message: "The agent's run was aborted before it finished; send the prompt again." },
+  MODEL_API_ERROR: {
+    status: 502,
+    message: "The model provider's API returned an error; check the provider's status and the model's key, then try again.",
+  },
+  MODEL_AUTH_FAILED: { status: 502, message: "The model provider refused its key; set a valid key for the provider and restart." },
+  MODEL_OUTPUT_TOO_LONG: { status: 502, message: "The model's answer hit its output length limit; ask for less at a time." },
+  MODEL_OUTPUT_INVALID: { status: 502, message: "The model's answer did not have the shape the agent asked for; try again." },
+  MODEL_CONTEXT_OVERFLOW: {
+    status: 413,
+    message: "The conversation no longer fits the model's context window; start a new session or ask for a smaller change.",
+  },
+  MODEL_CONTENT_FILTERED: { status: 422, message: "The model provider's content filter blocked the answer; rephrase the prompt." },
+  AGENT_FAILED: { status: 500, message: "The agent failed without naming a reason; see the message and try again." },
+  OPENCODE_EXITED: { status: 500, message: "The agent's process exited unexpectedly; the session starts a new sandbox." },
+  BRIDGE_SETUP_FAILED: { status: 500, message: "The sandbox could not start the agent; see the message for the step that failed." },
+  GIT_COMMIT_FAILED: { status: 500, message: "The agent's changes could not be committed in the sandbox; they stay in its checkout." },
+  GIT_PUSH_FAILED: { status: 502, message: "The session's branch could not be pushed; its commits stay in the sandbox." },
+  SNAPSHOT_FAILED: { status: 500, message: "The sandbox could not prepare a snapshot; the session keeps running without one." },
   INTERNAL: { status: 500, message: "Something went wrong on our side. Try again." },
+  /** Only ever read, never sent: a stored code this version does not know (see `readStoredErrorCode`). */
+  UNKNOWN: { status: 500, message: "An error recorded under a code this version of Lookout does not know." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** Every wire field that carries an error code is this schema: a code from the registry, nothing else. */
+export const ErrorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
 /**
- * WebSocket close codes a client must act on (4000–4999 belong to applications; the last three
- * digits echo the HTTP status). `SIGNED_OUT`: the sign-in that opened the socket has ended (signed
- * out, or the socket never had a valid identity); reconnecting cannot help, so a client stops and
- * asks the person to sign in again.
+ * Codes older versions wrote into stored `agent.error` events (the bridge derived them from
+ * OpenCode's error names), mapped to the registry code that means the same.
+ */
+const LEGACY_ERROR_CODES: ReadonlyMap<string, ErrorCode> = new Map([
+  ["API_ERROR", "MODEL_API_ERROR"],
+  ["PROVIDER_AUTH_ERROR", "MODEL_AUTH_FAILED"],
+  ["MESSAGE_OUTPUT_LENGTH_ERROR", "MODEL_OUTPUT_TOO_LONG"],
+  ["STRUCTURED_OUTPUT_ERROR", "MODEL_OUTPUT_INVALID"],
+  ["CONTEXT_OVERFLOW_ERROR", "MODEL_CONTEXT_OVERFLOW"],
+  ["CONTENT_FILTER_ERROR", "MODEL_CONTENT_FILTERED"],
+  ["MESSAGE_ABORTED_ERROR", "PROMPT_ABORTED"],
+  ["UNKNOWN_ERROR", "AGENT_FAILED"],
+]);
+
+/**
+ * The code of a stored row, which an older or newer version may have written: a registry code
+ * as is, a legacy one mapped, anything else `UNKNOWN`, so no stored event becomes unreadable.
+ */
+export function readStoredErrorCode(value: unknown): ErrorCode {
+  if (isErrorCode(value)) return value;
+  return (typeof value === "string" ? LEGACY_ERROR_CODES.get(value) : undefined) ?? "UNKNOWN";
+}
+
+/** The error code field of a stored event: lenient on read, always a registry code after parsing. */
+export const StoredErrorCode = z.unknown().transform(readStoredErrorCode);
+
+/**
+ * Every WebSocket close code the session sends (4000–4999 belong to applications; the last three
+ * digits echo the HTTP status). Clients and the bridge act on them; none is sent anywhere else.
  */
 export const SOCKET_CLOSE_CODES = {
+  /** The upgrade did not come through the Worker, which sets the identity headers. */
+  BAD_UPGRADE: 4400,
+  /**
+   * The sign-in that opened the socket has ended (signed out, or the socket never had a valid
+   * identity); reconnecting cannot help, so a client stops and asks the person to sign in again.
+   */
   SIGNED_OUT: 4401,
+  /** The bridge's credentials were refused by the Worker before the upgrade. */
+  FORBIDDEN: 4403,
+  /** The session does not exist (or is unavailable) at upgrade time. */
+  SESSION_NOT_FOUND: 4404,
+  /** A newer bridge connection for the same sandbox replaced this one. */
+  SUPERSEDED: 4409,
+  /** This sandbox is no longer the session's sandbox (stopped, lost or replaced); it must shut down. */
+  SANDBOX_RETIRED: 4410,
+  /** The session cannot take the bridge's events right now; reconnect later and re-send what was not acknowledged. */
+  UNAVAILABLE: 4503,
 } as const;
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: unknown };
-}
+/** The body of every non-2xx answer, from the Worker's REST routes and the sandbox gateway alike. */
+export const ErrorBody = z.object({
+  error: z.object({ code: ErrorCode, message: z.string(), details: z.unknown().optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** An expected failure carrying a registry code; turned into a response at one place per process. */
 export class LookoutError extends Error {

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { Author, Id, ModelRef, PromptStatus, ReasoningEffort, SandboxStatus, Seq, TokenUsage } from "./common.ts";
+import { ErrorCode, StoredErrorCode } from "./errors.ts";
+import { Author, CommitSha, Id, ModelRef, PromptStatus, ReasoningEffort, SandboxStatus, Seq, TokenUsage } from "./common.ts";
 
 /**
  * The payloads of the session's event log. Every stored event has a `type` (dotted lowercase) and
@@ -132,7 +133,7 @@ export const GitPushEvent = z.object({
   type: z.literal("git.push"),
   promptId: Id.optional(),
   branch: z.string().min(1).max(250),
-  headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+  headSha: CommitSha,
   status: z.enum(["pushed", "failed", "awaiting_approval"]),
   error: z.string().max(4000).optional(),
   secretsHidden: SecretsHidden,
@@ -146,7 +147,7 @@ export const PushApprovalEvent = z.object({
   type: z.literal("push.approval"),
   approvalId: Id,
   branch: z.string().min(1).max(250),
-  headSha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+  headSha: CommitSha,
   files: z.array(z.string().max(4096)).max(1000),
   state: z.enum(["pending", "approved", "rejected"]),
   decidedBy: Author.optional(),
@@ -157,13 +158,20 @@ export type ArtifactEvent = z.infer<typeof ArtifactEvent>;
 export type GitPushEvent = z.infer<typeof GitPushEvent>;
 export type PushApprovalEvent = z.infer<typeof PushApprovalEvent>;
 
+/** What went wrong in the agent's run, as written: its code comes from the registry. */
 export const AgentErrorEvent = z.object({
   type: z.literal("agent.error"),
   promptId: Id.optional(),
   message: z.string(),
-  code: z.string().optional(),
+  code: ErrorCode.optional(),
   secretsHidden: SecretsHidden,
 });
+
+/**
+ * An `agent.error` as stored: rows written by another version may carry a code this one does not
+ * know, which reads as its registry equivalent or `UNKNOWN` instead of making the log unreadable.
+ */
+export const StoredAgentErrorEvent = AgentErrorEvent.extend({ code: StoredErrorCode.optional() });
 
 export const SandboxStatusEvent = z.object({
   type: z.literal("sandbox.status"),
@@ -189,7 +197,7 @@ export const EventPayload = z.discriminatedUnion("type", [
   FilesChangedEvent,
   GitCommitEvent,
   ArtifactEvent,
-  AgentErrorEvent,
+  StoredAgentErrorEvent,
   SandboxStatusEvent,
   GitPushEvent,
   PushApprovalEvent,

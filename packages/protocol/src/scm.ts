@@ -1,14 +1,11 @@
 import { z } from "zod";
-import { Author, Id } from "./common.ts";
+import { Author, CommitSha, Id } from "./common.ts";
 import { BranchName } from "./rest.ts";
 
 /**
  * Source control: pull requests (GitHub ones and local "review records"), the git credential
  * helper's REST call, the gateway's git operations on host repositories, and commit attribution.
  */
-
-/** A full commit hash (SHA-1, or SHA-256 repositories). */
-export const CommitSha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "a full commit hash");
 
 export const GitPerson = z.object({ name: z.string().min(1).max(200), email: z.string().min(3).max(320) });
 export type GitPerson = z.infer<typeof GitPerson>;
