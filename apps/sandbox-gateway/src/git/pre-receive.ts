@@ -9,12 +9,14 @@
  * - `LOOKOUT_GIT_WORKFLOW_SHA`: a commit a person approved; only a push whose new head is that
  *   commit may add commits that touch `.github/workflows/`.
  *
- * It runs as a script under Node's type stripping, so it imports only Node built-ins. Refs and
- * hashes arrive on stdin and reach git only as argv entries, never through a shell.
+ * It runs as a script under Node's type stripping, so it imports only Node built-ins and the
+ * protocol (whose source Node strips too). Refs and hashes arrive on stdin and reach git only as
+ * argv entries, never through a shell.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { CommitSha } from "@lookout/protocol";
 
 export interface RefUpdate {
   oldSha: string;
@@ -28,7 +30,6 @@ export interface PushPolicy {
 }
 
 const ZERO_SHA = /^0+$/;
-const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 const PROTECTED_PREFIX = ".github/workflows/";
 
 /** Parses the hook's stdin: one `<old> <new> <ref>` line per ref the push updates. */
@@ -53,7 +54,7 @@ export function refusal(updates: readonly RefUpdate[], policy: PushPolicy, chang
   for (const update of updates) {
     if (update.ref !== policy.allowedRef)
       return `refusing to update ${JSON.stringify(update.ref)}: this session may push only to ${policy.allowedRef}`;
-    if (!SHA.test(update.newSha) || ZERO_SHA.test(update.newSha)) return `refusing to delete ${policy.allowedRef}`;
+    if (!CommitSha.safeParse(update.newSha).success || ZERO_SHA.test(update.newSha)) return `refusing to delete ${policy.allowedRef}`;
     const touched = changedPaths(update.newSha).filter((path) => path.startsWith(PROTECTED_PREFIX));
     if (touched.length > 0 && update.newSha !== policy.workflowSha) {
       return `refusing changes to ${touched.slice(0, 5).join(", ")}: changes to .github/workflows/ need a person's approval in the session first`;

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
+import { CommitSha } from "@lookout/protocol";
 import { checkBranchName } from "../branch";
 import { REMOTE_NAME, type Git, type PrepareRemote } from "../git";
 import { execGit, GitError, gitEnvironment, HARDENED_GIT_CONFIG, protocolPolicy, type GitResult } from "../git-command";
@@ -80,7 +81,7 @@ export class SessionRemote implements PrepareRemote {
   async push(headSha: string, branch: string): Promise<GitResult> {
     const check = checkBranchName(branch);
     if (!check.ok) throw new Error(`Refusing branch name ${JSON.stringify(branch)}: it ${check.reason}.`);
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(headSha)) throw new Error(`Refusing to push ${JSON.stringify(headSha)}: not a commit hash.`);
+    if (!CommitSha.safeParse(headSha).success) throw new Error(`Refusing to push ${JSON.stringify(headSha)}: not a commit hash.`);
     await this.ensureTransport();
     // The refspec is one argv entry built from a validated branch name: nothing reaches a shell.
     return this.network(["push", "--quiet", "--no-verify", this.url, `${headSha}:refs/heads/${branch}`]);
