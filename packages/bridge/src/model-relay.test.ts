@@ -88,10 +88,12 @@ describe("the model relay", () => {
     const proxy = await fakeProxy();
     const relay = await relayFor([{ id: "anthropic", kind: "anthropic", baseUrl: proxy.url, apiKey: TOKEN, models: ["m"] }]);
     const base = relay.providers[0]?.baseUrl ?? "";
-    expect((await fetch(`${base}/messages`, { method: "POST", headers: { "x-api-key": TOKEN } })).status).toBe(401);
+    const wrongKey = await fetch(`${base}/messages`, { method: "POST", headers: { "x-api-key": TOKEN } });
+    expect([wrongKey.status, await wrongKey.json()]).toMatchObject([401, { error: { code: "INVALID_TOKEN" } }]);
     expect((await fetch(`${base}/messages`, { method: "POST" })).status).toBe(401);
     const other = base.replace(/\/anthropic$/, "/openai");
-    expect((await fetch(`${other}/x`, { headers: { authorization: `Bearer ${relay.providers[0]?.apiKey ?? ""}` } })).status).toBe(404);
+    const unrelayed = await fetch(`${other}/x`, { headers: { authorization: `Bearer ${relay.providers[0]?.apiKey ?? ""}` } });
+    expect([unrelayed.status, await unrelayed.json()]).toMatchObject([404, { error: { code: "NOT_FOUND" } }]);
     expect(proxy.seen).toEqual([]);
   });
 

@@ -3,6 +3,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type In
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import {
+  LookoutError,
   MODEL_PROXY_DROPPED_REQUEST_HEADERS,
   MODEL_PROXY_DROPPED_RESPONSE_HEADERS,
   SANDBOX_TOKEN_API_KEY,
@@ -55,7 +56,8 @@ export async function startModelRelay(options: {
   const server = createServer((request, response) => {
     relay(request, response, { targets, key, sandboxToken: options.sandboxToken }).catch((error: unknown) => {
       options.logger.warn("model relay failed", { error: errorMessage(error) });
-      if (!response.headersSent) sendJson(response, 502, { error: { message: "The model relay could not reach the model proxy." } });
+      if (!response.headersSent)
+        sendError(response, new LookoutError("PROVIDER_TRANSIENT", "The model relay could not reach the model proxy."));
       else response.destroy();
     });
   });
@@ -94,14 +96,14 @@ async function relay(
   const target = context.targets.get(providerId);
   if (!target) {
     request.resume();
-    return sendJson(response, 404, { error: { message: `The model relay has no provider "${providerId}".` } });
+    return sendError(response, new LookoutError("NOT_FOUND", `The model relay has no provider "${providerId}".`));
   }
   const presented = presentedKey(request.headers);
   const expected = Buffer.from(context.key);
   const given = Buffer.from(presented?.key ?? "");
   if (!presented || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     request.resume();
-    return sendJson(response, 401, { error: { message: "Send the relay's key as the API key." } });
+    return sendError(response, new LookoutError("INVALID_TOKEN", "Send the relay's key as the API key."));
   }
 
   const upstream = new URL(`${target}/${rest.join("/")}${url.search}`);
@@ -135,8 +137,9 @@ async function relay(
   });
 }
 
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+/** Refusals carry the registry's `{ error: { code, message } }` body and status, like every Lookout service. */
+function sendError(response: ServerResponse, error: LookoutError): void {
+  const text = JSON.stringify(error.toBody());
+  response.writeHead(error.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   response.end(text);
 }
