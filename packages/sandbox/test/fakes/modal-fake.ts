@@ -9,7 +9,7 @@ import { z } from "zod";
 /**
  * A Modal control plane (and task command router) for the Modal SDK to talk to over real gRPC.
  * The schema comes from `modal-proto.json`, generated from the SDK's own encoders (see
- * `modal-proto-gen.ts` and docs/adr/0001-modal-fake.md), so requests and responses go through the
+ * `modal-proto-gen.ts` and docs/adr/0003-modal-fake.md), so requests and responses go through the
  * SDK's real channel, middleware and protobuf codecs.
  */
 const Schema = z.object({

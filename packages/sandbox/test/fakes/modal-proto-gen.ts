@@ -1,7 +1,7 @@
 /**
  * Regenerates `modal-proto.json`: the protobuf schema of the Modal RPCs the fake serves, read out
  * of the Modal SDK's own generated (ts-proto) encoders, so the fake speaks exactly the wire format
- * of the SDK version installed. See docs/adr/0001-modal-fake.md.
+ * of the SDK version installed. See docs/adr/0003-modal-fake.md.
  *
  *   pnpm --filter @lookout/sandbox exec tsx test/fakes/modal-proto-gen.ts
  */
