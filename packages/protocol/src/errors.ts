@@ -116,6 +116,16 @@ export const ERROR_CODES = {
   GIT_COMMIT_FAILED: { status: 500, message: "The agent's changes could not be committed in the sandbox; they stay in its checkout." },
   GIT_PUSH_FAILED: { status: 502, message: "The session's branch could not be pushed; its commits stay in the sandbox." },
   SNAPSHOT_FAILED: { status: 500, message: "The sandbox could not prepare a snapshot; the session keeps running without one." },
+  WEBHOOK_KEY_INVALID: {
+    status: 401,
+    message:
+      "The webhook key is missing or wrong: send the automation's key in X-Lookout-Webhook-Key (regenerate it on the automation's page if it is lost).",
+  },
+  JSONPATH_INVALID: {
+    status: 422,
+    message:
+      "The JSONPath expression cannot be evaluated; use members, wildcards, indexes and slices (filter and script expressions are not allowed).",
+  },
   INTERNAL: { status: 500, message: "Something went wrong on our side. Try again." },
   /** Only ever read, never sent: a stored code this version does not know (see `readStoredErrorCode`). */
   UNKNOWN: { status: 500, message: "An error recorded under a code this version of Lookout does not know." },

@@ -13,3 +13,4 @@ export * from "./git-credential.ts";
 export * from "./scm.ts";
 export * from "./origin.ts";
 export * from "./backoff.ts";
+export * from "./triggers.ts";
