@@ -10,6 +10,7 @@ import { classifyErrno, findErrno, providerError, SandboxProviderError } from ".
 import { describeError, silentLogger, type Logger } from "../logger";
 import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
 import { prepareExecuteOnlyNode } from "./bridge-node";
+import { killGroup, signalSandbox } from "./process-tree";
 import { BWRAP_INSTALL_HINT, bwrapArgs, probeBubblewrap, SANDBOX_PATHS, SANDBOX_UID } from "./bwrap";
 
 const execFileAsync = promisify(execFile);
@@ -332,13 +333,17 @@ export class LocalProvider implements SandboxProvider {
     }
   }
 
-  /** Stops the whole process group: SIGTERM, then SIGKILL after the grace period. */
+  /**
+   * Stops the whole process group: SIGTERM, then SIGKILL after the grace period. A bubblewrap
+   * sandbox's PID namespace goes first, at once (see `signalSandbox`).
+   */
   private async stop(providerId: string): Promise<void> {
     const sandbox = this.live.get(providerId);
     if (!sandbox || sandbox.exit) return;
     sandbox.stoppedByUs = true;
     if (sandbox.timeout) clearTimeout(sandbox.timeout);
-    killGroup(sandbox.pid, "SIGTERM");
+    if (this.options.unsafeNoSandbox) killGroup(sandbox.pid, "SIGTERM");
+    else signalSandbox(sandbox.pid, "SIGTERM");
     const grace = new Promise<"grace">((resolve) => setTimeout(() => resolve("grace"), TERMINATE_GRACE_MS).unref());
     if ((await Promise.race([sandbox.exited.then(() => "exited" as const), grace])) === "grace") {
       killGroup(sandbox.pid, "SIGKILL");
@@ -347,15 +352,6 @@ export class LocalProvider implements SandboxProvider {
     // The sandbox's own processes live in a separate session inside the PID namespace; killing
     // bubblewrap tears the namespace down, and this makes sure nothing of the group lingers.
     killGroup(sandbox.pid, "SIGKILL");
-  }
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (error) {
-    // ESRCH: the group is already gone, which is what we wanted.
-    if (findErrno(error) !== "ESRCH") throw error;
   }
 }
 
