@@ -26,7 +26,9 @@ export const SANDBOX_UID = SANDBOX_IMAGE.user.uid;
 
 /**
  * The pieces of the host's /etc a sandbox needs for DNS, TLS, git, fonts and Chromium. Each is
- * bound read-only if it exists; nothing else of /etc is visible.
+ * bound read-only if it exists; nothing else of /etc is visible. Of the TLS directories only the
+ * public parts are bound, never their `private/` key directories: bubblewrap maps the sandbox's
+ * user to whoever started it, so a sandbox started by root would read root's keys as their owner.
  */
 const HOST_ETC = [
   "/etc/resolv.conf",
@@ -34,10 +36,15 @@ const HOST_ETC = [
   "/etc/host.conf",
   "/etc/gai.conf",
   "/etc/nsswitch.conf",
-  "/etc/ssl",
+  "/etc/ssl/certs",
+  "/etc/ssl/cert.pem",
+  "/etc/ssl/openssl.cnf",
   "/etc/ca-certificates",
   "/etc/ca-certificates.conf",
-  "/etc/pki",
+  "/etc/pki/ca-trust",
+  "/etc/pki/tls/certs",
+  "/etc/pki/tls/cert.pem",
+  "/etc/pki/tls/openssl.cnf",
   "/etc/alternatives",
   "/etc/localtime",
   "/etc/timezone",
