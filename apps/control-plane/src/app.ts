@@ -14,8 +14,10 @@ import { repositoriesRoutes } from "./routes/repositories";
 import { sandboxScmRoutes } from "./routes/sandbox-scm";
 import { scmRoutes } from "./routes/scm";
 import { secretsRoutes } from "./routes/secrets";
+import { sessionParticipantRoutes } from "./routes/session-participants";
 import { sessionSocketRoutes } from "./routes/session-sockets";
 import { sessionsRoutes } from "./routes/sessions";
+import { triggerWebhookRoutes } from "./routes/trigger-webhooks";
 
 /**
  * The REST router. Public routes (health, login) are mounted before `requireAuth`; everything
@@ -31,6 +33,8 @@ app.route("/auth/github", githubAuthRoutes);
 app.route("/auth", authRoutes);
 // Verified by their own signature over the raw body, not by a cookie or a service signature.
 app.route("/api/webhooks", githubWebhookRoutes);
+// Sentry and inbound webhooks verify their sender themselves; their settings routes apply requireAuth.
+app.route("/api/triggers", triggerWebhookRoutes);
 
 // Socket upgrades authenticate with their own tokens (a browser cannot sign an upgrade request).
 app.route("/api/sessions", sessionSocketRoutes);
@@ -44,4 +48,5 @@ app.route("/api/repositories", repositoriesRoutes);
 app.route("/api/secrets", secretsRoutes);
 app.route("/api/sessions", sessionsRoutes);
 app.route("/api/sessions", pullRequestRoutes);
+app.route("/api/sessions", sessionParticipantRoutes);
 app.route("/api/scm", scmRoutes);

@@ -3,7 +3,6 @@ import { MAX_FRAME_BYTES, type ServerMessage, type SessionCommand } from "@looko
 import { getAgentByName } from "agents";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type SessionAgent } from "../src/session/session-agent";
-import { MAX_PENDING_PROMPTS } from "../src/session/prompt-queue";
 import { SESSION_MIGRATIONS } from "../src/session/schema";
 import {
   api,
@@ -126,17 +125,26 @@ describe("prompt queue", () => {
     expect((await call("GET", `/api/sessions/${sessionId}`)).json.queue).toHaveLength(1);
   });
 
-  it("is bounded, and a full queue changes nothing", async () => {
+  it("is bounded at the documented 20 waiting prompts, and a full queue changes nothing", async () => {
+    // The README promises 20; the number is written here, not imported, so changing the limit fails this test.
+    const documentedLimit = 20;
     const { sessionId } = await createRepositoryAndSession(cookie);
     const call = api(cookie);
-    for (let i = 0; i < MAX_PENDING_PROMPTS; i++) {
+    for (let i = 0; i < documentedLimit; i++) {
       expect((await call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: `q${i}`, text: `task ${i}` })).status).toBe(202);
     }
-    const seq = await latestSeq(sessionId);
+    const before = (await call("GET", `/api/sessions/${sessionId}`)).json;
+    const eventsBefore = (await call("GET", `/api/sessions/${sessionId}/events?after=0`)).json.events;
+    expect(before.queue.filter((prompt: { status: string }) => prompt.status === "pending")).toHaveLength(documentedLimit);
+
     const refused = await call("POST", `/api/sessions/${sessionId}/prompts`, { requestId: "overflow", text: "one too many" });
     expect(refused.status).toBe(429);
     expect(refused.json.error.code).toBe("PROMPT_QUEUE_FULL");
-    expect(await latestSeq(sessionId)).toBe(seq);
+
+    const after = (await call("GET", `/api/sessions/${sessionId}`)).json;
+    expect(after.latestSeq).toBe(before.latestSeq);
+    expect(after.queue).toEqual(before.queue);
+    expect((await call("GET", `/api/sessions/${sessionId}/events?after=0`)).json.events).toEqual(eventsBefore);
   });
 
   it("cancels a pending prompt, runs prompts in order, and stops the running one", async () => {

@@ -316,6 +316,7 @@ export function toState(summary: SessionSummary, overrides: Partial<SessionState
     archived: summary.archived,
     owner: summary.owner,
     parentSessionId: null,
+    origin: { kind: "dashboard" },
     sandboxStatus: "none",
     costUsd: summary.costUsd,
     createdAt: summary.createdAt,

@@ -40,6 +40,7 @@ export const SESSION: SessionState = {
   archived: false,
   owner: ADA,
   parentSessionId: null,
+  origin: { kind: "dashboard" },
   sandboxStatus: "running",
   costUsd: 0.0123,
   createdAt: 1_700_000_000_000,

@@ -14,6 +14,7 @@ import {
 } from "./common.ts";
 import { ErrorCode } from "./errors.ts";
 import { SessionEvent } from "./events.ts";
+import { SessionOrigin } from "./origin.ts";
 
 /** Frames a client (browser, bot) sends on the session socket. */
 export const ClientMessage = z.discriminatedUnion("type", [
@@ -73,6 +74,8 @@ export const SessionState = z.object({
   archived: z.boolean(),
   owner: Author,
   parentSessionId: Id.nullable(),
+  /** Where the session's work came from, and where its results are reported. */
+  origin: SessionOrigin,
   sandboxStatus: SandboxStatus,
   costUsd: z.number(),
   createdAt: z.number(),

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   },
   NOT_FOUND: { status: 404, message: "Nothing exists at this address." },
   SESSION_NOT_FOUND: { status: 404, message: "No session has this id." },
+  USER_NOT_FOUND: { status: 404, message: "No user has this id." },
   REPOSITORY_NOT_FOUND: { status: 404, message: "No repository has this id; register it first." },
   PROMPT_NOT_FOUND: { status: 404, message: "No pending prompt has this id." },
   SECRET_NOT_FOUND: { status: 404, message: "No secret has this name in this scope." },
@@ -116,6 +117,20 @@ export const ERROR_CODES = {
   GIT_COMMIT_FAILED: { status: 500, message: "The agent's changes could not be committed in the sandbox; they stay in its checkout." },
   GIT_PUSH_FAILED: { status: 502, message: "The session's branch could not be pushed; its commits stay in the sandbox." },
   SNAPSHOT_FAILED: { status: 500, message: "The sandbox could not prepare a snapshot; the session keeps running without one." },
+  AUTOMATION_NOT_FOUND: { status: 404, message: "No automation has this id." },
+  AUTOMATION_PAUSED: { status: 409, message: "The automation is paused; resume it before running it." },
+  INVALID_CRON: {
+    status: 422,
+    message: "The cron expression is not valid: write five fields (minute hour day-of-month month day-of-week), e.g. `0 9 * * 1-5`.",
+  },
+  INVALID_TIME_ZONE: {
+    status: 422,
+    message: "The time zone is not one this runtime knows; use an IANA name such as `Europe/Berlin` or `UTC`.",
+  },
+  CRON_TOO_FREQUENT: {
+    status: 422,
+    message: "The schedule fires more often than the minimum interval between runs allows; space its times further apart.",
+  },
   WEBHOOK_KEY_INVALID: {
     status: 401,
     message:

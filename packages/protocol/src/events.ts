@@ -35,6 +35,13 @@ export const SessionArchivedEvent = z.object({ type: z.literal("session.archived
 export const SessionUnarchivedEvent = z.object({ type: z.literal("session.unarchived"), by: Author });
 
 export const ParticipantJoinedEvent = z.object({ type: z.literal("participant.joined"), participant: Author, role: z.string() });
+/** The owner changed what a participant may do (steer as a member, or only watch as a viewer). */
+export const ParticipantRoleEvent = z.object({
+  type: z.literal("participant.role"),
+  participant: Author,
+  role: z.enum(["member", "viewer"]),
+  by: Author,
+});
 
 export const PromptQueuedEvent = z.object({
   type: z.literal("prompt.queued"),
@@ -186,6 +193,7 @@ export const EventPayload = z.discriminatedUnion("type", [
   SessionArchivedEvent,
   SessionUnarchivedEvent,
   ParticipantJoinedEvent,
+  ParticipantRoleEvent,
   PromptQueuedEvent,
   PromptCancelledEvent,
   PromptStartedEvent,

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Author, Id, MAX_PROMPT_CHARS, ParticipantRole, ModelRef, ReasoningEffort, RequestId, Seq, SessionStatus } from "./common.ts";
 import { PresenceEntry, QueuedPrompt, SessionState } from "./client.ts";
 import { SessionEvent } from "./events.ts";
+import { SessionOrigin } from "./origin.ts";
 
 /**
  * REST DTOs for `/api/*`. Every response that is not 2xx has the body `{ error: { code, message } }`
@@ -99,6 +100,10 @@ export const SessionSummary = z.object({
   createdAt: z.number(),
   updatedAt: z.number(),
   lastActivityAt: z.number(),
+  /** Where the session's work came from (older servers omit it: read as `api`). */
+  origin: SessionOrigin.optional(),
+  /** Set when a report to the origin failed after its last retry. */
+  reportError: z.string().nullable().optional(),
 });
 export type SessionSummary = z.infer<typeof SessionSummary>;
 
@@ -133,6 +138,11 @@ export const SessionDetail = z.object({
 export type SessionDetail = z.infer<typeof SessionDetail>;
 
 export const UpdateSessionRequest = z.object({ title: z.string().trim().min(1).max(200) });
+export type UpdateSessionRequest = z.infer<typeof UpdateSessionRequest>;
+
+/** The owner lets a participant steer (`member`) or only watch (`viewer`). */
+export const SetParticipantRoleRequest = z.object({ role: z.enum(["member", "viewer"]) }).strict();
+export type SetParticipantRoleRequest = z.infer<typeof SetParticipantRoleRequest>;
 
 export const SendPromptRequest = z.object({
   requestId: RequestId,

@@ -4,6 +4,7 @@ import { PullRequestStore } from "../db/pull-requests";
 import type { AppEnv } from "../http/app-env";
 import { readJson } from "../http/validate";
 import { mergeLocalPullRequest, openPullRequest } from "../scm/pull-requests";
+import { actingRole, authorize } from "../session/roles";
 import { unwrap } from "../session/rpc";
 import { actingAuthor, sessionStub } from "./session-access";
 import { sessionScmPort } from "./session-scm-port";
@@ -44,7 +45,6 @@ pullRequestRoutes.post("/:id/push-approvals/:approvalId", async (c) => {
 /** The session, when the caller may change it: viewers read, they do not open or merge. */
 async function participantStub(c: Context<AppEnv>) {
   const stub = await sessionStub(c.env, c.req.param("id") ?? "");
-  const role = await unwrap(stub.roleOf(actingAuthor(c.get("principal")).userId));
-  if (role === "viewer") throw new LookoutError("FORBIDDEN", "Viewers cannot open or merge pull requests.");
+  authorize(actingRole(await unwrap(stub.roleOf(actingAuthor(c.get("principal")).userId))), "pull-request.write");
   return stub;
 }

@@ -81,6 +81,20 @@ export class EventLog {
     };
   }
 
+  /** The text of the agent's last message for a prompt (not its reasoning), if it wrote one. */
+  lastAssistantText(promptId: string): string | null {
+    const row = one(
+      this.sql.exec<{ text: string | null }>(
+        `SELECT json_extract(payload, '$.text') AS text FROM events
+          WHERE type = 'message.text' AND json_extract(payload, '$.promptId') = ?
+            AND COALESCE(json_extract(payload, '$.role'), 'assistant') = 'assistant'
+          ORDER BY COALESCE(first_seq, seq) DESC LIMIT 1`,
+        promptId,
+      ),
+    );
+    return row?.text ?? null;
+  }
+
   count(): number {
     return one(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM events`))?.n ?? 0;
   }

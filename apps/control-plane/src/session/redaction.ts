@@ -1,4 +1,4 @@
-import { BridgeEventPayload, LookoutError, SANDBOX_TOKEN_PREFIX, toBase64Url } from "@lookout/protocol";
+import { BridgeEventPayload, GIT_CREDENTIAL_START, LookoutError, SANDBOX_TOKEN_PREFIX, toBase64Url } from "@lookout/protocol";
 
 /**
  * Hides secret values in what the bridge reports before the session stores or broadcasts it: the
@@ -60,11 +60,12 @@ interface CredentialFormat {
  */
 export const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
   { label: "Lookout sandbox token", whole: /lks_[A-Za-z0-9_-]{20,}/g, started: /lks_[A-Za-z0-9_-]*$/ },
-  // `lgc1.<claims>.<signature>` (packages/protocol/src/git-credential.ts); the signature is the secret part.
+  // A compact JWS with the git credential's fixed header (packages/protocol/src/git-credential.ts);
+  // listed before JWTs so it is named as what it is. The signature is the secret part.
   {
     label: "Lookout git credential",
-    whole: /lgc1\.[A-Za-z0-9_-]+\.[0-9a-f]{16,}/g,
-    started: /lgc1\.[A-Za-z0-9_-]*(?:\.[0-9a-f]*)?$/,
+    whole: new RegExp(`${GIT_CREDENTIAL_START.replace(".", "\\.")}[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{16,}`, "g"),
+    started: new RegExp(`${GIT_CREDENTIAL_START.replace(".", "\\.")}[A-Za-z0-9_-]*(?:\\.[A-Za-z0-9_-]*)?$`),
   },
   // Personal, OAuth, user-to-server, installation (what sandboxes push with) and refresh tokens.
   { label: "GitHub token", whole: /(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}/g, started: /(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]*$/ },

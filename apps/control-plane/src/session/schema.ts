@@ -94,6 +94,11 @@ export const SESSION_MIGRATIONS: readonly { version: number; name: string; sql: 
     name: "first sequence of evolving rows",
     sql: `ALTER TABLE events ADD COLUMN first_seq INTEGER`,
   },
+  {
+    version: 4,
+    name: "session origin",
+    sql: `ALTER TABLE session ADD COLUMN origin_json TEXT`,
+  },
 ];
 
 export function migrate(sql: Sql, migrations = SESSION_MIGRATIONS): number {

@@ -81,9 +81,10 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     firstPrompt: PromptInput | null,
   ): Promise<RpcResult<{ state: SessionState; promptId: string | null }>> {
     return capture(async () => {
-      const result = this.sessionCore().create(input, firstPrompt);
-      // The creator lists sessions right after creating one, so this write is not deferred.
-      await this.writeIndex();
+      const core = this.sessionCore();
+      const result = core.create(input, firstPrompt);
+      // The creator lists sessions right after creating one, so the answer waits for the index.
+      await core.indexSettled();
       return result;
     });
   }
@@ -94,8 +95,9 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 
   async rename(author: Author, title: string): Promise<RpcResult<SessionState>> {
     return capture(async () => {
-      const state = this.sessionCore().rename(author, title);
-      await this.writeIndex();
+      const core = this.sessionCore();
+      const state = core.rename(author, title);
+      await core.indexSettled();
       return state;
     });
   }
@@ -121,10 +123,15 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 
   async setArchived(author: Author, archived: boolean): Promise<RpcResult<SessionState>> {
     return capture(async () => {
-      const state = this.sessionCore().setArchived(author, archived);
-      await this.writeIndex();
+      const core = this.sessionCore();
+      const state = core.setArchived(author, archived);
+      await core.indexSettled();
       return state;
     });
+  }
+
+  async setRole(author: Author, participant: Author, role: "member" | "viewer"): Promise<RpcResult<Participant[]>> {
+    return capture(() => this.sessionCore().setRole(author, participant, role));
   }
 
   async eventsAfter(afterSeq: number, limit: number): Promise<RpcResult<{ events: SessionEvent[]; latestSeq: number }>> {
@@ -173,18 +180,13 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     return closed;
   }
 
-  private async writeIndex(): Promise<void> {
-    const record = this.sessionCore().sessionRecord();
-    if (record) await new SessionIndexStore(this.env.DB).write(record, Date.now());
-  }
-
   // ---------------------------------------------------------------- WebSockets
 
   override onConnect(connection: Connection, ctx: ConnectionContext): void {
     this.sockets = null;
     const identity = readIdentity(ctx.request.headers);
     if (!identity) {
-      connection.close(4400, "The upgrade did not come through the Lookout API.");
+      connection.close(SOCKET_CLOSE_CODES.BAD_UPGRADE, "The upgrade did not come through the Lookout API.");
       return;
     }
     const core = this.sessionCore();
@@ -196,7 +198,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     try {
       core.onClientConnect(socket, identity.author, identity.role);
     } catch (error) {
-      connection.close(4404, error instanceof LookoutError ? error.message : "The session is unavailable.");
+      connection.close(SOCKET_CLOSE_CODES.SESSION_NOT_FOUND, error instanceof LookoutError ? error.message : "The session is unavailable.");
     }
   }
 

@@ -1,4 +1,13 @@
-import type { Author, ModelRef, ParticipantRole, ReasoningEffort, SandboxStatus, SessionState, SessionStatus } from "@lookout/protocol";
+import {
+  type Author,
+  type ModelRef,
+  type ParticipantRole,
+  type ReasoningEffort,
+  type SandboxStatus,
+  SessionOrigin,
+  type SessionState,
+  type SessionStatus,
+} from "@lookout/protocol";
 import { one, type Sql } from "./sql";
 
 /** What a sandbox needs to know about the session's repository. */
@@ -22,6 +31,8 @@ export interface SessionRecord {
   archived: boolean;
   owner: Author;
   parentSessionId: string | null;
+  /** Where the work came from (`api` for sessions stored before origins were recorded). */
+  origin: SessionOrigin;
   costUsd: number;
   createdAt: number;
   updatedAt: number;
@@ -40,6 +51,7 @@ interface SessionRow extends Record<string, string | number | null> {
   archived: number;
   owner_json: string;
   parent_session_id: string | null;
+  origin_json: string | null;
   cost_usd: number;
   created_at: number;
   updated_at: number;
@@ -63,8 +75,8 @@ export class SessionStore {
   create(record: SessionRecord): void {
     this.sql.exec(
       `INSERT INTO session (id, title, repository_id, repository_json, base_branch, branch, model, reasoning_effort, status,
-         archived, owner_json, parent_session_id, cost_usd, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         archived, owner_json, parent_session_id, origin_json, cost_usd, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       record.id,
       record.title,
       record.repository.id,
@@ -77,6 +89,7 @@ export class SessionStore {
       record.archived ? 1 : 0,
       JSON.stringify(record.owner),
       record.parentSessionId,
+      JSON.stringify(record.origin),
       record.costUsd,
       record.createdAt,
       record.updatedAt,
@@ -113,6 +126,13 @@ export class SessionStore {
     return true;
   }
 
+  /** Gives a person a role, adding them if they had not joined; true when they are new. */
+  setRole(author: Author, role: ParticipantRole, now: number): boolean {
+    const added = this.addParticipant(author, role, now);
+    if (!added) this.sql.exec(`UPDATE participants SET role = ? WHERE user_id = ?`, role, author.userId);
+    return added;
+  }
+
   participants(): Participant[] {
     return this.sql
       .exec<{ author_json: string; role: string; joined_at: number }>(
@@ -143,6 +163,7 @@ export function toState(record: SessionRecord, sandboxStatus: SandboxStatus): Se
     archived: record.archived,
     owner: record.owner,
     parentSessionId: record.parentSessionId,
+    origin: record.origin,
     sandboxStatus,
     costUsd: record.costUsd,
     createdAt: record.createdAt,
@@ -163,8 +184,16 @@ function toRecord(row: SessionRow): SessionRecord {
     archived: row.archived === 1,
     owner: JSON.parse(row.owner_json) as Author,
     parentSessionId: row.parent_session_id,
+    origin: originOf(row.origin_json),
     costUsd: row.cost_usd,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** A stored origin, or `api` for a row written before origins were recorded (or one that no longer parses). */
+function originOf(json: string | null): SessionOrigin {
+  if (json === null) return { kind: "api" };
+  const parsed = SessionOrigin.safeParse(JSON.parse(json));
+  return parsed.success ? parsed.data : { kind: "api" };
 }

@@ -6,13 +6,21 @@ export type SqlValue = string | number | null;
 
 export interface Sql {
   exec<Row extends Record<string, SqlValue>>(query: string, ...params: SqlValue[]): Row[];
+  /**
+   * Runs `work` atomically: every write it made is kept when it returns and undone when it throws
+   * (the error is rethrown). Calls nest; an inner one that throws undoes only its own writes.
+   */
+  transaction<T>(work: () => T): T;
 }
 
-/** Adapts `ctx.storage.sql` to the `Sql` port. */
+/** Adapts `ctx.storage.sql` to the `Sql` port (`transactionSync` nests through savepoints). */
 export function durableObjectSql(storage: DurableObjectStorage): Sql {
   return {
     exec<Row extends Record<string, SqlValue>>(query: string, ...params: SqlValue[]): Row[] {
       return storage.sql.exec<Row>(query, ...params).toArray();
+    },
+    transaction<T>(work: () => T): T {
+      return storage.transactionSync(work);
     },
   };
 }

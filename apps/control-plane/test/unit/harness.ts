@@ -1,11 +1,11 @@
 import { DatabaseSync } from "node:sqlite";
-import type { CreateSandboxRequest, ServerMessage, SessionCommand } from "@lookout/protocol";
+import type { CreateSandboxRequest, ServerMessage, SessionCommand, SessionOrigin, SessionOutcome } from "@lookout/protocol";
 import { GatewayError, type SandboxGateway } from "../../src/session/gateway-client";
 import { LIFECYCLE } from "../../src/session/lifecycle";
 import type { ConnectionState } from "../../src/session/presence";
 import { SessionCore, type Socket } from "../../src/session/session-core";
 import type { SessionRecord } from "../../src/session/session-store";
-import type { Sql, SqlValue } from "../../src/session/sql";
+import { nodeSql } from "./sqlite-port";
 
 /** A SessionCore in Node: real SQLite, a hand-driven clock, in-memory sockets and gateway. */
 export class Harness {
@@ -15,22 +15,25 @@ export class Harness {
   readonly sockets = new Map<string, FakeSocket>();
   readonly gateway = new FakeGateway();
   readonly indexWrites: SessionRecord[] = [];
+  /** What the session handed to its origin's reporter. */
+  readonly outcomes: SessionOutcome[] = [];
+  /** Listing the sockets throws this many more times (a fault in the host, for failure tests). */
+  socketListingFaults = 0;
   private pending: Promise<unknown>[] = [];
   readonly core: SessionCore;
 
   constructor() {
-    const sql: Sql = {
-      exec: <Row extends Record<string, SqlValue>>(query: string, ...params: SqlValue[]): Row[] => {
-        const statement = this.db.prepare(query);
-        if (/^\s*(SELECT|WITH)/i.test(query) || /RETURNING/i.test(query)) return statement.all(...params) as Row[];
-        statement.run(...params);
-        return [];
-      },
-    };
+    const sql = nodeSql(this.db);
     this.core = new SessionCore({
       sql,
       now: () => this.now,
-      sockets: () => [...this.sockets.values()].filter((socket) => !socket.closed),
+      sockets: () => {
+        if (this.socketListingFaults > 0) {
+          this.socketListingFaults -= 1;
+          throw new Error("socket listing failed");
+        }
+        return [...this.sockets.values()].filter((socket) => !socket.closed);
+      },
       gateway: this.gateway,
       index: { write: async (record) => void this.indexWrites.push(record) },
       armAlarm: (at) => {
@@ -41,6 +44,7 @@ export class Harness {
       },
       secretsFor: async () => ({ API_TOKEN: "s3cret" }),
       publicUrl: "http://127.0.0.1:8787",
+      reportOutcome: async (outcome) => void this.outcomes.push(outcome),
     });
   }
 
@@ -89,7 +93,7 @@ export class Harness {
     this.core.onClose(socket);
   }
 
-  create(prompt: string | null = null) {
+  create(prompt: string | null = null, origin?: SessionOrigin) {
     return this.core.create(
       {
         id: "ses_test",
@@ -100,6 +104,7 @@ export class Harness {
         reasoningEffort: null,
         owner: { userId: "alice", name: "Alice", email: "alice@example.com" },
         parentSessionId: null,
+        origin,
       },
       prompt ? { requestId: "first", text: prompt } : null,
     );

@@ -1,8 +1,8 @@
-import type { SessionCommand, SessionEvent } from "@lookout/protocol";
+import { type SessionCommand, type SessionEvent, SOCKET_CLOSE_CODES } from "@lookout/protocol";
 import { describe, expect, it } from "vitest";
 import { secretMarker } from "../../src/session/redaction";
-import { CLOSE, SessionCore } from "../../src/session/session-core";
-import type { Sql, SqlValue } from "../../src/session/sql";
+import { SessionCore } from "../../src/session/session-core";
+import { nodeSql } from "./sqlite-port";
 import { type FakeSocket, Harness } from "./harness";
 
 type PromptCommand = Extract<SessionCommand, { type: "command.prompt" }>;
@@ -37,14 +37,7 @@ function acked(bridge: FakeSocket): number[] {
  */
 function restart(h: Harness, secretsFor: () => Promise<Record<string, string>>) {
   const pending: Promise<unknown>[] = [];
-  const sql: Sql = {
-    exec: <Row extends Record<string, SqlValue>>(query: string, ...params: SqlValue[]): Row[] => {
-      const statement = h.db.prepare(query);
-      if (/^\s*(SELECT|WITH)/i.test(query) || /RETURNING/i.test(query)) return statement.all(...params) as Row[];
-      statement.run(...params);
-      return [];
-    },
-  };
+  const sql = nodeSql(h.db);
   const core = new SessionCore({
     sql,
     now: () => h.now,
@@ -143,7 +136,7 @@ describe("secrets in bridge events", () => {
     const before = broken.core.eventsAfter(0, 1000).latestSeq;
     bridge.emit(broken.core, { type: "message.text", promptId, messageId: "m1", text: `leak ${SECRET}` });
     await broken.settle();
-    expect(bridge.closeCode).toBe(CLOSE.unavailable);
+    expect(bridge.closeCode).toBe(SOCKET_CLOSE_CODES.UNAVAILABLE);
     expect(broken.core.eventsAfter(0, 1000).latestSeq).toBe(before);
     expect(storedJson(broken.core)).not.toContain(SECRET);
     expect(acked(bridge)).toEqual([1]);

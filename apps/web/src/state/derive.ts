@@ -26,7 +26,13 @@ export type ActivityItem =
       id: string;
       at: number;
       payload: Payload<
-        "session.created" | "session.title" | "session.archived" | "session.unarchived" | "participant.joined" | "prompt.cancelled"
+        | "session.created"
+        | "session.title"
+        | "session.archived"
+        | "session.unarchived"
+        | "participant.joined"
+        | "participant.role"
+        | "prompt.cancelled"
       >;
     };
 
@@ -182,6 +188,7 @@ export function buildTimeline(events: readonly SessionEvent[]): TimelineItem[] {
       case "session.archived":
       case "session.unarchived":
       case "participant.joined":
+      case "participant.role":
         items.push({ kind: "notice", id, at, payload });
         break;
     }

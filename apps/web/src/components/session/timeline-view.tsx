@@ -255,6 +255,18 @@ function Notice({ item, repositories }: { item: Extract<ActivityItem, { kind: "n
     case "participant.joined":
       body = <>{payload.participant.name} joined</>;
       break;
+    case "participant.role":
+      body =
+        payload.role === "viewer" ? (
+          <>
+            {payload.by.name} made {payload.participant.name} a viewer
+          </>
+        ) : (
+          <>
+            {payload.by.name} let {payload.participant.name} steer the session
+          </>
+        );
+      break;
     case "prompt.cancelled":
       body = <>{payload.by.name} cancelled a queued prompt</>;
       break;
