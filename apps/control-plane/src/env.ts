@@ -1,4 +1,5 @@
 import type { SessionAgent } from "./session/session-agent";
+import type { TriggerScheduler } from "./triggers/scheduler-object";
 
 /**
  * The Worker's bindings and configuration. Bindings and `[vars]` come from `wrangler.toml`;
@@ -9,6 +10,8 @@ import type { SessionAgent } from "./session/session-agent";
 export interface Env {
   DB: D1Database;
   SESSION: DurableObjectNamespace<SessionAgent>;
+  /** The one scheduler object: its alarm fires cron automations and drains the report outbox. */
+  TRIGGER_SCHEDULER: DurableObjectNamespace<TriggerScheduler>;
   ASSETS?: Fetcher;
 
   /** A service binding to the sandbox gateway; when bound it is used instead of `GATEWAY_URL`. */
@@ -36,6 +39,8 @@ export interface Env {
 
   /** JSON object overriding session lifecycle timings (see `session/lifecycle.ts`). */
   LIFECYCLE_OVERRIDES?: string;
+  /** JSON object overriding trigger caps and timings (see `triggers/limits.ts`). */
+  TRIGGER_LIMITS?: string;
 
   /** SHA-256 (hex) of the admin login token printed by the start command. */
   ADMIN_TOKEN_SHA256?: string;

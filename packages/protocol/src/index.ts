@@ -13,4 +13,5 @@ export * from "./git-credential.ts";
 export * from "./scm.ts";
 export * from "./origin.ts";
 export * from "./backoff.ts";
+export * from "./automations.ts";
 export * from "./triggers.ts";

@@ -1,4 +1,11 @@
-import { type Author, LookoutError, type ListSessionsQuery, type SessionStatus, type SessionSummary } from "@lookout/protocol";
+import {
+  type Author,
+  LookoutError,
+  type ListSessionsQuery,
+  SessionOrigin,
+  type SessionStatus,
+  type SessionSummary,
+} from "@lookout/protocol";
 import { fromBase64Url, toBase64Url } from "@lookout/protocol";
 import { z } from "zod";
 import type { SessionRecord } from "../session/session-store";
@@ -19,6 +26,8 @@ interface SessionIndexRow extends Record<string, unknown> {
   created_at: number;
   updated_at: number;
   last_activity_at: number;
+  origin: string;
+  report_error: string | null;
 }
 
 const Cursor = z.object({ at: z.number(), id: z.string() });
@@ -56,6 +65,14 @@ export class SessionIndexStore {
         lastActivityAt,
       )
       .run();
+  }
+
+  /**
+   * Records where a session came from. Written by the Worker right after the object created the
+   * row; the object's own writes leave the column alone.
+   */
+  async setOrigin(id: string, origin: SessionOrigin): Promise<void> {
+    await this.db.prepare("UPDATE sessions SET origin = ?2 WHERE id = ?1").bind(id, JSON.stringify(origin)).run();
   }
 
   async get(id: string): Promise<SessionSummary | null> {
@@ -135,5 +152,16 @@ function toSummary(row: SessionIndexRow): SessionSummary {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastActivityAt: row.last_activity_at,
+    origin: originOf(row.origin),
+    reportError: row.report_error,
   };
+}
+
+/** A stored origin; one that no longer parses (an origin kind since removed) reads as `api`. */
+function originOf(json: string): SessionOrigin {
+  try {
+    return SessionOrigin.parse(JSON.parse(json));
+  } catch {
+    return { kind: "api" };
+  }
 }

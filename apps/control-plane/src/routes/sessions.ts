@@ -1,58 +1,25 @@
-import {
-  CreateSessionRequest,
-  EventsQuery,
-  ListSessionsQuery,
-  LookoutError,
-  SendPromptRequest,
-  sha256Hex,
-  UpdateSessionRequest,
-} from "@lookout/protocol";
-import { getAgentByName } from "agents";
+import { CreateSessionRequest, EventsQuery, ListSessionsQuery, SendPromptRequest, UpdateSessionRequest } from "@lookout/protocol";
 import { Hono } from "hono";
-import { RepositoryStore } from "../db/repositories";
 import { SessionIndexStore } from "../db/sessions-index";
 import type { AppEnv } from "../http/app-env";
 import { readJson, readQuery } from "../http/validate";
-import { newId } from "../session/ids";
 import { unwrap } from "../session/rpc";
 import { actingAuthor, sessionStub } from "./session-access";
+import { createSession } from "./session-create";
 
 /** `/api/sessions`: create, list, read and steer sessions. Sockets and their tokens live in `session-sockets.ts`. */
 export const sessionsRoutes = new Hono<AppEnv>();
 
 sessionsRoutes.post("/", async (c) => {
   const input = await readJson(c, CreateSessionRequest);
-  const author = actingAuthor(c.get("principal"));
-  const repository = await new RepositoryStore(c.env.DB).get(input.repositoryId);
-  if (!repository) throw new LookoutError("REPOSITORY_NOT_FOUND");
-  // A retried create with the same request id lands on the same session instead of a second one.
-  const id = input.requestId ? `ses_${(await sha256Hex(`${author.userId}\n${input.requestId}`)).slice(0, 26)}` : newId("ses");
-  const model = input.model ?? c.env.DEFAULT_MODEL;
-  const title = input.title ?? titleFrom(input.prompt) ?? `Session on ${repository.fullName}`;
-  const stub = getAgentByName(c.env.SESSION, id);
-  const { state, promptId } = await unwrap(
-    (await stub).createSession(
-      {
-        id,
-        title,
-        repository: {
-          id: repository.id,
-          kind: repository.kind,
-          fullName: repository.fullName,
-          path: repository.path,
-          cloneUrl: repository.kind === "github" ? `https://github.com/${repository.fullName}.git` : null,
-        },
-        baseBranch: input.baseBranch ?? repository.defaultBranch,
-        model,
-        reasoningEffort: input.reasoningEffort ?? null,
-        owner: author,
-        parentSessionId: input.parentSessionId ?? null,
-      },
-      input.prompt ? { requestId: input.requestId ? `${input.requestId}:first` : null, text: input.prompt } : null,
-    ),
-  );
-  const summary = await new SessionIndexStore(c.env.DB).get(state.id);
-  return c.json({ session: summary, promptId }, 201);
+  const principal = c.get("principal");
+  const { session, promptId } = await createSession(c.env, {
+    ...input,
+    owner: actingAuthor(principal),
+    // A person's browser is the dashboard; a signed service request is the API.
+    origin: { kind: principal.kind === "user" ? "dashboard" : "api" },
+  });
+  return c.json({ session, promptId }, 201);
 });
 
 sessionsRoutes.get("/", async (c) => {
@@ -120,14 +87,3 @@ sessionsRoutes.get("/:id/participants", async (c) => {
   const participants = await unwrap(stub.participants());
   return c.json({ participants: participants.map((p) => ({ participant: p.author, role: p.role, joinedAt: p.joinedAt })) });
 });
-
-function titleFrom(prompt: string | undefined): string | null {
-  if (!prompt) return null;
-  const line =
-    prompt
-      .split("\n")
-      .find((candidate) => candidate.trim().length > 0)
-      ?.trim() ?? "";
-  if (!line) return null;
-  return line.length > 80 ? `${line.slice(0, 77)}…` : line;
-}

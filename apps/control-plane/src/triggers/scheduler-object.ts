@@ -1,0 +1,53 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { log } from "../log";
+import { tick, type TickSummary } from "./scheduler";
+
+/** The one scheduler; every caller reaches the same object, so its alarm is the only clock. */
+const SCHEDULER_NAME = "global";
+/** After a wake that failed (D1 unreachable), try again this soon. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
+
+/**
+ * Wakes schedules and the outbox with one Durable Object alarm, set to the earliest thing due.
+ * Alarms fire under `wrangler dev` with no extra command (Worker cron triggers do not), persist
+ * across restarts, and run one at a time, so a wake never overlaps another. A deployed Worker's
+ * cron trigger calls `tick` as a safety sweep.
+ */
+export class TriggerScheduler extends DurableObject<Env> {
+  /** Makes sure the alarm fires no later than `at`. */
+  async arm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(Math.max(at, Date.now()));
+  }
+
+  /** One wake at `now`, then the alarm re-armed for what is due next. Tests pass their own clock. */
+  async tick(now: number = Date.now()): Promise<TickSummary> {
+    const summary = await tick(this.env, now);
+    await this.rearm(summary.nextWakeAt);
+    return summary;
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      await this.tick(Date.now());
+    } catch (error) {
+      log.error("trigger scheduler wake failed", { error });
+      await this.ctx.storage.setAlarm(Date.now() + RETRY_AFTER_FAILURE_MS);
+    }
+  }
+
+  private async rearm(at: number | null): Promise<void> {
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Math.max(at, Date.now()));
+  }
+}
+
+export function schedulerStub(env: Env): DurableObjectStub<TriggerScheduler> {
+  return env.TRIGGER_SCHEDULER.get(env.TRIGGER_SCHEDULER.idFromName(SCHEDULER_NAME));
+}
+
+/** Asks the scheduler to wake by `at` (something became due: a report, a schedule changed). */
+export async function wakeScheduler(env: Env, at: number): Promise<void> {
+  await schedulerStub(env).arm(at);
+}
