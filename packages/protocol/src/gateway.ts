@@ -4,7 +4,8 @@ import { Id, ModelRef } from "./common.ts";
 
 /**
  * The sandbox gateway's HTTP API (`/v1/*`), called by the control plane with signed requests
- * (service `control-plane`, see `service-auth.ts`).
+ * (service `control-plane`, see `service-auth.ts`). Every non-2xx answer is an `ErrorBody`
+ * (`errors.ts`): its code is a registry code, so callers parse it rather than trust a string.
  */
 
 export const SandboxRepository = z.discriminatedUnion("kind", [
@@ -44,6 +45,8 @@ export const SandboxInfo = z.object({
   status: z.enum(["starting", "running", "stopped", "failed", "unknown"]),
   /** Taking a snapshot stops this sandbox (Vercel), so the session snapshots it only when stopping it. */
   snapshotStopsSandbox: z.boolean().default(false),
+  /** The snapshot this sandbox was created from; absent for a sandbox started from the image. */
+  restoredFrom: z.string().optional(),
 });
 export type SandboxInfo = z.infer<typeof SandboxInfo>;
 
