@@ -6,7 +6,7 @@ import { replyError } from "./replies";
 import { allows } from "./roles";
 
 /** Events sent per frame when replaying history to a subscriber. */
-export const REPLAY_BATCH_SIZE = 500;
+const REPLAY_BATCH_SIZE = 500;
 
 const CLIENT_TYPES = typesOf(ClientMessage);
 

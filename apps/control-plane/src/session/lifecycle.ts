@@ -15,8 +15,6 @@ export const LIFECYCLE = {
   stopConfirmationMs: 30_000,
   /** A spawned sandbox must connect its bridge within this long. */
   connectTimeoutMs: 3 * 60_000,
-  /** A snapshot must arrive within this long before the sandbox is stopped without one. */
-  snapshotTimeoutMs: 60_000,
   /** Consecutive permanent spawn failures that open the circuit breaker. */
   circuitBreakerThreshold: 3,
   /** How long an open breaker refuses to spawn. */

@@ -2,7 +2,7 @@ import { type Author, LookoutError, type ModelRef, type PromptStatus, type Queue
 import { one, type Sql } from "./sql";
 
 /** How many prompts may wait behind the running one. */
-export const MAX_PENDING_PROMPTS = 20;
+const MAX_PENDING_PROMPTS = 20;
 
 export interface NewPrompt {
   id: string;

@@ -5,7 +5,7 @@ import { LookoutError, type ParticipantRole } from "@lookout/protocol";
  * role, so the REST API and the socket enforce the same rules. A signed-in person who has not
  * joined yet acts as a member (and joins as one), which is how a teammate picks up a session.
  */
-export const SESSION_ACTIONS = {
+const SESSION_ACTIONS = {
   "prompt.send": ["owner", "member"],
   "prompt.cancel": ["owner", "member"],
   "session.stop": ["owner", "member"],

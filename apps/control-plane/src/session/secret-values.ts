@@ -2,7 +2,7 @@ import { BRIDGE_ENV, randomToken } from "@lookout/protocol";
 import { type NamedSecret, Redactor, SANDBOX_TOKEN_PREFIX } from "./redaction";
 
 /** Bridge frames held at most while a redactor loads; past that the bridge is asked to reconnect and re-send. */
-export const MAX_HELD_FRAMES = 1_000;
+const MAX_HELD_FRAMES = 1_000;
 
 /** A fresh sandbox token. Its prefix lets the redactor recognise it even when its value is not known. */
 export function mintSandboxToken(): string {
