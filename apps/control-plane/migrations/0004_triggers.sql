@@ -65,7 +65,7 @@ CREATE TABLE trigger_runs (
   started_at      INTEGER,
   finished_at     INTEGER
 );
-CREATE INDEX trigger_runs_automation ON trigger_runs(automation_id, created_at DESC);
+CREATE INDEX trigger_runs_automation ON trigger_runs(automation_id, id DESC);
 CREATE INDEX trigger_runs_active ON trigger_runs(status, created_at) WHERE status IN ('starting', 'running');
 CREATE INDEX trigger_runs_session ON trigger_runs(session_id, prompt_id);
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Id, MAX_PROMPT_CHARS, ModelRef, ReasoningEffort } from "./common.ts";
+import { Id, MAX_PROMPT_CHARS, ModelRef, ReasoningEffort, RequestId } from "./common.ts";
 import { BranchName } from "./rest.ts";
 
 /**
@@ -130,16 +130,20 @@ export const AutomationRun = z.object({
 });
 export type AutomationRun = z.infer<typeof AutomationRun>;
 
+/** `POST /api/automations/:id/run`: "run now". A repeated `requestId` is the same run, not another. */
+export const RunAutomationRequest = z.object({ requestId: RequestId.optional() });
+export type RunAutomationRequest = z.infer<typeof RunAutomationRequest>;
+
 export const ListAutomationsResponse = z.object({ automations: z.array(Automation) });
 
 export const ListRunsQuery = z.object({
-  /** Runs created before this time (ms), for the next page. */
-  before: z.coerce.number().int().positive().optional(),
+  /** The last run id of the previous page (runs are listed newest first). */
+  before: Id.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
-export const ListRunsResponse = z.object({ runs: z.array(AutomationRun), nextBefore: z.number().nullable() });
+export const ListRunsResponse = z.object({ runs: z.array(AutomationRun), nextBefore: Id.nullable() });
 
 /** `GET /api/automations/cron-preview?expression=&timeZone=&count=`. */
 export const CronPreviewQuery = z.object({

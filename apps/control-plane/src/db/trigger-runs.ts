@@ -223,12 +223,10 @@ export class TriggerRunStore {
     return row ? fromRow(row) : null;
   }
 
-  /** Newest first, paged by creation time. */
-  async listForAutomation(automationId: string, before: number | null, limit: number): Promise<RunRecord[]> {
+  /** Newest first (run ids sort by creation time), paged after the last id of the previous page. */
+  async listForAutomation(automationId: string, before: string | null, limit: number): Promise<RunRecord[]> {
     const rows = await this.db
-      .prepare(
-        "SELECT * FROM trigger_runs WHERE automation_id = ?1 AND (?2 IS NULL OR created_at < ?2) ORDER BY created_at DESC, id DESC LIMIT ?3",
-      )
+      .prepare("SELECT * FROM trigger_runs WHERE automation_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3")
       .bind(automationId, before, limit)
       .all();
     return rows.results.map(fromRow);

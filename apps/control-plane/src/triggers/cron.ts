@@ -8,7 +8,7 @@ import { CronExpressionParser } from "cron-parser";
  */
 
 /** How many upcoming slots the minimum-interval check looks at, and how far ahead at most. */
-const GAP_SAMPLE_SLOTS = 1_000;
+const GAP_SAMPLE_SLOTS = 500;
 const GAP_SAMPLE_HORIZON_MS = 366 * 24 * 60 * 60 * 1000;
 
 /** Refuses a time zone this runtime does not know (cron-parser would only fail later, obscurely). */
@@ -54,16 +54,18 @@ export function nextRunAfter(expression: string, timeZone: string, after: number
 }
 
 /**
- * The shortest gap between two consecutive slots over the coming year (or its next thousand slots),
- * starting at `from`. Null when there are fewer than two slots to compare.
+ * The shortest gap between two consecutive slots over the coming year (or its next 500 slots),
+ * starting at `from`; it stops early at the first gap below `stopBelowMs`. Null when there are
+ * fewer than two slots to compare.
  */
-export function shortestGapMs(expression: string, timeZone: string, from: number): number | null {
+export function shortestGapMs(expression: string, timeZone: string, from: number, stopBelowMs: number = 0): number | null {
   const slots = iterator(expression, timeZone, from);
   let previous: number | null = null;
   let shortest: number | null = null;
   for (let seen = 0; seen < GAP_SAMPLE_SLOTS && slots.hasNext(); seen++) {
     const at = slots.next().toDate().getTime();
     if (previous !== null) shortest = shortest === null ? at - previous : Math.min(shortest, at - previous);
+    if (shortest !== null && shortest < stopBelowMs) break;
     if (at - from > GAP_SAMPLE_HORIZON_MS) break;
     previous = at;
   }
@@ -77,7 +79,7 @@ export function shortestGapMs(expression: string, timeZone: string, from: number
 export function validateSchedule(expression: string, timeZone: string, minIntervalMinutes: number, now: number): number {
   const first = nextRunAfter(expression, timeZone, now);
   if (first === null) throw new LookoutError("INVALID_CRON", `"${expression}" never fires after now.`);
-  const gap = shortestGapMs(expression, timeZone, now);
+  const gap = shortestGapMs(expression, timeZone, now, minIntervalMinutes * 60_000);
   if (gap !== null && gap < minIntervalMinutes * 60_000) {
     throw new LookoutError(
       "CRON_TOO_FREQUENT",
