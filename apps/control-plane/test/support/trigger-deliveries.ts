@@ -1,0 +1,119 @@
+import { SELF, env } from "cloudflare:test";
+import type { Automation, AutomationTrigger } from "@lookout/protocol";
+import { AutomationStore } from "../../src/db/automations";
+import { ORIGIN, api } from "../helpers";
+
+/** An automation of `kind` on a fresh repository, owned by the signed-in admin, stored directly. */
+export async function createTriggerAutomation(
+  cookie: string,
+  kind: Extract<AutomationTrigger["kind"], "sentry" | "webhook">,
+  overrides: Partial<Automation> = {},
+): Promise<Automation> {
+  const call = api(cookie);
+  const me = await call("GET", "/api/me");
+  const suffix = crypto.randomUUID().slice(0, 8);
+  const repo = await call("POST", "/api/repositories", {
+    kind: "local",
+    path: `/srv/repos/triggers-${suffix}`,
+    name: `triggers-${suffix}`,
+  });
+  if (repo.status !== 201) throw new Error(`repository: ${repo.status} ${JSON.stringify(repo.json)}`);
+  const now = Date.now();
+  const automation: Automation = {
+    id: `aut_${suffix}${crypto.randomUUID().slice(0, 8)}`,
+    name: `${kind} ${suffix}`,
+    instructions: "Triage the alert below and fix its cause.",
+    repositoryId: repo.json.repository.id,
+    baseBranch: null,
+    model: null,
+    reasoningEffort: null,
+    trigger: { kind },
+    triage: "follow-up",
+    maxConcurrentRuns: 5,
+    enabled: true,
+    pausedReason: null,
+    consecutiveFailures: 0,
+    nextRunAt: null,
+    ownerId: me.json.user.userId,
+    ownerName: me.json.user.name,
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+  await new AutomationStore(env.DB).insert(automation);
+  return automation;
+}
+
+export interface DeliveryRow {
+  status: string;
+  reason: string | null;
+  delivery_id: string;
+  run_id: string | null;
+}
+
+export interface RunRow {
+  id: string;
+  status: string;
+  reason: string | null;
+  session_id: string | null;
+  follow_up: number;
+  dedupe_key: string | null;
+}
+
+/** What an automation's deliveries and runs left in D1, oldest first. */
+export async function recorded(automationId: string): Promise<{ deliveries: DeliveryRow[]; runs: RunRow[] }> {
+  const deliveries = await env.DB.prepare(
+    "SELECT status, reason, delivery_id, run_id FROM trigger_deliveries WHERE automation_id = ? ORDER BY received_at, rowid",
+  )
+    .bind(automationId)
+    .all<DeliveryRow>();
+  const runs = await env.DB.prepare(
+    "SELECT id, status, reason, session_id, follow_up, dedupe_key FROM trigger_runs WHERE automation_id = ? ORDER BY created_at, rowid",
+  )
+    .bind(automationId)
+    .all<RunRow>();
+  return { deliveries: deliveries.results, runs: runs.results };
+}
+
+/** Sessions this automation started (its origin names it). */
+export async function sessionsOf(automationId: string): Promise<string[]> {
+  const rows = await env.DB.prepare("SELECT id FROM sessions WHERE json_extract(origin, '$.automationId') = ? ORDER BY created_at")
+    .bind(automationId)
+    .all<{ id: string }>();
+  return rows.results.map((row) => row.id);
+}
+
+/** Waits (polling D1, with a deadline) until `check` holds for what the automation recorded. */
+export async function waitForRecord<T>(
+  automationId: string,
+  check: (state: { deliveries: DeliveryRow[]; runs: RunRow[] }) => T | undefined | false,
+  timeoutMs = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await recorded(automationId);
+    const result = check(state);
+    if (result) return result;
+    if (Date.now() > deadline) throw new Error(`timed out; recorded: ${JSON.stringify(state)}`);
+    await scheduler.wait(10);
+  }
+}
+
+/** The text of every prompt a session queued, from its event log. */
+export async function promptTexts(cookie: string, sessionId: string): Promise<string[]> {
+  const { json } = await api(cookie)("GET", `/api/sessions/${sessionId}/events?after=0`);
+  return (json.events as { payload: { type: string; text?: string } }[])
+    .filter((event) => event.payload.type === "prompt.queued")
+    .map((event) => event.payload.text ?? "");
+}
+
+/** A raw POST to a trigger endpoint. */
+export async function post(
+  path: string,
+  body: string | Uint8Array,
+  headers: Record<string, string>,
+): Promise<{ status: number; json: any }> {
+  const response = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers, body });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
