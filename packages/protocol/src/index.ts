@@ -9,6 +9,7 @@ export * from "./crypto.ts";
 export * from "./service-auth.ts";
 export * from "./parse.ts";
 export * from "./sandbox-env.ts";
+export * from "./signed-token.ts";
 export * from "./git-credential.ts";
 export * from "./scm.ts";
 export * from "./origin.ts";

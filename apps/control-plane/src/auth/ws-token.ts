@@ -1,14 +1,4 @@
-import {
-  Author,
-  fromBase64Url,
-  hmacSha256Hex,
-  LookoutError,
-  ParticipantRole,
-  randomToken,
-  sha256Hex,
-  timingSafeEqual,
-  toBase64Url,
-} from "@lookout/protocol";
+import { Author, LookoutError, ParticipantRole, sha256Hex, signToken, TokenRefused, type TokenKind, verifyToken } from "@lookout/protocol";
 import { getAgentByName } from "agents";
 import { z } from "zod";
 import { AuthSessionStore } from "../db/auth-sessions";
@@ -18,36 +8,51 @@ import { log } from "../log";
 
 /** A WebSocket token lets its holder open one session's socket, once, for a short while. */
 export const WS_TOKEN_TTL_MS = 60_000;
-/** Random bytes in a token's id (`jti`), the key that makes it single-use. */
-const TOKEN_ID_BYTES = 16;
 
-const WsTokenClaims = z.object({
-  v: z.literal(2),
-  jti: z.string().min(1).max(64),
-  sid: z.string(),
+/** Minted and accepted by this Worker alone (`signed-token.ts` in protocol has the format). */
+const WS_TOKEN: TokenKind = {
+  purpose: "session-socket",
+  issuer: "lookout-control-plane",
+  audience: "lookout-control-plane",
+  maxLifetimeMs: WS_TOKEN_TTL_MS,
+};
+
+/** Who the token's holder is in the session: its private claims. */
+const WsTokenBinding = z.object({
+  sid: z.string().min(1),
   author: Author,
   role: ParticipantRole,
-  exp: z.number(),
 });
-export type WsTokenClaims = z.infer<typeof WsTokenClaims>;
+type WsTokenBinding = z.infer<typeof WsTokenBinding>;
+
+export type WsTokenClaims = WsTokenBinding & {
+  /** The token's id; `socket_tokens` holds it until the token is used. */
+  jti: string;
+  /** Expiry, milliseconds since the epoch. */
+  exp: number;
+};
+
+const REFUSALS: Readonly<Record<TokenRefused["reason"], string>> = {
+  malformed: "The WebSocket token is malformed; request a new one.",
+  forged: "The WebSocket token does not verify; request a new one.",
+  misdirected: "This token is not a WebSocket token; request one from POST /api/sessions/:id/ws-token.",
+  expired: "The WebSocket token has expired; request a new one.",
+};
 
 /**
- * Signs a token: base64url(JSON claims) + "." + HMAC-SHA256 over that text. Browsers cannot set
- * headers on a WebSocket upgrade, so the token travels in the query string; it is short-lived,
- * bound to one session and (once `issueWsToken` has stored it) good for one upgrade, which keeps a
- * leaked URL from being useful. A token that was only minted, never issued, opens nothing.
+ * Signs a token (a compact JWS) binding its holder to one session as one author with one role.
+ * Browsers cannot set headers on a WebSocket upgrade, so the token travels in the query string; it
+ * is short-lived, bound to one session and (once `issueWsToken` has stored its `jti`) good for one
+ * upgrade, which keeps a leaked URL from being useful. A token that was only minted, never issued,
+ * opens nothing.
  */
 export async function mintWsToken(
   secret: string | undefined,
-  claims: Omit<WsTokenClaims, "v" | "jti" | "exp">,
+  claims: WsTokenBinding,
   now = Date.now(),
 ): Promise<{ token: string; tokenId: string; expiresAt: number }> {
   if (!secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "WS_TOKEN_SECRET is not set, so WebSocket tokens cannot be issued.");
-  const expiresAt = now + WS_TOKEN_TTL_MS;
-  const tokenId = randomToken(TOKEN_ID_BYTES);
-  const full: WsTokenClaims = { v: 2, jti: tokenId, ...claims, exp: expiresAt };
-  const body = toBase64Url(new TextEncoder().encode(JSON.stringify(full)));
-  return { token: `${body}.${await hmacSha256Hex(secret, body)}`, tokenId, expiresAt };
+  return signToken(secret, WS_TOKEN, WsTokenBinding.parse(claims), { issuedAt: now, expiresAt: now + WS_TOKEN_TTL_MS });
 }
 
 /**
@@ -56,7 +61,7 @@ export async function mintWsToken(
  */
 export async function issueWsToken(
   env: Env,
-  claims: Omit<WsTokenClaims, "v" | "jti" | "exp">,
+  claims: WsTokenBinding,
   authSessionId: string | null,
   now = Date.now(),
 ): Promise<{ token: string; expiresAt: number }> {
@@ -69,7 +74,10 @@ export async function issueWsToken(
   return { token: minted.token, expiresAt: minted.expiresAt };
 }
 
-/** Checks a token's signature, session and expiry; it says nothing about whether it was used. */
+/**
+ * Checks a token's signature, kind, session and expiry; it says nothing about whether it was used.
+ * Every refusal is `INVALID_TOKEN`, with a message that says which check failed.
+ */
 export async function verifyWsToken(
   secret: string | undefined,
   token: string,
@@ -77,18 +85,17 @@ export async function verifyWsToken(
   now = Date.now(),
 ): Promise<WsTokenClaims> {
   if (!secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "WS_TOKEN_SECRET is not set, so WebSocket tokens cannot be checked.");
-  const [body, signature, extra] = token.split(".");
-  if (!body || !signature || extra !== undefined) throw new LookoutError("INVALID_TOKEN");
-  if (!timingSafeEqual(await hmacSha256Hex(secret, body), signature)) throw new LookoutError("INVALID_TOKEN");
-  let claims: WsTokenClaims;
+  let verified;
   try {
-    claims = WsTokenClaims.parse(JSON.parse(new TextDecoder().decode(fromBase64Url(body))));
-  } catch {
-    throw new LookoutError("INVALID_TOKEN");
+    verified = await verifyToken(secret, WS_TOKEN, token, now);
+  } catch (error) {
+    if (error instanceof TokenRefused) throw new LookoutError("INVALID_TOKEN", REFUSALS[error.reason]);
+    throw error;
   }
-  if (claims.sid !== sessionId) throw new LookoutError("INVALID_TOKEN", "This token is for another session.");
-  if (claims.exp < now) throw new LookoutError("INVALID_TOKEN", "The WebSocket token has expired; request a new one.");
-  return claims;
+  const binding = WsTokenBinding.safeParse(verified.claims);
+  if (!binding.success) throw new LookoutError("INVALID_TOKEN", REFUSALS.malformed);
+  if (binding.data.sid !== sessionId) throw new LookoutError("INVALID_TOKEN", "This token is for another session.");
+  return { ...binding.data, jti: verified.tokenId, exp: verified.expiresAt };
 }
 
 /**
