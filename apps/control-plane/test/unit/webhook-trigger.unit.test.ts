@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { JsonPathExpression, LookoutError, type WebhookCondition } from "@lookout/protocol";
 import { evaluateCondition, evaluateConditions, failedConditionReason, selectJsonPath } from "../../src/triggers/webhook-conditions";
 import { newWebhookKey, presentedWebhookKey, verifyWebhookKey } from "../../src/triggers/webhook-key";
+import { readCappedBody } from "../../src/triggers/webhook-request";
 import { assertTemplateUsable, MAX_RENDERED_CHARS, renderWebhookTemplate } from "../../src/triggers/webhook-template";
 
 const payload = {
@@ -140,5 +141,45 @@ describe("webhook keys", () => {
     expect(await codeOf(() => verifyWebhookKey(null, hash))).toBe("WEBHOOK_KEY_INVALID");
     expect(await codeOf(() => verifyWebhookKey(hash, hash))).toBe("WEBHOOK_KEY_INVALID");
     expect(await codeOf(() => verifyWebhookKey(key, null))).toBe("WEBHOOK_KEY_INVALID");
+  });
+});
+
+describe("reading a delivery's body", () => {
+  /** A body streamed in chunks, with no Content-Length (or a false one): the cap must hold while reading. */
+  function streamed(chunks: number, chunkBytes: number, headers: Record<string, string> = {}): { request: Request; pulled: () => number } {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === chunks) return controller.close();
+        pulled += 1;
+        controller.enqueue(new Uint8Array(chunkBytes).fill(0x61));
+      },
+    });
+    const request = new Request("http://lookout.test/api/triggers/webhooks/a", {
+      method: "POST",
+      body,
+      headers,
+      duplex: "half",
+    } as RequestInit);
+    return { request, pulled: () => pulled };
+  }
+
+  it("returns the exact bytes under the cap", async () => {
+    const { request } = streamed(3, 100);
+    expect((await readCappedBody(request, 300)).byteLength).toBe(300);
+  });
+
+  it("stops reading as soon as an undeclared body passes the cap", async () => {
+    const { request, pulled } = streamed(1_000, 1024);
+    expect(await codeOf(() => readCappedBody(request, 4 * 1024))).toBe("PAYLOAD_TOO_LARGE");
+    expect(pulled()).toBeLessThan(10);
+  });
+
+  it("refuses a declared Content-Length over the cap without reading, and does not trust an understated one", async () => {
+    const declared = streamed(1, 10, { "content-length": "999999" });
+    expect(await codeOf(() => readCappedBody(declared.request, 1024))).toBe("PAYLOAD_TOO_LARGE");
+    expect(declared.request.bodyUsed).toBe(false);
+    const understated = streamed(100, 1024, { "content-length": "10" });
+    expect(await codeOf(() => readCappedBody(understated.request, 4 * 1024))).toBe("PAYLOAD_TOO_LARGE");
   });
 });
