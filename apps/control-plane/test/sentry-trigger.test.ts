@@ -1,11 +1,10 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AutomationStore } from "../src/db/automations";
 import { MAX_SENTRY_BODY_BYTES } from "../src/triggers/sentry";
 import { api, login } from "./helpers";
 import { errorPayload, eventAlertPayload, issuePayload, metricAlertPayload } from "./support/sentry-fixtures";
 import { memberCookie } from "./support/auth";
-import { createTriggerAutomation, post, promptTexts, recorded, waitForRecord } from "./support/trigger-deliveries";
+import { createTriggerAutomation, pauseAutomation, post, promptTexts, recorded, waitForRecord } from "./support/trigger-deliveries";
 
 const SECRET = "sentry-client-secret-for-tests-0123456789";
 
@@ -111,8 +110,7 @@ describe("Sentry deliveries that are refused", () => {
 
   it("refuses a delivery for a paused automation with 409 once its signature verifies", async () => {
     const automation = await sentryAutomation();
-    const store = new AutomationStore(env.DB);
-    await store.update({ ...automation, enabled: false, pausedReason: "paused by a test" });
+    await pauseAutomation(cookie, automation.id);
     const before = await sessionCount();
     const forged = await deliver(automation.id, eventAlertPayload(), { secret: "not-the-client-secret-0123456789" });
     expect(forged.status).toBe(401);

@@ -13,12 +13,12 @@ import {
   type WebhookSettingsView,
 } from "@lookout/protocol";
 import { requireAuth } from "../auth/middleware";
-import type { Principal } from "../auth/principal";
 import { AutomationStore } from "../db/automations";
 import type { Env } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { readJson } from "../http/validate";
 import { log } from "../log";
+import { actorOf, assertCanChange } from "../triggers/automations";
 import { acceptDelivery, processDelivery, recordRefusedDelivery } from "../triggers/dispatch";
 import { receiveSentryDelivery } from "../triggers/sentry";
 import { SentrySettingsStore } from "../triggers/sentry-settings";
@@ -35,7 +35,7 @@ type Receive = (env: Env, automation: Automation, request: Request, now: number)
  * their sender themselves — Sentry by `Sentry-Hook-Signature`, inbound webhooks by the automation's
  * key — then record the delivery, answer 202 and do the work under `waitUntil`, so a sandbox
  * starting never delays the answer. The settings endpoints sign in like every other `/api` route:
- * anyone signed in reads them; the automation's owner or an admin changes them.
+ * anyone signed in reads them; whoever may change the automation (`assertCanChange`) changes them.
  */
 export const triggerWebhookRoutes = new Hono<AppEnv>();
 
@@ -57,7 +57,7 @@ triggerWebhookRoutes.get("/sentry/:automationId/settings", requireAuth, async (c
 
 triggerWebhookRoutes.put("/sentry/:automationId/settings", requireAuth, async (c) => {
   const automation = await automationFor(c.env, c.req.param("automationId"), "sentry");
-  assertCanManage(c.get("principal"), automation);
+  assertCanChange(await actorOf(c.env, c.get("principal")), automation);
   const request = await readJson(c, PutSentrySettingsRequest);
   const summary = await SentrySettingsStore.fromEnv(c.env).put(automation.id, request);
   const view: SentrySettingsView = {
@@ -77,7 +77,7 @@ triggerWebhookRoutes.get("/webhooks/:automationId/settings", requireAuth, async 
 
 triggerWebhookRoutes.put("/webhooks/:automationId/settings", requireAuth, async (c) => {
   const automation = await automationFor(c.env, c.req.param("automationId"), "webhook");
-  assertCanManage(c.get("principal"), automation);
+  assertCanChange(await actorOf(c.env, c.get("principal")), automation);
   const request = await readJson(c, PutWebhookSettingsRequest);
   return c.json({ settings: webhookView(c.env, await new WebhookSettingsStore(c.env.DB).put(automation.id, request)) });
 });
@@ -85,7 +85,7 @@ triggerWebhookRoutes.put("/webhooks/:automationId/settings", requireAuth, async 
 /** Issues the automation's key, or a new one in place of the old: the answer is the only time it is shown. */
 triggerWebhookRoutes.post("/webhooks/:automationId/key", requireAuth, async (c) => {
   const automation = await automationFor(c.env, c.req.param("automationId"), "webhook");
-  assertCanManage(c.get("principal"), automation);
+  assertCanChange(await actorOf(c.env, c.get("principal")), automation);
   const { key, createdAt } = await new WebhookSettingsStore(c.env.DB).issueKey(automation.id);
   const body: WebhookKeyResponse = { key, url: deliveryUrl(c.env, "webhook", automation.id), header: WEBHOOK_KEY_HEADER, createdAt };
   c.header("cache-control", "no-store");
@@ -158,12 +158,6 @@ async function automationFor(env: Env, automationId: string, kind: TriggerKind):
     throw new LookoutError("AUTOMATION_NOT_FOUND", `No ${kind === "sentry" ? "Sentry" : "webhook"} automation has this id.`);
   }
   return automation;
-}
-
-/** The automation's owner or an admin may change its trigger; services never do. */
-function assertCanManage(principal: Principal, automation: Automation): void {
-  if (principal.kind === "user" && (principal.user.role === "admin" || principal.user.id === automation.ownerId)) return;
-  throw new LookoutError("FORBIDDEN", "Only the automation's owner or an admin can change its trigger.");
 }
 
 function deliveryUrl(env: Env, kind: TriggerKind, automationId: string): string {

@@ -1,16 +1,14 @@
 import { SELF, env } from "cloudflare:test";
 import type { Automation, AutomationTrigger } from "@lookout/protocol";
-import { AutomationStore } from "../../src/db/automations";
 import { ORIGIN, api } from "../helpers";
 
-/** An automation of `kind` on a fresh repository, owned by the signed-in admin, stored directly. */
+/** An automation of `kind` on a fresh repository, created through `POST /api/automations` by the signed-in admin. */
 export async function createTriggerAutomation(
   cookie: string,
   kind: Extract<AutomationTrigger["kind"], "sentry" | "webhook">,
-  overrides: Partial<Automation> = {},
+  fields: Record<string, unknown> = {},
 ): Promise<Automation> {
   const call = api(cookie);
-  const me = await call("GET", "/api/me");
   const suffix = crypto.randomUUID().slice(0, 8);
   const repo = await call("POST", "/api/repositories", {
     kind: "local",
@@ -18,30 +16,22 @@ export async function createTriggerAutomation(
     name: `triggers-${suffix}`,
   });
   if (repo.status !== 201) throw new Error(`repository: ${repo.status} ${JSON.stringify(repo.json)}`);
-  const now = Date.now();
-  const automation: Automation = {
-    id: `aut_${suffix}${crypto.randomUUID().slice(0, 8)}`,
+  const created = await call("POST", "/api/automations", {
     name: `${kind} ${suffix}`,
     instructions: "Triage the alert below and fix its cause.",
     repositoryId: repo.json.repository.id,
-    baseBranch: null,
-    model: null,
-    reasoningEffort: null,
     trigger: { kind },
-    triage: "follow-up",
     maxConcurrentRuns: 5,
-    enabled: true,
-    pausedReason: null,
-    consecutiveFailures: 0,
-    nextRunAt: null,
-    ownerId: me.json.user.userId,
-    ownerName: me.json.user.name,
-    createdAt: now,
-    updatedAt: now,
-    ...overrides,
-  };
-  await new AutomationStore(env.DB).insert(automation);
-  return automation;
+    ...fields,
+  });
+  if (created.status !== 201) throw new Error(`automation: ${created.status} ${JSON.stringify(created.json)}`);
+  return created.json.automation as Automation;
+}
+
+/** Pauses an automation through its route. */
+export async function pauseAutomation(cookie: string, automationId: string): Promise<void> {
+  const paused = await api(cookie)("POST", `/api/automations/${automationId}/pause`);
+  if (paused.status !== 200) throw new Error(`pause: ${paused.status} ${JSON.stringify(paused.json)}`);
 }
 
 export interface DeliveryRow {
