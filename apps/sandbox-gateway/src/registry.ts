@@ -15,6 +15,8 @@ const SandboxRecord = z.object({
   providerId: z.string(),
   tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
   createdAtMs: z.number().int(),
+  /** The snapshot the sandbox was created from, when it was restored rather than started fresh. */
+  restoredFrom: z.string().optional(),
   /** Set when the gateway stopped the sandbox without terminating it (a snapshot that stops it). */
   stoppedAtMs: z.number().int().optional(),
 });

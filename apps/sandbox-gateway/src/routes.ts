@@ -153,6 +153,7 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
     providerId: handle.providerId,
     tokenHash,
     createdAtMs: Date.now(),
+    ...(request.snapshotId ? { restoredFrom: request.snapshotId } : {}),
   };
   await registry.put(record);
   context.logger.info("sandbox created", {
@@ -203,5 +204,6 @@ function info(record: SandboxRecord, status: SandboxState, context: RouteContext
     providerId: record.providerId,
     status,
     snapshotStopsSandbox: context.provider.capabilities.snapshotStopsSandbox,
+    ...(record.restoredFrom ? { restoredFrom: record.restoredFrom } : {}),
   };
 }

@@ -279,7 +279,9 @@ describe("sandbox lifecycle over HTTP (local provider)", () => {
       createRequest("sbx-restored", "cat /workspace/note > /workspace/seen.tmp && mv /workspace/seen.tmp /workspace/seen", { snapshotId }),
     );
     expect(restored.status).toBe(201);
+    expect(await restored.json()).toMatchObject({ sandboxId: "sbx-restored", restoredFrom: snapshotId });
     expect((await waitForFile(workspaceFile("sbx-restored", "seen"))).trim()).toBe("kept");
+    expect(await (await signedFetch("GET", "/v1/sandboxes/sbx-restored")).json()).toMatchObject({ restoredFrom: snapshotId });
     expect((await signedFetch("DELETE", "/v1/sandboxes/sbx-restored")).status).toBe(200);
   });
 
