@@ -1,26 +1,26 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
+import type { HttpBindings } from "@hono/node-server";
 import { ERROR_CODES, LookoutError, type ErrorBody } from "@lookout/protocol";
 import { SandboxProviderError } from "@lookout/sandbox";
 
-/** Reads the whole body as raw bytes (signatures are over these exact bytes), up to `limit`. */
-export async function readBody(request: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers["content-length"] ?? "0");
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.byteLength;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
+/** What the gateway's hono handlers see: Node's own request and response, and the verified body. */
+export interface GatewayEnv {
+  Bindings: HttpBindings;
+  Variables: {
+    /** The raw bytes of a signed `/v1` request's body (the signature is over exactly these). */
+    body: Uint8Array;
+  };
 }
 
-function tooLarge(limit: number): LookoutError {
-  return new LookoutError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${limit} bytes.`);
+/** Every JSON answer of the gateway's own API: never cached, as each one reflects live state. */
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...headers, "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  });
 }
 
+/** A JSON answer written straight to Node's response (the relays answer without hono). */
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   response.writeHead(status, {

@@ -6,6 +6,7 @@ import {
   type ProviderCapabilities,
   type SandboxInfo,
 } from "@lookout/protocol";
+import { Hono } from "hono";
 import type { z } from "zod";
 import {
   bridgeEnvironment,
@@ -16,6 +17,7 @@ import {
   type SandboxState,
 } from "@lookout/sandbox";
 import type { ModelSettings } from "./config";
+import { type GatewayEnv, jsonResponse } from "./http";
 import { sandboxModelProviders } from "./model-providers";
 import type { SandboxRecord, SandboxRegistry } from "./registry";
 import type { SandboxRelays } from "./relay/relays";
@@ -36,33 +38,30 @@ export interface RouteContext {
   readonly logger: Logger;
 }
 
-export interface RouteRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly body: Uint8Array;
-}
-
-export interface RouteResult {
+interface RouteResult {
   readonly status: number;
   readonly body: unknown;
 }
 
-const SANDBOX_PATH = /^\/v1\/sandboxes\/([A-Za-z0-9_-]{1,128})(\/snapshot)?$/;
+/** A sandbox id in a path: the same characters the control plane mints, at most 128 of them. */
+const SANDBOX_ID = ":sandboxId{[A-Za-z0-9_-]{1,128}}";
 
-/** The `/v1` API (see `packages/protocol/src/gateway.ts`); the request is already authenticated. */
-export async function routeV1(request: RouteRequest, context: RouteContext): Promise<RouteResult> {
-  const { method, path } = request;
-  if (path === "/v1/capabilities" && method === "GET") return { status: 200, body: capabilities(context.provider) };
-  if (path === "/v1/sandboxes" && method === "POST") return createSandbox(parseCreate(request.body), context);
-  const match = SANDBOX_PATH.exec(path);
-  if (match?.[1]) {
-    const sandboxId = match[1];
-    const isSnapshot = match[2] !== undefined;
-    if (!isSnapshot && method === "GET") return { status: 200, body: await sandboxInfo(recordOf(sandboxId, context), context) };
-    if (!isSnapshot && method === "DELETE") return terminateSandbox(sandboxId, context);
-    if (isSnapshot && method === "POST") return snapshotSandbox(sandboxId, context);
-  }
-  throw new LookoutError("NOT_FOUND", `No route for ${method} ${path}.`);
+/**
+ * The `/v1` sandbox API (see `packages/protocol/src/gateway.ts`), mounted under `/v1` behind the
+ * service-signature check. `context` is asked per request: the gateway's own URLs are known only
+ * once it listens.
+ */
+export function sandboxRoutes(context: () => RouteContext): Hono<GatewayEnv> {
+  const answer = async (result: RouteResult | Promise<RouteResult>) => {
+    const { status, body } = await result;
+    return jsonResponse(status, body);
+  };
+  return new Hono<GatewayEnv>()
+    .get("/capabilities", () => jsonResponse(200, capabilities(context().provider)))
+    .post("/sandboxes", (c) => answer(createSandbox(parseCreate(c.var.body), context())))
+    .get(`/sandboxes/${SANDBOX_ID}`, (c) => answer(describeSandbox(c.req.param("sandboxId"), context())))
+    .delete(`/sandboxes/${SANDBOX_ID}`, (c) => answer(terminateSandbox(c.req.param("sandboxId"), context())))
+    .post(`/sandboxes/${SANDBOX_ID}/snapshot`, (c) => answer(snapshotSandbox(c.req.param("sandboxId"), context())));
 }
 
 function capabilities(provider: SandboxProvider): z.infer<typeof ProviderCapabilities> {
@@ -163,6 +162,10 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
     restoredFrom: request.snapshotId,
   });
   return { status: 201, body: info(record, handle.status, context) };
+}
+
+async function describeSandbox(sandboxId: string, context: RouteContext): Promise<RouteResult> {
+  return { status: 200, body: await sandboxInfo(recordOf(sandboxId, context), context) };
 }
 
 async function snapshotSandbox(sandboxId: string, context: RouteContext): Promise<RouteResult> {

@@ -1,22 +1,21 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { LookoutError, MemoryNonceStore, verifySignedRequest, type NonceStore } from "@lookout/protocol";
+import { getRequestListener, RequestError } from "@hono/node-server";
+import { LookoutError, MemoryNonceStore, type NonceStore } from "@lookout/protocol";
 import { createLogger, describeError, type Logger, type SandboxEgress, type SandboxProvider } from "@lookout/sandbox";
+import { createGatewayApp } from "./app";
 import { MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
-import { GIT_PATH_PREFIX, handleGitHttp, installHooks } from "./git/http-backend";
+import { installHooks } from "./git/http-backend";
 import { RepositoryRoots } from "./git/repo-roots";
-import { routeGit } from "./git/routes";
-import { readBody, sendJson, toErrorResponse } from "./http";
+import { jsonResponse, toErrorResponse } from "./http";
 import { proxyTargets } from "./model-providers";
-import { handleModelProxy, MODEL_PROXY_PREFIX, SandboxLiveness } from "./model-proxy";
+import { SandboxLiveness } from "./model-proxy";
 import { createProvider } from "./providers";
 import { SandboxRegistry } from "./registry";
 import { SandboxRelays } from "./relay/relays";
-import { routeV1 } from "./routes";
 
-/** The service allowed to call `/v1`, and the env var holding its secret. */
-export const CONTROL_PLANE_SERVICE = "control-plane";
+export { CONTROL_PLANE_SERVICE } from "./app";
 
 export interface GatewayConfig extends GatewaySettings {
   /** A ready provider; when absent one is built from `provider` settings. */
@@ -59,57 +58,34 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   }
 
   // Filled in once the server listens (the port may be chosen by the OS).
-  let publicUrl = "";
-  let proxyBaseUrl = "";
-  let internalUrl = "";
-
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const pathAndQuery = request.url ?? "/";
-    const path = pathAndQuery.split("?")[0] ?? "/";
-    if (path === "/healthz" && request.method === "GET") {
-      sendJson(response, 200, { ok: true, provider: provider.name });
-      return;
-    }
-    if (path.startsWith(MODEL_PROXY_PREFIX)) {
-      await handleModelProxy(request, response, { targets, registry, liveness, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger });
-      return;
-    }
-    if (path.startsWith(GIT_PATH_PREFIX)) {
-      await handleGitHttp(request, response, { credentialSecret: config.gitCredentialSecret, ...gitDirs, logger });
-      return;
-    }
-    if (path !== "/v1" && !path.startsWith("/v1/")) throw new LookoutError("NOT_FOUND");
-
-    const body = await readBody(request, maxBodyBytes);
-    await verifySignedRequest(
-      { get: (name) => headerValue(request, name) },
-      { method: request.method ?? "GET", pathAndQuery, body },
-      { secrets: { [CONTROL_PLANE_SERVICE]: config.serviceSecret }, nonces },
-    );
-    if (path.startsWith("/v1/git/")) {
-      const gitResult = await routeGit({ method: request.method ?? "GET", path, body }, gitDirs);
-      sendJson(response, gitResult.status, gitResult.body);
-      return;
-    }
-    const result = await routeV1(
-      { method: request.method ?? "GET", path, body },
-      { provider, registry, models: config.models, proxyBaseUrl, publicUrl, internalUrl, relays, egress, logger },
-    );
-    sendJson(response, result.status, result.body);
-  };
-
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      const { status, body, expected } = toErrorResponse(error);
-      if (!expected)
-        logger.error("request failed", { method: request.method, path: request.url?.split("?")[0], error: describeError(error) });
-      if (response.headersSent) {
-        response.destroy();
-        return;
-      }
-      // Drain what the client is still sending so it sees our answer rather than a reset.
-      request.resume();
-      sendJson(response, status, body);
+  const addresses = { publicUrl: "", proxyBaseUrl: "", internalUrl: "" };
+  const app = createGatewayApp({
+    provider,
+    routeContext: () => ({ provider, registry, models: config.models, relays, egress, logger, ...addresses }),
+    modelProxy: { targets, registry, liveness, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger },
+    git: { credentialSecret: config.gitCredentialSecret, ...gitDirs, logger },
+    serviceSecret: config.serviceSecret,
+    nonces,
+    maxBodyBytes,
+    logger,
+  });
+  const listener = getRequestListener(app.fetch, {
+    // HTTP/1.0 callers may send no Host; the routes look at paths only.
+    hostname: "gateway",
+    // The app answers every error itself; what arrives here is a request no URL could be made of.
+    errorHandler: (error) => {
+      const refused =
+        error instanceof RequestError ? new LookoutError("BAD_REQUEST", "The request target or Host header is malformed.") : error;
+      const { status, body, expected } = toErrorResponse(refused);
+      if (!expected) logger.error("request failed", { error: describeError(error) });
+      return jsonResponse(status, body);
+    },
+  });
+  const server = createServer((incoming, outgoing) => {
+    listener(incoming, outgoing).catch((error: unknown) => {
+      // Only writing the answer itself can fail here; the connection is all that is left to end.
+      logger.error("response failed", { method: incoming.method, error: describeError(error) });
+      outgoing.destroy();
     });
   });
   server.requestTimeout = 5 * 60_000;
@@ -121,9 +97,9 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const address = server.address();
   const port = typeof address === "object" && address !== null ? (address satisfies AddressInfo).port : config.port;
   const url = `http://${config.host}:${port}`;
-  internalUrl = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
-  publicUrl = (config.publicUrl ?? url).replace(/\/+$/, "");
-  proxyBaseUrl = `${publicUrl}/model-proxy`;
+  addresses.internalUrl = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
+  addresses.publicUrl = (config.publicUrl ?? url).replace(/\/+$/, "");
+  addresses.proxyBaseUrl = `${addresses.publicUrl}/model-proxy`;
   logger.info("sandbox gateway listening", { url, provider: provider.name });
 
   return {
@@ -138,10 +114,4 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       await relays.closeAll();
     },
   };
-}
-
-function headerValue(request: IncomingMessage, name: string): string | null {
-  const value = request.headers[name.toLowerCase()];
-  if (Array.isArray(value)) return value[0] ?? null;
-  return value ?? null;
 }

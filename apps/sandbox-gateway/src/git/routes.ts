@@ -1,32 +1,25 @@
 import { GitBranchesRequest, GitCheckRequest, GitCompareRequest, GitMergeRequest, LookoutError, summarizeIssues } from "@lookout/protocol";
+import { Hono } from "hono";
 import type { z } from "zod";
+import { type GatewayEnv, jsonResponse } from "../http";
 import { compareBranches, type GitEnvironment, listBranches, mergeBranches } from "./repo-ops";
 
 /**
  * `/v1/git/*`: operations on host repositories for local pull requests, called by the control
- * plane with signed requests (the caller is authenticated before this runs).
+ * plane with signed requests (mounted behind the signature check, like the rest of `/v1`).
  */
-export async function routeGit(
-  request: { method: string; path: string; body: Uint8Array },
-  env: GitEnvironment,
-): Promise<{ status: number; body: unknown }> {
-  if (request.method !== "POST") throw new LookoutError("NOT_FOUND", `No route for ${request.method} ${request.path}.`);
-  switch (request.path) {
-    case "/v1/git/branches": {
-      const input = parse(GitBranchesRequest, request.body);
-      return { status: 200, body: { branches: await listBranches(input.repositoryPath, env) } };
-    }
-    case "/v1/git/check": {
-      const input = parse(GitCheckRequest, request.body);
-      return { status: 200, body: { repositoryPath: await env.roots.check(input.repositoryPath) } };
-    }
-    case "/v1/git/compare":
-      return { status: 200, body: await compareBranches(parse(GitCompareRequest, request.body), env) };
-    case "/v1/git/merge":
-      return { status: 200, body: await mergeBranches(parse(GitMergeRequest, request.body), env) };
-    default:
-      throw new LookoutError("NOT_FOUND", `No route for ${request.method} ${request.path}.`);
-  }
+export function gitRoutes(env: GitEnvironment): Hono<GatewayEnv> {
+  return new Hono<GatewayEnv>()
+    .post("/branches", async (c) => {
+      const input = parse(GitBranchesRequest, c.var.body);
+      return jsonResponse(200, { branches: await listBranches(input.repositoryPath, env) });
+    })
+    .post("/check", async (c) => {
+      const input = parse(GitCheckRequest, c.var.body);
+      return jsonResponse(200, { repositoryPath: await env.roots.check(input.repositoryPath) });
+    })
+    .post("/compare", async (c) => jsonResponse(200, await compareBranches(parse(GitCompareRequest, c.var.body), env)))
+    .post("/merge", async (c) => jsonResponse(200, await mergeBranches(parse(GitMergeRequest, c.var.body), env)));
 }
 
 function parse<T extends z.ZodType>(schema: T, body: Uint8Array): z.infer<T> {
