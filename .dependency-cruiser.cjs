@@ -58,10 +58,10 @@ module.exports = {
     },
     {
       name: "test-harness-only-from-tests",
-      comment: "The e2e stack and the scripted model are test and demo tooling; shipped source never imports them.",
+      comment: "The e2e stack, the dev stack and the scripted model are test and demo tooling; shipped source never imports them.",
       severity: "error",
       from: { path: "^(apps/[^/]+|packages/(protocol|bridge|sandbox))/src/" },
-      to: { path: "^packages/(e2e|scripted-model)/" },
+      to: { path: "^packages/(e2e|dev-stack|scripted-model)/" },
     },
     {
       name: "no-hidden-edges",

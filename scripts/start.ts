@@ -1,16 +1,17 @@
 /**
  * Starts the whole system locally: the scripted offline model (when no model key is set), the
  * sandbox gateway with the local bubblewrap provider, and the control-plane Worker on wrangler's
- * dev server (without its inspector) with local D1 and Durable Object state. Prints the dashboard
- * URL with a fresh one-time login token. Everything it runs is a child process stopped by PID on exit.
+ * dev server (without its inspector, `@lookout/dev-stack`) with local D1 and Durable Object state.
+ * Prints the dashboard URL with a fresh one-time login token. Everything it runs is a child process
+ * stopped by PID on exit.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type RunningWorker, startWorker } from "@lookout/dev-stack";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const stateDir = resolve(root, process.env.LOOKOUT_STATE_DIR ?? ".lookout");
@@ -21,6 +22,7 @@ const modelPort = Number(process.env.LOOKOUT_SCRIPTED_MODEL_PORT ?? 8789);
 const publicUrl = `http://${host}:${workerPort}`;
 
 const children: ChildProcess[] = [];
+let worker: RunningWorker | undefined;
 
 function say(message: string): void {
   process.stderr.write(`\x1b[1;34m[lookout]\x1b[0m ${message}\n`);
@@ -62,20 +64,29 @@ function modelsFromEnvironment(): { models: string[]; defaultModel: string; offl
   return { models, defaultModel: models[0]!, offline };
 }
 
+/** Writes a child's output line under its name. */
+function forwarder(name: string): (line: string) => void {
+  const prefix = `\x1b[2m${name.padEnd(8)}|\x1b[0m `;
+  return (line) => {
+    if (line.trim()) process.stderr.write(prefix + line + "\n");
+  };
+}
+
+function onEarlyExit(name: string, code: number | null, signal: NodeJS.Signals | null): void {
+  if (stopping) return;
+  say(`${name} exited (${signal ?? code}); stopping everything.`);
+  void stop(1);
+}
+
 function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  const prefix = `\x1b[2m${name.padEnd(8)}|\x1b[0m `;
-  const forward = (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) if (line.trim()) process.stderr.write(prefix + line + "\n");
+  const forward = forwarder(name);
+  const take = (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n")) forward(line);
   };
-  child.stdout?.on("data", forward);
-  child.stderr?.on("data", forward);
-  child.on("exit", (code, signal) => {
-    if (!stopping) {
-      say(`${name} exited (${signal ?? code}); stopping everything.`);
-      void stop(1);
-    }
-  });
+  child.stdout?.on("data", take);
+  child.stderr?.on("data", take);
+  child.on("exit", (code, signal) => onEarlyExit(name, code, signal));
   children.push(child);
   return child;
 }
@@ -98,11 +109,13 @@ let stopping = false;
 async function stop(code: number): Promise<never> {
   stopping = true;
   for (const child of children) if (child.pid && child.exitCode === null) child.kill("SIGTERM");
+  const stopped = worker?.stop();
   const deadline = Date.now() + 5_000;
   while (children.some((child) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) {
     await new Promise((done) => setTimeout(done, 100));
   }
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await stopped;
   process.exit(code);
 }
 
@@ -163,33 +176,7 @@ async function main(): Promise<void> {
   const modelToken = randomBytes(32).toString("base64url");
   const { models, defaultModel, offline } = modelsFromEnvironment();
 
-  writeFileSync(
-    join(root, ".dev.vars"),
-    [
-      "# Written by the start command on every start; do not edit (it is overwritten).",
-      `ADMIN_TOKEN_SHA256=${createHash("sha256").update(loginToken).digest("hex")}`,
-      `WS_TOKEN_SECRET=${secrets.wsTokenSecret}`,
-      `SECRETS_ENCRYPTION_KEYS=${process.env.SECRETS_ENCRYPTION_KEYS ?? secrets.secretsKeys}`,
-      `GATEWAY_SERVICE_SECRET=${secrets.gatewaySecret}`,
-      `GIT_CREDENTIAL_SECRET=${secrets.gitCredentialSecret}`,
-      "",
-    ].join("\n"),
-    { mode: 0o600 },
-  );
-
-  const require = createRequire(join(root, "apps", "control-plane", "package.json"));
-  const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
   const tsx = join(root, "node_modules", "tsx", "dist", "cli.mjs");
-  const persist = join(stateDir, "wrangler");
-  const quiet = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
-
-  say("applying local D1 migrations");
-  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-    cwd: root,
-    env: { ...process.env, ...quiet, CI: "true" },
-    encoding: "utf8",
-  });
-  if (migrate.status !== 0) throw new Error(`D1 migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
 
   // The scripted model always runs, so the labelled offline demo model is available next to real ones.
   const scriptedUrl = `http://${host}:${modelPort}/v1`;
@@ -216,37 +203,40 @@ async function main(): Promise<void> {
     LOOKOUT_LOCAL_REPO_ROOTS: process.env.LOOKOUT_LOCAL_REPO_ROOTS ?? [homedir(), stateDir].join(":"),
   });
 
-  // Not `wrangler dev`: its inspector cannot be turned off, and it hands the Worker's secrets to
-  // anything on the host that connects (scripts/worker-dev.ts).
-  start(
-    "worker",
-    process.execPath,
-    [
-      tsx,
-      join(root, "scripts", "worker-dev.ts"),
-      "--config",
-      join(root, "wrangler.toml"),
-      "--ip",
-      host,
-      "--port",
-      String(workerPort),
-      "--persist-to",
-      persist,
-      "--var",
-      `GATEWAY_URL:http://${host}:${gatewayPort}`,
-      "--var",
-      `PUBLIC_URL:${publicUrl}`,
-      "--var",
-      `DEFAULT_MODEL:${defaultModel}`,
-      "--var",
-      `MODELS:${models.join(",")}`,
-    ],
-    quiet,
-  );
-
   await waitFor(`http://${host}:${modelPort}/health`, "the scripted model");
   await waitFor(`http://${host}:${gatewayPort}/healthz`, "the sandbox gateway");
-  await waitFor(`${publicUrl}/api/health`, "the control plane");
+
+  say("applying local D1 migrations and starting the control plane");
+  // Not `wrangler dev`: its inspector cannot be turned off, and it hands the Worker's secrets to
+  // anything on the host that connects. Secrets go to the Worker as bindings, over a pipe; a
+  // `.dev.vars` of your own next to wrangler.toml is still read for anything else.
+  worker = await startWorker({
+    name: "the control plane",
+    config: join(root, "wrangler.toml"),
+    persistTo: join(stateDir, "wrangler"),
+    host,
+    port: workerPort,
+    migrateD1: ["DB"],
+    vars: {
+      GATEWAY_URL: `http://${host}:${gatewayPort}`,
+      PUBLIC_URL: publicUrl,
+      DEFAULT_MODEL: defaultModel,
+      MODELS: models.join(","),
+    },
+    secrets: {
+      ADMIN_TOKEN_SHA256: createHash("sha256").update(loginToken).digest("hex"),
+      WS_TOKEN_SECRET: secrets.wsTokenSecret,
+      SECRETS_ENCRYPTION_KEYS: process.env.SECRETS_ENCRYPTION_KEYS ?? secrets.secretsKeys,
+      GATEWAY_SERVICE_SECRET: secrets.gatewaySecret,
+      GIT_CREDENTIAL_SECRET: secrets.gitCredentialSecret,
+    },
+    readyPath: "/api/health",
+    onLine: forwarder("worker"),
+    // Edits to the Worker's sources reload it, as under `wrangler dev`.
+    watch: true,
+  });
+  const running = worker;
+  void running.exited.then(({ code, signal }) => onEarlyExit("worker", code, signal));
   await registerDemoRepository(loginToken, ensureDemoRepository());
 
   const loginUrl = `${publicUrl}/auth/login?token=${loginToken}`;

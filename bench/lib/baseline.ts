@@ -1,10 +1,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { copyWranglerConfig, freePort, type RunningWorker, startWorker } from "@lookout/dev-stack";
 import { JsonSocket, typeOf } from "./json-socket.ts";
 import { BENCH_ROOT } from "./paths.ts";
 import { type PublishProtocol, Publisher } from "./publisher.ts";
 import type { Channel, Target } from "./target.ts";
-import { copyConfig, startWranglerDev, type WranglerDev } from "./wrangler.ts";
 
 const baselineProtocol: PublishProtocol = {
   frame: (seq, event) => ({ type: "publish", seq, event }),
@@ -15,39 +15,38 @@ const baselineProtocol: PublishProtocol = {
   refusalOf: (message) => (typeOf(message) === "error" ? JSON.stringify(message) : undefined),
 };
 
-/** The minimal Durable Object in `bench/baseline/` under its own `wrangler dev`; each channel is a new room. */
+/** The minimal Durable Object in `bench/baseline/` on its own wrangler dev server; each channel is a new room. */
 export class BaselineTarget implements Target {
   readonly name = "baseline";
   private rooms = 0;
 
-  private constructor(private readonly dev: WranglerDev) {}
+  private constructor(
+    private readonly worker: RunningWorker,
+    readonly logFile: string,
+  ) {}
 
   static async start(workDir: string): Promise<BaselineTarget> {
     mkdirSync(workDir, { recursive: true });
-    const configPath = copyConfig(join(BENCH_ROOT, "baseline", "wrangler.toml"), workDir);
-    const dev = await startWranglerDev({
+    const logFile = join(workDir, "wrangler.log");
+    const worker = await startWorker({
       name: "baseline",
-      configPath,
+      config: copyWranglerConfig(join(BENCH_ROOT, "baseline", "wrangler.toml"), workDir),
       persistTo: join(workDir, "state"),
-      vars: {},
-      logFile: join(workDir, "wrangler.log"),
+      port: await freePort(),
       readyPath: "/health",
+      logFile,
     });
-    return new BaselineTarget(dev);
-  }
-
-  get logFile(): string {
-    return this.dev.process.logFile;
+    return new BaselineTarget(worker, logFile);
   }
 
   async openChannel(label: string): Promise<Channel> {
     const room = `${label.replace(/[^A-Za-z0-9_-]/g, "-")}-${++this.rooms}`;
-    const base = `${this.dev.url.replace(/^http/, "ws")}/rooms/${room}`;
+    const base = `${this.worker.url.replace(/^http/, "ws")}/rooms/${room}`;
     const publisher = new Publisher(await JsonSocket.connect(`${base}/publish`), baselineProtocol, 1);
     return { promptId: "bench-baseline", publisher, openSubscriber: () => JsonSocket.connect(`${base}/subscribe`) };
   }
 
   stop(): Promise<void> {
-    return this.dev.process.stop();
+    return this.worker.stop();
   }
 }

@@ -26,13 +26,13 @@ export class BenchContext {
   }
 
   lookout(): Promise<LookoutTarget> {
-    const what = `the control plane (wrangler dev${this.controlPlaneEntry ? `, entry ${this.controlPlaneEntry}` : ""}) and a fake sandbox gateway`;
+    const what = `the control plane (wrangler's dev server${this.controlPlaneEntry ? `, entry ${this.controlPlaneEntry}` : ""}) and a fake sandbox gateway`;
     this.lookoutStack ??= this.starting(what, () => LookoutTarget.start(join(this.workDir, "lookout"), this.controlPlaneEntry));
     return this.lookoutStack;
   }
 
   baseline(): Promise<BaselineTarget> {
-    this.baselineStack ??= this.starting("the baseline Durable Object (wrangler dev)", () =>
+    this.baselineStack ??= this.starting("the baseline Durable Object (wrangler's dev server)", () =>
       BaselineTarget.start(join(this.workDir, "baseline")),
     );
     return this.baselineStack;

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { copyWranglerConfig, freePort, LOCAL_HOST, startWorker } from "@lookout/dev-stack";
 import { REPO_ROOT } from "./paths.ts";
-import { freePort } from "./processes.ts";
-import { applyD1Migrations, copyConfig, HOST, startWranglerDev } from "./wrangler.ts";
 
 export interface ControlPlaneOptions {
   /** A fresh directory for this instance's config, state and logs. */
@@ -18,65 +17,52 @@ export interface ControlPlaneOptions {
   entry?: string;
 }
 
-/** The real control-plane Worker under `wrangler dev`, with its own state, secrets and admin token. */
+/** The real control-plane Worker on wrangler's dev server, with its own state, secrets and admin token. */
 export interface ControlPlane {
   url: string;
   /** The admin login token (`POST /auth/login {token}`). */
   loginToken: string;
   logFile: string;
-  /** The DevTools inspector of the Worker and its Durable Objects. */
-  inspectorUrl: string;
   stop(): Promise<void>;
 }
 
 /**
- * Starts the control plane the way `scripts/start.ts` does, but isolated: a copy of the root
- * `wrangler.toml` in `workDir` (so wrangler reads the `.dev.vars` written next to it, not the
- * developer's), its own persist directory and free ports. Static assets are left out: benchmarks
- * only call `/api/*` and `/auth/*`, which the Worker serves either way.
+ * Starts the control plane the way `scripts/start.ts` does (`@lookout/dev-stack`: migrations, then
+ * the Worker with no inspector), but isolated: a copy of the root `wrangler.toml` in `workDir` (so
+ * wrangler reads no developer's `.dev.vars`), its own persist directory and free ports, and one
+ * build of the Worker for the whole run, however the tree changes meanwhile. Static assets are left
+ * out: benchmarks only call `/api/*` and `/auth/*`, which the Worker serves either way.
  */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   mkdirSync(options.workDir, { recursive: true });
-  const configPath = copyConfig(join(REPO_ROOT, "wrangler.toml"), options.workDir, {
+  const config = copyWranglerConfig(join(REPO_ROOT, "wrangler.toml"), options.workDir, {
     dropSections: ["assets"],
     ...(options.entry ? { main: options.entry } : {}),
   });
-
   const loginToken = randomBytes(24).toString("base64url");
-  writeFileSync(
-    join(options.workDir, ".dev.vars"),
-    [
-      `ADMIN_TOKEN_SHA256=${createHash("sha256").update(loginToken).digest("hex")}`,
-      `WS_TOKEN_SECRET=${randomBytes(32).toString("base64url")}`,
-      `SECRETS_ENCRYPTION_KEYS=k1:${randomBytes(32).toString("base64")}`,
-      `GATEWAY_SERVICE_SECRET=${options.gatewaySecret}`,
-      "",
-    ].join("\n"),
-    { mode: 0o600 },
-  );
-
-  const persistTo = join(options.workDir, "state");
-  applyD1Migrations(configPath, "DB", persistTo);
   const models = options.models ?? ["scripted/demo"];
   const logFile = join(options.workDir, "wrangler.log");
   const port = await freePort();
-  const {
-    url,
-    inspectorUrl,
-    process: child,
-  } = await startWranglerDev({
+  const worker = await startWorker({
     name: "control plane",
-    configPath,
-    persistTo,
-    logFile,
+    config,
+    persistTo: join(options.workDir, "state"),
     port,
-    readyPath: "/api/health",
+    migrateD1: ["DB"],
     vars: {
       GATEWAY_URL: options.gatewayUrl,
-      PUBLIC_URL: `http://${HOST}:${port}`,
+      PUBLIC_URL: `http://${LOCAL_HOST}:${port}`,
       DEFAULT_MODEL: models[0] ?? "scripted/demo",
       MODELS: models.join(","),
     },
+    secrets: {
+      ADMIN_TOKEN_SHA256: createHash("sha256").update(loginToken).digest("hex"),
+      WS_TOKEN_SECRET: randomBytes(32).toString("base64url"),
+      SECRETS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+      GATEWAY_SERVICE_SECRET: options.gatewaySecret,
+    },
+    readyPath: "/api/health",
+    logFile,
   });
-  return { url, loginToken, logFile, inspectorUrl, stop: () => child.stop() };
+  return { url: worker.url, loginToken, logFile, stop: () => worker.stop() };
 }

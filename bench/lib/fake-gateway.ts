@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { CreateSandboxRequest, MemoryNonceStore, verifySignedRequest } from "@lookout/protocol";
-import { HOST } from "./wrangler.ts";
+import { LOCAL_HOST } from "@lookout/dev-stack";
+import { CreateSandboxRequest, GitCheckRequest, MemoryNonceStore, verifySignedRequest } from "@lookout/protocol";
 
 /** A sandbox the control plane asked for: what a bridge needs to connect as that sandbox. */
 export interface RequestedSandbox {
@@ -12,7 +12,7 @@ export interface RequestedSandbox {
 /**
  * A sandbox gateway that starts nothing: it verifies the control plane's signed requests like the
  * real gateway, records each requested sandbox's token (so the benchmark can play its bridge), and
- * answers snapshot and terminate calls with success.
+ * answers repository checks, snapshot and terminate calls with success.
  */
 export class FakeGateway {
   private readonly requested = new Map<string, RequestedSandbox>();
@@ -32,14 +32,14 @@ export class FakeGateway {
         .catch((error: unknown) => reply(response, 500, { error: { code: "INTERNAL", message: String(error) } }));
     });
     gateway = new FakeGateway(server, secret);
-    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    await new Promise<void>((resolve) => server.listen(0, LOCAL_HOST, resolve));
     return gateway;
   }
 
   get url(): string {
     const address = this.server.address();
     if (typeof address !== "object" || address === null) throw new Error("the fake gateway is not listening");
-    return `http://${HOST}:${address.port}`;
+    return `http://${LOCAL_HOST}:${address.port}`;
   }
 
   /** Resolves with the sandbox the control plane requested for `sessionId`. */
@@ -87,6 +87,10 @@ export class FakeGateway {
       this.waiters.get(create.sessionId)?.(sandbox);
       this.waiters.delete(create.sessionId);
       reply(response, 201, { sandboxId: create.sandboxId, provider: "bench", providerId: `bench-${create.sandboxId}`, status: "starting" });
+    } else if (method === "POST" && path === "/v1/git/check") {
+      // The benchmark's repositories are never cloned: every path is admitted as it is.
+      const check = GitCheckRequest.parse(JSON.parse(new TextDecoder().decode(body)));
+      reply(response, 200, { repositoryPath: check.repositoryPath });
     } else if (method === "POST" && /^\/v1\/sandboxes\/[^/]+\/snapshot$/.test(path)) {
       reply(response, 200, { snapshotId: `bench-snapshot-${Date.now()}` });
     } else if (method === "DELETE" && /^\/v1\/sandboxes\/[^/]+$/.test(path)) {

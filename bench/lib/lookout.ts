@@ -78,7 +78,7 @@ const lookoutBridgeProtocol: PublishProtocol = {
 };
 
 /**
- * The real control plane under `wrangler dev` with a fake sandbox gateway in this process. Each
+ * The real control plane on wrangler's dev server with a fake sandbox gateway in this process. Each
  * channel is a new session whose sandbox the benchmark plays: it takes the sandbox token from the
  * gateway request, connects as the bridge, reports ready and receives the prompt.
  */
@@ -116,10 +116,6 @@ export class LookoutTarget implements Target {
 
   get logFile(): string {
     return this.controlPlane.logFile;
-  }
-
-  get inspectorUrl(): string {
-    return this.controlPlane.inspectorUrl;
   }
 
   async openChannel(label: string): Promise<Channel> {

@@ -3,9 +3,10 @@ import type { TriggerScheduler } from "./triggers/scheduler-object";
 
 /**
  * The Worker's bindings and configuration. Bindings and `[vars]` come from `wrangler.toml`;
- * secrets come from `.dev.vars` locally (written by the start command) and `wrangler secret` in
- * production. Every secret is optional in the type because a missing one must fail closed at the
- * point of use, with a clear error, rather than crash the Worker.
+ * secrets come locally from the start command (as bindings, through `@lookout/dev-stack`) or a
+ * `.dev.vars`, and from `wrangler secret` in production. Every secret is optional in the type
+ * because a missing one must fail closed at the point of use, with a clear error, rather than crash
+ * the Worker.
  */
 export interface Env {
   DB: D1Database;

@@ -1,3 +1,3 @@
-export { startStack, freePort, REPO_ROOT, type Stack, type StackOptions } from "./stack";
+export { startStack, REPO_ROOT, type Stack, type StackOptions } from "./stack";
 export { apiClient, SessionClient } from "./client";
 export { createRepoFixture, git } from "./repo";
