@@ -39,6 +39,9 @@ export default defineConfig({
           GIT_CREDENTIAL_SECRET: "test-git-credential-secret",
           GITHUB_WEBHOOK_SECRET: "test-github-webhook-secret",
           TEST_PULL_REQUEST_EXAMPLES: JSON.stringify(pullRequestExamples),
+          // Sessions in these tests never finish (the gateway is fake), so the shipped caps would fill
+          // up across a file; tests of the caps pass their own (test/support/automations.ts withLimits).
+          TRIGGER_LIMITS: JSON.stringify({ maxRunningSandboxes: 100_000, maxNewSessionsPerHour: 100_000 }),
         },
       },
     }),

@@ -112,9 +112,9 @@ export class TriggerRunStore {
          SELECT ?1, ?2, ?3, ?4,
            CASE WHEN c.mine >= ?9 OR c.hour >= ?10 OR c.sandboxes >= ?11 THEN 'skipped' ELSE 'starting' END,
            CASE
-             WHEN c.mine >= ?9 THEN 'overlap: ' || c.mine || ' run(s) of this automation still in progress (at most ' || ?9 || ' at once)'
-             WHEN c.hour >= ?10 THEN 'cap: ' || c.hour || ' sessions started by triggers in the last hour (at most ' || ?10 || ')'
-             WHEN c.sandboxes >= ?11 THEN 'cap: ' || c.sandboxes || ' sandboxes starting or running (at most ' || ?11 || ')'
+             WHEN c.mine >= ?9 THEN 'overlap: ' || c.mine || ' run(s) of this automation still in progress (at most ' || CAST(?9 AS INTEGER) || ' at once)'
+             WHEN c.hour >= ?10 THEN 'cap: ' || c.hour || ' sessions started by triggers in the last hour (at most ' || CAST(?10 AS INTEGER) || ')'
+             WHEN c.sandboxes >= ?11 THEN 'cap: ' || c.sandboxes || ' sandboxes starting or running (at most ' || CAST(?11 AS INTEGER) || ')'
            END,
            ?5, ?6, ?7, ?8
          FROM (SELECT
