@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_SENTRY_BODY_BYTES } from "../src/triggers/sentry";
 import { api, login } from "./helpers";
 import { errorPayload, eventAlertPayload, issuePayload, metricAlertPayload } from "./support/sentry-fixtures";
-import { memberCookie } from "./support/auth";
+import { call, memberCookie } from "./support/auth";
 import { createTriggerAutomation, pauseAutomation, post, promptTexts, recorded, waitForRecord } from "./support/trigger-deliveries";
 
 const SECRET = "sentry-client-secret-for-tests-0123456789";
@@ -219,6 +219,31 @@ describe("Sentry settings", () => {
     const changed = await member("PUT", `/api/triggers/sentry/${automation.id}/settings`, { clientSecret: "a-member-chose-this-secret" });
     expect(changed.status).toBe(403);
     expect((await deliver(automation.id, eventAlertPayload("8001"), { secret: "a-member-chose-this-secret" })).status).toBe(401);
+  });
+
+  it("re-seals the client secret under the newest key when a delivery opens it, so the old key can be dropped", async () => {
+    const automation = await sentryAutomation();
+    const keyVersion = async () =>
+      (await env.DB.prepare("SELECT secret_key_version AS v FROM sentry_triggers WHERE automation_id = ?")
+        .bind(automation.id)
+        .first<{ v: string }>())!.v;
+    expect(await keyVersion()).toBe("k2");
+    const k3 = `k3:${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+    const deliverWith = async (keys: string) => {
+      const body = JSON.stringify(issuePayload("9001", "resolved"));
+      const headers = {
+        "content-type": "application/json",
+        "request-id": crypto.randomUUID(),
+        "sentry-hook-resource": "issue",
+        "sentry-hook-timestamp": String(Math.floor(Date.now() / 1000)),
+        "sentry-hook-signature": await hmacHex(SECRET, body),
+      };
+      return (await call(`/api/triggers/sentry/${automation.id}`, { method: "POST", headers, body }, { SECRETS_ENCRYPTION_KEYS: keys }))
+        .status;
+    };
+    expect(await deliverWith(`${k3},${env.SECRETS_ENCRYPTION_KEYS}`)).toBe(202);
+    expect(await keyVersion()).toBe("k3");
+    expect(await deliverWith(k3)).toBe(202);
   });
 
   it("refuses a first save without a client secret", async () => {
