@@ -43,6 +43,14 @@ module.exports = {
       to: { path: WORKSPACE, pathNot: "^packages/(bridge|protocol)/" },
     },
     {
+      name: "bridge-ships-few-packages",
+      comment:
+        "What the bridge runs in the sandbox (bundled into dist/bridge.mjs) uses these npm packages alone: the OpenCode SDK, the MCP SDK (the create_pull_request tool's server), ws and zod.",
+      severity: "error",
+      from: { path: "^packages/bridge/src/", pathNot: "\\.test\\.ts$" },
+      to: { path: "node_modules/", pathNot: "node_modules/(@opencode-ai/sdk|@modelcontextprotocol/sdk|ws|zod)/" },
+    },
+    {
       name: "sandbox-only-from-gateway",
       comment: "sandbox ← gateway: only the sandbox gateway starts sandboxes.",
       severity: "error",

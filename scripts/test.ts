@@ -274,8 +274,8 @@ async function provenRules(): Promise<{ unproven: string[]; ms: number }> {
     ].join("\n"),
     // protocol-stands-alone
     "packages/protocol/src/index.ts": `import "../../bridge/src/index.ts";\n`,
-    // bridge-only-protocol
-    "packages/bridge/src/index.ts": `import "../../scripted-model/src/index.ts";\n`,
+    // bridge-only-protocol, bridge-ships-few-packages
+    "packages/bridge/src/index.ts": `import "../../scripted-model/src/index.ts";\nimport "unlisted";\n`,
     // packages-never-import-apps
     "packages/sandbox/src/index.ts": `import "../../../apps/sandbox-gateway/src/index.ts";\n`,
     // sandbox-image-only-from-sandbox

@@ -1,4 +1,4 @@
-// Bundles the bridge into one ESM file that runs with plain `node dist/bridge.mjs`: ws, zod, the
+// Bundles the bridge into one ESM file that runs with plain `node dist/bridge.mjs`: ws, zod, the MCP SDK, the
 // OpenCode SDK and the protocol are inlined; only Node built-ins are loaded at run time.
 import { build } from "esbuild";
 

@@ -2,11 +2,14 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreatePullRequestRequest, PullRequestResponse, summarizeIssues } from "@lookout/protocol";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { McpRemoteConfig } from "@opencode-ai/sdk/v2/client";
 import { z } from "zod";
 
 /**
- * The agent's `create_pull_request` tool, served to OpenCode as a small MCP server on loopback.
+ * The agent's `create_pull_request` tool, served to OpenCode by an MCP server (the official SDK's
+ * `McpServer`) on loopback.
  *
  * A custom tool file would need `@opencode-ai/plugin`, which OpenCode tries to install from npm
  * and hangs on without network; MCP is built into OpenCode and needs nothing installed. The tool
@@ -21,47 +24,20 @@ export const PULL_REQUEST_TOOL_NAME = "create_pull_request";
 export const PULL_REQUEST_TOOL_ID = `${MCP_SERVER_NAME}_${PULL_REQUEST_TOOL_NAME}`;
 /** The MCP endpoint's path on the tool server. */
 export const MCP_PATH = "/mcp";
-/** Protocol revisions this server speaks (streamable HTTP, JSON answers, no server-sent events). */
-const MCP_PROTOCOL_VERSIONS = ["2025-06-18", "2025-03-26"] as const;
-/** Largest request body read; tool arguments are a title and a Markdown body. */
+/** Largest request body the transport reads; tool arguments are a title and a Markdown body. */
 const MAX_REQUEST_BYTES = 256 * 1024;
 /** How long the control plane gets to open the pull request (it asks the gateway or GitHub). */
 const CONTROL_PLANE_TIMEOUT_MS = 60_000;
 
-const PULL_REQUEST_TOOL = {
-  name: PULL_REQUEST_TOOL_NAME,
-  title: "Create pull request",
-  description:
-    "Open a pull request for this session's branch, or update the one already open. Call it when the work is ready for review. " +
-    "Title and body default to the session's. The branch is pushed after every prompt, so commit nothing yourself.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      title: { type: "string", description: "Pull request title (optional)" },
-      body: { type: "string", description: "Pull request description in Markdown (optional)" },
-      draft: { type: "boolean", description: "Open as a draft (default: the deployment's setting)" },
-    },
-    additionalProperties: false,
-  },
-} as const;
-
-const JsonRpcId = z.union([z.string(), z.number()]);
-const JsonRpcMessage = z.object({
-  jsonrpc: z.literal("2.0"),
-  id: JsonRpcId.optional(),
-  method: z.string().optional(),
-  params: z.record(z.string(), z.unknown()).optional(),
+/**
+ * What the model may pass, as the tool advertises it. Blank strings pass here and are dropped
+ * before `CreatePullRequestRequest` (the control plane's own contract) checks the fields.
+ */
+const PullRequestToolInput = z.strictObject({
+  title: z.string().optional().describe("Pull request title (optional)"),
+  body: z.string().optional().describe("Pull request description in Markdown (optional)"),
+  draft: z.boolean().optional().describe("Open as a draft (default: the deployment's setting)"),
 });
-type JsonRpcId = z.infer<typeof JsonRpcId>;
-
-const ToolCallParams = z.object({ name: z.string(), arguments: z.record(z.string(), z.unknown()).optional() });
-
-export interface JsonRpcResponse {
-  jsonrpc: "2.0";
-  id: JsonRpcId | null;
-  result?: unknown;
-  error?: { code: number; message: string };
-}
 
 /** What a tool call produced: text for the model, and whether it failed. */
 export interface ToolResult {
@@ -72,46 +48,29 @@ export interface ToolResult {
 export type PullRequestOpener = (input: CreatePullRequestRequest) => Promise<ToolResult>;
 
 /**
- * Answers one JSON-RPC message of MCP: `initialize`, `ping`, `tools/list`, `tools/call`.
- * Notifications (no id) get no answer (null).
+ * The MCP server with the one tool. Stateless: every HTTP request gets a server and transport
+ * of its own (the SDK's pattern for a server without sessions), so nothing is shared between calls.
  */
-export async function answerMcp(raw: unknown, openPullRequest: PullRequestOpener): Promise<JsonRpcResponse | null> {
-  const parsed = JsonRpcMessage.safeParse(raw);
-  if (!parsed.success) return { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid JSON-RPC request." } };
-  const message = parsed.data;
-  if (message.id === undefined || message.method === undefined) return null;
-  const reply = (result: unknown): JsonRpcResponse => ({ jsonrpc: "2.0", id: message.id ?? null, result });
-  const fail = (code: number, text: string): JsonRpcResponse => ({
-    jsonrpc: "2.0",
-    id: message.id ?? null,
-    error: { code, message: text },
-  });
-  switch (message.method) {
-    case "initialize": {
-      const requested = message.params?.protocolVersion;
-      const version = MCP_PROTOCOL_VERSIONS.find((v) => v === requested) ?? MCP_PROTOCOL_VERSIONS[0];
-      return reply({
-        protocolVersion: version,
-        capabilities: { tools: { listChanged: false } },
-        serverInfo: { name: MCP_SERVER_NAME, version: "1.0.0" },
-      });
-    }
-    case "ping":
-      return reply({});
-    case "tools/list":
-      return reply({ tools: [PULL_REQUEST_TOOL] });
-    case "tools/call": {
-      const call = ToolCallParams.safeParse(message.params);
-      if (!call.success || call.data.name !== PULL_REQUEST_TOOL_NAME) return fail(-32602, "Unknown tool.");
-      const input = CreatePullRequestRequest.safeParse(withoutBlanks(call.data.arguments ?? {}));
+export function pullRequestMcpServer(openPullRequest: PullRequestOpener): McpServer {
+  const server = new McpServer({ name: MCP_SERVER_NAME, version: "1.0.0" });
+  server.registerTool(
+    PULL_REQUEST_TOOL_NAME,
+    {
+      title: "Create pull request",
+      description:
+        "Open a pull request for this session's branch, or update the one already open. Call it when the work is ready for review. " +
+        "Title and body default to the session's. The branch is pushed after every prompt, so commit nothing yourself.",
+      inputSchema: PullRequestToolInput,
+    },
+    async (args) => {
+      const input = CreatePullRequestRequest.safeParse(withoutBlanks(args));
       const result = input.success
         ? await openPullRequest(input.data)
         : { text: `The pull request fields are invalid: ${summarizeIssues(input.error)}.`, isError: true };
-      return reply({ content: [{ type: "text", text: result.text }], isError: result.isError });
-    }
-    default:
-      return fail(-32601, `Method ${message.method} is not supported.`);
-  }
+      return { content: [{ type: "text", text: result.text }], isError: result.isError };
+    },
+  );
+  return server;
 }
 
 /** Models often send empty strings for optional fields; those mean "use the default". */
@@ -184,44 +143,36 @@ export interface ToolServer {
 }
 
 /**
- * Serves MCP on a free loopback port. Requests must carry the per-start `token` as a bearer
- * token (OpenCode sends it from its config), so only OpenCode's connection reaches the tool.
+ * Serves MCP (streamable HTTP, JSON answers) on a free loopback port. Requests must carry the
+ * per-start `token` as a bearer token (OpenCode sends it from its config), so only OpenCode's
+ * connection reaches the tool.
  */
 export async function startToolServer(options: { token: string; opener: PullRequestOpener }): Promise<ToolServer> {
   const expected = Buffer.from(`Bearer ${options.token}`);
+  const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    if (new URL(request.url ?? "/", "http://loopback").pathname !== MCP_PATH) return refuse(request, response, 404, "not found");
+    const authorization = Buffer.from(request.headers.authorization ?? "");
+    if (authorization.length !== expected.length || !timingSafeEqual(authorization, expected)) {
+      return refuse(request, response, 401, "unauthorized");
+    }
+    // Nothing is ever sent unasked, so the stream GET and the session DELETE of streamable HTTP are not offered.
+    if (request.method !== "POST") {
+      request.resume();
+      response.writeHead(405, { allow: "POST" }).end();
+      return;
+    }
+    const mcp = pullRequestMcpServer(options.opener);
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true, maxRequestBodySize: MAX_REQUEST_BYTES });
+    response.on("close", () => void mcp.close());
+    await mcp.connect(transport);
+    await transport.handleRequest(request, response);
+  };
   const server: Server = createServer((request, response) => {
     void serve(request, response).catch(() => {
       if (!response.headersSent) sendJson(response, 500, { jsonrpc: "2.0", id: null, error: { code: -32603, message: "Internal error." } });
       else response.destroy();
     });
   });
-  const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    if (new URL(request.url ?? "/", "http://loopback").pathname !== MCP_PATH) return void sendJson(response, 404, { error: "not found" });
-    const authorization = Buffer.from(request.headers.authorization ?? "");
-    if (authorization.length !== expected.length || !timingSafeEqual(authorization, expected)) {
-      request.resume();
-      return void sendJson(response, 401, { error: "unauthorized" });
-    }
-    // No server-initiated messages: the stream GET and session DELETE of streamable HTTP are not offered.
-    if (request.method !== "POST") {
-      request.resume();
-      response.writeHead(405, { allow: "POST" }).end();
-      return;
-    }
-    const body = await readBody(request);
-    if (body === null)
-      return void sendJson(response, 413, { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Request too large." } });
-    const message = safeJson(body);
-    if (message === undefined)
-      return void sendJson(response, 400, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error." } });
-    // Batches were dropped from MCP in 2025-06-18; one message per request is all OpenCode sends.
-    const answer = await answerMcp(message, options.opener);
-    if (answer === null) {
-      response.writeHead(202).end();
-      return;
-    }
-    sendJson(response, 200, answer);
-  };
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}${MCP_PATH}`;
@@ -236,21 +187,14 @@ export async function startToolServer(options: { token: string; opener: PullRequ
   };
 }
 
+/** Answers without reading the request: its body is drained, not parsed. */
+function refuse(request: IncomingMessage, response: ServerResponse, status: number, error: string): void {
+  request.resume();
+  sendJson(response, status, { error });
+}
+
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   response.end(text);
-}
-
-/** The request body as text, or null when it is larger than the limit. */
-async function readBody(request: IncomingMessage): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.byteLength;
-    if (size > MAX_REQUEST_BYTES) return null;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

@@ -4,11 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BridgeEventPayload } from "@lookout/protocol";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { authorizationConfig, controlPlaneCredentials, credentialRequestFor } from "./git-credentials";
 import { approvalIdFor, type BranchRemote, decidePush, type GitRunner, PushCoordinator } from "./push";
 import { remoteScheme } from "./remote";
-import { answerMcp, controlPlaneOpener, MCP_SERVER_NAME, PULL_REQUEST_TOOL_ID, startToolServer } from "./pull-request-tool";
+import { controlPlaneOpener, MCP_SERVER_NAME, PULL_REQUEST_TOOL_ID, startToolServer, type ToolServer } from "./pull-request-tool";
 
 const run = promisify(execFile);
 
@@ -214,43 +217,81 @@ const PULL_REQUEST = {
   closedAt: null,
 };
 
+/** An MCP client as OpenCode runs one: the SDK's `Client` over streamable HTTP, with the bearer from the config. */
+async function connectClient(server: ToolServer, authorization = server.opencodeConfig.headers?.authorization ?? ""): Promise<Client> {
+  const client = new Client({ name: "opencode", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { authorization } } }));
+  return client;
+}
+
 describe("the create_pull_request tool over MCP", () => {
-  const rpc = (id: number, method: string, params?: Record<string, unknown>) => ({
-    jsonrpc: "2.0",
-    id,
-    method,
-    ...(params ? { params } : {}),
+  const servers: ToolServer[] = [];
+  const clients: Client[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.close();
+    for (const server of servers.splice(0)) await server.close();
   });
+
+  async function serve(opener: Parameters<typeof startToolServer>[0]["opener"]): Promise<ToolServer> {
+    const server = await startToolServer({ token: "per-start-secret", opener });
+    servers.push(server);
+    return server;
+  }
 
   it("answers the MCP handshake, lists the one tool and calls it with validated fields", async () => {
     const opened: unknown[] = [];
-    const opener = async (input: unknown) => {
+    const server = await serve(async (input) => {
       opened.push(input);
       return { text: "Opened.", isError: false };
-    };
-    expect(await answerMcp(rpc(1, "initialize", { protocolVersion: "2025-03-26", capabilities: {} }), opener)).toMatchObject({
-      id: 1,
-      result: { protocolVersion: "2025-03-26", capabilities: { tools: {} }, serverInfo: { name: MCP_SERVER_NAME } },
     });
-    expect(await answerMcp({ jsonrpc: "2.0", method: "notifications/initialized" }, opener)).toBeNull();
-    const listed = await answerMcp(rpc(2, "tools/list"), opener);
-    expect(listed?.result).toMatchObject({ tools: [{ name: "create_pull_request", inputSchema: { type: "object" } }] });
+    const client = await connectClient(server);
+    clients.push(client);
+    expect(client.getServerVersion()).toMatchObject({ name: MCP_SERVER_NAME });
+    expect(client.getServerCapabilities()?.tools).toBeDefined();
+
+    const { tools } = await client.listTools();
+    expect(tools).toHaveLength(1);
+    expect(tools[0]).toMatchObject({
+      name: "create_pull_request",
+      title: "Create pull request",
+      inputSchema: {
+        type: "object",
+        properties: { title: { type: "string" }, body: { type: "string" }, draft: { type: "boolean" } },
+        additionalProperties: false,
+      },
+    });
+    expect(tools[0]?.inputSchema.required ?? []).toEqual([]);
     expect(PULL_REQUEST_TOOL_ID).toBe("lookout_create_pull_request");
 
-    const called = await answerMcp(
-      rpc(3, "tools/call", { name: "create_pull_request", arguments: { title: "Fix it", body: " " } }),
-      opener,
-    );
-    expect(called?.result).toEqual({ content: [{ type: "text", text: "Opened." }], isError: false });
+    const called = await client.callTool({ name: "create_pull_request", arguments: { title: "Fix it", body: " " } });
+    expect(called).toEqual({ content: [{ type: "text", text: "Opened." }], isError: false });
     // A blank optional field means "use the session's default".
     expect(opened).toEqual([{ title: "Fix it" }]);
 
-    const invalid = await answerMcp(rpc(4, "tools/call", { name: "create_pull_request", arguments: { draft: "yes" } }), opener);
-    expect(invalid?.result).toMatchObject({ isError: true });
+    // Wrong types, fields the control plane refuses and unknown fields all fail without opening anything.
+    for (const args of [{ draft: "yes" }, { title: "x".repeat(300) }, { reviewers: ["eve"] }]) {
+      const invalid = await client.callTool({ name: "create_pull_request", arguments: args });
+      expect(invalid).toMatchObject({ isError: true, content: [{ type: "text", text: expect.stringMatching(/invalid/i) }] });
+    }
     expect(opened).toHaveLength(1);
-    expect((await answerMcp(rpc(5, "tools/call", { name: "rm_rf" }), opener))?.error?.code).toBe(-32602);
-    expect((await answerMcp(rpc(6, "resources/list"), opener))?.error?.code).toBe(-32601);
-    expect((await answerMcp({ id: 7 }, opener))?.error?.code).toBe(-32600);
+
+    const unknownTool = await client.callTool({ name: "rm_rf", arguments: {} });
+    expect(unknownTool).toMatchObject({ isError: true, content: [{ type: "text", text: expect.stringMatching(/rm_rf not found/) }] });
+    expect(opened).toHaveLength(1);
+    // A method the server does not offer is a protocol error, not a tool result.
+    const unsupported = client.listResources();
+    await expect(unsupported).rejects.toBeInstanceOf(McpError);
+    await expect(unsupported).rejects.toMatchObject({ code: ErrorCode.MethodNotFound });
+  });
+
+  it("tells the model when the control plane refuses, as a tool error", async () => {
+    const server = await serve(async () => ({ text: "Opening the pull request failed (409): Push the branch first.", isError: true }));
+    const client = await connectClient(server);
+    clients.push(client);
+    expect(await client.callTool({ name: "create_pull_request", arguments: {} })).toEqual({
+      content: [{ type: "text", text: "Opening the pull request failed (409): Push the branch first." }],
+      isError: true,
+    });
   });
 
   it("opens the pull request as the sandbox and tells the model what happened", async () => {
@@ -280,26 +321,43 @@ describe("the create_pull_request tool over MCP", () => {
   });
 
   it("serves MCP on loopback only to callers with the per-start token", async () => {
-    const server = await startToolServer({ token: "per-start-secret", opener: async () => ({ text: "Opened.", isError: false }) });
-    try {
-      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
-      expect(server.opencodeConfig).toEqual({
-        type: "remote",
-        url: server.url,
-        enabled: true,
-        oauth: false,
-        headers: { authorization: "Bearer per-start-secret" },
+    const opened: unknown[] = [];
+    const server = await serve(async (input) => {
+      opened.push(input);
+      return { text: "Opened.", isError: false };
+    });
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    expect(server.opencodeConfig).toEqual({
+      type: "remote",
+      url: server.url,
+      enabled: true,
+      oauth: false,
+      headers: { authorization: "Bearer per-start-secret" },
+    });
+    await expect(connectClient(server, "Bearer wrong")).rejects.toThrow(/unauthorized/);
+    await expect(connectClient(server, "")).rejects.toThrow(/unauthorized/);
+
+    const post = (authorization: string, body: string, path = "/mcp") =>
+      fetch(new URL(path, server.url), {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body,
       });
-      const post = (authorization: string, body: unknown) =>
-        fetch(server.url, { method: "POST", headers: { authorization, "content-type": "application/json" }, body: JSON.stringify(body) });
-      expect((await post("Bearer wrong", rpc(1, "tools/list"))).status).toBe(401);
-      const listed = await post("Bearer per-start-secret", rpc(1, "tools/list"));
-      expect(listed.status).toBe(200);
-      expect(await listed.json()).toMatchObject({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: "create_pull_request" }] } });
-      expect((await post("Bearer per-start-secret", { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202);
-      expect((await fetch(server.url, { headers: { authorization: "Bearer per-start-secret" } })).status).toBe(405);
-    } finally {
-      await server.close();
-    }
+    const call = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "create_pull_request", arguments: {} } });
+    expect((await post("Bearer wrong", call)).status).toBe(401);
+    expect((await post("Bearer per-start-secret", call, "/other")).status).toBe(404);
+    expect(opened).toHaveLength(0);
+    expect((await fetch(server.url, { headers: { authorization: "Bearer per-start-secret" } })).status).toBe(405);
+    const tooLarge = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: "create_pull_request", arguments: { body: "x".repeat(300 * 1024) } },
+    });
+    expect((await post("Bearer per-start-secret", tooLarge)).status).toBe(413);
+    expect(opened).toHaveLength(0);
+    // The right token with the same request opens the pull request.
+    expect(await (await post("Bearer per-start-secret", call)).json()).toMatchObject({ id: 1, result: { isError: false } });
+    expect(opened).toEqual([{}]);
   });
 });
