@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { sha256Hex } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_WEBHOOK_BODY_BYTES } from "../src/triggers/webhook";
+import { evaluateCondition } from "../src/triggers/webhook-conditions";
 import { api, login } from "./helpers";
 import { memberCookie } from "./support/auth";
 import { createTriggerAutomation, pauseAutomation, post, promptTexts, recorded, waitForRecord } from "./support/trigger-deliveries";
@@ -200,6 +201,14 @@ describe("webhook settings and the test payload", () => {
       conditions: CONDITIONS,
       template: TEMPLATE,
     });
+  });
+
+  it("evaluates with the Worker's own jsonpath-plus build, which refuses to run a script", () => {
+    const probe = globalThis as { __lookoutPwned?: boolean };
+    const attack = evaluateCondition(deployFailed, { path: "$..[?(globalThis.__lookoutPwned = true)]", op: "exists" });
+    expect(attack).toMatchObject({ matched: false, error: expect.stringContaining("JSONPath") });
+    expect(probe.__lookoutPwned).toBeUndefined();
+    expect(evaluateCondition(deployFailed, { path: "$..environment", op: "equals", value: "production" }).matched).toBe(true);
   });
 
   it("shows which conditions a sample payload matches, and records and starts nothing", async () => {
