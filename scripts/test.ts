@@ -8,7 +8,11 @@
  *    matching fails the run instead of passing quietly).
  * 2. Every package's tests through turbo, one package at a time (sandboxes and workerd share two
  *    cores in CI), with `--continue` so one failing package does not hide the others.
- * 3. What the run must not leave behind: a change to the checkout, or a process.
+ * 3. What the run must not leave behind: a change to the checkout, or a process. Processes are
+ *    watched from the run's first moment (`scripts/leftover-processes.ts`: the environment marker,
+ *    the run's process tree, sessions and groups, and bubblewrap, workerd, OpenCode or git's HTTP
+ *    backend started during the run and held by no other program), and the rules are proven first
+ *    on decoys that break each of them, like the dependency rules.
  *
  * It ends with one line per check and per package, then one vitest-style closing line. Every reason
  * the run fails shows in that line, and the exit code is 0 exactly when the line reports no failure:
@@ -25,6 +29,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LEFTOVER_RULES, proveLeftoverRules, RunProcesses, stopProcesses } from "./leftover-processes.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const checksOnly = process.argv.includes("--checks-only");
@@ -36,6 +41,8 @@ const runId = randomUUID();
 const childEnv: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: "1", WRANGLER_SEND_METRICS: "false", [RUN_MARKER]: runId };
 /** How long leftover processes get to exit on SIGTERM before SIGKILL. */
 const LEFTOVER_GRACE_MS = 5_000;
+/** What the run starts, watched from its first moment (Linux); undefined where there is no /proc. */
+const watch = existsSync("/proc/self/stat") ? new RunProcesses({ name: RUN_MARKER, value: runId }) : undefined;
 
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const color = process.stdout.isTTY || Boolean(process.env.FORCE_COLOR);
@@ -75,6 +82,7 @@ function run(
   const started = performance.now();
   return new Promise((done) => {
     const child = spawn(command, args, { cwd: options.cwd ?? root, env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    watch?.adopt(child.pid);
     running.add(child);
     let output = "";
     let pending = "";
@@ -428,50 +436,40 @@ function treeCheck(before: Map<string, string> | undefined): void {
   checks.push({ name: "tree", ok: changed.length === 0, detail: changed.length ? `the run changed ${shown}` : "" });
 }
 
-/** Processes still carrying this run's marker; they are reported, then stopped. */
-async function processCheck(): Promise<void> {
-  if (!existsSync("/proc/self/environ")) {
+/**
+ * Proves the leftover rules on decoys before anything else runs, then starts watching; returns the
+ * rules that missed their decoy.
+ */
+async function startWatchingProcesses(): Promise<string[]> {
+  if (!watch) return [];
+  heading("processes: watched from now to the end of the run");
+  const unproven = await proveLeftoverRules(watch, { name: RUN_MARKER, value: runId });
+  process.stdout.write(
+    unproven.length
+      ? `${FAIL} these rules did not find the decoy that breaks them: ${unproven.join(", ")}\n`
+      : `${PASS} each of the ${LEFTOVER_RULES.length} leftover rules finds the decoy that breaks it, and the decoys were stopped\n`,
+  );
+  watch.start();
+  return unproven;
+}
+
+/** Processes the run left behind (`scripts/leftover-processes.ts`); they are reported, then stopped. */
+async function processCheck(unproven: readonly string[]): Promise<void> {
+  if (!watch) {
     checks.push({ name: "processes", ok: true, detail: "no /proc here; not checked" });
     return;
   }
-  const leftovers = findLeftovers();
-  if (leftovers.length === 0) {
-    checks.push({ name: "processes", ok: true, detail: "" });
-    return;
+  watch.stop();
+  const leftovers = watch.find();
+  const failures = unproven.length ? [`rules that no longer find their decoy: ${unproven.join(", ")}`] : [];
+  if (leftovers.length > 0) {
+    process.stdout.write(`\n${FAIL} processes left running by the tests, now stopped:\n`);
+    for (const { pid, command, rule } of leftovers) process.stdout.write(`  ${pid}  ${command.slice(0, 200)}  (${rule})\n`);
+    await stopProcesses(leftovers, LEFTOVER_GRACE_MS);
+    const names = leftovers.map(({ pid, name }) => `${name} (${pid})`);
+    failures.unshift(`${leftovers.length} left running: ${names.slice(0, 5).join(", ")}${names.length > 5 ? ", …" : ""}`);
   }
-  for (const { pid } of leftovers) signal(pid, "SIGTERM");
-  const deadline = Date.now() + LEFTOVER_GRACE_MS;
-  while (Date.now() < deadline && findLeftovers().length > 0) await new Promise((wake) => setTimeout(wake, 100));
-  for (const { pid } of findLeftovers()) signal(pid, "SIGKILL");
-  const names = leftovers.map(({ pid, name }) => `${name} (${pid})`);
-  process.stdout.write(`\n${FAIL} processes left running by the tests, now stopped: ${names.join(", ")}\n`);
-  checks.push({ name: "processes", ok: false, detail: `${leftovers.length} left running: ${names.slice(0, 5).join(", ")}` });
-}
-
-function findLeftovers(): { pid: number; name: string }[] {
-  const needle = `${RUN_MARKER}=${runId}`;
-  const found: { pid: number; name: string }[] = [];
-  for (const entry of readdirSync("/proc")) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(needle)) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (/^\d+ \(.*\) Z /.test(stat)) continue; // a zombie is already gone, waiting for its parent
-      found.push({ pid, name: readFileSync(`/proc/${pid}/comm`, "utf8").trim() });
-    } catch {
-      // Exited meanwhile, or another user's process.
-    }
-  }
-  return found;
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // Already gone.
-  }
+  checks.push({ name: "processes", ok: failures.length === 0, detail: failures.join("; ") });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -498,6 +496,7 @@ function describe(counts: Counts): string {
 
 async function main(): Promise<void> {
   const before = treeState();
+  const unprovenLeftoverRules = await startWatchingProcesses();
   const expected = checksOnly ? [] : expectedPackages();
 
   await formatCheck();
@@ -511,7 +510,7 @@ async function main(): Promise<void> {
   const testsMs = performance.now() - started;
 
   treeCheck(before);
-  await processCheck();
+  await processCheck(unprovenLeftoverRules);
 
   const totals = zero();
   const packageLines: string[] = [];
