@@ -43,6 +43,18 @@ interface RouteResult {
   readonly body: unknown;
 }
 
+/** A create the provider is still working on, so a retry of it can wait for its sandbox. */
+interface CreateInProgress {
+  readonly tokenHash: string;
+  readonly created: Promise<StartedSandbox>;
+}
+
+interface StartedSandbox {
+  readonly record: SandboxRecord;
+  /** What the provider said when it made the sandbox. */
+  readonly status: SandboxState;
+}
+
 /** A sandbox id in a path: the same characters the control plane mints, at most 128 of them. */
 const SANDBOX_ID = ":sandboxId{[A-Za-z0-9_-]{1,128}}";
 
@@ -52,13 +64,14 @@ const SANDBOX_ID = ":sandboxId{[A-Za-z0-9_-]{1,128}}";
  * once it listens.
  */
 export function sandboxRoutes(context: () => RouteContext): Hono<GatewayEnv> {
+  const creating = new Map<string, CreateInProgress>();
   const answer = async (result: RouteResult | Promise<RouteResult>) => {
     const { status, body } = await result;
     return jsonResponse(status, body);
   };
   return new Hono<GatewayEnv>()
     .get("/capabilities", () => jsonResponse(200, capabilities(context().provider)))
-    .post("/sandboxes", (c) => answer(createSandbox(parseCreate(c.var.body), context())))
+    .post("/sandboxes", (c) => answer(createSandbox(parseCreate(c.var.body), context(), creating)))
     .get(`/sandboxes/${SANDBOX_ID}`, (c) => answer(describeSandbox(c.req.param("sandboxId"), context())))
     .delete(`/sandboxes/${SANDBOX_ID}`, (c) => answer(terminateSandbox(c.req.param("sandboxId"), context())))
     .post(`/sandboxes/${SANDBOX_ID}/snapshot`, (c) => answer(snapshotSandbox(c.req.param("sandboxId"), context())));
@@ -89,14 +102,24 @@ function parseCreate(body: Uint8Array): CreateSandboxRequest {
   return parsed.data;
 }
 
-async function createSandbox(request: CreateSandboxRequest, context: RouteContext): Promise<RouteResult> {
+/**
+ * Creates a sandbox once per id. A retry with the same token (the caller gave up waiting) answers
+ * with the sandbox made or being made, never a second one: a second would overwrite the first's
+ * record, and nothing could terminate the first any more.
+ */
+async function createSandbox(
+  request: CreateSandboxRequest,
+  context: RouteContext,
+  creating: Map<string, CreateInProgress>,
+): Promise<RouteResult> {
   const { provider, registry } = context;
   const tokenHash = await sha256Hex(request.sandboxToken);
-  const existing = registry.get(request.sandboxId);
-  if (existing) {
-    // A retried create (same id, same token) answers with the sandbox it already made.
-    if (existing.tokenHash === tokenHash) return { status: 200, body: await sandboxInfo(existing, context) };
-    throw new LookoutError("CONFLICT", `Sandbox ${request.sandboxId} already exists.`);
+  const earlier = registry.get(request.sandboxId) ?? creating.get(request.sandboxId);
+  if (earlier) {
+    if (earlier.tokenHash !== tokenHash) throw new LookoutError("CONFLICT", `Sandbox ${request.sandboxId} already exists.`);
+    if ("created" in earlier) context.logger.debug("sandbox create retried while in progress", { sandboxId: request.sandboxId });
+    const record = "created" in earlier ? (await earlier.created).record : earlier;
+    return { status: 200, body: await sandboxInfo(record, context) };
   }
   if (request.repository.kind === "local" && provider.name !== "local") {
     throw new LookoutError(
@@ -107,7 +130,20 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
   if (request.snapshotId && !provider.capabilities.restore) {
     throw new LookoutError("UNSUPPORTED", `The ${provider.name} provider cannot restore snapshots.`);
   }
+  // Registered before anything is awaited, so a retry arriving from here on finds it.
+  const created = startSandbox(request, tokenHash, context);
+  creating.set(request.sandboxId, { tokenHash, created });
+  try {
+    const { record, status } = await created;
+    return { status: 201, body: info(record, status, context) };
+  } finally {
+    creating.delete(request.sandboxId);
+  }
+}
 
+/** Starts the sandbox (opening its relay first when it has its own network) and records it. */
+async function startSandbox(request: CreateSandboxRequest, tokenHash: string, context: RouteContext): Promise<StartedSandbox> {
+  const { provider, registry } = context;
   const network = provider.capabilities.network;
   // A sandbox with its own network reaches Lookout only through its relay, at the uplink's URLs.
   const urls = sandboxLookoutUrls(network, { controlPlaneUrl: request.controlPlaneUrl, gatewayUrl: context.publicUrl });
@@ -161,7 +197,7 @@ async function createSandbox(request: CreateSandboxRequest, context: RouteContex
     providerId: handle.providerId,
     restoredFrom: request.snapshotId,
   });
-  return { status: 201, body: info(record, handle.status, context) };
+  return { record, status: handle.status };
 }
 
 async function describeSandbox(sandboxId: string, context: RouteContext): Promise<RouteResult> {
