@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { SessionEvent } from "@lookout/protocol";
@@ -148,7 +148,12 @@ describe("a sandbox stopped by inactivity", () => {
       expect(existsSync(gatewayDir("sandboxes", firstSandbox))).toBe(false);
       expect(gatewayRecord(firstSandbox)).toBeUndefined();
       expect(processesOf(firstSandbox)).toEqual([]);
-      // What the session recorded is an archive of the workspace holding the file.
+      // What the session recorded is the snapshot taken as the sandbox stopped (the newest archive
+      // its workspace left; one is also taken after each prompt), and it holds the file.
+      const archives = readdirSync(gatewayDir("snapshots"))
+        .filter((name) => name.endsWith(".tar.gz"))
+        .sort((a, b) => statSync(gatewayDir("snapshots", b)).mtimeMs - statSync(gatewayDir("snapshots", a)).mtimeMs);
+      expect(archives[0]).toBe(`${snapshotId}.tar.gz`);
       const archive = gatewayDir("snapshots", `${snapshotId}.tar.gz`);
       expect(execFileSync("tar", ["-xzOf", archive, `workspace/repo/${SCRATCH_FILE}`], { encoding: "utf8" })).toBe(`${CONTENT}\n`);
 
