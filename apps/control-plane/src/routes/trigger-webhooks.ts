@@ -102,28 +102,22 @@ triggerWebhookRoutes.post("/webhooks/:automationId/test", requireAuth, async (c)
 
 async function receive(c: Context<AppEnv>, kind: TriggerKind, intake: Receive): Promise<Response> {
   const now = Date.now();
-  const source = kind;
-  const claimedId = claimedDeliveryId(c.req.raw.headers, kind);
-  let automation: Automation;
+  let automation: Automation | null = null;
   let received: Intake;
   try {
     automation = await automationFor(c.env, c.req.param("automationId") ?? "", kind);
-  } catch (error) {
-    await refuse(c.env, null, source, claimedId, error, now);
-    throw error;
-  }
-  try {
     received = await intake(c.env, automation, c.req.raw, now);
   } catch (error) {
-    await refuse(c.env, automation.id, source, claimedId, error, now);
+    await refuse(c.env, automation?.id ?? null, kind, claimedDeliveryId(c.req.raw.headers, kind), error, now);
     throw error;
   }
   const accepted = await acceptDelivery(c.env, automation, received.event, now);
   const ack: TriggerAck = { ok: true, deliveryId: received.deliveryId, duplicate: accepted.status === "replayed" };
   if (accepted.status === "replayed") return c.json(ack, 200);
+  const verified = automation;
   c.executionCtx.waitUntil(
-    processDelivery(c.env, automation, received.event, accepted).catch((error: unknown) =>
-      log.error("a trigger delivery failed in the background", { source, automationId: automation.id, error }),
+    processDelivery(c.env, verified, received.event, accepted).catch((error: unknown) =>
+      log.error("a trigger delivery failed in the background", { source: kind, automationId: verified.id, error }),
     ),
   );
   return c.json(ack, 202);
