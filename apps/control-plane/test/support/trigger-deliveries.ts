@@ -65,14 +65,6 @@ export async function recorded(automationId: string): Promise<{ deliveries: Deli
   return { deliveries: deliveries.results, runs: runs.results };
 }
 
-/** Sessions this automation started (its origin names it). */
-export async function sessionsOf(automationId: string): Promise<string[]> {
-  const rows = await env.DB.prepare("SELECT id FROM sessions WHERE json_extract(origin, '$.automationId') = ? ORDER BY created_at")
-    .bind(automationId)
-    .all<{ id: string }>();
-  return rows.results.map((row) => row.id);
-}
-
 /** Waits (polling D1, with a deadline) until `check` holds for what the automation recorded. */
 export async function waitForRecord<T>(
   automationId: string,
