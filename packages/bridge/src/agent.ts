@@ -21,7 +21,7 @@ import { EventTranslator, type TranslatorOutput } from "./translator";
 export const DEFAULT_STOP_GRACE_MS = 15_000;
 
 type PushDecided = Extract<AgentCommand, { type: "command.push.decided" }>;
-type Task = { kind: "prompt"; command: PromptCommand } | { kind: "snapshot" } | { kind: "push-decided"; command: PushDecided };
+type Task = { kind: "prompt"; command: PromptCommand } | { kind: "push-decided"; command: PushDecided };
 
 /** Pushes the session branch after a prompt's commit (see `scm/push.ts`). */
 export interface BranchPusher {
@@ -93,19 +93,11 @@ export class Agent {
       case "command.stop":
         this.stop(command.promptId);
         return;
-      case "command.snapshot":
-        if (this.closed) return;
-        this.queue.push({ kind: "snapshot" });
-        void this.drain();
-        return;
       case "command.push.decided":
         // Queued like a prompt, so a push never races the next prompt's commit and push.
         if (this.closed) return;
         this.queue.push({ kind: "push-decided", command });
         void this.drain();
-        return;
-      case "command.shutdown":
-        // The owner of the process (main) handles shutdown; see `shutdown`.
         return;
     }
   }
@@ -168,25 +160,13 @@ export class Agent {
     try {
       for (let task = this.queue.shift(); task; task = this.queue.shift()) {
         if (task.kind === "prompt") await this.runPrompt(task.command);
-        else if (task.kind === "push-decided") await this.decidePush(task.command);
-        else await this.snapshot();
+        else await this.decidePush(task.command);
       }
     } finally {
       this.draining = false;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const waiter of waiters) waiter();
-    }
-  }
-
-  private async snapshot(): Promise<void> {
-    try {
-      // The queue has drained and every prompt ends in a commit, so the workspace is at rest and
-      // the branch head names its state. This is a consistency point, not a provider snapshot.
-      const head = await this.options.git.head();
-      this.options.emit({ type: "snapshot.ready", snapshotId: `git:${head ?? "empty"}` });
-    } catch (error) {
-      this.options.emit({ type: "agent.error", message: `Snapshot preparation failed: ${errorMessage(error)}`, code: "SNAPSHOT_FAILED" });
     }
   }
 

@@ -32,10 +32,7 @@ export type ReconnectBackoff = Pick<BackoffPolicy, "baseMs" | "maxMs">;
 const SESSION_COMMAND_TYPES = typesOf(SessionCommand);
 
 /** Commands the bridge acts on (connection-level frames are handled here). */
-export type AgentCommand = Extract<
-  SessionCommand,
-  { type: "command.prompt" | "command.stop" | "command.snapshot" | "command.shutdown" | "command.push.decided" }
->;
+export type AgentCommand = Extract<SessionCommand, { type: "command.prompt" | "command.stop" | "command.push.decided" }>;
 
 export interface SocketHandlers {
   onOpen(): void;

@@ -87,7 +87,8 @@ async function privateDirectory(): Promise<string> {
 
 /**
  * The bridge process: prepares the repository, starts OpenCode, and connects to the session,
- * which drives it with commands until it shuts the bridge down.
+ * which drives it with commands until the sandbox stops the bridge (SIGTERM) or the session
+ * refuses it.
  */
 export async function runBridge(
   config: BridgeConfig,
@@ -133,8 +134,7 @@ export async function runBridge(
     livenessTimeoutMs: config.livenessTimeoutMs,
     backoff: { baseMs: 500, maxMs: config.reconnectMaxDelayMs },
     onCommand: (command) => {
-      if (command.type === "command.shutdown") void shutdown("the session asked the bridge to shut down", 0, true);
-      else if (agent) agent.handle(command);
+      if (agent) agent.handle(command);
       else waiting.push(command);
     },
     onFatal: (code) =>

@@ -83,17 +83,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const rig of rigs) {
-    // Asked to shut down, the bridge stops OpenCode's process group and exits.
+    // On SIGTERM a bridge started directly stops OpenCode's process group and exits; bubblewrap ends and takes its sandbox along.
     const exited = new Promise<boolean>((resolve) => {
       if (rig.bridge.exitCode !== null || rig.bridge.signalCode !== null) resolve(true);
       rig.bridge.once("exit", () => resolve(true));
       setTimeout(() => resolve(false), 30_000);
     });
-    try {
-      rig.session.send({ type: "command.shutdown" });
-    } catch {
-      // Not connected: the kills below do it.
-    }
+    rig.bridge.kill("SIGTERM");
     await exited;
     // Whatever is left: the bridge's group (bubblewrap takes its whole sandbox along) and OpenCode's.
     const opencode = rig.hostPids ? [...rig.log().matchAll(/"msg":"opencode is up"[^\n]*"pid":(\d+)/g)].map((m) => Number(m[1])) : [];

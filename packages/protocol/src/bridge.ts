@@ -38,7 +38,6 @@ export const BridgeEventPayload = z.discriminatedUnion("type", [
     headSha: CommitSha,
     files: z.array(z.string().max(4096)).min(1).max(1000),
   }),
-  z.object({ type: z.literal("snapshot.ready"), snapshotId: z.string().min(1).max(512) }),
   z.object({ type: z.literal("bridge.ready"), opencodeVersion: z.string().max(100).optional() }),
 ]);
 export type BridgeEventPayload = z.infer<typeof BridgeEventPayload>;
@@ -48,7 +47,6 @@ export const CRITICAL_BRIDGE_EVENTS = new Set<BridgeEventPayload["type"]>([
   "prompt.finished",
   "agent.error",
   "git.commit",
-  "snapshot.ready",
   "artifact",
   "git.push",
   "push.approval.requested",
@@ -85,8 +83,6 @@ export const SessionCommand = z.discriminatedUnion("type", [
     headSha: CommitSha,
     decision: z.enum(["approve", "reject"]),
   }),
-  z.object({ type: z.literal("command.snapshot") }),
-  z.object({ type: z.literal("command.shutdown") }),
   z.object({ type: z.literal("error"), code: ErrorCode, message: z.string() }),
 ]);
 export type SessionCommand = z.infer<typeof SessionCommand>;

@@ -130,10 +130,6 @@ export class BridgeChannel {
       case "bridge.ready":
         this.supervisor.onReady();
         return;
-      case "snapshot.ready":
-        // The bridge's answer to `command.snapshot` names a git consistency point, not a provider
-        // snapshot; provider snapshots come from the gateway, so there is nothing to store.
-        return;
       case "prompt.finished":
         this.runner.finish(event.promptId, event.status, event.error ?? null);
         return;
