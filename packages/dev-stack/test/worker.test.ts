@@ -1,13 +1,25 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { LookoutError } from "@lookout/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyWranglerConfig, freePort, type RunningWorker, startWorker, type WorkerOptions } from "../src/index.ts";
 
 const FIXTURE_CONFIG = fileURLToPath(new URL("./fixtures/worker/wrangler.toml", import.meta.url));
 const DEVTOOLS_PROBE_TIMEOUT_MS = 5_000;
+/** How long a Worker whose parent died may take to notice and dispose workerd. */
+const ORPHAN_EXIT_TIMEOUT_MS = 30_000;
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 interface ProcessEntry {
   pid: number;
@@ -131,6 +143,36 @@ describe("startWorker", () => {
       expect(processes().filter((entry) => entry.pgid === worker.pid)).toEqual([]);
       await expect(fetch(`${worker.url}/health`)).rejects.toThrow();
     });
+  });
+
+  it("stops the Worker when the program that started it dies without stopping it", async () => {
+    // A program that starts a Worker, prints its PID, and is then killed before it can clean up.
+    const program = join(workDir, "parent.mts");
+    const index = pathToFileURL(fileURLToPath(new URL("../src/index.ts", import.meta.url))).href;
+    writeFileSync(
+      program,
+      [
+        `import { freePort, startWorker } from ${JSON.stringify(index)};`,
+        `const worker = await startWorker({ name: "orphan", config: ${JSON.stringify(config)}, persistTo: ${JSON.stringify(join(workDir, "orphan-state"))}, port: await freePort(), readyPath: "/health" });`,
+        "process.stdout.write(`${worker.pid}\\n`);",
+        "setInterval(() => {}, 1000);",
+        "",
+      ].join("\n"),
+    );
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const parent = spawn(process.execPath, ["--import", tsx, program], { stdio: ["ignore", "pipe", "inherit"] });
+    const workerPid = await new Promise<number>((resolve, reject) => {
+      parent.stdout.on("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      parent.once("exit", (code) => reject(new Error(`the parent exited (${code}) before the Worker served`)));
+    });
+    try {
+      expect(processes().filter((entry) => entry.pgid === workerPid).length).toBeGreaterThan(1);
+      parent.kill("SIGKILL");
+      await waitFor("the orphaned Worker's exit", () => !processes().some((entry) => entry.pgid === workerPid), ORPHAN_EXIT_TIMEOUT_MS);
+    } finally {
+      parent.kill("SIGKILL");
+      if (processes().some((entry) => entry.pgid === workerPid)) process.kill(-workerPid, "SIGKILL");
+    }
   });
 
   it.each<[string, Partial<WorkerOptions>]>([
