@@ -71,6 +71,7 @@ describe("Sentry deliveries that are refused", () => {
       (id) => deliver(id, eventAlertPayload(), { timestamp: String(Math.floor(Date.now() / 1000) - 3600) }),
     ],
     ["a missing timestamp", 401, "STALE_REQUEST", (id) => deliver(id, eventAlertPayload(), { timestamp: null })],
+    ["a malformed Request-ID", 400, "BAD_REQUEST", (id) => deliver(id, eventAlertPayload(), { requestId: "not a uuid" })],
     [
       "an oversized body",
       413,
@@ -166,6 +167,14 @@ describe("Sentry deliveries in the shapes Sentry documents", () => {
       expect(fenced).toContain(line);
     });
   }
+
+  it("records a resource that asks for no work (an installation) as a skipped run", async () => {
+    const automation = await sentryAutomation();
+    const installation = { action: "created", data: { installation: { uuid: "a8e5d37a-696c-4c54-adb5-b3f28d64c7de" } } };
+    expect((await deliver(automation.id, installation, { resource: "installation" })).status).toBe(202);
+    const run = await waitForRecord(automation.id, ({ runs }) => runs[0]);
+    expect(run).toMatchObject({ status: "skipped", session_id: null, reason: 'Sentry-Hook-Resource "installation" starts no work' });
+  });
 
   it("records a resolution as a skipped run that says why", async () => {
     const automation = await sentryAutomation();
