@@ -127,6 +127,8 @@ export async function verifyToken(secret: string, kind: TokenKind, token: string
       currentDate: new Date(now),
     }));
   } catch (error) {
+    // Anything but a JOSE error is not about the token (a bug, a missing WebCrypto): let it surface.
+    if (!(error instanceof errors.JOSEError)) throw error;
     throw refusalOf(error);
   }
   if (payload.pur !== kind.purpose) throw new TokenRefused("misdirected", "minted for another purpose");
@@ -137,7 +139,7 @@ export async function verifyToken(secret: string, kind: TokenKind, token: string
   return { claims: payload, tokenId: payload.jti, expiresAt };
 }
 
-function refusalOf(error: unknown): TokenRefused {
+function refusalOf(error: errors.JOSEError): TokenRefused {
   if (error instanceof errors.JWTExpired) return new TokenRefused("expired", error.message);
   if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JOSEAlgNotAllowed) {
     return new TokenRefused("forged", error.message);
@@ -146,7 +148,5 @@ function refusalOf(error: unknown): TokenRefused {
     const misdirected = error.reason === "check_failed" && ["typ", "iss", "aud"].includes(error.claim);
     return new TokenRefused(misdirected ? "misdirected" : "malformed", error.message);
   }
-  if (error instanceof errors.JOSEError) return new TokenRefused("malformed", error.message);
-  // Anything else is not about the token (a bug, a missing WebCrypto): let it surface.
-  throw error;
+  return new TokenRefused("malformed", error.message);
 }
