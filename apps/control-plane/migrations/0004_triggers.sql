@@ -66,7 +66,11 @@ CREATE TABLE trigger_runs (
   finished_at     INTEGER
 );
 CREATE INDEX trigger_runs_automation ON trigger_runs(automation_id, id DESC);
-CREATE INDEX trigger_runs_active ON trigger_runs(status, created_at) WHERE status IN ('starting', 'running');
+-- The caps count with these; each WHERE is written exactly as the counting query's, so SQLite uses it.
+CREATE INDEX trigger_runs_in_flight ON trigger_runs(automation_id) WHERE status IN ('starting', 'running');
+CREATE INDEX trigger_runs_new_sessions ON trigger_runs(created_at) WHERE follow_up = 0 AND status NOT IN ('skipped', 'duplicate');
+CREATE INDEX trigger_runs_starting ON trigger_runs(created_at) WHERE status = 'starting';
+CREATE INDEX trigger_runs_running ON trigger_runs(started_at) WHERE status = 'running';
 CREATE INDEX trigger_runs_session ON trigger_runs(session_id, prompt_id);
 
 -- The session that currently owns a subject (a dedupe key): claimed before a session is started,
@@ -111,3 +115,5 @@ CREATE INDEX outbox_reports_session ON outbox_reports(session_id);
 -- Where each session came from (JSON SessionOrigin), and the last report to it that failed for good.
 ALTER TABLE sessions ADD COLUMN origin TEXT NOT NULL DEFAULT '{"kind":"api"}';
 ALTER TABLE sessions ADD COLUMN report_error TEXT;
+-- The running-sandbox cap counts live sessions.
+CREATE INDEX sessions_live ON sessions(status) WHERE archived = 0;

@@ -106,7 +106,7 @@ export class TriggerRunStore {
    * the last free slot: D1 runs statements one at a time, and a storm never starts more than the cap.
    */
   async reserve(run: NewRun, caps: RunCaps): Promise<{ status: "starting" | "skipped"; reason: string | null }> {
-    const row = await this.db
+    const reserve = this.db
       .prepare(
         `INSERT INTO trigger_runs (id, automation_id, delivery_id, trigger, status, reason, dedupe_key, actor_user_id, scheduled_for, created_at)
          SELECT ?1, ?2, ?3, ?4,
@@ -137,8 +137,16 @@ export class TriggerRunStore {
         caps.maxNewSessionsPerHour,
         caps.maxRunningSandboxes,
         run.now - HOUR_MS,
+      );
+    // A skipped run settles its delivery in the same round trip: a storm is mostly skipped runs.
+    const settleDelivery = this.db
+      .prepare(
+        `UPDATE trigger_deliveries SET status = 'skipped', run_id = r.id, reason = r.reason
+         FROM (SELECT id, reason FROM trigger_runs WHERE id = ?2 AND status = 'skipped') AS r WHERE trigger_deliveries.id = ?1`,
       )
-      .first<{ status: "starting" | "skipped"; reason: string | null }>();
+      .bind(run.deliveryRecordId, run.id);
+    const [inserted] = await this.db.batch<{ status: "starting" | "skipped"; reason: string | null }>([reserve, settleDelivery]);
+    const row = inserted?.results[0];
     if (!row) throw new Error(`run ${run.id} was not inserted`);
     return row;
   }

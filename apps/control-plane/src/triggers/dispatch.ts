@@ -131,7 +131,6 @@ export async function processDelivery(
 
   try {
     if (event.skipReason) return await settled("skipped", event.skipReason);
-    const owner = await ownerOf(env, automation, actor);
     const instructions = event.instructions ?? automation?.instructions;
     if (!instructions) throw new Error(`a ${event.source} delivery without an automation must carry instructions`);
     const prompt = composePrompt(instructions, event.untrusted);
@@ -146,22 +145,30 @@ export async function processDelivery(
         if ((automation?.triage ?? "follow-up") === "duplicate") {
           return await settled("duplicate", `session ${holder.sessionId} is already working on ${event.dedupeKey}`);
         }
-        return await followUp(env, run, accepted.recordId, holder.sessionId, owner, prompt, result, settled);
+        return await followUp(
+          env,
+          run,
+          accepted.recordId,
+          holder.sessionId,
+          await ownerOf(env, automation, actor),
+          prompt,
+          result,
+          settled,
+        );
       }
     }
 
     const reservation = await runs.reserve(run, capsFor(automation, limits));
     if (reservation.status === "skipped") {
+      // The reservation already marked the delivery skipped, with this reason.
       if (event.dedupeKey) await subjects.release(event.dedupeKey, run.id);
-      const reason = reservation.reason ?? "a cap was reached";
-      await deliveries.finish(accepted.recordId, "skipped", reason, run.id);
-      return result("skipped", reason, { runId: run.id, runStatus: "skipped" });
+      return result("skipped", reservation.reason, { runId: run.id, runStatus: "skipped" });
     }
 
     try {
       const repositoryId = await repositoryFor(env, automation, event);
       const { session, promptId } = await createSession(env, {
-        owner,
+        owner: await ownerOf(env, automation, actor),
         repositoryId,
         title: event.title ?? automation?.name,
         baseBranch: automation?.baseBranch,
