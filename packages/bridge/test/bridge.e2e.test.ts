@@ -228,7 +228,7 @@ describe("bridge with the real opencode", () => {
     const done = await session.waitFor("p4 finished", finished("p4"), 30_000);
     expect(done.status).toBe("failed");
     expect(session.promptEvents("p4").find((e) => e.type === "agent.error")).toMatchObject({
-      code: "API_ERROR",
+      code: "MODEL_API_ERROR",
       message: expect.stringContaining("asked to fail"),
     });
   }, 60_000);
