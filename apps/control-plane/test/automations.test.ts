@@ -80,6 +80,8 @@ describe("/api/automations", () => {
     const summary = await new SessionIndexStore(env.DB).get(sessionId);
     expect(summary?.origin).toEqual({ kind: "automation", automationId: automation.id, runId: ran.json.run.id, trigger: "manual" });
     expect(summary?.title).toBe(automation.name);
+    // The session object holds the same origin: it is what it reports its outcomes to.
+    expect((await call("GET", `/api/sessions/${sessionId}`)).json.session.origin).toEqual(summary?.origin);
     await sandboxRequestFor(sessionId);
 
     // The same click again is the same run, not a second session.
