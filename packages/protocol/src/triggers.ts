@@ -55,8 +55,9 @@ const JSONPATH_TYPE_SELECTOR = /@(?:null|boolean|number|string|integer|array|obj
 
 /**
  * A JSONPath expression over the payload: dot and bracket members, wildcards, recursive descent,
- * indexes, slices, unions, parent (`^`), property names (`~`) and type selectors (`@string()`). Filter (`?()`) and script (`()`) expressions are refused here and
- * again by the evaluator, which runs with `eval: false`: a condition is data, never code.
+ * indexes, slices, unions, parent (`^`), property names (`~`) and type selectors (`@string()`).
+ * Filter (`?()`) and script (`()`) expressions are refused here and again by the evaluator, which
+ * runs with `eval: false`: a condition is data, never code.
  */
 export const JsonPathExpression = z
   .string()
