@@ -178,6 +178,16 @@ describe("the webhook key", () => {
     expect((await send(automation.id, null, deployFailed, { authorization: `Bearer ${regenerated.json.key}` })).status).toBe(202);
   });
 
+  it("goes with its automation: deleting the automation deletes the key and the endpoint answers 404", async () => {
+    const { automation, key } = await webhookAutomation();
+    expect((await api(cookie)("DELETE", `/api/automations/${automation.id}`)).status).toBeLessThan(300);
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_triggers WHERE automation_id = ?")
+      .bind(automation.id)
+      .first<{ n: number }>();
+    expect(left!.n).toBe(0);
+    expect((await send(automation.id, key, deployFailed)).status).toBe(404);
+  });
+
   it("is issued only by the automation's owner or an admin", async () => {
     const { automation } = await webhookAutomation();
     const member = api(await memberCookie("webhook-key-member"));
