@@ -19,8 +19,13 @@ describe("/api/automations", () => {
     expect(changed.status).toBe(200);
     expect(changed.json.automation).toMatchObject({ name: "Weekly", trigger: { kind: "manual" }, nextRunAt: null });
 
-    expect((await call("DELETE", `/api/automations/${created.id}`)).status).toBe(200);
+    // The repository stays while an automation uses it.
+    const inUse = await call("DELETE", `/api/repositories/${created.repositoryId}`);
+    expect({ status: inUse.status, code: inUse.json.error.code }).toEqual({ status: 409, code: "CONFLICT" });
+
+    expect((await call("DELETE", `/api/automations/${created.id}`)).status).toBe(204);
     expect((await call("GET", `/api/automations/${created.id}`)).json.error.code).toBe("AUTOMATION_NOT_FOUND");
+    expect((await call("DELETE", `/api/repositories/${created.repositoryId}`)).status).toBe(204);
   });
 
   it("refuses bad schedules, unknown repositories and malformed bodies with typed errors, storing nothing", async () => {

@@ -143,14 +143,18 @@ export class RepositoryStore {
    * (`CONFLICT`): their history points at it, and deleting it would orphan that history.
    */
   async remove(id: string): Promise<void> {
-    const unused = "NOT EXISTS (SELECT 1 FROM sessions WHERE repository_id = ?1)";
+    const unused =
+      "NOT EXISTS (SELECT 1 FROM sessions WHERE repository_id = ?1) AND NOT EXISTS (SELECT 1 FROM automations WHERE repository_id = ?1)";
     const [, deleted] = await this.db.batch([
       this.db.prepare(`DELETE FROM secrets WHERE scope = ?1 AND EXISTS (SELECT 1 FROM repositories WHERE id = ?1) AND ${unused}`).bind(id),
       this.db.prepare(`DELETE FROM repositories WHERE id = ?1 AND ${unused}`).bind(id),
     ]);
     if ((deleted?.meta.changes ?? 0) === 1) return;
     await this.getOrThrow(id);
-    throw new LookoutError("CONFLICT", "Sessions use this repository, so it stays registered: deleting it would orphan their history.");
+    throw new LookoutError(
+      "CONFLICT",
+      "Sessions or automations use this repository, so it stays registered: delete its automations first; sessions keep it for their history.",
+    );
   }
 }
 

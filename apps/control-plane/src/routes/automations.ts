@@ -54,7 +54,7 @@ automationsRoutes.patch("/:id", async (c) => {
 
 automationsRoutes.delete("/:id", async (c) => {
   await deleteAutomation(c.env, await actorOf(c.env, c.get("principal")), c.req.param("id"));
-  return c.json({ ok: true });
+  return c.body(null, 204);
 });
 
 automationsRoutes.post("/:id/pause", async (c) => {
