@@ -155,6 +155,16 @@ describe("dispatching trigger deliveries", () => {
     ]);
   });
 
+  it("records a delivery it cannot process as failed, and gives its id back for a redelivery", async () => {
+    const cookie = await login();
+    const automation = await createAutomation(cookie);
+    const once = event();
+    const broken = await dispatchTrigger({ ...env, TRIGGER_LIMITS: "{not json" }, automation, once);
+    expect(broken).toMatchObject({ status: "failed", reason: expect.stringContaining("TRIGGER_LIMITS") });
+    expect((await dispatchTrigger(env, automation, once)).status).toBe("started");
+    expect((await deliveryRows(automation.id)).map((d) => d.status)).toEqual(["failed", "started"]);
+  });
+
   it("fails a run whose session cannot start, saying why, and counts it toward auto-pause", async () => {
     const cookie = await login();
     const automation = await createAutomation(cookie);

@@ -110,26 +110,26 @@ export async function processDelivery(
     return result("skipped", reason);
   }
 
-  const limits = triggerLimits(env);
   const runs = new TriggerRunStore(env.DB);
-  const actor = event.actor ? await new ExternalIdentityStore(env.DB).resolve(event.actor, now) : null;
-  const run: NewRun = {
-    id: newId("run", now),
-    automationId: automation?.id ?? null,
-    deliveryRecordId: accepted.recordId,
-    trigger: event.source,
-    dedupeKey: event.dedupeKey,
-    actorUserId: actor?.userId ?? null,
-    scheduledFor: event.scheduledFor ?? null,
-    now,
-  };
-  const settled = async (status: "skipped" | "duplicate" | "failed", reason: string) => {
-    await runs.insertSettled(run, status, reason);
-    await deliveries.finish(accepted.recordId, status === "failed" ? "failed" : status, reason, run.id);
-    return result(status === "failed" ? "failed" : status, reason, { runId: run.id, runStatus: status });
-  };
-
   try {
+    const limits = triggerLimits(env);
+    const actor = event.actor ? await new ExternalIdentityStore(env.DB).resolve(event.actor, now) : null;
+    const run: NewRun = {
+      id: newId("run", now),
+      automationId: automation?.id ?? null,
+      deliveryRecordId: accepted.recordId,
+      trigger: event.source,
+      dedupeKey: event.dedupeKey,
+      actorUserId: actor?.userId ?? null,
+      scheduledFor: event.scheduledFor ?? null,
+      now,
+    };
+    const settled = async (status: "skipped" | "duplicate" | "failed", reason: string) => {
+      await runs.insertSettled(run, status, reason);
+      await deliveries.finish(accepted.recordId, status, reason, run.id);
+      return result(status, reason, { runId: run.id, runStatus: status });
+    };
+
     if (event.skipReason) return await settled("skipped", event.skipReason);
     const instructions = event.instructions ?? automation?.instructions;
     if (!instructions) throw new Error(`a ${event.source} delivery without an automation must carry instructions`);
@@ -192,7 +192,7 @@ export async function processDelivery(
       return result("failed", reason, { runId: run.id, runStatus: "failed" });
     }
   } catch (error) {
-    // Anything before a run was reserved (a bad event, D1 failing): record it and give the id back.
+    // Anything before a run was reserved (bad limits, a bad event, D1 failing): record it and give the id back.
     const reason = `the delivery could not be processed: ${error instanceof Error ? error.message : String(error)}`;
     log.error("a trigger delivery could not be processed", { deliveryRecordId: accepted.recordId, error });
     await deliveries.finish(accepted.recordId, "failed", reason, null);
