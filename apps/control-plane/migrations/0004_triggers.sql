@@ -44,6 +44,7 @@ CREATE TABLE trigger_deliveries (
 );
 CREATE UNIQUE INDEX trigger_deliveries_first ON trigger_deliveries(source, COALESCE(automation_id, ''), delivery_id) WHERE status NOT IN ('replayed', 'refused', 'failed');
 CREATE INDEX trigger_deliveries_automation ON trigger_deliveries(automation_id, received_at DESC);
+CREATE INDEX trigger_deliveries_unprocessed ON trigger_deliveries(received_at) WHERE status = 'received';
 
 -- What a delivery did: started a session, followed one up, or was held back (and why). Runs of
 -- sources without an automation (a Slack thread) have automation_id NULL; caps count them too.

@@ -3,6 +3,7 @@ import type { Automation } from "@lookout/protocol";
 import { describe, expect, it } from "vitest";
 import { TriggerRunStore } from "../src/db/trigger-runs";
 import { acceptDelivery, dispatchTrigger, processDelivery, recordRefusedDelivery } from "../src/triggers/dispatch";
+import { tick } from "../src/triggers/scheduler";
 import type { TriggerEvent } from "../src/triggers/types";
 import { api, login, sandboxRequestFor } from "./helpers";
 import { createAutomation, rows } from "./support/automations";
@@ -163,6 +164,19 @@ describe("dispatching trigger deliveries", () => {
     expect(broken).toMatchObject({ status: "failed", reason: expect.stringContaining("TRIGGER_LIMITS") });
     expect((await dispatchTrigger(env, automation, once)).status).toBe("started");
     expect((await deliveryRows(automation.id)).map((d) => d.status)).toEqual(["failed", "started"]);
+  });
+
+  it("frees a delivery accepted but never processed, so the sender's redelivery is applied", async () => {
+    const cookie = await login();
+    const automation = await createAutomation(cookie);
+    const lost = event();
+    const acceptedAt = Date.now();
+    // Accepted and answered; then the Worker stopped before processing it.
+    await acceptDelivery(env, automation, lost, acceptedAt);
+    expect((await dispatchTrigger(env, automation, lost)).status).toBe("replayed");
+    await tick(env, acceptedAt + 11 * 60_000);
+    expect((await dispatchTrigger(env, automation, lost)).status).toBe("started");
+    expect((await deliveryRows(automation.id)).map((d) => d.status)).toEqual(["failed", "replayed", "started"]);
   });
 
   it("fails a run whose session cannot start, saying why, and counts it toward auto-pause", async () => {

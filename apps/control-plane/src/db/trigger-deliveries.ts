@@ -90,6 +90,28 @@ export class TriggerDeliveryStore {
       .run();
   }
 
+  /**
+   * Fails deliveries accepted before `before` and never processed (the Worker stopped between the
+   * answer and the work), so they no longer hold their id and the sender's redelivery is applied.
+   */
+  async expireUnprocessed(before: number): Promise<number> {
+    const result = await this.db
+      .prepare(
+        "UPDATE trigger_deliveries SET status = 'failed', reason = 'accepted but never processed (the Worker stopped first)' WHERE status = 'received' AND received_at <= ?",
+      )
+      .bind(before)
+      .run();
+    return result.meta.changes;
+  }
+
+  /** When the oldest delivery still waiting to be processed arrived. */
+  async oldestUnprocessedAt(): Promise<number | null> {
+    const row = await this.db
+      .prepare("SELECT MIN(received_at) AS at FROM trigger_deliveries WHERE status = 'received'")
+      .first<{ at: number | null }>();
+    return row?.at ?? null;
+  }
+
   async get(id: string): Promise<DeliveryRecord | null> {
     const row = await this.db.prepare("SELECT * FROM trigger_deliveries WHERE id = ?").bind(id).first<DeliveryRow>();
     return row ? fromRow(row) : null;

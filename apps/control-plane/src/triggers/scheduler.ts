@@ -1,5 +1,6 @@
 import { type Automation, LookoutError } from "@lookout/protocol";
 import { AutomationStore } from "../db/automations";
+import { TriggerDeliveryStore } from "../db/trigger-deliveries";
 import { TriggerRunStore } from "../db/trigger-runs";
 import type { Env } from "../env";
 import { log } from "../log";
@@ -84,10 +85,12 @@ async function pauseBroken(automations: AutomationStore, automation: Automation,
 
 /**
  * Fails runs that overran: still creating their session after the start timeout (the Worker died
- * mid-way), or with no report after the run timeout. Both count toward auto-pause.
+ * mid-way), or with no report after the run timeout. Both count toward auto-pause. Deliveries
+ * accepted but never processed for as long are failed too, which frees their ids for redelivery.
  */
 export async function expireOverdueRuns(env: Env, now: number): Promise<number> {
   const limits = triggerLimits(env);
+  await new TriggerDeliveryStore(env.DB).expireUnprocessed(now - minutes(limits.startTimeoutMinutes));
   const overdue = await new TriggerRunStore(env.DB).overdue(
     now - minutes(limits.startTimeoutMinutes),
     now - minutes(limits.runTimeoutMinutes),
@@ -103,11 +106,13 @@ export async function expireOverdueRuns(env: Env, now: number): Promise<number> 
   return expired;
 }
 
-/** The earliest of: the next schedule slot, the next outbox attempt, the next run deadline. */
+/** The earliest of: the next schedule slot, the next outbox attempt, the next run or delivery deadline. */
 export async function nextWake(env: Env, drainer: OutboxDrainer = new OutboxDrainer(env)): Promise<number | null> {
   const limits = triggerLimits(env);
   const inFlight = await new TriggerRunStore(env.DB).oldestInFlight();
+  const unprocessed = await new TriggerDeliveryStore(env.DB).oldestUnprocessedAt();
   const candidates = [
+    unprocessed === null ? null : unprocessed + minutes(limits.startTimeoutMinutes),
     await new AutomationStore(env.DB).nextDueAt(),
     await drainer.nextAttemptAt(),
     inFlight.starting === null ? null : inFlight.starting + minutes(limits.startTimeoutMinutes),
