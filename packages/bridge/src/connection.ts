@@ -1,12 +1,13 @@
 import {
   backoffDelayMs,
-  LookoutError,
-  parseFrame,
-  SessionCommand,
-  typesOf,
   type BackoffPolicy,
   type BridgeEventPayload,
   type BridgeMessage,
+  LookoutError,
+  parseFrame,
+  SessionCommand,
+  SOCKET_CLOSE_CODES,
+  typesOf,
 } from "@lookout/protocol";
 import type { Clock, Timer } from "./clock";
 import { errorMessage, type Logger } from "./logger";
@@ -17,7 +18,12 @@ import type { Outbox } from "./outbox";
  * another bridge connection took over (4409; the bridge never holds two sockets, so on its
  * current socket this means another process), and sandbox retired or superseded (4410).
  */
-export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409, 4410]);
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  SOCKET_CLOSE_CODES.SIGNED_OUT,
+  SOCKET_CLOSE_CODES.FORBIDDEN,
+  SOCKET_CLOSE_CODES.SUPERSEDED,
+  SOCKET_CLOSE_CODES.SANDBOX_RETIRED,
+]);
 /** Critical events unacknowledged this long on a live socket are written again. */
 export const CRITICAL_RESEND_AFTER_MS = 30_000;
 /** Redial delays when none are configured: from 0.5 s, doubling to 30 s. */

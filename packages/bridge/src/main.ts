@@ -1,3 +1,4 @@
+import { SOCKET_CLOSE_CODES } from "@lookout/protocol";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -31,7 +32,7 @@ const EXIT_CONFIG = 78;
 /** Exit code when the session refused the bridge's credentials. */
 const EXIT_REFUSED = 2;
 /** Close codes that end a bridge normally: another connection or a newer sandbox took over. */
-const NORMAL_END_CODES: ReadonlySet<number> = new Set([4409, 4410]);
+const NORMAL_END_CODES: ReadonlySet<number> = new Set([SOCKET_CLOSE_CODES.SUPERSEDED, SOCKET_CLOSE_CODES.SANDBOX_RETIRED]);
 
 /** Set in the environment of the bridge's one re-execution of itself (see `becomeNonDumpable`). */
 const REEXECUTED_MARK = "LOOKOUT_BRIDGE_REEXECUTED";

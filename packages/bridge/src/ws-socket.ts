@@ -1,4 +1,4 @@
-import { MAX_FRAME_BYTES } from "@lookout/protocol";
+import { MAX_FRAME_BYTES, SOCKET_CLOSE_CODES } from "@lookout/protocol";
 import WebSocket from "ws";
 import type { SocketFactory } from "./connection";
 
@@ -9,7 +9,11 @@ export const HANDSHAKE_TIMEOUT_MS = 15_000;
  * HTTP statuses answered at upgrade time that mean what the fatal close codes mean, so a refused
  * upgrade stops the bridge just like a refusing close.
  */
-const CLOSE_CODE_FOR_UPGRADE_STATUS: Readonly<Record<number, number>> = { 401: 4401, 403: 4403, 410: 4410 };
+const CLOSE_CODE_FOR_UPGRADE_STATUS: Readonly<Record<number, number>> = {
+  401: SOCKET_CLOSE_CODES.SIGNED_OUT,
+  403: SOCKET_CLOSE_CODES.FORBIDDEN,
+  410: SOCKET_CLOSE_CODES.SANDBOX_RETIRED,
+};
 /** "Abnormal closure": the code reported when no close frame was received. */
 const ABNORMAL_CLOSURE = 1006;
 
