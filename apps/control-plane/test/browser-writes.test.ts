@@ -4,10 +4,17 @@ import { app } from "../src/app";
 import { ADMIN_TOKEN, adminCookie, call, errorCode, ORIGIN } from "./support/auth";
 
 /**
- * Writes that do not take the browser's cookie: a sandbox's bearer token, GitHub's signature. They
- * are covered by their own tests; everything else that can change state must resist forgery.
+ * Writes that do not take the browser's cookie: a sandbox's bearer token, GitHub's and Sentry's
+ * signatures, an automation's webhook key. They are covered by their own tests; everything else
+ * that can change state must resist forgery.
  */
-const NOT_BROWSER_ROUTES = new Set(["POST /api/webhooks/github", "POST /api/sessions/:id/git-credentials"]);
+const NOT_BROWSER_ROUTES = new Set([
+  "POST /api/webhooks/github",
+  "POST /api/sessions/:id/git-credentials",
+  // Their refusals are in sentry-trigger.test.ts and webhook-trigger.test.ts.
+  "POST /api/triggers/sentry/:automationId",
+  "POST /api/triggers/webhooks/:automationId",
+]);
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 

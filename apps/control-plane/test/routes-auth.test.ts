@@ -19,6 +19,9 @@ const SELF_AUTHENTICATED_ROUTES = new Set([
   // A sandbox's bearer token (checked by the session), and GitHub's signature over the raw body.
   "POST /api/sessions/:id/git-credentials",
   "POST /api/webhooks/github",
+  // Sentry's signature, or the automation's webhook key.
+  "POST /api/triggers/sentry/:automationId",
+  "POST /api/triggers/webhooks/:automationId",
 ]);
 
 /** Every concrete `/api` route the app registers, read from hono's route table. */
