@@ -15,6 +15,7 @@ import { SecretStore } from "../db/secrets";
 import { SessionIndexStore } from "../db/sessions-index";
 import { log } from "../log";
 import { refreshAfterPush } from "../scm/pull-requests";
+import { reportOutcome } from "../triggers/report";
 import { HttpSandboxGateway } from "./gateway-client";
 import { lifecycleFrom } from "./lifecycle";
 import { ConnectionState } from "./presence";
@@ -307,6 +308,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
       publicUrl: env.PUBLIC_URL,
       lifecycle: lifecycleFrom(env.LIFECYCLE_OVERRIDES),
       onBranchPushed: (session, headSha) => refreshAfterPush(env, session, headSha),
+      reportOutcome: (outcome) => reportOutcome(env, outcome),
     });
     return this.core;
   }
