@@ -1,6 +1,8 @@
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
+import { stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Duplex } from "node:stream";
 import { silentLogger } from "@lookout/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -240,6 +242,12 @@ describe("a sandbox's relay", () => {
       upstream.close(() => resolve());
       upstream.closeAllConnections();
     });
+  });
+
+  it("keeps its sockets in a directory only the gateway's user can enter, whatever a sandbox does to its own socket file", async () => {
+    const dir = await stat(dirname(socketPath));
+    expect(dir.mode & 0o777).toBe(0o700);
+    expect(dir.uid).toBe(process.getuid?.());
   });
 
   it("forwards the session's own routes with their bodies, and nothing else", async () => {
