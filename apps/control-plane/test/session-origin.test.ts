@@ -14,7 +14,10 @@ describe("a session's origin", () => {
     expect((await api(cookie)("GET", `/api/sessions/${fromBrowser.json.session.id}`)).json.session.origin).toEqual({ kind: "dashboard" });
 
     const body = JSON.stringify({ repositoryId });
-    const fromService = await call("/api/sessions", await signedInit("POST", "/api/sessions", { body, actor: { userId: "admin", name: "Admin" } }));
+    const fromService = await call(
+      "/api/sessions",
+      await signedInit("POST", "/api/sessions", { body, actor: { userId: "admin", name: "Admin" } }),
+    );
     expect(fromService.status).toBe(201);
     const { session } = await fromService.json<{ session: { id: string } }>();
     expect((await new SessionIndexStore(env.DB).get(session.id))?.origin).toEqual({ kind: "api" });
