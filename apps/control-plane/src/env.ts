@@ -1,3 +1,4 @@
+import type { GatewayContainer } from "./gateway-container";
 import type { SessionAgent } from "./session/session-agent";
 import type { TriggerScheduler } from "./triggers/scheduler-object";
 
@@ -14,9 +15,13 @@ export interface Env {
   /** The one scheduler object: its alarm fires cron automations and drains the report outbox. */
   TRIGGER_SCHEDULER: DurableObjectNamespace<TriggerScheduler>;
   ASSETS?: Fetcher;
+  /** `local` (the default), or the deployment's name (`staging`, `production`); see `config.ts`. */
+  LOOKOUT_ENVIRONMENT?: string;
 
   /** A service binding to the sandbox gateway; when bound it is used instead of `GATEWAY_URL`. */
   GATEWAY?: Fetcher;
+  /** The sandbox gateway as a Cloudflare Container (deployed environments); see `gateway-container.ts`. */
+  GATEWAY_CONTAINER?: DurableObjectNamespace<GatewayContainer>;
   /** Base URL of the sandbox gateway. */
   GATEWAY_URL: string;
   /** The URL sandboxes (and login links) use to reach this Worker. */
@@ -75,6 +80,18 @@ export interface Env {
   ALLOWED_GITHUB_USERS?: string;
   ALLOWED_GITHUB_ORGS?: string;
   ADMIN_GITHUB_USERS?: string;
+
+  /** The gateway container's environment: `GATEWAY_ENV_<NAME>` reaches it as `<NAME>` (provider and model keys). */
+  [key: `GATEWAY_ENV_${string}`]: string | undefined;
+  /** Verifies `Linear-Signature` on `POST /api/linear/webhook`; unset refuses every delivery. */
+  LINEAR_WEBHOOK_SECRET?: string;
+  /** The Linear OAuth application Lookout installs as (`actor=app`). */
+  LINEAR_CLIENT_ID?: string;
+  LINEAR_CLIENT_SECRET?: string;
+  /** Linear's GraphQL API, authorize page and token endpoint (defaults: linear.app's; fakes in tests). */
+  LINEAR_API_URL?: string;
+  LINEAR_AUTHORIZE_URL?: string;
+  LINEAR_OAUTH_TOKEN_URL?: string;
 
   /** Per-service secrets for signed requests *to* this Worker: `SERVICE_SECRET_<NAME>`. */
   [key: `SERVICE_SECRET_${string}`]: string | undefined;

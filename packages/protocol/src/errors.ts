@@ -141,6 +141,10 @@ export const ERROR_CODES = {
     message:
       "The JSONPath expression cannot be evaluated; use members, wildcards, indexes and slices (filter and script expressions are not allowed).",
   },
+  CONFIGURATION_INVALID: {
+    status: 500,
+    message: "This deployment is missing a required binding, variable or secret (named in the message); set it and deploy again.",
+  },
   INTERNAL: { status: 500, message: "Something went wrong on our side. Try again." },
   /** Only ever read, never sent: a stored code this version does not know (see `readStoredErrorCode`). */
   UNKNOWN: { status: 500, message: "An error recorded under a code this version of Lookout does not know." },

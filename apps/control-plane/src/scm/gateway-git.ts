@@ -13,6 +13,7 @@ import {
 } from "@lookout/protocol";
 import type { z } from "zod";
 import type { Env } from "../env";
+import { gatewayFetcher } from "../gateway-container";
 
 /**
  * The sandbox gateway's git operations on host repositories (`/v1/git/*`), called with signed
@@ -26,13 +27,8 @@ export class GatewayGit {
     private readonly fetcher: typeof fetch,
   ) {}
 
-  static fromEnv(env: Pick<Env, "GATEWAY_URL" | "GATEWAY_SERVICE_SECRET" | "GATEWAY">): GatewayGit {
-    const binding = env.GATEWAY;
-    return new GatewayGit(
-      env.GATEWAY_URL,
-      env.GATEWAY_SERVICE_SECRET,
-      binding ? (input, init) => binding.fetch(input, init) : (input, init) => fetch(input, init),
-    );
+  static fromEnv(env: Pick<Env, "GATEWAY_URL" | "GATEWAY_SERVICE_SECRET" | "GATEWAY" | "GATEWAY_CONTAINER">): GatewayGit {
+    return new GatewayGit(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env));
   }
 
   /** The canonical path of a host repository the gateway admits (a git repository under its roots). */

@@ -13,6 +13,7 @@ import {
 import { z } from "zod";
 import { SecretStore } from "../db/secrets";
 import { SessionIndexStore } from "../db/sessions-index";
+import { gatewayFetcher } from "../gateway-container";
 import { log } from "../log";
 import { refreshAfterPush } from "../scm/pull-requests";
 import { reportOutcome } from "../triggers/report";
@@ -312,12 +313,6 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     });
     return this.core;
   }
-}
-
-/** A `GATEWAY` service binding, when present, carries gateway calls instead of the public internet. */
-function gatewayFetcher(env: Cloudflare.Env): typeof fetch {
-  const binding = env.GATEWAY;
-  return binding ? (input, init) => binding.fetch(input, init) : (input, init) => fetch(input, init);
 }
 
 const AlarmRecord = z.object({ id: z.string(), at: z.number() });
