@@ -33,9 +33,6 @@ export interface Setting {
   readonly deployedFormat?: z.ZodType<string>;
 }
 
-/** The environments a deployment names in `LOOKOUT_ENVIRONMENT`; anything else is treated as local. */
-export const DEPLOYED_ENVIRONMENTS = ["staging", "production"] as const;
-
 const url = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 /** Long enough to resist guessing: 32 random bytes encode to 43 base64url characters. */
 const MIN_SECRET_LENGTH = 32;
@@ -112,9 +109,12 @@ export const SETTINGS = {
   ADMIN_GITHUB_USERS: { description: "GitHub logins made admins", required: "optional" },
 } as const satisfies Partial<Record<keyof Env, Setting>>;
 
-/** Whether `LOOKOUT_ENVIRONMENT` names a deployment (the local default leaves it `local`). */
+/**
+ * Whether `LOOKOUT_ENVIRONMENT` names a deployment. Only unset or `local` is local, so a misspelt
+ * deployment name still gets the deployment's checks.
+ */
 export function isDeployed(env: Pick<Env, "LOOKOUT_ENVIRONMENT">): boolean {
-  return (DEPLOYED_ENVIRONMENTS as readonly string[]).includes(env.LOOKOUT_ENVIRONMENT ?? "local");
+  return (env.LOOKOUT_ENVIRONMENT ?? "local") !== "local";
 }
 
 /**

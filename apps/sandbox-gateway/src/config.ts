@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROVIDER_NAMES } from "@lookout/sandbox";
+import { LookoutError } from "@lookout/protocol";
 import { z } from "zod";
 
 export const DEFAULT_GATEWAY_PORT = 8788;
@@ -96,6 +97,8 @@ const modelList = (fallback: readonly string[]) =>
   );
 
 const BaseEnv = z.object({
+  /** `local` (the default) or the deployment's name; set in the gateway's container or host. */
+  LOOKOUT_ENVIRONMENT: optional,
   LOOKOUT_GATEWAY_HOST: optional,
   LOOKOUT_GATEWAY_PORT: optional.pipe(z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().max(65535)).optional()),
   LOOKOUT_GATEWAY_PUBLIC_URL: optional.pipe(z.string().url().optional()),
@@ -191,6 +194,15 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
   if (!base.success) throw new Error(`Invalid gateway configuration: ${describeIssues(base.error)}`);
   const e = base.data;
   const kind = e.LOOKOUT_SANDBOX_PROVIDER ?? "local";
+  const environment = e.LOOKOUT_ENVIRONMENT ?? "local";
+  if (kind === "local" && environment !== "local") {
+    // Bubblewrap on the gateway's own host shares that host with every session: fine on a laptop,
+    // never for a team's deployment, where a sandbox provider isolates each session on its own machine.
+    throw new LookoutError(
+      "CONFIGURATION_INVALID",
+      `The local sandbox provider does not run in a deployed environment (LOOKOUT_ENVIRONMENT=${environment}); set LOOKOUT_SANDBOX_PROVIDER to modal, daytona or vercel with its credentials (see docs/deploy.md).`,
+    );
+  }
   const provider = loadProviderSettings(kind, env, repoRoot);
   return {
     repoRoot,

@@ -26,6 +26,20 @@ describe("gateway settings", () => {
     });
   });
 
+  it("refuses the local provider in a deployed environment, chosen or by default", () => {
+    for (const env of [{ LOOKOUT_ENVIRONMENT: "production" }, { LOOKOUT_ENVIRONMENT: "staging", LOOKOUT_SANDBOX_PROVIDER: "local" }]) {
+      expect(() => loadGatewaySettings(env, ROOT)).toThrow(
+        expect.objectContaining({ code: "CONFIGURATION_INVALID", message: expect.stringMatching(/local sandbox provider does not run/) }),
+      );
+    }
+    const deployed = loadGatewaySettings(
+      { LOOKOUT_ENVIRONMENT: "production", LOOKOUT_SANDBOX_PROVIDER: "modal", MODAL_TOKEN_ID: "ak-1", MODAL_TOKEN_SECRET: "as-1" },
+      ROOT,
+    );
+    expect(deployed.provider.kind).toBe("modal");
+    expect(loadGatewaySettings({ LOOKOUT_ENVIRONMENT: "local" }, ROOT).provider.kind).toBe("local");
+  });
+
   it("says which setting a remote provider is missing", () => {
     expect(() => loadGatewaySettings({ LOOKOUT_SANDBOX_PROVIDER: "modal", MODAL_TOKEN_ID: "ak-1" }, ROOT)).toThrow(/MODAL_TOKEN_SECRET/);
     expect(() => loadGatewaySettings({ LOOKOUT_SANDBOX_PROVIDER: "nope" }, ROOT)).toThrow(/LOOKOUT_SANDBOX_PROVIDER/);
