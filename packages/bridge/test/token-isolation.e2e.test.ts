@@ -81,32 +81,35 @@ beforeAll(async () => {
   model = await startScriptedModel();
 });
 
+// Bridges stop side by side; on a loaded 2-core machine one may take several seconds to exit.
 afterAll(async () => {
-  for (const rig of rigs) {
-    // On SIGTERM a bridge started directly stops OpenCode's process group and exits; bubblewrap ends and takes its sandbox along.
-    const exited = new Promise<boolean>((resolve) => {
-      if (rig.bridge.exitCode !== null || rig.bridge.signalCode !== null) resolve(true);
-      rig.bridge.once("exit", () => resolve(true));
-      setTimeout(() => resolve(false), 30_000);
-    });
-    rig.bridge.kill("SIGTERM");
-    await exited;
-    // Whatever is left: the bridge's group (bubblewrap takes its whole sandbox along) and OpenCode's.
-    const opencode = rig.hostPids ? [...rig.log().matchAll(/"msg":"opencode is up"[^\n]*"pid":(\d+)/g)].map((m) => Number(m[1])) : [];
-    const groups = [rig.bridge.pid, ...opencode];
-    for (const pid of groups) {
-      try {
-        if (pid) process.kill(-pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-    await rig.session.close();
-    await rig.git.close();
-    rmSync(rig.scratch, { recursive: true, force: true });
-  }
+  await Promise.all(rigs.map(stopRig));
   await model?.close();
-});
+}, 90_000);
+
+async function stopRig(rig: Rig): Promise<void> {
+  // On SIGTERM a bridge started directly stops OpenCode's process group and exits; bubblewrap ends and takes its sandbox along.
+  const exited = new Promise<boolean>((resolve) => {
+    if (rig.bridge.exitCode !== null || rig.bridge.signalCode !== null) resolve(true);
+    rig.bridge.once("exit", () => resolve(true));
+    setTimeout(() => resolve(false), 30_000).unref();
+  });
+  rig.bridge.kill("SIGTERM");
+  await exited;
+  // Whatever is left: the bridge's group (bubblewrap takes its whole sandbox along) and OpenCode's.
+  const opencode = rig.hostPids ? [...rig.log().matchAll(/"msg":"opencode is up"[^\n]*"pid":(\d+)/g)].map((m) => Number(m[1])) : [];
+  const groups = [rig.bridge.pid, ...opencode];
+  for (const pid of groups) {
+    try {
+      if (pid) process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  await rig.session.close();
+  await rig.git.close();
+  rmSync(rig.scratch, { recursive: true, force: true });
+}
 
 /** A scratch directory the agent's uid can enter, a served repository with one commit, the fakes. */
 async function startRig(): Promise<Omit<Rig, "bridge" | "log" | "hostPids">> {
