@@ -25,6 +25,22 @@ export interface SandboxImageDefinition {
   /** The OpenCode CLI, installed from npm; its binary is linked to `opencodeBin`. */
   readonly opencode: { readonly npmPackage: string; readonly version: string };
   /**
+   * What OpenCode installs into its global config directory (`$XDG_CONFIG_HOME/opencode`) the first
+   * time it runs when the directory lacks it: its plugin package. The image installs it at build
+   * time, owned by root and so read-only to the agent, and OpenCode finds it there and downloads
+   * nothing; without it every fresh sandbox fetched ~60 MB from the npm registry before its first
+   * prompt, and could not when the registry was unreachable. The local provider prepares the same
+   * directory once on the host and binds it read-only into each sandbox.
+   */
+  readonly opencodeConfig: {
+    /** `$XDG_CONFIG_HOME/opencode` of the sandbox user. */
+    readonly dir: string;
+    /** The `package.json` dependencies OpenCode itself writes there (its plugin, at its own version). */
+    readonly dependencies: Readonly<Record<string, string>>;
+    /** The `.gitignore` OpenCode writes there; present so that it has nothing to write. */
+    readonly gitignore: string;
+  };
+  /**
    * The unprivileged user the agent runs as. The bridge itself runs as root and starts OpenCode,
    * and so every tool of the agent, as this user (`LOOKOUT_AGENT_ISOLATION=separate-user`), so
    * that the agent cannot read the bridge's memory or environment, where the sandbox token is.
@@ -46,10 +62,15 @@ export interface SandboxImageDefinition {
 
 export const SANDBOX_IMAGE = {
   name: "lookout-sandbox",
-  version: "1",
+  version: "2",
   baseImage: "node:22-bookworm-slim",
   aptPackages: ["ca-certificates", "git", "openssh-client", "python3", "python3-venv", "chromium", "ripgrep", "curl", "procps"],
   opencode: { npmPackage: "opencode-ai", version: "1.18.33" },
+  opencodeConfig: {
+    dir: "/home/sandbox/.config/opencode",
+    dependencies: { "@opencode-ai/plugin": "1.18.33" },
+    gitignore: "node_modules\npackage.json\npackage-lock.json\nbun.lock\n.gitignore",
+  },
   user: { name: "sandbox", uid: 1000, home: "/home/sandbox" },
   lookoutDir: "/opt/lookout",
   opencodeBin: "/opt/lookout/opencode",
@@ -70,6 +91,33 @@ export const SANDBOX_IMAGE = {
   command: ["node", "/opt/lookout/bridge.mjs"],
 } as const satisfies SandboxImageDefinition;
 
+/** The `package.json` of OpenCode's prepared config directory, byte for byte as OpenCode writes it. */
+export function opencodeConfigPackageJson(image: SandboxImageDefinition): string {
+  return `${JSON.stringify({ dependencies: image.opencodeConfig.dependencies }, null, 2)}\n`;
+}
+
+/** `text` as a `printf` format that reproduces it (the texts here hold no `%`, `\\` or `'`). */
+function printfFormat(text: string): string {
+  return `'${text.replaceAll("\n", "\\n")}'`;
+}
+
+/**
+ * Shell commands that prepare OpenCode's config directory at `dir`: its `package.json` and
+ * `.gitignore`, then `npm install` of the pinned packages without their install scripts, all
+ * owned by root and read-only. Every image-based provider runs them at build time (`buildSteps`,
+ * Vercel's bootstrap script); the local provider does the same in Node (`prepareOpencodeConfig`).
+ */
+export function opencodeConfigCommands(image: SandboxImageDefinition): string[] {
+  const { dir, gitignore } = image.opencodeConfig;
+  return [
+    `mkdir -p ${dir}`,
+    `printf ${printfFormat(opencodeConfigPackageJson(image))} > ${dir}/package.json`,
+    `printf ${printfFormat(gitignore)} > ${dir}/.gitignore`,
+    `npm install --prefix ${dir} --no-audit --no-fund --ignore-scripts`,
+    `chown -R root:root ${dir} && chmod -R a-w ${dir}`,
+  ];
+}
+
 /**
  * The build steps after `FROM`, as Dockerfile instructions. `files` are not included: how they get
  * in differs per provider (see `renderDockerfile` for the Docker form).
@@ -81,6 +129,7 @@ export function buildSteps(image: SandboxImageDefinition): string[] {
     `RUN npm install -g ${image.opencode.npmPackage}@${image.opencode.version} && mkdir -p ${image.lookoutDir} && ln -sf "$(npm root -g)/${image.opencode.npmPackage}/bin/opencode" ${image.opencodeBin}`,
     `RUN (id -u ${user.uid} >/dev/null 2>&1 && userdel -r "$(id -nu ${user.uid})" || true) && useradd --create-home --home-dir ${user.home} --uid ${user.uid} --shell /bin/bash ${user.name}`,
     `RUN mkdir -p ${image.workspaceDir} && chown ${user.name}:${user.name} ${image.workspaceDir}`,
+    `RUN ${opencodeConfigCommands(image).join(" && ")}`,
     ...Object.entries(image.env).map(([name, value]) => `ENV ${name}=${value}`),
   ];
 }

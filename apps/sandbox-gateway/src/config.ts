@@ -33,6 +33,12 @@ export type ProviderSettings =
       readonly kind: "local";
       readonly bridgeBundle: string;
       readonly opencodeBin: string | undefined;
+      /**
+       * OpenCode's config directory with its packages, prepared once per machine and bound
+       * read-only into every sandbox (default `.lookout/image/opencode-config`, shared by every
+       * gateway of the checkout, test stacks included).
+       */
+      readonly opencodeConfigDir?: string | undefined;
       readonly bwrapPath: string;
       readonly unsafeNoSandbox: boolean;
     }
@@ -130,6 +136,7 @@ const BaseEnv = z.object({
 const LocalEnv = z.object({
   LOOKOUT_BRIDGE_BUNDLE: optional,
   LOOKOUT_OPENCODE_BIN: optional,
+  LOOKOUT_OPENCODE_CONFIG_DIR: optional,
   LOOKOUT_BWRAP_PATH: optional,
   LOOKOUT_UNSAFE_NO_SANDBOX: optional,
 });
@@ -249,6 +256,7 @@ function loadProviderSettings(kind: (typeof PROVIDER_NAMES)[number], env: NodeJS
         kind,
         bridgeBundle: resolve(repoRoot, e.LOOKOUT_BRIDGE_BUNDLE ?? join("packages", "bridge", "dist", "bridge.mjs")),
         opencodeBin: e.LOOKOUT_OPENCODE_BIN ?? findOpencodeBinary(repoRoot),
+        opencodeConfigDir: e.LOOKOUT_OPENCODE_CONFIG_DIR ?? join(repoRoot, ".lookout", "image", "opencode-config"),
         bwrapPath: e.LOOKOUT_BWRAP_PATH ?? "/usr/bin/bwrap",
         unsafeNoSandbox: e.LOOKOUT_UNSAFE_NO_SANDBOX === "1",
       };

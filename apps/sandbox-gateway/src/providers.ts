@@ -13,6 +13,7 @@ export async function createProvider(
         dataDir: context.dataDir,
         bridgeBundle: settings.bridgeBundle,
         opencodeBin: settings.opencodeBin,
+        ...(settings.opencodeConfigDir ? { opencodeConfigDir: settings.opencodeConfigDir } : {}),
         bwrapPath: settings.bwrapPath,
         unsafeNoSandbox: settings.unsafeNoSandbox,
         logger,

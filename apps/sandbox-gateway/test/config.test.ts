@@ -20,6 +20,7 @@ describe("gateway settings", () => {
         kind: "local",
         bridgeBundle: "/srv/lookout/packages/bridge/dist/bridge.mjs",
         opencodeBin: "/opt/opencode",
+        opencodeConfigDir: "/srv/lookout/.lookout/image/opencode-config",
         unsafeNoSandbox: false,
       },
       models: { scriptedUrl: undefined, anthropic: undefined, openai: undefined, openaiCompatible: undefined },

@@ -4,6 +4,7 @@ export * from "./logger";
 export * from "./bridge-env";
 export { LocalProvider, type LocalProviderOptions, TERMINATE_GRACE_MS } from "./local/local-provider";
 export { BWRAP_INSTALL_HINT, probeBubblewrap } from "./local/bwrap";
+export { isOpencodeConfigPrepared, prepareOpencodeConfig, type PrepareOpencodeConfigOptions } from "./local/opencode-config";
 export { DaytonaProvider, type DaytonaProviderOptions, classifyDaytonaError } from "./daytona/daytona-provider";
 export { buildDaytonaSnapshot, daytonaImage, daytonaSnapshotName } from "./daytona/daytona-snapshot";
 export { VercelProvider, type VercelProviderOptions, classifyVercelError, VERCEL_DEFAULT_MAX_TIMEOUT_MS } from "./vercel/vercel-provider";

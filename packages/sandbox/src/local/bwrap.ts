@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readlinkSync, writeFileSync } from "node:fs";
 import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
 import { UPLINK } from "@lookout/protocol";
 
@@ -20,6 +20,8 @@ export const SANDBOX_PATHS = {
   opencode: SANDBOX_IMAGE.opencodeBin,
   opencodeOnPath: `${SANDBOX_IMAGE.lookoutDir}/bin/opencode`,
   bridge: SANDBOX_IMAGE.bridgePath,
+  /** OpenCode's global config directory, with the packages it would otherwise install at start. */
+  opencodeConfig: SANDBOX_IMAGE.opencodeConfig.dir,
 } as const;
 
 export const SANDBOX_UID = SANDBOX_IMAGE.user.uid;
@@ -84,6 +86,12 @@ export interface BwrapMounts {
   readonly bridgeNodeBin: string;
   /** Host path of the gateway's relay socket, bound at `SANDBOX_PATHS.uplinkSocket`. */
   readonly uplinkSocket: string;
+  /**
+   * The prepared OpenCode config directory (`prepareOpencodeConfig`), bound read-only at
+   * `SANDBOX_PATHS.opencodeConfig` inside the home; skipped when absent (OpenCode then installs
+   * its packages itself, from the registry).
+   */
+  readonly opencodeConfigDir?: string | undefined;
 }
 
 /**
@@ -119,6 +127,8 @@ export function bwrapArgs(mounts: BwrapMounts, command: readonly string[]): stri
   args.push("--ro-bind", mounts.passwdFile, "/etc/passwd", "--ro-bind", mounts.groupFile, "/etc/group");
   args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run");
   args.push("--bind", mounts.workspaceDir, SANDBOX_PATHS.workspace, "--bind", mounts.homeDir, SANDBOX_PATHS.home);
+  // After the home: one shared read-only copy for every sandbox, over the home's own directory.
+  if (mounts.opencodeConfigDir) args.push("--ro-bind", mounts.opencodeConfigDir, SANDBOX_PATHS.opencodeConfig);
   args.push("--ro-bind", mounts.nodeBin, SANDBOX_PATHS.node);
   args.push("--ro-bind", mounts.bridgeNodeBin, SANDBOX_PATHS.bridgeNode);
   args.push("--bind", mounts.uplinkSocket, SANDBOX_PATHS.uplinkSocket);
@@ -129,6 +139,15 @@ export function bwrapArgs(mounts: BwrapMounts, command: readonly string[]): stri
   if (mounts.bridgeBundle) args.push("--ro-bind", mounts.bridgeBundle, SANDBOX_PATHS.bridge);
   args.push("--chdir", SANDBOX_PATHS.workspace, "--", ...command);
   return args;
+}
+
+/** Writes the sandbox's /etc/passwd and /etc/group (bound read-only), so git and ssh know its user. */
+export function writeIdentityFiles(passwdFile: string, groupFile: string): void {
+  const uid = SANDBOX_UID;
+  const passwd = `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${uid}:Lookout sandbox:${SANDBOX_PATHS.home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
+  const group = `root:x:0:\nsandbox:x:${uid}:\nnogroup:x:65534:\n`;
+  writeFileSync(passwdFile, passwd, { mode: 0o644 });
+  writeFileSync(groupFile, group, { mode: 0o644 });
 }
 
 export const BWRAP_INSTALL_HINT =

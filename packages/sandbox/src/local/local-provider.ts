@@ -1,19 +1,19 @@
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, realpathSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, realpathSync, symlinkSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BRIDGE_ENV } from "@lookout/protocol";
-import { promisify } from "node:util";
+import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
 import { IMAGE_LAYOUT, withLayout, type SandboxLayout } from "../bridge-env";
 import { classifyErrno, findErrno, providerError, SandboxProviderError } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
 import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
 import { prepareExecuteOnlyNode } from "./bridge-node";
+import { isOpencodeConfigPrepared, prepareOpencodeConfig } from "./opencode-config";
+import { runTar } from "./tar";
 import { killGroup, signalSandbox } from "./process-tree";
-import { BWRAP_INSTALL_HINT, bwrapArgs, probeBubblewrap, SANDBOX_PATHS, SANDBOX_UID } from "./bwrap";
-
-const execFileAsync = promisify(execFile);
+import { BWRAP_INSTALL_HINT, bwrapArgs, probeBubblewrap, SANDBOX_PATHS, writeIdentityFiles } from "./bwrap";
 
 const PROVIDER = "local";
 /** How long a sandbox gets to exit on SIGTERM before its whole process group is killed. */
@@ -28,6 +28,12 @@ export interface LocalProviderOptions {
   readonly bridgeBundle: string;
   /** The real opencode binary, bound at /opt/lookout/opencode. */
   readonly opencodeBin: string | undefined;
+  /**
+   * Where OpenCode's config directory is prepared (`prepareOpencodeConfig`, on start, once per
+   * machine) and bound read-only into every sandbox, so that OpenCode downloads nothing when it
+   * starts. Without it OpenCode installs its plugin package from the registry in each sandbox.
+   */
+  readonly opencodeConfigDir?: string;
   /** The Node binary sandboxes run; defaults to the gateway's own (resolved through symlinks). */
   readonly nodeBin?: string;
   readonly bwrapPath?: string;
@@ -107,12 +113,24 @@ export class LocalProvider implements SandboxProvider {
     await mkdir(join(options.dataDir, "sandboxes"), { recursive: true });
     await mkdir(join(options.dataDir, "snapshots"), { recursive: true });
     if (!options.unsafeNoSandbox) await prepareExecuteOnlyNode(provider.nodeBin, provider.bridgeNodeBin);
+    if (options.opencodeConfigDir) {
+      // Once per machine (the directory is shared); a failure leaves OpenCode to install for itself.
+      await prepareOpencodeConfig(options.opencodeConfigDir, SANDBOX_IMAGE).catch((error: unknown) =>
+        provider.logger.warn("sandboxes will download OpenCode's packages at start", { error: describeError(error) }),
+      );
+    }
     return provider;
   }
 
   /** The execute-only copy of Node the bridge runs on, refreshed when the host's Node changes. */
   private get bridgeNodeBin(): string {
     return join(this.options.dataDir, "bin", "node");
+  }
+
+  /** The prepared OpenCode config directory, when there is one and it is complete. */
+  private get opencodeConfigDir(): string | undefined {
+    const dir = this.options.opencodeConfigDir;
+    return dir && isOpencodeConfigPrepared(dir, SANDBOX_IMAGE) ? dir : undefined;
   }
 
   /** The host directory of one sandbox (tests inspect it; the gateway never exposes it). */
@@ -278,6 +296,7 @@ export class LocalProvider implements SandboxProvider {
         bridgeBundle: existsSync(this.options.bridgeBundle) ? this.options.bridgeBundle : undefined,
         bridgeNodeBin: this.bridgeNodeBin,
         uplinkSocket,
+        opencodeConfigDir: this.opencodeConfigDir,
       },
       this.command,
     );
@@ -320,6 +339,12 @@ export class LocalProvider implements SandboxProvider {
     const command = this.command === DEFAULT_COMMAND ? [this.nodeBin, this.options.bridgeBundle] : [...this.command];
     const [file, ...args] = command;
     if (!file) throw providerError(PROVIDER, "The sandbox command is empty.", { kind: "permanent", reason: "invalid_request" });
+    // No bind mounts here: a link to the shared directory stands in for the read-only bind.
+    const opencodeConfigDir = this.opencodeConfigDir;
+    if (opencodeConfigDir) {
+      mkdirSync(join(layout.home, ".config"), { recursive: true });
+      symlinkSync(opencodeConfigDir, join(layout.home, ".config", "opencode"));
+    }
     const logFd = openSync(join(dir, "log"), "a");
     try {
       return spawn(file, args, {
@@ -352,26 +377,6 @@ export class LocalProvider implements SandboxProvider {
     // The sandbox's own processes live in a separate session inside the PID namespace; killing
     // bubblewrap tears the namespace down, and this makes sure nothing of the group lingers.
     killGroup(sandbox.pid, "SIGKILL");
-  }
-}
-
-function writeIdentityFiles(passwdFile: string, groupFile: string): void {
-  const uid = SANDBOX_UID;
-  const passwd = `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${uid}:Lookout sandbox:${SANDBOX_PATHS.home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
-  const group = `root:x:0:\nsandbox:x:${uid}:\nnogroup:x:65534:\n`;
-  writeFileSync(passwdFile, passwd, { mode: 0o644 });
-  writeFileSync(groupFile, group, { mode: 0o644 });
-}
-
-async function runTar(args: string[], options: { toleratesChangedFiles: boolean }): Promise<void> {
-  try {
-    await execFileAsync("tar", args, { maxBuffer: 16 * 1024 * 1024 });
-  } catch (error) {
-    // GNU tar exits 1 when a file changed while it was read: the archive is still complete and
-    // consistent per file, which is what a snapshot of a running sandbox can offer.
-    const exitCode = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
-    if (options.toleratesChangedFiles && exitCode === 1) return;
-    throw error;
   }
 }
 

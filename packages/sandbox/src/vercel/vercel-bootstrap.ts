@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Sandbox } from "@vercel/sandbox";
-import type { SandboxImageDefinition } from "@lookout/sandbox-image";
+import { opencodeConfigCommands, type SandboxImageDefinition } from "@lookout/sandbox-image";
 
 /** Vercel's managed Node 22 runtime (Amazon Linux 2023), the base every Lookout sandbox builds on. */
 export const VERCEL_RUNTIME = "node22";
@@ -34,6 +34,8 @@ export function vercelBootstrapScript(image: SandboxImageDefinition): string {
     `ln -sf "$(npm root -g)/${image.opencode.npmPackage}/bin/opencode" ${image.opencodeBin}`,
     `npx --yes playwright@1 install --with-deps chromium && ln -sf "$(ls -d /root/.cache/ms-playwright/chromium-*/chrome-linux/chrome | head -1)" ${image.chromiumBin}`,
     `chown -R vercel-sandbox: ${image.workspaceDir} ${user.home} 2>/dev/null || true`,
+    // After the chown: OpenCode's prepared config directory stays root's, read-only to the agent.
+    ...opencodeConfigCommands(image),
   ].join("\n");
 }
 
