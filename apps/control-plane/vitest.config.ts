@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 import { fakeGateway, GATEWAY_SECRET } from "./test/fake-gateway";
+import { FAKE_SLACK, fakeSlack } from "./test/support/fake-slack";
 
 const root = path.resolve(__dirname, "../..");
 const migrations = await readD1Migrations(path.join(__dirname, "migrations"));
@@ -28,7 +29,7 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: path.join(root, "wrangler.toml") },
       miniflare: {
-        serviceBindings: { GATEWAY: fakeGateway },
+        serviceBindings: { GATEWAY: fakeGateway, SLACK_API: fakeSlack },
         bindings: {
           TEST_MIGRATIONS: migrations,
           ADMIN_TOKEN_SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", // sha256("test")
@@ -41,11 +42,17 @@ export default defineConfig({
           TEST_PULL_REQUEST_EXAMPLES: JSON.stringify(pullRequestExamples),
           // Sessions in these tests never finish (the gateway is fake), so the shipped caps would fill
           // up across a file; tests of the caps pass their own (test/support/automations.ts withLimits).
+          SLACK_BOT_TOKEN: FAKE_SLACK.botToken,
+          SLACK_SIGNING_SECRET: FAKE_SLACK.signingSecret,
+          SLACK_API_URL: FAKE_SLACK.apiUrl,
+          SERVICE_SECRET_SLACK_RELAY: "test-slack-relay-secret",
           TRIGGER_LIMITS: JSON.stringify({ maxRunningSandboxes: 100_000, maxNewSessionsPerHour: 100_000 }),
         },
       },
     }),
   ],
+  // The Worker's stand-in for undici, as in wrangler.toml's [alias] (see the module's comment).
+  resolve: { alias: { undici: path.join(__dirname, "src/integrations/slack/undici-unavailable.cjs") } },
   test: {
     include: ["test/**/*.test.ts"],
     exclude: ["test/**/*.unit.test.ts"],

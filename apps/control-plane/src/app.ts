@@ -18,6 +18,7 @@ import { secretsRoutes } from "./routes/secrets";
 import { sessionParticipantRoutes } from "./routes/session-participants";
 import { sessionSocketRoutes } from "./routes/session-sockets";
 import { sessionsRoutes } from "./routes/sessions";
+import { slackRoutes } from "./routes/slack";
 import { triggerWebhookRoutes } from "./routes/trigger-webhooks";
 
 /**
@@ -36,6 +37,8 @@ app.route("/auth", authRoutes);
 app.route("/api/webhooks", githubWebhookRoutes);
 // Sentry and inbound webhooks verify their sender themselves; their settings routes apply requireAuth.
 app.route("/api/triggers", triggerWebhookRoutes);
+// Slack verifies its own signature; the relay signs as a service; settings routes apply requireAuth.
+app.route("/api/slack", slackRoutes);
 
 // Socket upgrades authenticate with their own tokens (a browser cannot sign an upgrade request).
 app.route("/api/sessions", sessionSocketRoutes);

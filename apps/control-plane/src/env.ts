@@ -93,6 +93,16 @@ export interface Env {
   LINEAR_AUTHORIZE_URL?: string;
   LINEAR_OAUTH_TOKEN_URL?: string;
 
+  /** Slack (docs/slack.md): the bot token (`xoxb-…`) and the app's signing secret; either unset refuses every Slack request. */
+  SLACK_BOT_TOKEN?: string;
+  SLACK_SIGNING_SECRET?: string;
+  /** Slack's Web API base URL (`https://slack.com/api/` unless a fake in tests). */
+  SLACK_API_URL?: string;
+  /** A service binding that carries Slack Web API calls instead of the internet (tests bind a fake). */
+  SLACK_API?: Fetcher;
+  /** `any`: every reply in a thread Lookout owns is a follow-up; otherwise (`mention`) only replies that mention it. */
+  SLACK_THREAD_REPLIES?: string;
+
   /** Per-service secrets for signed requests *to* this Worker: `SERVICE_SECRET_<NAME>`. */
   [key: `SERVICE_SECRET_${string}`]: string | undefined;
 }

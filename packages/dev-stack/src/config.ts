@@ -5,6 +5,9 @@ import { LookoutError } from "@lookout/protocol";
 /** Config keys whose values are paths relative to the config file. */
 const PATH_KEYS = new Set(["main", "migrations_dir", "directory"]);
 
+/** `[alias]` values that start with `.` are paths relative to the config file too (others are package names). */
+const isAliasPath = (section: string, value: string) => section === "alias" && value.startsWith(".");
+
 export interface CopyConfigOptions {
   /** Tables to leave out, e.g. `["assets"]` for a Worker that needs no static files. */
   dropSections?: readonly string[];
@@ -29,7 +32,7 @@ export function copyWranglerConfig(sourcePath: string, workDir: string, options:
     if (header) section = header[1]!.trim();
     if (dropped.has(section)) continue;
     const entry = /^(\w+)\s*=\s*"(.+)"\s*$/.exec(line);
-    if (entry && PATH_KEYS.has(entry[1]!)) {
+    if (entry && (PATH_KEYS.has(entry[1]!) || isAliasPath(section, entry[2]!))) {
       sawMain ||= entry[1] === "main" && section === "";
       const path = entry[1] === "main" && options.main ? resolve(options.main) : resolve(sourceDir, entry[2]!);
       lines.push(`${entry[1]} = ${JSON.stringify(path)}`);

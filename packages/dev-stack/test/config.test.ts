@@ -50,6 +50,12 @@ describe("copyWranglerConfig", () => {
     ]);
   });
 
+  it("makes [alias] paths absolute and leaves aliases to package names alone", () => {
+    const path = source(['main = "src/index.ts"', "[alias]", 'undici = "./shims/undici.cjs"', 'fs = "memfs"'].join("\n"));
+    const copy = readFileSync(copyWranglerConfig(path, workDir), "utf8").split("\n");
+    expect(copy.slice(1)).toEqual(["[alias]", `undici = ${JSON.stringify(join(sourceDir, "shims/undici.cjs"))}`, 'fs = "memfs"']);
+  });
+
   it("drops whole tables and replaces the entry when asked", () => {
     const path = source(['main = "src/index.ts"', "[assets]", 'directory = "web/dist"', "[vars]", 'A = "b"'].join("\n"));
     const copy = readFileSync(copyWranglerConfig(path, workDir, { dropSections: ["assets"], main: "/elsewhere/entry.ts" }), "utf8");

@@ -16,3 +16,4 @@ export * from "./origin.ts";
 export * from "./backoff.ts";
 export * from "./automations.ts";
 export * from "./triggers.ts";
+export * from "./slack.ts";

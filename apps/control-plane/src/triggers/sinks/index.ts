@@ -1,5 +1,6 @@
 import type { ReportSinks } from "../outbox";
 import { automationSink } from "./automation";
+import { slackSink } from "./slack";
 
 /**
  * The report sink for each kind of session origin. Origins without one (the dashboard, the API)
@@ -7,4 +8,5 @@ import { automationSink } from "./automation";
  */
 export const REPORT_SINKS: ReportSinks = {
   automation: automationSink,
+  slack: slackSink,
 };
