@@ -6,6 +6,9 @@
  *    `wrangler types` generates from `wrangler.toml`, and the dependency rules (first over the
  *    repository, then over a throwaway tree that breaks every rule once, so a rule that stops
  *    matching fails the run instead of passing quietly).
+ *    Then the deploy artefacts, offline: `wrangler deploy --dry-run` for every environment with the
+ *    Worker's compressed size printed and held under Cloudflare's limit, every environment carrying
+ *    the local default's bindings, and the gateway image's context holding what its Dockerfile copies.
  * 2. Every package's tests through turbo, one package at a time (sandboxes and workerd share two
  *    cores in CI), with `--continue` so one failing package does not hide the others.
  * 3. What the run must not leave behind: a change to the checkout, or a process. Processes are
@@ -29,6 +32,17 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  buildGatewayContext,
+  DEPLOY_ENVIRONMENTS,
+  dockerContextProblems,
+  environmentGaps,
+  formatKiB,
+  GATEWAY_CONTEXT,
+  gzipBytesFromWranglerOutput,
+  WORKER_GZIP_LIMIT_BYTES,
+  writeDeployConfig,
+} from "./deploy-artifacts.ts";
 import { LEFTOVER_RULES, proveLeftoverRules, RunProcesses, stopProcesses } from "./leftover-processes.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -324,6 +338,69 @@ async function provenRules(): Promise<{ unproven: string[]; ms: number }> {
   return { unproven, ms: result.ms };
 }
 
+/**
+ * The deploy artefacts without Cloudflare (`scripts/deploy-artifacts.ts`): each environment in
+ * `wrangler.toml` has every binding and variable of the local default (wrangler does not inherit
+ * them), the gateway container's context holds every file its Dockerfile copies, and
+ * `wrangler deploy --dry-run` bundles each environment (containers not built: that needs Docker)
+ * within Cloudflare's size limit. The two rules are first proven on decoys that break them.
+ */
+async function deployCheck(): Promise<void> {
+  heading(`deploy: wrangler deploy --dry-run for ${DEPLOY_ENVIRONMENTS.join(", ")}, bundle size, the gateway image's context`);
+  const started = performance.now();
+  const failures: string[] = [];
+  const wranglerToml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  failures.push(...environmentGaps(wranglerToml));
+  const decoyGaps = environmentGaps(wranglerToml.replace(/^\[vars\]$/m, '[vars]\nLOOKOUT_DECOY = "1"'));
+  if (!decoyGaps.some((gap) => gap.endsWith("vars LOOKOUT_DECOY")))
+    failures.push("the environment rule misses a variable only the local default has");
+
+  const context = join(root, GATEWAY_CONTEXT);
+  try {
+    await buildGatewayContext(root);
+    failures.push(...dockerContextProblems(join(context, "Dockerfile"), context));
+  } catch (error) {
+    failures.push(`the gateway context did not build: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const decoy = mkdtempSync(join(tmpdir(), "lookout-docker-"));
+  mkdirSync(join(decoy, "dist"));
+  writeFileSync(join(decoy, "dist", "ignored.mjs"), "");
+  writeFileSync(join(decoy, ".dockerignore"), "*\n!dist/kept.mjs\n");
+  writeFileSync(
+    join(decoy, "Dockerfile"),
+    "FROM scratch\nCOPY dist/missing.mjs /a\nCOPY dist/ignored.mjs /b\nADD https://example.com/x /c\n",
+  );
+  if (dockerContextProblems(join(decoy, "Dockerfile"), decoy).length !== 3)
+    failures.push("the Dockerfile rule misses a decoy's missing, ignored or fetched file");
+  rmSync(decoy, { recursive: true, force: true });
+
+  for (const environment of DEPLOY_ENVIRONMENTS) {
+    const config = writeDeployConfig(root, environment, {
+      databaseId: "00000000-0000-0000-0000-000000000000",
+      publicUrl: `https://lookout-${environment}.invalid`,
+    });
+    const outdir = join(root, ".lookout", "deploy", `bundle-${environment}`);
+    const dry = await run(
+      pnpm,
+      ["exec", "wrangler", "deploy", "--dry-run", "--env", environment, "-c", config, "--outdir", outdir, "--containers-rollout=none"],
+      { cwd: join(root, "apps", "control-plane"), quiet: true },
+    );
+    const gzip = gzipBytesFromWranglerOutput(dry.output);
+    if (dry.code !== 0 || gzip === undefined) {
+      process.stdout.write(dry.output);
+      failures.push(`${environment}: wrangler deploy --dry-run ${dry.code !== 0 ? `exited ${dry.code}` : "printed no size"}`);
+      continue;
+    }
+    const within = gzip <= WORKER_GZIP_LIMIT_BYTES;
+    process.stdout.write(
+      `${within ? PASS : FAIL} ${environment}: the Worker is ${formatKiB(gzip)} compressed (limit ${formatKiB(WORKER_GZIP_LIMIT_BYTES)})\n`,
+    );
+    if (!within) failures.push(`${environment}: the Worker is ${formatKiB(gzip)} compressed, over ${formatKiB(WORKER_GZIP_LIMIT_BYTES)}`);
+  }
+  for (const failure of failures) process.stdout.write(`${FAIL} ${failure}\n`);
+  checks.push({ name: "deploy", ok: failures.length === 0, detail: failures.join("; "), ms: performance.now() - started });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 
@@ -504,6 +581,7 @@ async function main(): Promise<void> {
   await typeCheck();
   await envCheck();
   await dependencyCheck();
+  await deployCheck();
 
   const started = performance.now();
   const tests = checksOnly ? { counts: new Map<string, Counts>(), failed: [], code: 0 } : await runTests();
