@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 import { fakeGateway, GATEWAY_SECRET } from "./test/fake-gateway";
+import { FAKE_LINEAR_CLIENT, startFakeLinear } from "./test/support/fake-linear";
 import { FAKE_SLACK, fakeSlack } from "./test/support/fake-slack";
 
 const root = path.resolve(__dirname, "../..");
@@ -19,6 +20,9 @@ const pullRequestExamples = Object.fromEntries(
     webhookExamples.find((group) => group.name === "pull_request")?.examples.find((example) => example.action === action),
   ]),
 );
+
+/** One fake Linear for the run: the SDK's `apiUrl` and the OAuth token endpoint point at it. */
+const fakeLinear = await startFakeLinear({ unref: true });
 
 /**
  * Integration tests run inside workerd with the real Durable Object and D1 bindings from the root
@@ -40,6 +44,12 @@ export default defineConfig({
           GIT_CREDENTIAL_SECRET: "test-git-credential-secret",
           GITHUB_WEBHOOK_SECRET: "test-github-webhook-secret",
           TEST_PULL_REQUEST_EXAMPLES: JSON.stringify(pullRequestExamples),
+          LINEAR_WEBHOOK_SECRET: "test-linear-webhook-secret",
+          LINEAR_CLIENT_ID: FAKE_LINEAR_CLIENT.id,
+          LINEAR_CLIENT_SECRET: FAKE_LINEAR_CLIENT.secret,
+          LINEAR_API_URL: `${fakeLinear.url}/graphql`,
+          LINEAR_OAUTH_TOKEN_URL: `${fakeLinear.url}/oauth/token`,
+          TEST_FAKE_LINEAR_URL: fakeLinear.url,
           // Sessions in these tests never finish (the gateway is fake), so the shipped caps would fill
           // up across a file; tests of the caps pass their own (test/support/automations.ts withLimits).
           SLACK_BOT_TOKEN: FAKE_SLACK.botToken,

@@ -8,6 +8,7 @@ import { automationsRoutes } from "./routes/automations";
 import { githubAuthRoutes } from "./routes/github-auth";
 import { githubWebhookRoutes } from "./routes/github-webhooks";
 import { healthRoutes } from "./routes/health";
+import { linearRoutes } from "./routes/linear";
 import { meRoutes } from "./routes/me";
 import { modelsRoutes } from "./routes/models";
 import { pullRequestRoutes } from "./routes/pull-requests";
@@ -37,6 +38,8 @@ app.route("/auth", authRoutes);
 app.route("/api/webhooks", githubWebhookRoutes);
 // Sentry and inbound webhooks verify their sender themselves; their settings routes apply requireAuth.
 app.route("/api/triggers", triggerWebhookRoutes);
+// The Linear webhook verifies its own signature; its settings and install routes apply requireAuth.
+app.route("/api/linear", linearRoutes);
 // Slack verifies its own signature; the relay signs as a service; settings routes apply requireAuth.
 app.route("/api/slack", slackRoutes);
 

@@ -145,6 +145,11 @@ export const ERROR_CODES = {
     status: 500,
     message: "This deployment is missing a required binding, variable or secret (named in the message); set it and deploy again.",
   },
+  LINEAR_NOT_CONNECTED: {
+    status: 503,
+    message: "No Linear workspace is connected for this delivery; connect Linear under Settings → Linear (and set LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET).",
+  },
+  LINEAR_UPSTREAM: { status: 502, message: "Linear refused the request or is unreachable; try again." },
   INTERNAL: { status: 500, message: "Something went wrong on our side. Try again." },
   /** Only ever read, never sent: a stored code this version does not know (see `readStoredErrorCode`). */
   UNKNOWN: { status: 500, message: "An error recorded under a code this version of Lookout does not know." },

@@ -16,4 +16,5 @@ export * from "./origin.ts";
 export * from "./backoff.ts";
 export * from "./automations.ts";
 export * from "./triggers.ts";
+export * from "./linear.ts";
 export * from "./slack.ts";

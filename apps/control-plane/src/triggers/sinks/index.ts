@@ -1,5 +1,6 @@
 import type { ReportSinks } from "../outbox";
 import { automationSink } from "./automation";
+import { linearSink } from "./linear";
 import { slackSink } from "./slack";
 
 /**
@@ -8,5 +9,6 @@ import { slackSink } from "./slack";
  */
 export const REPORT_SINKS: ReportSinks = {
   automation: automationSink,
+  linear: linearSink,
   slack: slackSink,
 };
