@@ -219,7 +219,8 @@ async function envCheck(): Promise<void> {
       `interface Generated {\n${body}\n}`,
       `type Shared = keyof Generated & keyof Env;`,
       `type MissingFromEnv = Exclude<keyof Generated, keyof Env>;`,
-      `type TypedDifferently = { [K in Shared]: [NonNullable<Env[K]>] extends [Generated[K]] ? ([Generated[K]] extends [NonNullable<Env[K]>] ? never : K) : K }[Shared];`,
+      // A binding only some environments have is optional in what wrangler generates; compare the types themselves.
+      `type TypedDifferently = { [K in Shared]: [NonNullable<Env[K]>] extends [NonNullable<Generated[K]>] ? ([NonNullable<Generated[K]>] extends [NonNullable<Env[K]>] ? never : K) : K }[Shared];`,
       `// A binding named in either error below is in wrangler.toml but not (or typed differently) in src/env.ts.`,
       `export const missingFromEnv: [MissingFromEnv] extends [never] ? "none" : MissingFromEnv = "none";`,
       `export const typedDifferently: [TypedDifferently] extends [never] ? "none" : TypedDifferently = "none";`,
