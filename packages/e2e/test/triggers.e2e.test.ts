@@ -5,25 +5,29 @@ import { apiClient, createRepoFixture, sentryEventAlertPayload, sentryHeaders, s
 /**
  * Triggers on the real stack (wrangler dev, the gateway's bubblewrap sandboxes, OpenCode and the
  * scripted model): a cron slot, an inbound webhook and Sentry alerts each reach a session that
- * completes, through the public endpoints only. Cron fires on a real slot of `* * * * *`: the
- * stack's `TRIGGER_LIMITS` lowers the minimum interval to one minute, which is the one thing
- * changed from a default install, so the scheduler's own alarm fires it within a minute.
+ * completes, through the public endpoints only. Cron fires on a real slot under the scheduler's own
+ * alarm with the default limits: a daily schedule passes the 15-minute minimum interval, and set
+ * for the coming minute its first slot is at most 75 seconds away.
  */
 let stack: Stack;
 let call: ReturnType<typeof apiClient>;
 let repositoryId: string;
 
 const SENTRY_CLIENT_SECRET = "e2e-sentry-client-secret-0123456789abcdef";
-/** A cron slot is at most a minute away; the alarm then fires it within seconds. */
-const CRON_SLOT_TIMEOUT_MS = 90_000;
+/** The cron slot is at least this far ahead when the automation is created, so it cannot pass meanwhile. */
+const CRON_SLOT_LEAD_MS = 15_000;
+/** After its slot, the alarm fires a schedule within seconds. */
+const CRON_FIRE_TIMEOUT_MS = 30_000;
 /** A sandbox starts, clones, runs OpenCode and the report reaches the run. */
 const SESSION_TIMEOUT_MS = 150_000;
+/** The cron test waits for its slot, then for its session. */
+const CRON_TEST_TIMEOUT_MS = 300_000;
 /** A delivery is processed after its acknowledgement, under `waitUntil`. */
 const BACKGROUND_TIMEOUT_MS = 20_000;
 const POLL_MS = 250;
 
 beforeAll(async () => {
-  stack = await startStack({ vars: { TRIGGER_LIMITS: JSON.stringify({ minCronIntervalMinutes: 1 }) } });
+  stack = await startStack();
   call = apiClient(stack.url, await stack.login());
   const created = await call<{ repository: { id: string } }>("POST", "/api/repositories", {
     kind: "local",
@@ -119,24 +123,37 @@ async function expectCompletedSession(run: AutomationRun, trigger: string, reply
 }
 
 describe("a cron automation", () => {
-  it("fires on its next slot under the scheduler's own alarm and starts a session that completes", async () => {
-    const automation = await createAutomation(
-      "Every minute",
-      { kind: "cron", expression: "* * * * *", timeZone: "UTC" },
-      "echo cron slot fired",
-    );
-    expect(automation.nextRunAt).not.toBeNull();
-    expect(automation.nextRunAt! - Date.now()).toBeLessThanOrEqual(60_000);
+  it(
+    "fires on its next slot under the scheduler's own alarm and starts a session that completes",
+    async () => {
+      // Every day at the first whole minute at least CRON_SLOT_LEAD_MS from now (UTC).
+      const slot = new Date(Math.ceil((Date.now() + CRON_SLOT_LEAD_MS) / 60_000) * 60_000);
+      const expression = `${slot.getUTCMinutes()} ${slot.getUTCHours()} * * *`;
+      const automation = await createAutomation(
+        "Daily at the coming minute",
+        { kind: "cron", expression, timeZone: "UTC" },
+        "echo cron slot fired",
+      );
+      expect(automation.nextRunAt).toBe(slot.getTime());
 
-    const run = await runOf(automation.id, (r) => r.trigger === "cron", CRON_SLOT_TIMEOUT_MS, "the cron slot to fire");
-    // One slot is enough: pause so the next minute adds no second session.
-    expect((await call("POST", `/api/automations/${automation.id}/pause`)).status).toBe(200);
-    expect(run.scheduledFor).toBe(automation.nextRunAt);
+      const run = await runOf(
+        automation.id,
+        (r) => r.trigger === "cron",
+        slot.getTime() - Date.now() + CRON_FIRE_TIMEOUT_MS,
+        `the cron slot at ${slot.toISOString()} to fire`,
+      );
+      expect(run.scheduledFor).toBe(slot.getTime());
+      expect(run.createdAt).toBeGreaterThanOrEqual(slot.getTime());
 
-    await expectCompletedSession(await settled(run), "cron", "cron slot fired");
-    expect(await runsOf(automation.id)).toHaveLength(1);
-    expect(await sessionsStartedBy(automation.id)).toHaveLength(1);
-  });
+      await expectCompletedSession(await settled(run), "cron", "cron slot fired");
+      expect(await runsOf(automation.id)).toHaveLength(1);
+      expect(await sessionsStartedBy(automation.id)).toHaveLength(1);
+      // The schedule moved on to the same minute tomorrow.
+      const after = await call<{ automation: Automation }>("GET", `/api/automations/${automation.id}`);
+      expect(after.json.automation.nextRunAt).toBe(slot.getTime() + 24 * 60 * 60 * 1000);
+    },
+    CRON_TEST_TIMEOUT_MS,
+  );
 });
 
 describe("an inbound webhook", () => {
