@@ -65,6 +65,11 @@ function AuthGate({ children }: { children: ReactNode }) {
 
 // The session view carries markdown and diff rendering; load it when first needed.
 const SessionPage = lazy(() => import("./pages/session-page").then((module) => ({ default: module.SessionPage })));
+const AutomationsPage = lazy(() => import("./pages/automations-page").then((module) => ({ default: module.AutomationsPage })));
+const AutomationPage = lazy(() => import("./pages/automations/automation-page").then((module) => ({ default: module.AutomationPage })));
+const AutomationFormPage = lazy(() =>
+  import("./pages/automations/automation-form-page").then((module) => ({ default: module.AutomationFormPage })),
+);
 const SettingsPage = lazy(() => import("./pages/settings-page").then((module) => ({ default: module.SettingsPage })));
 
 export function AppRoutes() {
@@ -74,6 +79,10 @@ export function AppRoutes() {
         <Route path="/" element={<SessionsPage />} />
         <Route path="/new" element={<NewSessionPage />} />
         <Route path="/sessions/:sessionId" element={<SessionPage />} />
+        <Route path="/automations" element={<AutomationsPage />} />
+        <Route path="/automations/new" element={<AutomationFormPage />} />
+        <Route path="/automations/:automationId" element={<AutomationPage />} />
+        <Route path="/automations/:automationId/edit" element={<AutomationFormPage />} />
         <Route path="/settings" element={<Navigate to="/settings/repositories" replace />} />
         <Route path="/settings/:tab" element={<SettingsPage />} />
         <Route path="*" element={<NotFoundPage />} />

@@ -10,6 +10,7 @@ import "./styles/components.css";
 import "./styles/shell.css";
 import "./styles/pages.css";
 import "./styles/session.css";
+import "./styles/automations.css";
 
 const api = new LookoutApi(new HttpClient());
 const root = document.getElementById("root");

@@ -10,6 +10,7 @@ import type {
   SessionState,
   SessionSummary,
 } from "@lookout/protocol";
+import { fakeAutomations, handleAutomations, type FakeAutomationsState } from "./fake-automations";
 
 /**
  * An in-memory stand-in for the control plane's REST API, shaped exactly like the contract. The
@@ -32,6 +33,10 @@ export interface FakeApiState {
   pullRequests: Map<string, PullRequest>;
   /** What `POST …/pull-request` opens for a session (title and draft come from the request). */
   pullRequestTemplates: Map<string, PullRequest>;
+  /** Automations, their runs and trigger settings (`fake-automations.ts`). */
+  automations: FakeAutomationsState;
+  /** Everyone who joined each session, with their roles (`GET`/`PUT …/participants`). */
+  participants: Map<string, Array<{ participant: Author; role: ParticipantRole; joinedAt: number }>>;
   /** Every request, for assertions. */
   calls: Array<{ method: string; path: string; body: unknown }>;
   /** Overrides: `METHOD /path` → response. */
@@ -68,6 +73,8 @@ export function fakeState(overrides: Partial<FakeApiState> = {}): FakeApiState {
     roles: new Map(),
     pullRequests: new Map(),
     pullRequestTemplates: new Map(),
+    automations: fakeAutomations(),
+    participants: new Map(),
     calls: [],
     overrides: new Map(),
     nextId: 1,
@@ -105,6 +112,8 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
 
   if (method === "GET" && path === "/api/me") return { status: 200, body: state.me };
   if (method === "GET" && path === "/api/models") return { status: 200, body: state.models };
+  const automations = handleAutomations(state, method, url, body);
+  if (automations) return automations;
 
   // --- repositories ---
   if (path === "/api/repositories") {
@@ -269,6 +278,17 @@ export function handleFakeApi(state: FakeApiState, method: string, rawUrl: strin
       };
       state.pullRequests.set(id, merged);
       return { status: 200, body: { pullRequest: merged } };
+    }
+    if (rest === "participants" && method === "GET") return { status: 200, body: { participants: state.participants.get(id) ?? [] } };
+    if (rest?.startsWith("participants/") && method === "PUT" && isRecord(body)) {
+      const userId = decodeURIComponent(rest.slice("participants/".length));
+      const participants = state.participants.get(id) ?? [];
+      if ((state.roles.get(id) ?? "owner") !== "owner") return error(403, "FORBIDDEN", "Only the session's owner can change roles.");
+      if (!participants.some((entry) => entry.participant.userId === userId)) return error(404, "USER_NOT_FOUND", "No user has this id.");
+      const role: ParticipantRole = body.role === "viewer" ? "viewer" : "member";
+      const updated = participants.map((entry) => (entry.participant.userId === userId ? { ...entry, role } : entry));
+      state.participants.set(id, updated);
+      return { status: 200, body: { participants: updated } };
     }
     if (rest?.startsWith("push-approvals/") && method === "POST") return { status: 200, body: { ok: true } };
     if (rest === "prompts" && method === "POST") return { status: 202, body: { promptId: `p_${state.nextId++}`, duplicate: false } };

@@ -39,9 +39,11 @@ export class FakeConnection {
 }
 
 let currentLocation = "";
+let currentState: unknown = null;
 function LocationProbe() {
   const location = useLocation();
   currentLocation = location.pathname + location.search;
+  currentState = location.state;
   return null;
 }
 
@@ -66,5 +68,5 @@ export function renderApp(path: string, state: FakeApiState = fakeState()) {
       )}
     />,
   );
-  return { ...result, state, connections, queryClient, location: () => currentLocation };
+  return { ...result, state, connections, queryClient, location: () => currentLocation, locationState: () => currentState };
 }

@@ -1,25 +1,39 @@
 import { z } from "zod";
 import {
   Author,
+  Automation,
+  AutomationRun,
+  CronPreviewResponse,
   EventsPage,
   Id,
   ListSessionsResponse,
+  ListAutomationsResponse,
+  ListRunsResponse,
   Me,
   ModelsResponse,
+  ParticipantRole,
   PullRequest,
   PullRequestResponse,
   Repository,
   SecretListResponse,
   SendPromptResponse,
+  SentrySettingsView,
   SessionDetail,
   SessionState,
   SessionSummary,
+  TestWebhookResponse,
+  WebhookKeyResponse,
+  WebhookSettingsView,
   WsTokenResponse,
+  type CreateAutomationRequest,
   type CreatePullRequestRequest,
   type CreateSessionRequest,
+  type PutSentrySettingsRequest,
+  type PutWebhookSettingsRequest,
   type ReasoningEffort,
   type RepositoryInput,
   type SessionStatus,
+  type UpdateAutomationRequest,
 } from "@lookout/protocol";
 import { ApiError } from "./api-error";
 import type { HttpClient } from "./http";
@@ -31,6 +45,14 @@ const CreateSessionResponse = z.object({ session: SessionSummary, promptId: Id.o
 const LoginResponse = z.object({ user: Author });
 const SessionResponse = z.object({ session: SessionState });
 const PullRequestOnly = z.object({ pullRequest: PullRequest });
+const AutomationResponse = z.object({ automation: Automation });
+/** "Run now": how the delivery went (`started`, `skipped`, …) and the run it made, if any. */
+const RunNowResponse = z.object({ status: z.string(), reason: z.string().nullable(), run: AutomationRun.nullable() });
+const WebhookSettingsResponse = z.object({ settings: WebhookSettingsView });
+const SentrySettingsResponse = z.object({ settings: SentrySettingsView });
+const ParticipantsResponse = z.object({
+  participants: z.array(z.object({ participant: Author, role: ParticipantRole, joinedAt: z.number() })),
+});
 /** `EventsPage` with each event checked on its own (see `parseEvents`). */
 const LooseEventsPage = EventsPage.extend({ events: z.array(LooseEvent) });
 
@@ -39,6 +61,8 @@ export type Models = z.infer<typeof ModelsResponse>;
 export type Model = Models["models"][number];
 export type Secret = z.infer<typeof SecretListResponse>["secrets"][number];
 export type WsToken = z.infer<typeof WsTokenResponse>;
+export type RunNowResult = z.infer<typeof RunNowResponse>;
+export type SessionParticipant = z.infer<typeof ParticipantsResponse>["participants"][number];
 
 /** `RepositoryUpdate` as sent: any subset of the editable fields. */
 export interface RepositoryPatch {
@@ -69,7 +93,11 @@ export interface SendPromptParams {
 
 /** Every REST endpoint of the control plane the dashboard uses, typed and validated. */
 export class LookoutApi {
-  constructor(readonly http: HttpClient) {}
+  readonly automations: AutomationsApi;
+
+  constructor(readonly http: HttpClient) {
+    this.automations = new AutomationsApi(http);
+  }
 
   // --- auth ---
   me(signal?: AbortSignal) {
@@ -175,8 +203,78 @@ export class LookoutApi {
     return this.http.post(`/api/sessions/${enc(id)}/push-approvals/${enc(approvalId)}`, { body: { decision } });
   }
 
+  /** Everyone who has joined the session, with their roles. */
+  async participants(id: string, signal?: AbortSignal) {
+    return (await this.http.get(`/api/sessions/${enc(id)}/participants`, { schema: ParticipantsResponse, signal })).participants;
+  }
+  /** The owner lets a participant steer (`member`) or only watch (`viewer`); answers everyone's roles. */
+  async setParticipantRole(id: string, userId: string, role: "member" | "viewer") {
+    const path = `/api/sessions/${enc(id)}/participants/${enc(userId)}`;
+    return (await this.http.put(path, { body: { role }, schema: ParticipantsResponse })).participants;
+  }
+
   wsToken(id: string, signal?: AbortSignal) {
     return this.http.post(`/api/sessions/${enc(id)}/ws-token`, { schema: WsTokenResponse, signal });
+  }
+}
+
+/** `/api/automations` and the trigger settings under `/api/triggers`. */
+export class AutomationsApi {
+  constructor(readonly http: HttpClient) {}
+
+  async list(signal?: AbortSignal) {
+    return (await this.http.get("/api/automations", { schema: ListAutomationsResponse, signal })).automations;
+  }
+  async get(id: string, signal?: AbortSignal) {
+    return (await this.http.get(`/api/automations/${enc(id)}`, { schema: AutomationResponse, signal })).automation;
+  }
+  async create(request: CreateAutomationRequest) {
+    return (await this.http.post("/api/automations", { body: request, schema: AutomationResponse })).automation;
+  }
+  async update(id: string, patch: UpdateAutomationRequest) {
+    return (await this.http.patch(`/api/automations/${enc(id)}`, { body: patch, schema: AutomationResponse })).automation;
+  }
+  delete(id: string) {
+    return this.http.delete(`/api/automations/${enc(id)}`);
+  }
+  async pause(id: string) {
+    return (await this.http.post(`/api/automations/${enc(id)}/pause`, { schema: AutomationResponse })).automation;
+  }
+  async resume(id: string) {
+    return (await this.http.post(`/api/automations/${enc(id)}/resume`, { schema: AutomationResponse })).automation;
+  }
+  /** "Run now"; the same `requestId` twice is one run. */
+  runNow(id: string, requestId: string) {
+    return this.http.post(`/api/automations/${enc(id)}/run`, { body: { requestId }, schema: RunNowResponse });
+  }
+  /** A page of runs, newest first; pass `nextBefore` as `before` for the next. */
+  runs(id: string, params: { before?: string | undefined; limit?: number | undefined }, signal?: AbortSignal) {
+    return this.http.get(`/api/automations/${enc(id)}/runs`, { schema: ListRunsResponse, signal, query: params });
+  }
+  cronPreview(expression: string, timeZone: string, signal?: AbortSignal) {
+    return this.http.get("/api/automations/cron-preview", { schema: CronPreviewResponse, signal, query: { expression, timeZone } });
+  }
+
+  async webhookSettings(id: string, signal?: AbortSignal) {
+    return (await this.http.get(`/api/triggers/webhooks/${enc(id)}/settings`, { schema: WebhookSettingsResponse, signal })).settings;
+  }
+  async putWebhookSettings(id: string, settings: PutWebhookSettingsRequest) {
+    return (await this.http.put(`/api/triggers/webhooks/${enc(id)}/settings`, { body: settings, schema: WebhookSettingsResponse }))
+      .settings;
+  }
+  /** Issues the webhook's key (or a new one in place of the old): the only time it is readable. */
+  issueWebhookKey(id: string) {
+    return this.http.post(`/api/triggers/webhooks/${enc(id)}/key`, { schema: WebhookKeyResponse });
+  }
+  /** Evaluates a sample payload against the saved conditions; nothing starts. */
+  testWebhook(id: string, payload: unknown, headers: Record<string, string> = {}) {
+    return this.http.post(`/api/triggers/webhooks/${enc(id)}/test`, { body: { payload, headers }, schema: TestWebhookResponse });
+  }
+  async sentrySettings(id: string, signal?: AbortSignal) {
+    return (await this.http.get(`/api/triggers/sentry/${enc(id)}/settings`, { schema: SentrySettingsResponse, signal })).settings;
+  }
+  async putSentrySettings(id: string, settings: PutSentrySettingsRequest) {
+    return (await this.http.put(`/api/triggers/sentry/${enc(id)}/settings`, { body: settings, schema: SentrySettingsResponse })).settings;
   }
 }
 

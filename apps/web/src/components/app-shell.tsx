@@ -23,7 +23,7 @@ export function AppShell({ children }: { children: ReactNode }) {
 
   useHotkey("c", () => void navigate("/new"));
   useHotkey("?", () => setShortcutsOpen(true));
-  useGoToShortcuts({ s: "/", ",": "/settings" });
+  useGoToShortcuts({ s: "/", a: "/automations", ",": "/settings" });
   useEffect(() => {
     // Cmd/Ctrl+K works everywhere, including inside text fields.
     const onKeyDown = (event: KeyboardEvent) => {
@@ -65,6 +65,11 @@ export function AppShell({ children }: { children: ReactNode }) {
           <li>
             <NavLink to="/" end className="shell__link">
               <span aria-hidden>☰</span> Sessions
+            </NavLink>
+          </li>
+          <li>
+            <NavLink to="/automations" className="shell__link">
+              <span aria-hidden>⏱</span> Automations
             </NavLink>
           </li>
           <li>

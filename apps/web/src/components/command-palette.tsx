@@ -46,6 +46,8 @@ function PaletteBody({ onClose, onShowShortcuts }: { onClose: () => void; onShow
     { id: "new", label: "New session", hint: "C", run: go("/new") },
     { id: "sessions", label: "Sessions", hint: "G S", run: go("/") },
     { id: "archived", label: "Archived sessions", run: go("/?view=archived") },
+    { id: "automations", label: "Automations", hint: "G A", run: go("/automations") },
+    { id: "new-automation", label: "New automation", run: go("/automations/new") },
     { id: "repositories", label: "Settings: Repositories", hint: "G ,", run: go("/settings/repositories") },
     { id: "secrets", label: "Settings: Secrets", run: go("/settings/secrets") },
     { id: "models", label: "Settings: Models", run: go("/settings/models") },

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { dateTime, relativeTime } from "../lib/format";
+import { dateTime, relativeTime, timeUntil } from "../lib/format";
 
 /** Re-renders every relative time on the page once a minute; one timer for all of them. */
 const listeners = new Set<() => void>();
@@ -28,6 +28,16 @@ export function RelativeTime({ at }: { at: number }) {
   return (
     <time dateTime={new Date(at).toISOString()} title={dateTime(at)}>
       {relativeTime(at, Math.max(now, Date.now()))}
+    </time>
+  );
+}
+
+/** A moment ahead ("in 5 min."), kept current like `RelativeTime`. */
+export function TimeUntil({ at }: { at: number }) {
+  const now = useMinuteTick();
+  return (
+    <time dateTime={new Date(at).toISOString()} title={dateTime(at)}>
+      {timeUntil(at, Math.max(now, Date.now()))}
     </time>
   );
 }

@@ -9,6 +9,7 @@ const SHORTCUTS: Array<[keys: string[], what: string]> = [
   [[MOD_KEY_LABEL, "Enter"], "Send the prompt"],
   [["Esc"], "Leave a text field or close a dialog"],
   [["g", "s"], "Go to sessions"],
+  [["g", "a"], "Go to automations"],
   [["g", ","], "Go to settings"],
   [["?"], "Show these shortcuts"],
 ];

@@ -18,6 +18,15 @@ export function relativeTime(atMs: number, nowMs: number = Date.now()): string {
   return shortDateFormat.format(atMs);
 }
 
+/** "in 5 min.", "in 3 hr.", "tomorrow": how far ahead a moment is ("now" once it has come). */
+export function timeUntil(atMs: number, nowMs: number = Date.now()): string {
+  const diff = atMs - nowMs;
+  if (diff < 45_000) return "now";
+  if (diff < HOUR_MS) return relativeFormat.format(Math.round(diff / MINUTE_MS), "minute");
+  if (diff < DAY_MS) return relativeFormat.format(Math.round(diff / HOUR_MS), "hour");
+  return relativeFormat.format(Math.round(diff / DAY_MS), "day");
+}
+
 export function dateTime(atMs: number): string {
   return dateTimeFormat.format(atMs);
 }

@@ -8,6 +8,7 @@ import { EmptyState, ErrorCallout, LoadingBlock } from "../components/states";
 import { StatusBadge } from "../components/status-badge";
 import { useToast } from "../components/toasts";
 import { CopyButton } from "../components/copy-button";
+import { OriginBadge } from "../components/origin-badge";
 import { ConfirmDialog } from "../components/dialog";
 import { ChangesPanel } from "../components/session/changes-panel";
 import { ConnectionIndicator } from "../components/session/connection-indicator";
@@ -24,6 +25,7 @@ import { useDocumentTitle } from "../hooks/use-document-title";
 import { cost } from "../lib/format";
 import { useMe } from "../state/auth";
 import { buildTimeline, deriveChanges, typingNames, type PromptBlock } from "../state/derive";
+import { currentRole } from "../state/session-view";
 import { orderedEvents } from "../state/timeline";
 
 type Tab = "timeline" | "changes" | "pull-request" | "details";
@@ -131,10 +133,11 @@ function SessionView({ sessionId }: { sessionId: string }) {
   }
 
   const repository = repositories.data?.find((candidate) => candidate.id === session.repositoryId);
-  // What this user may do here, as the session said; presence fills in before it has.
-  const myRole = view.role ?? view.presence.find((entry) => entry.participant.userId === me.user.userId)?.role;
+  // What this user may do here, as the session says (presence carries role changes).
+  const myRole = currentRole(view, me.user.userId);
   const canSteer = myRole !== "viewer";
   const pullRequestState = pullRequestStateOf(changes.pullRequest);
+  const details = { session, repository, presence: view.presence, artifacts: changes.artifacts, isOwner: myRole === "owner", events };
   const running = session.status === "running" || session.status === "starting" || view.queue.some((prompt) => prompt.status === "running");
 
   const sendPrompt = async (prompt: FollowUp) => {
@@ -241,6 +244,8 @@ function SessionView({ sessionId }: { sessionId: string }) {
               <span className="mono hide-narrow">{session.model}</span>
               <span aria-hidden>·</span>
               <span title="Cost so far">{cost(session.costUsd)}</span>
+              <span aria-hidden>·</span>
+              <OriginBadge origin={session.origin} />
             </div>
             <div className="session__actions">
               {running && canSteer && (
@@ -326,7 +331,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
           )}
           {tab === "details" && (
             <div className="session__details-inline">
-              <DetailsPanel session={session} repository={repository} presence={view.presence} artifacts={changes.artifacts} />
+              <DetailsPanel {...details} />
             </div>
           )}
         </div>
@@ -361,7 +366,7 @@ function SessionView({ sessionId }: { sessionId: string }) {
         </footer>
       </div>
       <aside className="session__aside" aria-label="Session details">
-        <DetailsPanel session={session} repository={repository} presence={view.presence} artifacts={changes.artifacts} />
+        <DetailsPanel {...details} />
       </aside>
       <ConfirmDialog
         open={confirmArchive}

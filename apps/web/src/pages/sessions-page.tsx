@@ -5,6 +5,7 @@ import { Link, useSearchParams } from "react-router";
 import { useRepositories, useSessionsList } from "../api/queries";
 import { Avatar } from "../components/avatar";
 import { RelativeTime } from "../components/relative-time";
+import { OriginBadge, ReportFailure } from "../components/origin-badge";
 import { EmptyState, ErrorCallout, Skeleton, Spinner } from "../components/states";
 import { SESSION_STATUSES, StatusBadge, sessionStatusLabel } from "../components/status-badge";
 import { useDebouncedValue } from "../hooks/use-debounced-value";
@@ -211,6 +212,9 @@ function SessionRow({ session }: { session: SessionSummary }) {
               ·
             </span>
             <span className="truncate hide-narrow">{session.model}</span>
+            <span aria-hidden>·</span>
+            <OriginBadge origin={session.origin} linked={false} />
+            <ReportFailure error={session.reportError} />
           </div>
         </div>
         <div className="session-row__side">

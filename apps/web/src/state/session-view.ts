@@ -84,3 +84,11 @@ function newer(current: SessionState | null, incoming: SessionState): SessionSta
   if (!current) return incoming;
   return incoming.updatedAt >= current.updatedAt ? incoming : current;
 }
+
+/**
+ * The signed-in user's role now. Presence comes first: when the owner changes someone's role the
+ * session says so in a presence update, while `hello` (and the REST detail) hold the role at connect.
+ */
+export function currentRole(state: SessionViewState, userId: string): ParticipantRole | null {
+  return state.presence.find((entry) => entry.participant.userId === userId)?.role ?? state.role;
+}

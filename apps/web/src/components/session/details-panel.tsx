@@ -1,21 +1,30 @@
 import { Link } from "react-router";
-import type { PresenceEntry, Repository, SessionState } from "@lookout/protocol";
+import type { PresenceEntry, Repository, SessionEvent, SessionState } from "@lookout/protocol";
+import { useMemo } from "react";
 import type { Artifact } from "../../state/derive";
 import { cost, dateTime } from "../../lib/format";
+import { participantsVersion } from "../../state/participants";
 import { Avatar } from "../avatar";
+import { OriginBadge } from "../origin-badge";
 import { RelativeTime } from "../relative-time";
 import { SandboxBadge, StatusBadge } from "../status-badge";
 import { ArtifactCard } from "./artifact-card";
+import { ParticipantRoles } from "./participant-roles";
 
 export interface DetailsPanelProps {
   session: SessionState;
   repository: Repository | undefined;
   presence: PresenceEntry[];
   artifacts: Artifact[];
+  /** The owner also sees everyone's roles and changes them. */
+  isOwner: boolean;
+  /** The session's events, in order (who joined, whose role changed). */
+  events: readonly SessionEvent[];
 }
 
 /** The session's facts, who is here, and what it produced. */
-export function DetailsPanel({ session, repository, presence, artifacts }: DetailsPanelProps) {
+export function DetailsPanel({ session, repository, presence, artifacts, isOwner, events }: DetailsPanelProps) {
+  const version = useMemo(() => participantsVersion(events), [events]);
   const prs = artifacts.filter((artifact) => artifact.kind === "pull_request" || artifact.kind === "branch");
   return (
     <div className="details">
@@ -43,6 +52,10 @@ export function DetailsPanel({ session, repository, presence, artifacts }: Detai
               <dd>{session.reasoningEffort}</dd>
             </>
           )}
+          <dt>Origin</dt>
+          <dd>
+            <OriginBadge origin={session.origin} />
+          </dd>
           <dt>Owner</dt>
           <dd className="row" style={{ gap: 6 }}>
             <Avatar author={session.owner} size="sm" /> {session.owner.name}
@@ -94,6 +107,8 @@ export function DetailsPanel({ session, repository, presence, artifacts }: Detai
           </ul>
         )}
       </section>
+
+      {isOwner && <ParticipantRoles sessionId={session.id} version={version} />}
     </div>
   );
 }
