@@ -137,17 +137,23 @@ export class SlackStore {
       .run();
   }
 
-  /** Takes the parked request (once: a second pick finds nothing). */
+  /** Takes the parked request, once: of two picks at the same time only one clears it and gets it. */
   async takePendingPrompt(key: ThreadKey, now: number): Promise<{ prompt: string; createdAt: number } | null> {
     const row = await this.db
       .prepare(
-        `UPDATE slack_threads SET pending_prompt = NULL, updated_at = ?4
-         WHERE team_id = ?1 AND channel_id = ?2 AND thread_ts = ?3 AND pending_prompt IS NOT NULL
-         RETURNING pending_prompt AS prompt, created_at`,
+        "SELECT pending_prompt, created_at FROM slack_threads WHERE team_id = ? AND channel_id = ? AND thread_ts = ? AND pending_prompt IS NOT NULL",
       )
-      .bind(key.teamId, key.channelId, key.threadTs, now)
-      .first<{ prompt: string; created_at: number }>();
-    return row ? { prompt: row.prompt, createdAt: row.created_at } : null;
+      .bind(key.teamId, key.channelId, key.threadTs)
+      .first<{ pending_prompt: string; created_at: number }>();
+    if (!row) return null;
+    const taken = await this.db
+      .prepare(
+        `UPDATE slack_threads SET pending_prompt = NULL, updated_at = ?5
+         WHERE team_id = ?1 AND channel_id = ?2 AND thread_ts = ?3 AND pending_prompt = ?4`,
+      )
+      .bind(key.teamId, key.channelId, key.threadTs, row.pending_prompt, now)
+      .run();
+    return taken.meta.changes === 1 ? { prompt: row.pending_prompt, createdAt: row.created_at } : null;
   }
 
   async threadOfSession(sessionId: string): Promise<SlackThread | null> {

@@ -1,0 +1,331 @@
+import { env } from "cloudflare:test";
+import type { SessionOutcome } from "@lookout/protocol";
+import { beforeAll, describe, expect, it } from "vitest";
+import { OutboxDrainer, enqueueOutcome, idempotencyKeyOf } from "../src/triggers/outbox";
+import { slackSink } from "../src/triggers/sinks/slack";
+import { api, login } from "./helpers";
+import { FAKE_SLACK, type FakeSlackCall } from "./support/fake-slack";
+import { blockAction, eventCallback, newChannel, sendToSlackRoute, slackCalls, waitForCalls, waitForDelivery } from "./support/slack";
+
+let cookie: string;
+const repos: { id: string; name: string }[] = [];
+
+async function registerRepository(): Promise<{ id: string; name: string }> {
+  const name = `slack-${crypto.randomUUID().slice(0, 8)}`;
+  const repo = await api(cookie)("POST", "/api/repositories", { kind: "local", path: `/srv/repos/${name}`, name });
+  expect(repo.status).toBe(201);
+  return { id: repo.json.repository.id, name };
+}
+
+beforeAll(async () => {
+  cookie = await login();
+  repos.push(await registerRepository(), await registerRepository(), await registerRepository());
+});
+
+const BOT = `<@${FAKE_SLACK.botUserId}>`;
+
+function inChannel(calls: FakeSlackCall[], channel: string, method?: string): FakeSlackCall[] {
+  return calls.filter((call) => call.args.channel === channel && (!method || call.method === method));
+}
+
+async function sessionOf(sessionId: string): Promise<{ repository_id: string; origin: string }> {
+  return (await env.DB.prepare("SELECT repository_id, origin FROM sessions WHERE id = ?")
+    .bind(sessionId)
+    .first<{ repository_id: string; origin: string }>())!;
+}
+
+/** Mentions the bot in a new channel's thread and waits until the session has started. */
+async function startThread(text: string, user = "U0ALICE") {
+  const channel = newChannel();
+  const mention = eventCallback({ channel, user, text: `${BOT} ${text}` });
+  expect((await sendToSlackRoute(mention.body)).status).toBe(200);
+  const delivery = await waitForDelivery(channel, mention.ts);
+  expect(delivery.status).toBe("started");
+  return { channel, ts: mention.ts, sessionId: delivery.session_id!, delivery };
+}
+
+describe("a mention in a channel", () => {
+  it("reacts 👀, starts a session with its Slack origin, and keeps one status message current with the session link and a Stop button", async () => {
+    const { channel, ts, sessionId } = await startThread(`the signup page 500s when the email has a plus sign repo:${repos[0]!.name}`);
+    const calls = await waitForCalls((all) => (inChannel(all, channel, "chat.update").length > 0 ? all : undefined));
+    const reactions = inChannel(calls, channel, "reactions.add");
+    expect(reactions).toHaveLength(1);
+    expect(reactions[0]!.args).toMatchObject({ channel, timestamp: ts, name: "eyes" });
+    const posts = inChannel(calls, channel, "chat.postMessage");
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.args.thread_ts).toBe(ts);
+    const update = inChannel(calls, channel, "chat.update").at(-1)!;
+    expect(update.args.ts).toBe(posts[0]!.ts);
+    expect(String(update.args.text)).toContain("Working on it");
+    expect(JSON.stringify(update.args.blocks)).toContain(`/sessions/${sessionId}`);
+    expect(JSON.stringify(update.args.blocks)).toContain("lookout_stop");
+    const session = await sessionOf(sessionId);
+    expect(session.repository_id).toBe(repos[0]!.id);
+    expect(JSON.parse(session.origin)).toEqual({ kind: "slack", teamId: FAKE_SLACK.teamId, channelId: channel, threadTs: ts });
+  });
+
+  it("runs a thread reply from a second person as a follow-up on the same session, authored by them, updating the same status message", async () => {
+    const { channel, ts, sessionId } = await startThread(`fix it repo:${repos[0]!.name}`);
+    const reply = eventCallback({ channel, user: "U0BOB", threadTs: ts, text: `${BOT} also handle uppercase emails` });
+    expect((await sendToSlackRoute(reply.body)).status).toBe(200);
+    const followUp = await waitForDelivery(channel, reply.ts);
+    expect(followUp.status).toBe("followed_up");
+    expect(followUp.session_id).toBe(sessionId);
+    const author = await env.DB.prepare("SELECT name, limited FROM users WHERE id = ?")
+      .bind(followUp.actor_user_id)
+      .first<{ name: string; limited: number }>();
+    expect(author).toEqual({ name: "bob", limited: 1 });
+    const calls = await waitForCalls((all) =>
+      inChannel(all, channel, "chat.update").some((call) => String(call.args.text).includes("<@U0BOB>'s follow-up")) ? all : undefined,
+    );
+    expect(inChannel(calls, channel, "chat.postMessage")).toHaveLength(1);
+    expect(new Set(inChannel(calls, channel, "chat.update").map((call) => call.args.ts)).size).toBe(1);
+  });
+
+  it("starts a session from a direct message", async () => {
+    const dm = newChannel("D");
+    const message = eventCallback({ type: "message", channelType: "im", channel: dm, text: `rename the README repo:${repos[1]!.name}` });
+    expect((await sendToSlackRoute(message.body)).status).toBe(200);
+    const delivery = await waitForDelivery(dm, message.ts);
+    expect(delivery.status).toBe("started");
+    expect((await sessionOf(delivery.session_id!)).repository_id).toBe(repos[1]!.id);
+  });
+
+  it("ignores messages from bots, its own included", async () => {
+    const dm = newChannel("D");
+    const fromBot = JSON.parse(eventCallback({ type: "message", channelType: "im", channel: dm, text: "I am a bot" }).body);
+    fromBot.event.bot_id = FAKE_SLACK.botId;
+    fromBot.event.user = FAKE_SLACK.botUserId;
+    expect((await sendToSlackRoute(JSON.stringify(fromBot))).status).toBe(200);
+    const other = JSON.parse(eventCallback({ type: "message", channelType: "im", channel: dm, text: "another bot" }).body);
+    other.event.bot_id = "B0OTHER";
+    other.event.subtype = "bot_message";
+    expect((await sendToSlackRoute(JSON.stringify(other))).status).toBe(200);
+    // A human's message after them is handled, so the bots' had their turn and did nothing.
+    const human = eventCallback({ type: "message", channelType: "im", channel: dm, text: `hello repo:${repos[1]!.name}` });
+    await sendToSlackRoute(human.body);
+    await waitForDelivery(dm, human.ts);
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM trigger_deliveries WHERE delivery_id LIKE ?")
+      .bind(`%:${dm}:%`)
+      .first<{ n: number }>();
+    expect(rows!.n).toBe(1);
+  });
+});
+
+describe("repository routing", () => {
+  it("uses the channel's default when the message names no repository, and an explicit repo: over it", async () => {
+    const channel = newChannel();
+    const set = await api(cookie)("PUT", `/api/slack/channels/${channel}`, { repositoryId: repos[2]!.id });
+    expect(set.status).toBe(200);
+    const plain = eventCallback({ channel, text: `${BOT} bump the lockfile` });
+    await sendToSlackRoute(plain.body);
+    expect((await sessionOf((await waitForDelivery(channel, plain.ts)).session_id!)).repository_id).toBe(repos[2]!.id);
+    const explicit = eventCallback({ channel, text: `${BOT} bump it here repo:${repos[0]!.name}` });
+    await sendToSlackRoute(explicit.body);
+    expect((await sessionOf((await waitForDelivery(channel, explicit.ts)).session_id!)).repository_id).toBe(repos[0]!.id);
+  });
+
+  it("says so when an explicit repository is not registered, and starts nothing", async () => {
+    const channel = newChannel();
+    const mention = eventCallback({ channel, text: `${BOT} fix it repo:nobody/nothing` });
+    await sendToSlackRoute(mention.body);
+    const delivery = await waitForDelivery(channel, mention.ts);
+    expect(delivery.status).toBe("skipped");
+    expect(delivery.session_id).toBeNull();
+    const calls = await waitForCalls((all) => (inChannel(all, channel, "chat.postMessage").length > 0 ? all : undefined));
+    expect(String(inChannel(calls, channel, "chat.postMessage")[0]!.args.text)).toContain("nobody/nothing");
+  });
+
+  it("asks with a picker when nothing decides, remembers the pick for the thread and starts the parked request", async () => {
+    const channel = newChannel();
+    const mention = eventCallback({ channel, text: `${BOT} make the tests faster` });
+    await sendToSlackRoute(mention.body);
+    expect((await waitForDelivery(channel, mention.ts)).status).toBe("skipped");
+    const picker = (await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]))!;
+    const select = JSON.stringify(picker.args.blocks);
+    expect(select).toContain("lookout_pick_repository");
+    for (const repo of repos) expect(select).toContain(repo.id);
+
+    const pick = blockAction({
+      channel,
+      messageTs: picker.ts!,
+      threadTs: mention.ts,
+      action: {
+        type: "static_select",
+        action_id: "lookout_pick_repository",
+        selected_option: { value: repos[1]!.id, text: { type: "plain_text", text: repos[1]!.name } },
+      },
+    });
+    const answered = await sendToSlackRoute(pick, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" });
+    expect(answered.status).toBe(200);
+    const started = await waitForDelivery(channel, mention.ts, ":picked");
+    expect(started.status).toBe("started");
+    expect((await sessionOf(started.session_id!)).repository_id).toBe(repos[1]!.id);
+    // The picker message became the status message.
+    const calls = await waitForCalls((all) =>
+      inChannel(all, channel, "chat.update").some((c) => c.args.ts === picker.ts) ? all : undefined,
+    );
+    expect(inChannel(calls, channel, "chat.postMessage")).toHaveLength(1);
+
+    const again = eventCallback({ channel, threadTs: mention.ts, text: `${BOT} and the lint step` });
+    await sendToSlackRoute(again.body);
+    const followUp = await waitForDelivery(channel, again.ts);
+    expect(followUp.status).toBe("followed_up");
+    expect(followUp.session_id).toBe(started.session_id);
+  });
+
+  it("lets a picker time out: a late pick starts nothing and the thread says what to do", async () => {
+    const channel = newChannel();
+    const mention = eventCallback({ channel, text: `${BOT} refactor the parser` });
+    await sendToSlackRoute(mention.body);
+    await waitForDelivery(channel, mention.ts);
+    const picker = (await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]))!;
+    await env.DB.prepare("UPDATE slack_threads SET created_at = created_at - ? WHERE channel_id = ?")
+      .bind(16 * 60_000, channel)
+      .run();
+    const pick = blockAction({
+      channel,
+      messageTs: picker.ts!,
+      threadTs: mention.ts,
+      action: {
+        type: "static_select",
+        action_id: "lookout_pick_repository",
+        selected_option: { value: repos[0]!.id, text: { type: "plain_text", text: "x" } },
+      },
+    });
+    await sendToSlackRoute(pick, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" });
+    const calls = await waitForCalls((all) => (inChannel(all, channel, "chat.update").length > 0 ? all : undefined));
+    expect(String(inChannel(calls, channel, "chat.update")[0]!.args.text)).toContain("No repository was picked within 15 minutes");
+    const sessions = await env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE origin LIKE ?")
+      .bind(`%${channel}%`)
+      .first<{ n: number }>();
+    expect(sessions!.n).toBe(0);
+  });
+});
+
+describe("reports back to the thread", () => {
+  it("posts the completion reply exactly once through the outbox and marks the status message finished", async () => {
+    const { channel, ts, sessionId } = await startThread(`fix the plus sign repo:${repos[0]!.name}`);
+    const origin = { kind: "slack" as const, teamId: FAKE_SLACK.teamId, channelId: channel, threadTs: ts };
+    const pr: SessionOutcome = {
+      kind: "pull-request",
+      sessionId,
+      origin,
+      url: "https://github.com/acme/app/pull/7",
+      title: "Fix plus signs",
+      state: "open",
+      at: Date.now(),
+    };
+    const finished: SessionOutcome = {
+      kind: "prompt.finished",
+      sessionId,
+      origin,
+      promptId: "prm_0000000000000000000001",
+      status: "completed",
+      error: null,
+      summary: "Emails with a plus sign are now accepted; added a test.",
+      at: Date.now(),
+    };
+    expect(await enqueueOutcome(env.DB, pr, Date.now())).toBe(true);
+    expect(await enqueueOutcome(env.DB, finished, Date.now())).toBe(true);
+    expect(await enqueueOutcome(env.DB, finished, Date.now())).toBe(false);
+    const drainer = new OutboxDrainer(env);
+    await drainer.drain(Date.now());
+    await drainer.drain(Date.now());
+    // A retry of a report already posted (a lost acknowledgement) edits the reply instead of posting again.
+    const report = {
+      idempotencyKey: idempotencyKeyOf(finished),
+      sessionId,
+      outcome: finished,
+      status: "pending" as const,
+      attempts: 2,
+      nextAttemptAt: 0,
+      lastError: null,
+      createdAt: 0,
+      deliveredAt: null,
+    };
+    await slackSink.deliver(env, report, report.idempotencyKey);
+
+    const calls = inChannel(await slackCalls(), channel);
+    const replies = calls.filter(
+      (call) => call.method === "chat.postMessage" && String(call.args.text).includes("plus sign are now accepted"),
+    );
+    expect(replies).toHaveLength(1);
+    expect(String(replies[0]!.args.text)).toContain(`/sessions/${sessionId}`);
+    expect(String(replies[0]!.args.text)).toContain("https://github.com/acme/app/pull/7");
+    expect(replies[0]!.args.thread_ts).toBe(ts);
+    const status = calls.filter((call) => call.method === "chat.update" && call.args.ts !== replies[0]!.ts).at(-1)!;
+    expect(String(status.args.text)).toContain("Finished");
+    expect(JSON.stringify(status.args.blocks)).not.toContain("lookout_stop");
+  });
+
+  it("posts a failure with the reason and how to retry", async () => {
+    const { channel, ts, sessionId } = await startThread(`break it repo:${repos[0]!.name}`);
+    const failed: SessionOutcome = {
+      kind: "prompt.finished",
+      sessionId,
+      origin: { kind: "slack", teamId: FAKE_SLACK.teamId, channelId: channel, threadTs: ts },
+      promptId: "prm_0000000000000000000002",
+      status: "failed",
+      error: "the sandbox could not clone the repository",
+      summary: null,
+      at: Date.now(),
+    };
+    await enqueueOutcome(env.DB, failed, Date.now());
+    await new OutboxDrainer(env).drain(Date.now());
+    const reply = inChannel(await slackCalls(), channel, "chat.postMessage").find((call) => String(call.args.text).includes("It failed"))!;
+    expect(String(reply.args.text)).toContain("the sandbox could not clone the repository");
+    expect(String(reply.args.text)).toContain("Reply in this thread");
+  });
+});
+
+describe("buttons and App Home", () => {
+  it("the Stop button asks the session to stop as the person who pressed it; with nothing running yet they are told why, privately", async () => {
+    const { channel, ts, sessionId } = await startThread(`long job repo:${repos[0]!.name}`);
+    const status = (await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]))!;
+    const stop = blockAction({
+      channel,
+      messageTs: status.ts!,
+      threadTs: ts,
+      user: "U0BOB",
+      action: { type: "button", action_id: "lookout_stop", value: sessionId },
+    });
+    expect(
+      (await sendToSlackRoute(stop, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" })).status,
+    ).toBe(200);
+    const calls = await waitForCalls((all) =>
+      inChannel(all, channel).some(
+        (call) =>
+          (call.method === "chat.update" && String(call.args.text).includes("Stopping, as <@U0BOB> asked")) ||
+          call.method === "chat.postEphemeral",
+      )
+        ? all
+        : undefined,
+    );
+    const outcome = inChannel(calls, channel).filter(
+      (call) => call.method === "chat.postEphemeral" || String(call.args.text).includes("Stopping"),
+    );
+    // The fake gateway never starts the sandbox, so the prompt is still queued: the session answers NOTHING_RUNNING.
+    expect(outcome.map((call) => [call.method, call.args.user, call.args.text])).toEqual([
+      ["chat.postEphemeral", "U0BOB", "Could not stop the session: No prompt is running."],
+    ]);
+  });
+
+  it("App Home lists the person's recent sessions with links", async () => {
+    const { sessionId } = await startThread(`home test repo:${repos[0]!.name}`, "U0ALICE");
+    const opened = {
+      token: "x",
+      team_id: FAKE_SLACK.teamId,
+      api_app_id: "A0LOOKOUT",
+      type: "event_callback",
+      event_id: `EvHOME${crypto.randomUUID().slice(0, 6)}`,
+      event_time: Math.floor(Date.now() / 1000),
+      event: { type: "app_home_opened", user: "U0ALICE", channel: "D0HOME", tab: "home", event_ts: "1.2" },
+    };
+    expect((await sendToSlackRoute(JSON.stringify(opened))).status).toBe(200);
+    const publish = await waitForCalls((all) =>
+      all.filter((call) => call.method === "views.publish" && call.args.user_id === "U0ALICE").at(-1),
+    );
+    expect(JSON.stringify(publish.args.view)).toContain(`/sessions/${sessionId}`);
+  });
+});
