@@ -88,8 +88,10 @@ export class LookoutTarget implements Target {
   private constructor(
     private readonly controlPlane: ControlPlane,
     private readonly gateway: FakeGateway,
-    private readonly api: LookoutApi,
-    private readonly repositoryId: string,
+    /** Signed in as the admin. */
+    readonly api: LookoutApi,
+    /** A registered repository for sessions and automations. */
+    readonly repositoryId: string,
   ) {}
 
   /** `entry` runs another build of the Worker (a patched copy) instead of the repository's. */
