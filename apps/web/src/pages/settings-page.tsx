@@ -1,4 +1,5 @@
 import { NavLink, Navigate, useParams } from "react-router";
+import { LinearSettings } from "./settings/linear-settings";
 import { ModelsSettings } from "./settings/models-settings";
 import { RepositoriesSettings } from "./settings/repositories-settings";
 import { SecretsSettings } from "./settings/secrets-settings";
@@ -8,6 +9,7 @@ const TABS = [
   { id: "repositories", label: "Repositories", render: () => <RepositoriesSettings /> },
   { id: "secrets", label: "Secrets", render: () => <SecretsSettings /> },
   { id: "models", label: "Models", render: () => <ModelsSettings /> },
+  { id: "linear", label: "Linear", render: () => <LinearSettings /> },
 ] as const;
 
 export function SettingsPage() {
