@@ -141,7 +141,7 @@ describe("repository routing", () => {
     const mention = eventCallback({ channel, text: `${BOT} make the tests faster` });
     await sendToSlackRoute(mention.body);
     expect((await waitForDelivery(channel, mention.ts)).status).toBe("skipped");
-    const picker = (await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]))!;
+    const picker = await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]);
     const select = JSON.stringify(picker.args.blocks);
     expect(select).toContain("lookout_pick_repository");
     for (const repo of repos) expect(select).toContain(repo.id);
@@ -179,7 +179,7 @@ describe("repository routing", () => {
     const mention = eventCallback({ channel, text: `${BOT} refactor the parser` });
     await sendToSlackRoute(mention.body);
     await waitForDelivery(channel, mention.ts);
-    const picker = (await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]))!;
+    const picker = await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]);
     await env.DB.prepare("UPDATE slack_threads SET created_at = created_at - ? WHERE channel_id = ?")
       .bind(16 * 60_000, channel)
       .run();
@@ -282,7 +282,7 @@ describe("reports back to the thread", () => {
 describe("buttons and App Home", () => {
   it("the Stop button asks the session to stop as the person who pressed it; with nothing running yet they are told why, privately", async () => {
     const { channel, ts, sessionId } = await startThread(`long job repo:${repos[0]!.name}`);
-    const status = (await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]))!;
+    const status = await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]);
     const stop = blockAction({
       channel,
       messageTs: status.ts!,
