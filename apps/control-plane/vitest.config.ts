@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 import { fakeGateway, GATEWAY_SECRET } from "./test/fake-gateway";
+import { startFakeGitHub } from "./test/support/fake-github";
 import { FAKE_LINEAR_CLIENT, startFakeLinear } from "./test/support/fake-linear";
 import { FAKE_SLACK, fakeSlack } from "./test/support/fake-slack";
 
@@ -24,6 +25,29 @@ const pullRequestExamples = Object.fromEntries(
 /** One fake Linear for the run: the SDK's `apiUrl` and the OAuth token endpoint point at it. */
 const fakeLinear = await startFakeLinear({ unref: true });
 
+/** The first example of each event a pull request @mention arrives in, by event name. */
+const mentionExamples = Object.fromEntries(
+  [
+    ["issue_comment", "created"],
+    ["pull_request_review_comment", "created"],
+    ["pull_request_review", "submitted"],
+  ].map(([name, action]) => [
+    name,
+    webhookExamples.find((group) => group.name === name)?.examples.find((example) => example.action === action),
+  ]),
+);
+
+/**
+ * One fake GitHub for the run, bound as `GITHUB_API`. Nothing uses it unless a test configures the
+ * App (`GITHUB_APP_*` in an env override, with the fake's key from `/__fake/state`).
+ */
+const fakeGithub = await startFakeGitHub({ repositories: ["acme/widgets", "acme/private-widgets"], unref: true });
+async function githubBinding(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
+  return fetch(`${fakeGithub.url}${url.pathname}${url.search}`, { method: request.method, headers: request.headers, body });
+}
+
 /**
  * Integration tests run inside workerd with the real Durable Object and D1 bindings from the root
  * `wrangler.toml`. Pure modules (`*.unit.test.ts`) run in Node through `vitest.unit.config.ts`.
@@ -33,7 +57,7 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: path.join(root, "wrangler.toml") },
       miniflare: {
-        serviceBindings: { GATEWAY: fakeGateway, SLACK_API: fakeSlack },
+        serviceBindings: { GATEWAY: fakeGateway, GITHUB_API: githubBinding, SLACK_API: fakeSlack },
         bindings: {
           TEST_MIGRATIONS: migrations,
           ADMIN_TOKEN_SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", // sha256("test")
@@ -44,6 +68,7 @@ export default defineConfig({
           GIT_CREDENTIAL_SECRET: "test-git-credential-secret",
           GITHUB_WEBHOOK_SECRET: "test-github-webhook-secret",
           TEST_PULL_REQUEST_EXAMPLES: JSON.stringify(pullRequestExamples),
+          TEST_MENTION_EXAMPLES: JSON.stringify(mentionExamples),
           LINEAR_WEBHOOK_SECRET: "test-linear-webhook-secret",
           LINEAR_CLIENT_ID: FAKE_LINEAR_CLIENT.id,
           LINEAR_CLIENT_SECRET: FAKE_LINEAR_CLIENT.secret,

@@ -16,5 +16,6 @@ export * from "./origin.ts";
 export * from "./backoff.ts";
 export * from "./automations.ts";
 export * from "./triggers.ts";
+export * from "./github-triggers.ts";
 export * from "./linear.ts";
 export * from "./slack.ts";

@@ -27,6 +27,13 @@ export const SessionOrigin = z.discriminatedUnion("kind", [
     pullRequest: z.number().int().positive(),
     /** The comment that asked, when one did (its reply is edited with the result). */
     commentId: z.number().int().positive().optional(),
+    /**
+     * Which kind of comment asked: a pull request (issue) comment, a review's body, or a review
+     * comment on a line (whose thread the reply goes into).
+     */
+    commentKind: z.enum(["issue", "review", "review-comment"]).optional(),
+    /** The pull request comes from a fork: its session gets no repository secrets and pushes nothing. */
+    fork: z.boolean().optional(),
   }),
   z.object({
     kind: z.literal("linear"),
@@ -35,6 +42,14 @@ export const SessionOrigin = z.discriminatedUnion("kind", [
   }),
 ]);
 export type SessionOrigin = z.infer<typeof SessionOrigin>;
+
+/**
+ * A session working on a pull request from a fork: it gets no repository secrets, git credentials
+ * that cannot push, and no pull request; it answers with a suggested patch.
+ */
+export function isForkOrigin(origin: SessionOrigin | undefined): boolean {
+  return origin?.kind === "github" && origin.fork === true;
+}
 
 /**
  * What a session tells its origin: a prompt settled, or the agent opened or updated a pull request.

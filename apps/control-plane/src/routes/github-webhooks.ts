@@ -4,6 +4,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { WebhookDeliveryStore } from "../db/webhook-deliveries";
 import type { AppEnv } from "../http/app-env";
+import { receiveMention } from "../integrations/github/mention";
+import { isMentionEvent } from "../integrations/github/mention-payload";
 import { log } from "../log";
 import { applyGithubPullRequestState, pullRequestArtifact } from "../scm/pull-requests";
 import { unwrap } from "../session/rpc";
@@ -31,7 +33,8 @@ const PullRequestPayload = z.object({
  * `POST /api/webhooks/github` (public, mounted before `requireAuth`). Every delivery is verified
  * with `X-Hub-Signature-256` over the raw bytes before anything is parsed, refused when the secret
  * is unset, and applied at most once per `X-GitHub-Delivery`. Pull-request events keep the stored
- * pull request's state (open, merged, closed) and its session's artifact current.
+ * pull request's state (open, merged, closed) and its session's artifact current; comments and
+ * reviews that mention the App start or follow up on work (`integrations/github/mention.ts`).
  */
 export const githubWebhookRoutes = new Hono<AppEnv>();
 
@@ -50,6 +53,11 @@ githubWebhookRoutes.post("/github", async (c) => {
   const deliveries = new WebhookDeliveryStore(c.env.DB);
   if (!(await deliveries.claim("github", deliveryId, event, Date.now()))) return c.json({ ok: true, duplicate: true });
   try {
+    if (isMentionEvent(event)) {
+      const received = await receiveMention(c.env, event, deliveryId, raw);
+      if (received.status === "accepted") c.executionCtx.waitUntil(received.work());
+      return c.json({ ok: true, mention: received.status, ...(received.status === "ignored" ? { reason: received.reason } : {}) }, 202);
+    }
     const applied = event === "pull_request" ? await onPullRequest(c.env, raw, (work) => c.executionCtx.waitUntil(work)) : false;
     return c.json({ ok: true, applied }, 202);
   } catch (error) {

@@ -19,6 +19,8 @@ export interface NewSession {
   repositoryId: string;
   title?: string | undefined;
   baseBranch?: string | null | undefined;
+  /** The branch the agent pushes to, when not its own `lookout/<id>` (see `CreateSessionInput.branch`). */
+  branch?: string | undefined;
   model?: ModelRef | null | undefined;
   reasoningEffort?: ReasoningEffort | null | undefined;
   /** A first prompt, queued at once. */
@@ -53,6 +55,7 @@ export async function createSession(env: Env, input: NewSession): Promise<{ sess
       cloneUrl: repository.kind === "github" ? `https://github.com/${repository.fullName}.git` : null,
     },
     baseBranch: input.baseBranch ?? repository.defaultBranch,
+    ...(input.branch ? { branch: input.branch } : {}),
     model: input.model ?? env.DEFAULT_MODEL,
     reasoningEffort: input.reasoningEffort ?? null,
     owner: input.owner,

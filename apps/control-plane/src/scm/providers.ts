@@ -4,6 +4,7 @@ import {
   GIT_CREDENTIAL_USERNAME,
   type GitCredentialRequest,
   type GitCredentialResponse,
+  isForkOrigin,
   localRepositoryPath,
   LookoutError,
   mintGitCredential,
@@ -33,7 +34,7 @@ export interface ScmProvider {
 
 export interface CredentialInput {
   repository: RepositoryRecord;
-  session: Pick<SessionRecord, "id" | "branch">;
+  session: Pick<SessionRecord, "id" | "branch" | "origin">;
   request: GitCredentialRequest;
   /** A commit a participant approved although it changes workflows. */
   approvedWorkflowSha: string | null;
@@ -185,7 +186,11 @@ export class GitHubScmProvider implements ScmProvider {
     if (path !== undefined && path.toLowerCase() !== input.repository.fullName.toLowerCase()) {
       throw new LookoutError("FORBIDDEN", "Credentials are only issued for this session's repository.");
     }
-    const token = await client.installationToken({ name: input.repository.name }, { workflows: input.approvedWorkflowSha !== null });
+    const token = await client.installationToken(
+      { name: input.repository.name },
+      // A fork's pull request gets a token that can fetch but never push.
+      { workflows: input.approvedWorkflowSha !== null, readOnly: isForkOrigin(input.session.origin) },
+    );
     return { username: "x-access-token", password: token.token, expiresAt: token.expiresAt };
   }
 

@@ -60,6 +60,11 @@ export interface CreateSessionInput {
   title: string;
   repository: SessionRepository;
   baseBranch: string;
+  /**
+   * The branch the agent's commits are pushed to; by default `lookout/<id>`. A GitHub mention on a
+   * repository that allows direct pushes names the pull request's own branch.
+   */
+  branch?: string | undefined;
   model: ModelRef;
   reasoningEffort: ReasoningEffort | null;
   owner: Author;

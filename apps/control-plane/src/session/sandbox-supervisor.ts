@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { SOCKET_CLOSE_CODES, timingSafeEqual } from "@lookout/protocol";
+import { isForkOrigin, SOCKET_CLOSE_CODES, timingSafeEqual } from "@lookout/protocol";
 import { log } from "../log";
 import type { SessionContext } from "./context";
 import { heartbeatVerdict, planAfterSpawnFailure } from "./decisions";
@@ -126,7 +126,8 @@ export class SandboxSupervisor implements SandboxControl {
   private async launch(session: SessionRecord, sandboxId: string, token: string, snapshotId: string | null): Promise<void> {
     const { ports, secrets, sandbox: store, hub } = this.ctx;
     try {
-      const env = await ports.secretsFor(session.repository.id);
+      // A fork's pull request is someone else's code: its sandbox never sees the repository's secrets.
+      const env = isForkOrigin(session.origin) ? {} : await ports.secretsFor(session.repository.id);
       if (store.get()?.sandboxId === sandboxId) secrets.remember(sandboxId, env, token);
       const info = await ports.gateway.create({
         sessionId: session.id,

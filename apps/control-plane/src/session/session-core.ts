@@ -114,7 +114,7 @@ export class SessionCore {
           title: input.title,
           repository: input.repository,
           baseBranch: input.baseBranch,
-          branch: `lookout/${input.id}`,
+          branch: input.branch ?? `lookout/${input.id}`,
           model: input.model,
           reasoningEffort: input.reasoningEffort,
           status: "created",

@@ -66,6 +66,10 @@ export interface TriggerEvent {
    * dispatch creates. Sources without an automation (Slack threads, GitHub comments) set it.
    */
   origin?: SessionOrigin;
+  /** The branch the session starts from (a pull request's head); by default the automation's or the repository's. */
+  baseBranch?: string;
+  /** The branch the agent pushes to instead of its own (a pull request's branch, when direct pushes are allowed). */
+  branch?: string;
   /** A session title; by default the automation's name or the first line of the prompt. */
   title?: string;
   /** The schedule slot a cron delivery fires for (ms). */

@@ -22,7 +22,27 @@ export interface FakeGitHub {
   userTokens: Map<string, { login: string; id: number }>;
   /** Makes the next pull-request creation by a user token fail like a revoked token. */
   refuseUserCreates: boolean;
+  /** The App's slug (`GET /app`): people mention it as `@<slug>`. */
+  appSlug: string;
+  /** Repository permission by login (`GET …/collaborators/{login}/permission`); unknown logins have `read`. */
+  permissions: Record<string, string>;
+  /** Comments the App posted (pull request comments and review-thread replies), with every edit. */
+  comments: FakeComment[];
+  reactions: { kind: "issue" | "review-comment"; commentId: number; content: string; auth: string }[];
   close(): Promise<void>;
+}
+
+export interface FakeComment {
+  id: number;
+  kind: "issue" | "review-comment";
+  owner: string;
+  repo: string;
+  number: number;
+  /** For a review-thread reply, the comment it answers. */
+  inReplyTo: number | null;
+  body: string;
+  /** Every body this comment had after the first, in order. */
+  edits: string[];
 }
 
 export interface FakePull {
@@ -38,11 +58,18 @@ export interface FakePull {
   merged: boolean;
   user: string;
   headSha: string;
+  /** `owner/name` of the head branch's repository, when it is a fork. */
+  headRepository?: string;
 }
 
 const INSTALLATION_TOKEN_TTL_MS = 3600_000;
 
-export async function startFakeGitHub(options: { repositories?: string[] } = {}): Promise<FakeGitHub> {
+/**
+ * Besides GitHub's API, the fake answers `/__fake/*` (no auth) so a test that reaches it only
+ * through a binding can read and steer it: `GET /__fake/state`, `POST /__fake/pulls` (adds a pull
+ * request), `POST /__fake/permissions` (merges logins' permissions).
+ */
+export async function startFakeGitHub(options: { repositories?: string[]; unref?: boolean } = {}): Promise<FakeGitHub> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", {
     modulusLength: 2048,
     privateKeyEncoding: { type: "pkcs1", format: "pem" },
@@ -62,7 +89,12 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
     pulls: [],
     userTokens: new Map(),
     refuseUserCreates: false,
+    appSlug: "lookout-app",
+    permissions: {},
+    comments: [],
+    reactions: [],
   };
+  let nextCommentId = 9_000_000;
 
   const appJwtValid = (token: string): boolean => {
     const [header, payload, signature] = token.split(".");
@@ -119,6 +151,28 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
       });
     }
 
+    if (path.startsWith("/__fake/")) {
+      if (path === "/__fake/state" && method === "GET") {
+        return send(200, { ...state, userTokens: Object.fromEntries(state.userTokens), requests: state.requests.slice(-500) });
+      }
+      if (path === "/__fake/pulls" && method === "POST") {
+        const input = body as Omit<FakePull, "number">;
+        const pull: FakePull = { ...input, number: state.pulls.length + 1 };
+        state.pulls.push(pull);
+        return send(201, pull);
+      }
+      if (path === "/__fake/permissions" && method === "POST") {
+        Object.assign(state.permissions, body as Record<string, string>);
+        return send(200, state.permissions);
+      }
+      return send(404, { message: "no such fake control" });
+    }
+
+    if (path === "/app" && method === "GET") {
+      if (auth !== "app") return send(401, { message: "A JSON web token could not be decoded" });
+      return send(200, { id: Number(appId), slug: state.appSlug, name: "Lookout App", owner: { login: "acme" } });
+    }
+
     const installationTokenPath = `/app/installations/${installationId}/access_tokens`;
     if (path === installationTokenPath && method === "POST") {
       if (auth !== "app") return send(401, { message: "A JSON web token could not be decoded" });
@@ -157,6 +211,63 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
         }),
       });
     }
+    const repoPath = /^\/repos\/([^/]+)\/([^/]+)\/(.+)$/.exec(path);
+    if (repoPath && auth === "installation") {
+      const [, owner = "", repo = "", rest = ""] = repoPath;
+      if (!repositories.includes(`${owner}/${repo}`)) return send(404, { message: "Not Found" });
+      const permission = /^collaborators\/([^/]+)\/permission$/.exec(rest);
+      if (permission && method === "GET") {
+        const level = state.permissions[permission[1] ?? ""] ?? "read";
+        return send(200, {
+          permission: level === "maintain" ? "write" : level === "triage" ? "read" : level,
+          role_name: level,
+          user: { login: permission[1] },
+        });
+      }
+      const reaction = /^(issues|pulls)\/comments\/(\d+)\/reactions$/.exec(rest);
+      if (reaction && method === "POST") {
+        const content = (body as { content?: string } | null)?.content ?? "";
+        state.reactions.push({
+          kind: reaction[1] === "issues" ? "issue" : "review-comment",
+          commentId: Number(reaction[2]),
+          content,
+          auth,
+        });
+        return send(201, { id: state.reactions.length, content });
+      }
+      const created = (kind: FakeComment["kind"], number: number, inReplyTo: number | null) => {
+        const comment: FakeComment = {
+          id: nextCommentId++,
+          kind,
+          owner,
+          repo,
+          number,
+          inReplyTo,
+          body: (body as { body?: string } | null)?.body ?? "",
+          edits: [],
+        };
+        state.comments.push(comment);
+        return send(201, {
+          id: comment.id,
+          body: comment.body,
+          html_url: `https://github.com/${owner}/${repo}/pull/${number}#comment-${comment.id}`,
+        });
+      };
+      const issueComment = /^issues\/(\d+)\/comments$/.exec(rest);
+      if (issueComment && method === "POST") return created("issue", Number(issueComment[1]), null);
+      const threadReply = /^pulls\/(\d+)\/comments\/(\d+)\/replies$/.exec(rest);
+      if (threadReply && method === "POST") return created("review-comment", Number(threadReply[1]), Number(threadReply[2]));
+      const edit = /^(issues|pulls)\/comments\/(\d+)$/.exec(rest);
+      if (edit && method === "PATCH") {
+        const kind = edit[1] === "issues" ? "issue" : "review-comment";
+        const comment = state.comments.find((c) => c.id === Number(edit[2]) && c.kind === kind && c.owner === owner && c.repo === repo);
+        if (!comment) return send(404, { message: "Not Found" });
+        comment.body = (body as { body?: string } | null)?.body ?? comment.body;
+        comment.edits.push(comment.body);
+        return send(200, { id: comment.id, body: comment.body });
+      }
+    }
+
     const pulls = /^\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+))?$/.exec(path);
     if (pulls) {
       const [, owner = "", repo = "", number] = pulls;
@@ -171,8 +282,8 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
         title: pull.title,
         body: pull.body,
         user: { login: pull.user },
-        head: { sha: pull.headSha, ref: pull.head },
-        base: { ref: pull.base },
+        head: { sha: pull.headSha, ref: pull.head, repo: { full_name: pull.headRepository ?? `${owner}/${repo}` } },
+        base: { ref: pull.base, repo: { full_name: `${owner}/${repo}` } },
       });
       if (!number && method === "GET") {
         const head = url.searchParams.get("head") ?? "";
@@ -232,6 +343,8 @@ export async function startFakeGitHub(options: { repositories?: string[] } = {})
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  // A fake started for a whole test run (the workerd tests' binding) must not keep the run alive.
+  if (options.unref) server.unref();
   const port = (server.address() as AddressInfo).port;
   return Object.assign(state, {
     url: `http://127.0.0.1:${port}`,

@@ -74,8 +74,12 @@ const RepositoryPayload = z.object({
 });
 export type GitHubRepository = z.infer<typeof RepositoryPayload>;
 
-/** What the sandbox's pushes may do; `workflows` only after a person approved a workflow change. */
-function installationPermissions(workflows: boolean): Record<string, "read" | "write"> {
+/**
+ * What the sandbox's pushes may do; `workflows` only after a person approved a workflow change.
+ * A read-only token (a fork's pull request) can fetch and push nothing.
+ */
+function installationPermissions(workflows: boolean, readOnly: boolean): Record<string, "read" | "write"> {
+  if (readOnly) return { contents: "read", metadata: "read" };
   return { contents: "write", pull_requests: "write", metadata: "read", ...(workflows ? { workflows: "write" } : {}) };
 }
 
@@ -109,13 +113,13 @@ export class GitHubAppClient {
    * requests need. GitHub refuses a push that changes workflows without the `workflows`
    * permission, so leaving it out enforces the approval step on GitHub's side too.
    */
-  async installationToken(repository: { name: string }, options: { workflows: boolean }): Promise<InstallationToken> {
+  async installationToken(repository: { name: string }, options: { workflows: boolean; readOnly?: boolean }): Promise<InstallationToken> {
     const authentication = await this.call(() =>
       this.app.octokit.auth({
         type: "installation",
         installationId: this.settings.installationId,
         repositoryNames: [repository.name],
-        permissions: installationPermissions(options.workflows),
+        permissions: installationPermissions(options.workflows, options.readOnly ?? false),
       }),
     );
     const parsed = TokenAuthentication.parse(authentication);
@@ -236,6 +240,17 @@ export class GitHubAppClient {
     );
     const first = z.array(PullPayload).parse(listed.data)[0];
     return first ? { number: first.number } : null;
+  }
+
+  /** Runs `work` with the installation's Octokit; GitHub's failures come back as registry errors. */
+  async asInstallation<T>(work: (octokit: Octokit) => Promise<T>): Promise<T> {
+    const octokit = await this.installationOctokit();
+    return this.call(() => work(octokit));
+  }
+
+  /** Runs `work` as the App itself (JWT-signed requests, e.g. `GET /app`). */
+  asApp<T>(work: (octokit: Octokit) => Promise<T>): Promise<T> {
+    return this.call(() => work(this.app.octokit));
   }
 
   private installationOctokit(): Promise<Octokit> {

@@ -1,6 +1,7 @@
 import { LookoutError } from "@lookout/protocol";
 import type { Env } from "../../env";
 import { GitHubAppClient } from "./client";
+import { toPkcs8Pem } from "./private-key";
 
 export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 export const GITHUB_GIT_HOST = "github.com";
@@ -14,7 +15,9 @@ let cached: { key: string; client: GitHubAppClient } | null = null;
  */
 export function githubClient(env: Env): GitHubAppClient {
   const appId = env.GITHUB_APP_ID?.trim();
-  const privateKey = env.GITHUB_APP_PRIVATE_KEY?.replace(/\\n/g, "\n").trim();
+  const pem = env.GITHUB_APP_PRIVATE_KEY?.replace(/\\n/g, "\n").trim();
+  // workerd's WebCrypto imports PKCS#8 only; GitHub issues PKCS#1.
+  const privateKey = pem ? toPkcs8Pem(pem) : undefined;
   const installationId = Number(env.GITHUB_APP_INSTALLATION_ID);
   if (!appId || !privateKey || !Number.isSafeInteger(installationId) || installationId <= 0) {
     throw new LookoutError(

@@ -1,5 +1,6 @@
 import type { ReportSinks } from "../outbox";
 import { automationSink } from "./automation";
+import { githubSink } from "./github";
 import { linearSink } from "./linear";
 import { slackSink } from "./slack";
 
@@ -9,6 +10,7 @@ import { slackSink } from "./slack";
  */
 export const REPORT_SINKS: ReportSinks = {
   automation: automationSink,
+  github: githubSink,
   linear: linearSink,
   slack: slackSink,
 };
