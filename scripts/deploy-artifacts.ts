@@ -158,7 +158,8 @@ export interface DeploySettings {
 }
 
 /**
- * `wrangler.toml` with one environment's placeholders filled (its D1 id and `PUBLIC_URL`), written to
+ * `wrangler.toml` with one environment's placeholders filled (its D1 id, `PUBLIC_URL` and the gateway's
+ * public URL under it), written to
  * `.lookout/deploy/wrangler.<env>.toml` with its paths pointing back at the repository. Returns the path.
  */
 export function writeDeployConfig(root: string, environment: DeployEnvironment, settings: DeploySettings): string {
@@ -172,13 +173,17 @@ export function writeDeployConfig(root: string, environment: DeployEnvironment, 
       if (header) section = header[1]!.trim();
       // Paths: the keys that always hold one, and any value written as a relative path (e.g. [alias]).
       const path =
-        /^(main|directory|migrations_dir|image|image_build_context)\s*=\s*"([^"]+)"\s*$/.exec(line) ?? /^(\w+)\s*=\s*"(\.\.?\/[^"]*)"\s*$/.exec(line);
+        /^(main|directory|migrations_dir|image|image_build_context)\s*=\s*"([^"]+)"\s*$/.exec(line) ??
+        /^(\w+)\s*=\s*"(\.\.?\/[^"]*)"\s*$/.exec(line);
       if (path) return `${path[1]} = ${JSON.stringify(join(back, path[2]!))}`;
       if (section === `env.${environment}.d1_databases` && /^database_id\s*=/.test(line)) {
         return `database_id = ${JSON.stringify(settings.databaseId)}`;
       }
       if (section === `env.${environment}.vars` && /^PUBLIC_URL\s*=/.test(line))
         return `PUBLIC_URL = ${JSON.stringify(settings.publicUrl)}`;
+      if (section === `env.${environment}.vars` && /^GATEWAY_PUBLIC_URL\s*=/.test(line)) {
+        return `GATEWAY_PUBLIC_URL = ${JSON.stringify(`${settings.publicUrl}/gateway`)}`;
+      }
       return line;
     });
   mkdirSync(dirname(out), { recursive: true });

@@ -156,6 +156,9 @@ function deployedProblems(env: Env): string[] {
   if (!env.GATEWAY && !env.GATEWAY_CONTAINER && isLocalUrl(env.GATEWAY_URL)) {
     problems.push(`GATEWAY_URL must be the gateway's public https:// address (or bind GATEWAY_CONTAINER), not ${env.GATEWAY_URL}`);
   }
+  if (env.GATEWAY_CONTAINER && !env.GATEWAY_PUBLIC_URL) {
+    problems.push("GATEWAY_PUBLIC_URL must be set with GATEWAY_CONTAINER (PUBLIC_URL + /gateway): sandboxes reach the model proxy there");
+  }
   return problems;
 }
 

@@ -8,6 +8,11 @@ const GATEWAY_INSTANCE = "gateway";
 /** How long a cold container gets to answer `/healthz` before the request fails. */
 const GATEWAY_START_TIMEOUT_MS = 60_000;
 const GATEWAY_START_POLL_MS = 250;
+/**
+ * Where sandboxes reach the gateway container through this Worker: `${PUBLIC_URL}/gateway/…` is
+ * the container's `/…` (the model proxy, which checks each sandbox's own token).
+ */
+export const GATEWAY_PUBLIC_PREFIX = "/gateway";
 /** Worker secrets named `GATEWAY_ENV_<NAME>` reach the container as `<NAME>` (provider and model keys). */
 const PASS_THROUGH_PREFIX = "GATEWAY_ENV_";
 
@@ -70,4 +75,15 @@ export function gatewayFetcher(env: Pick<Env, "GATEWAY" | "GATEWAY_CONTAINER">):
   const containers = env.GATEWAY_CONTAINER;
   if (containers) return (input, init) => containers.get(containers.idFromName(GATEWAY_INSTANCE)).fetch(new Request(input, init));
   return (input, init) => fetch(input, init);
+}
+
+/**
+ * Forwards a sandbox's request under `/gateway/` to the gateway container, or null when the request
+ * is not one or there is no container (a gateway on its own host has its own public URL).
+ */
+export function forwardToGatewayContainer(request: Request, env: Pick<Env, "GATEWAY_CONTAINER">): Promise<Response> | null {
+  const url = new URL(request.url);
+  if (!env.GATEWAY_CONTAINER || !url.pathname.startsWith(`${GATEWAY_PUBLIC_PREFIX}/`)) return null;
+  url.pathname = url.pathname.slice(GATEWAY_PUBLIC_PREFIX.length);
+  return gatewayFetcher(env)(new Request(url, request));
 }

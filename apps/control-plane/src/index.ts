@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { configurationError } from "./config";
 import type { Env } from "./env";
+import { forwardToGatewayContainer } from "./gateway-container";
 import { wakeScheduler } from "./triggers/scheduler-object";
 
 export { GatewayContainer } from "./gateway-container";
@@ -12,7 +13,7 @@ export default {
   fetch(request, env, ctx) {
     const invalid = configurationError(env);
     if (invalid) return Response.json(invalid.toBody(), { status: invalid.status });
-    return app.fetch(request, env, ctx);
+    return forwardToGatewayContainer(request, env) ?? app.fetch(request, env, ctx);
   },
   // The safety sweep: the scheduler's alarm does the work; this only makes sure it wakes.
   async scheduled(_controller, env) {

@@ -22,6 +22,12 @@ function production(overrides: Record<string, unknown> = {}): Env {
   } as Env;
 }
 
+/** A `GATEWAY_CONTAINER` namespace whose one object answers with `answer`. */
+function fakeContainers(answer: (request: Request) => Response): DurableObjectNamespace {
+  const stub = { fetch: (input: RequestInfo, init?: RequestInit) => Promise.resolve(answer(new Request(input, init))) };
+  return { idFromName: (name: string) => name, get: () => stub } as unknown as DurableObjectNamespace;
+}
+
 /** One request through the Worker's own entry point, which checks the configuration first. */
 async function health(workerEnv: Env): Promise<Response> {
   return worker.fetch(new Request(`${ORIGIN}/api/health`), workerEnv, createExecutionContext());
@@ -65,6 +71,32 @@ describe("the Worker's configuration check", () => {
     expect(configurationProblems(production({ GATEWAY_URL: "http://127.0.0.1:8788", GATEWAY: undefined }))).toEqual([
       "GATEWAY_URL must be the gateway's public https:// address (or bind GATEWAY_CONTAINER), not http://127.0.0.1:8788",
     ]);
+  });
+
+  it("needs the gateway's public URL when the gateway is a container", () => {
+    expect(configurationProblems(production({ GATEWAY_CONTAINER: fakeContainers(() => new Response()) }))).toEqual([
+      "GATEWAY_PUBLIC_URL must be set with GATEWAY_CONTAINER (PUBLIC_URL + /gateway): sandboxes reach the model proxy there",
+    ]);
+  });
+
+  it("forwards /gateway/… to the gateway container without the prefix, and nothing else", async () => {
+    const seen: string[] = [];
+    const workerEnv = production({
+      GATEWAY: undefined,
+      GATEWAY_PUBLIC_URL: "https://lookout.example.com/gateway",
+      GATEWAY_CONTAINER: fakeContainers((request) => {
+        seen.push(`${request.method} ${new URL(request.url).pathname}`);
+        return new Response("from the gateway");
+      }),
+    });
+    const proxied = await worker.fetch(
+      new Request(`${ORIGIN}/gateway/model-proxy/anthropic/v1/messages`, { method: "POST", body: "{}" }),
+      workerEnv,
+      createExecutionContext(),
+    );
+    expect(await proxied.text()).toBe("from the gateway");
+    expect((await health(workerEnv)).status).toBe(200);
+    expect(seen).toEqual(["POST /model-proxy/anthropic/v1/messages"]);
   });
 
   it("refuses malformed values, in every environment, without echoing them", () => {
