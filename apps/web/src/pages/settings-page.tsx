@@ -1,4 +1,5 @@
 import { NavLink, Navigate, useParams } from "react-router";
+import { GithubTriggersSettings } from "./settings/github-triggers-settings";
 import { LinearSettings } from "./settings/linear-settings";
 import { ModelsSettings } from "./settings/models-settings";
 import { RepositoriesSettings } from "./settings/repositories-settings";
@@ -10,6 +11,7 @@ const TABS = [
   { id: "secrets", label: "Secrets", render: () => <SecretsSettings /> },
   { id: "models", label: "Models", render: () => <ModelsSettings /> },
   { id: "linear", label: "Linear", render: () => <LinearSettings /> },
+  { id: "github", label: "GitHub mentions", render: () => <GithubTriggersSettings /> },
 ] as const;
 
 export function SettingsPage() {
