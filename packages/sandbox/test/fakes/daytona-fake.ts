@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
+import { daytonaSnapshotName } from "../../src/index";
 import { HttpFake, type FakeReply } from "./http-fake";
 
 /**
@@ -21,7 +23,8 @@ export class DaytonaFake {
   readonly sandboxes = new Map<string, FakeDaytonaSandbox>();
   /** Snapshot name → the `lookout.sandbox-id` label of the sandbox it was taken from. */
   readonly snapshots = new Map<string, string>();
-  readonly knownBaseSnapshots = new Set<string>(["lookout-sandbox-v1"]);
+  /** The base snapshot an image-rebuild job would have built for the current image definition. */
+  readonly knownBaseSnapshots = new Set<string>([daytonaSnapshotName(SANDBOX_IMAGE)]);
 
   async start(): Promise<this> {
     const http = this.http;
