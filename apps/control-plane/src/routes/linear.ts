@@ -1,5 +1,4 @@
 import { type Context, Hono } from "hono";
-import { LinearClient } from "@linear/sdk";
 import { type LinearSettingsView, LookoutError, PutLinearMappingsRequest, sha256Hex } from "@lookout/protocol";
 import { z } from "zod";
 import { requireAdmin, requireAuth } from "../auth/middleware";
@@ -9,7 +8,7 @@ import type { AppEnv } from "../http/app-env";
 import { readJson } from "../http/validate";
 import { log } from "../log";
 import { handleAgentSessionEvent, subjectOf } from "../integrations/linear/agent";
-import { LINEAR_API_URL } from "../integrations/linear/client";
+import { LinearAgent } from "../integrations/linear/client";
 import { LINEAR_AUTHORIZE_URL, LINEAR_SCOPES, LinearInstallations, exchangeToken, oauthClient } from "../integrations/linear/installations";
 import { LinearStore } from "../integrations/linear/store";
 import { MAX_LINEAR_BODY_BYTES, verifyLinearDelivery } from "../integrations/linear/webhook";
@@ -115,11 +114,6 @@ linearRoutes.get("/install", requireAuth, requireAdmin, async (c) => {
 
 const Callback = z.object({ code: z.string().min(1).max(2000), state: z.string().min(1).max(200) });
 
-const Viewer = z.object({
-  viewer: z.object({ id: z.string() }),
-  organization: z.object({ id: z.string(), name: z.string() }),
-});
-
 /** Linear sends the admin back here with a code; the tokens are stored sealed and the settings page shown. */
 linearRoutes.get("/oauth/callback", requireAuth, requireAdmin, async (c) => {
   const parsed = Callback.safeParse({ code: c.req.query("code"), state: c.req.query("state") });
@@ -130,17 +124,7 @@ linearRoutes.get("/oauth/callback", requireAuth, requireAdmin, async (c) => {
     throw new LookoutError("INVALID_TOKEN", "This install link was used, expired, or started by someone else; start the install again.");
   }
   const tokens = await exchangeToken(c.env, { grant_type: "authorization_code", code: parsed.data.code, redirect_uri: redirectUri(c.env) });
-  const sdk = new LinearClient({ accessToken: tokens.access_token, apiUrl: c.env.LINEAR_API_URL ?? LINEAR_API_URL });
-  let who: z.infer<typeof Viewer>;
-  try {
-    const response = await sdk.client.rawRequest("query lookoutInstallation { viewer { id } organization { id name } }");
-    who = Viewer.parse(response.data);
-  } catch (error) {
-    throw new LookoutError(
-      "LINEAR_UPSTREAM",
-      `Linear did not say which workspace installed Lookout: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  const who = await (await LinearAgent.withToken(c.env, tokens.access_token)).installation();
   await installations.save(
     {
       organizationId: who.organization.id,

@@ -1,4 +1,3 @@
-import { AgentActivitySignal } from "@linear/sdk";
 import { type Author, LookoutError } from "@lookout/protocol";
 import { getAgentByName } from "agents";
 import { ExternalIdentityStore } from "../../db/external-identities";
@@ -207,7 +206,7 @@ async function askForRepository(
     session.agentSessionId,
     `${delivery.deliveryId}:elicitation`,
     { type: "elicitation", body: `Which repository should I work in for ${session.issueIdentifier}?` },
-    { signal: AgentActivitySignal.Select, signalMetadata: { options: options.map((value) => ({ label: value, value })) } },
+    { select: options },
   );
 }
 

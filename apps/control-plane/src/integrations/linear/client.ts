@@ -1,4 +1,5 @@
-import { type AgentActivitySignal, LinearClient } from "@linear/sdk";
+import type * as LinearSdk from "@linear/sdk";
+import type { LinearClient } from "@linear/sdk";
 import { LookoutError, sha256Hex } from "@lookout/protocol";
 import { z } from "zod";
 import type { Env } from "../../env";
@@ -14,8 +15,8 @@ export type ActivityContent =
   | { type: "action"; action: string; parameter: string; result?: string };
 
 export interface ActivityOptions {
-  signal?: AgentActivitySignal;
-  signalMetadata?: Record<string, unknown>;
+  /** Offers these values to pick from (an elicitation with Linear's `select` signal). */
+  select?: string[];
 }
 
 export interface RepositorySuggestion {
@@ -40,24 +41,56 @@ const ISSUE_CONTEXT_QUERY = `query lookoutIssueContext($id: String!) {
   issue(id: $id) { project { id } labels { nodes { name } } }
 }`;
 
+const Installation = z.object({
+  viewer: z.object({ id: z.string() }),
+  organization: z.object({ id: z.string(), name: z.string() }),
+});
+export type Installation = z.infer<typeof Installation>;
+
+/** The SDK is large; it is loaded when Linear is first called, not whenever the app's routes are. */
+type Sdk = typeof LinearSdk;
+
 /**
  * Lookout's side of Linear's Agent API, on the official SDK. Every activity carries an id derived
  * from a key the caller names (the outbox report's idempotency key, the delivery), so an activity
  * sent twice after a retry is one activity in Linear.
  */
 export class LinearAgent {
-  constructor(private readonly sdk: LinearClient) {}
+  private constructor(
+    private readonly module: Sdk,
+    private readonly sdk: LinearClient,
+  ) {}
 
   /** A client acting as the app installed in `organizationId`. */
   static async forOrganization(env: Env, organizationId: string, now: number = Date.now()): Promise<LinearAgent> {
-    const accessToken = await new LinearInstallations(env).accessToken(organizationId, now);
-    return new LinearAgent(new LinearClient({ accessToken, apiUrl: env.LINEAR_API_URL ?? LINEAR_API_URL }));
+    return LinearAgent.withToken(env, await new LinearInstallations(env).accessToken(organizationId, now));
+  }
+
+  static async withToken(env: Env, accessToken: string): Promise<LinearAgent> {
+    const module = await import("@linear/sdk");
+    return new LinearAgent(module, new module.LinearClient({ accessToken, apiUrl: env.LINEAR_API_URL ?? LINEAR_API_URL }));
   }
 
   async activity(agentSessionId: string, key: string, content: ActivityContent, options: ActivityOptions = {}): Promise<void> {
     const clipped = "body" in content ? { ...content, body: clip(content.body) } : { ...content, parameter: clip(content.parameter) };
     const id = await activityId(key);
-    await call("post an agent activity", () => this.sdk.createAgentActivity({ id, agentSessionId, content: clipped, ...options }));
+    const select = options.select
+      ? {
+          signal: this.module.AgentActivitySignal.Select,
+          signalMetadata: { options: options.select.map((value) => ({ label: value, value })) },
+        }
+      : {};
+    await call("post an agent activity", () => this.sdk.createAgentActivity({ id, agentSessionId, content: clipped, ...select }));
+  }
+
+  /** Who the token acts as: the app user and its workspace (asked once, right after the install). */
+  async installation(): Promise<Installation> {
+    const response = await call("read the installation", () =>
+      this.sdk.client.rawRequest("query lookoutInstallation { viewer { id } organization { id name } }"),
+    );
+    const parsed = Installation.safeParse(response.data);
+    if (!parsed.success) throw new LookoutError("LINEAR_UPSTREAM", "Linear did not say which workspace installed Lookout.");
+    return parsed.data;
   }
 
   /** Shows the Lookout session as the agent session's external link (it also marks the session responsive). */
