@@ -87,6 +87,15 @@ const runCommand: ScriptInput = {
   finalText: "Ran the command.",
 };
 
+/** Like `run command`, for work that may outlast the bash tool's default two minutes on a busy machine. */
+const runLongCommand: ScriptInput = {
+  name: "run-long-command",
+  description: "Runs a shell command through the bash tool with a ten-minute limit: `run long command <command>`.",
+  match: "^\\s*run (?:the )?long command[:]?\\s(?<command>[\\s\\S]+)$",
+  steps: [{ text: "Running `{{command}}`.", toolCalls: [{ name: "bash", arguments: { command: "{{command}}", timeout: 600_000 } }] }],
+  finalText: "Ran the command.",
+};
+
 /** OpenCode's name for the bridge's MCP tool: the server name (`lookout`), `_`, the tool name. */
 const PULL_REQUEST_TOOL = "lookout_create_pull_request";
 
@@ -133,9 +142,17 @@ const modelError: ScriptInput = {
   steps: [{ error: { status: 400, message: "The scripted model was asked to fail this request." } }],
 };
 
-export const builtinScripts: readonly Script[] = [demo, writeFile, editFile, runCommand, openPullRequest, slowStream, echo, modelError].map(
-  (script) => Script.parse(script),
-);
+export const builtinScripts: readonly Script[] = [
+  demo,
+  writeFile,
+  editFile,
+  runCommand,
+  runLongCommand,
+  openPullRequest,
+  slowStream,
+  echo,
+  modelError,
+].map((script) => Script.parse(script));
 
 export const fallbackScript: Script = Script.parse({
   name: "fallback",

@@ -28,7 +28,9 @@ describe("built-in scripts", () => {
       for (const key of schema.required) expect(call.arguments, `${call.name}.${key}`).toHaveProperty(key);
       for (const [key, value] of Object.entries(call.arguments)) {
         expect(schema.properties, `${call.name}.${key}`).toHaveProperty(key);
-        expect(typeof value).toBe(schema.properties[key]?.type);
+        const type = schema.properties[key]?.type;
+        if (type === "integer") expect(Number.isInteger(value), `${call.name}.${key}`).toBe(true);
+        else expect(typeof value).toBe(type);
       }
     }
   });
