@@ -208,6 +208,20 @@ describe("Linear agent sessions", () => {
     ).toBeNull();
   });
 
+  it("refuses a signed body that is not an agent session event in Linear's shape, and ignores other webhook types", async () => {
+    const issue = newIssue();
+    const malformed = await sendLinear({ type: "AgentSessionEvent", action: "created", organizationId: "org-acme" });
+    expect(malformed.status).toBe(422);
+    expect((await malformed.json<{ error: { code: string } }>()).error.code).toBe("VALIDATION_FAILED");
+    const other = await sendLinear({ type: "Issue", action: "update", organizationId: "org-acme", data: { id: issue.issueId } });
+    expect(other.status).toBe(200);
+    expect(await other.json()).toEqual({ ok: true, ignored: "Issue" });
+    const recorded = await env.DB.prepare("SELECT COUNT(*) AS n FROM trigger_deliveries WHERE source = 'linear' AND dedupe_key LIKE ?")
+      .bind(`%${issue.agentSessionId}%`)
+      .first<{ n: number }>();
+    expect(recorded?.n).toBe(0);
+  });
+
   it("takes a redelivered event once", async () => {
     const issue = newIssue();
     const deliveryId = crypto.randomUUID();
