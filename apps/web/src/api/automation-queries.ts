@@ -1,4 +1,4 @@
-import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useApi } from "./context";
 
 /** How often automations and their runs refresh while the tab is visible (runs settle on their own). */
@@ -80,7 +80,6 @@ export function useCronPreview(expression: string, timeZone: string) {
     queryKey: automationKeys.cronPreview(expression, timeZone),
     queryFn: ({ signal }) => api.automations.cronPreview(expression, timeZone, signal),
     enabled: expression.trim().length > 0,
-    placeholderData: keepPreviousData,
     staleTime: 30_000,
     retry: false,
   });

@@ -69,7 +69,7 @@ export function AppShell({ children }: { children: ReactNode }) {
           </li>
           <li>
             <NavLink to="/automations" className="shell__link">
-              <span aria-hidden>⏱</span> Automations
+              <span aria-hidden>◷</span> Automations
             </NavLink>
           </li>
           <li>

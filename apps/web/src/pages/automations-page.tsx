@@ -35,7 +35,7 @@ export function AutomationsPage() {
           ))}
         </div>
       ) : list.length === 0 ? (
-        <EmptyState icon="⏱" title="No automations yet">
+        <EmptyState icon="◷" title="No automations yet">
           <p>Let work start on its own: on a schedule, from a webhook, or from a Sentry alert.</p>
           <Link to="/automations/new" className="btn btn--primary">
             Create an automation

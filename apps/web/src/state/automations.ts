@@ -15,7 +15,7 @@ export type TriggerKind = AutomationTrigger["kind"];
 export const TRIGGER_KINDS: readonly TriggerKind[] = ["cron", "webhook", "sentry", "manual"];
 
 const TRIGGER_LABEL: Record<TriggerKind, string> = { cron: "Schedule", webhook: "Webhook", sentry: "Sentry", manual: "Manual" };
-const TRIGGER_ICON: Record<TriggerKind, string> = { cron: "⏱", webhook: "⇄", sentry: "⚠", manual: "▶" };
+const TRIGGER_ICON: Record<TriggerKind, string> = { cron: "◷", webhook: "⇄", sentry: "⚠", manual: "▶" };
 
 export function triggerKindLabel(kind: TriggerKind): string {
   return TRIGGER_LABEL[kind];

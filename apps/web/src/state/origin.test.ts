@@ -14,7 +14,7 @@ describe("session origins", () => {
   it("link an automation run to its automation, by name once known", () => {
     const origin = { kind: "automation" as const, automationId: "aut_1", runId: "run_1", trigger: "webhook" as const };
     expect(describeOrigin(origin, "Triage bugs")).toEqual({
-      icon: "⏱",
+      icon: "◷",
       label: "Automation “Triage bugs”",
       to: "/automations/aut_1",
       title: "Automation “Triage bugs”, started by a webhook",

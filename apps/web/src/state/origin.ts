@@ -32,7 +32,7 @@ export function describeOrigin(origin: SessionOrigin | undefined, automationName
     case "automation": {
       const label = automationName ? `Automation “${automationName}”` : "Automation";
       return {
-        icon: "⏱",
+        icon: "◷",
         label,
         to: `/automations/${encodeURIComponent(known.automationId)}`,
         title: `${label}, started ${AUTOMATION_TRIGGER[known.trigger]}`,

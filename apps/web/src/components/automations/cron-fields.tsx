@@ -63,7 +63,7 @@ export function CronFields({ expression, timeZone, error, onExpression, onTimeZo
           <ol className="cron-preview__list">
             {preview.data.nextRuns.map((at) => (
               <li key={at} className="mono">
-                {formatInZone(at, timeZone)}
+                <time dateTime={new Date(at).toISOString()}>{formatInZone(at, timeZone)}</time>
               </li>
             ))}
           </ol>

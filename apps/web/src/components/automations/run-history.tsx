@@ -17,7 +17,7 @@ export function RunHistory({ automationId }: { automationId: string }) {
     return <ErrorCallout title="Runs could not be loaded" error={runs.error} onRetry={() => void runs.refetch()} />;
   if (rows.length === 0) {
     return (
-      <EmptyState icon="⏱" title="No runs yet">
+      <EmptyState icon="◷" title="No runs yet">
         <p>Runs appear here as the trigger fires, or when you press “Run now”.</p>
       </EmptyState>
     );
