@@ -64,6 +64,26 @@ function modelsFromEnvironment(): { models: string[]; defaultModel: string; offl
   return { models, defaultModel: models[0]!, offline };
 }
 
+/**
+ * Slack, when its tokens are in the environment (docs/slack.md): Socket Mode through the relay when
+ * `SLACK_APP_TOKEN` is set too, else the Events API (which needs `SLACK_SIGNING_SECRET`).
+ */
+function slackFromEnvironment(): { mode: "socket" | "http" | null; workerSecrets: Record<string, string>; summary: string } {
+  const bot = process.env.SLACK_BOT_TOKEN?.trim();
+  if (!bot) return { mode: null, workerSecrets: {}, summary: "not connected — set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (docs/slack.md)" };
+  const signing = process.env.SLACK_SIGNING_SECRET?.trim();
+  const workerSecrets: Record<string, string> = { SLACK_BOT_TOKEN: bot, ...(signing ? { SLACK_SIGNING_SECRET: signing } : {}) };
+  if (process.env.SLACK_APP_TOKEN?.trim()) {
+    workerSecrets.SERVICE_SECRET_SLACK_RELAY = randomBytes(32).toString("base64url");
+    return { mode: "socket", workerSecrets, summary: "Socket Mode — the relay connects with SLACK_APP_TOKEN" };
+  }
+  return {
+    mode: "http",
+    workerSecrets,
+    summary: `Events API at ${publicUrl}/api/slack/events${signing ? "" : " (set SLACK_SIGNING_SECRET)"}`,
+  };
+}
+
 /** Writes a child's output line under its name. */
 function forwarder(name: string): (line: string) => void {
   const prefix = `\x1b[2m${name.padEnd(8)}|\x1b[0m `;
@@ -177,6 +197,7 @@ async function main(): Promise<void> {
   const { models, defaultModel, offline } = modelsFromEnvironment();
 
   const tsx = join(root, "node_modules", "tsx", "dist", "cli.mjs");
+  const slack = slackFromEnvironment();
 
   // The scripted model always runs, so the labelled offline demo model is available next to real ones.
   const scriptedUrl = `http://${host}:${modelPort}/v1`;
@@ -224,6 +245,7 @@ async function main(): Promise<void> {
       MODELS: models.join(","),
     },
     secrets: {
+      ...slack.workerSecrets,
       ADMIN_TOKEN_SHA256: createHash("sha256").update(loginToken).digest("hex"),
       WS_TOKEN_SECRET: secrets.wsTokenSecret,
       SECRETS_ENCRYPTION_KEYS: process.env.SECRETS_ENCRYPTION_KEYS ?? secrets.secretsKeys,
@@ -238,6 +260,12 @@ async function main(): Promise<void> {
   const running = worker;
   void running.exited.then(({ code, signal }) => onEarlyExit("worker", code, signal));
   await registerDemoRepository(loginToken, ensureDemoRepository());
+  if (slack.mode === "socket") {
+    start("slack", process.execPath, [tsx, join(root, "packages", "slack-relay", "src", "cli.ts")], {
+      LOOKOUT_WORKER_URL: `http://${host}:${workerPort}`,
+      LOOKOUT_SLACK_RELAY_SECRET: slack.workerSecrets.SERVICE_SECRET_SLACK_RELAY,
+    });
+  }
 
   const loginUrl = `${publicUrl}/auth/login?token=${loginToken}`;
   process.stdout.write(
@@ -251,6 +279,7 @@ async function main(): Promise<void> {
       offline
         ? "  Model:      offline demo (scripted) — set ANTHROPIC_API_KEY or OPENAI_API_KEY for a real model"
         : `  Models:     ${models.join(", ")}`,
+      `  Slack:      ${slack.summary}`,
       "",
       "  Press Ctrl+C to stop.",
       "",

@@ -1,4 +1,5 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { signRequest } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import { ORIGIN, api, login } from "./helpers";
@@ -201,3 +202,34 @@ async function waitForReplay(channel: string, ts: string): Promise<number> {
     await scheduler.wait(10);
   }
 }
+
+describe("the Socket Mode hand-off from the relay", () => {
+  async function handOff(envelope: unknown, service = "slack-relay", secret = "test-slack-relay-secret") {
+    const body = JSON.stringify(envelope);
+    const headers = await signRequest({ service, method: "POST", pathAndQuery: "/api/slack/socket", body }, secret);
+    const response = await SELF.fetch(`${ORIGIN}/api/slack/socket`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body,
+    });
+    return { status: response.status, json: await response.json<Record<string, any>>() };
+  }
+
+  it("runs a forwarded envelope through the same ingest: the mention starts a session", async () => {
+    const channel = newChannel();
+    const mention = eventCallback({ channel, text: `<@${FAKE_SLACK.botUserId}> from the socket repo:${repoName}` });
+    const answered = await handOff({ envelopeId: "env-socket-1", type: "events_api", payload: JSON.parse(mention.body) });
+    expect(answered.status).toBe(200);
+    expect(answered.json).toMatchObject({ ok: true, envelopeId: "env-socket-1", answer: "ack" });
+    expect((await waitForDelivery(channel, mention.ts)).status).toBe("started");
+  });
+
+  it("refuses a hand-off from any service but the relay, or with a bad signature, starting nothing", async () => {
+    const before = await sessionCount();
+    const mention = eventCallback({ channel: newChannel(), text: `<@${FAKE_SLACK.botUserId}> sneaky repo:${repoName}` });
+    const envelope = { envelopeId: "env-socket-2", type: "events_api", payload: JSON.parse(mention.body) };
+    expect((await handOff(envelope, "test-bot", "test-bot-secret")).json.error.code).toBe("FORBIDDEN");
+    expect((await handOff(envelope, "slack-relay", "not-the-relay-secret")).status).toBe(401);
+    expect(await sessionCount()).toBe(before);
+  });
+});

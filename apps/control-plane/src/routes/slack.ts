@@ -12,7 +12,7 @@ import { RepositoryStore } from "../db/repositories";
 import type { Env } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { readJson } from "../http/validate";
-import { missingSlackSettings, slackConfig } from "../integrations/slack/config";
+import { missingSlackSettings, requireSigningSecret, slackConfig, slackMode } from "../integrations/slack/config";
 import { type SlackAnswer, connectWorkspace, ingestSlack } from "../integrations/slack/ingest";
 import { verifySlackHttpRequest } from "../integrations/slack/request";
 import { SlackStore } from "../integrations/slack/store";
@@ -73,7 +73,7 @@ slackRoutes.put("/channels/:channelId", requireAuth, requireAdmin, async (c) => 
 
 async function receiveHttp(c: Context<AppEnv>): Promise<Response> {
   const config = slackConfig(c.env);
-  const verified = await verifySlackHttpRequest(config.signingSecret, c.req.raw, Date.now());
+  const verified = await verifySlackHttpRequest(requireSigningSecret(config), c.req.raw, Date.now());
   return answerSlack(c, await ingestSlack(c.env, (work) => c.executionCtx.waitUntil(work), verified));
 }
 
@@ -92,7 +92,7 @@ async function settingsView(env: Env): Promise<SlackSettingsView> {
   return {
     configured: missing.length === 0,
     missing,
-    mode: env.SERVICE_SECRET_SLACK_RELAY ? "socket" : "http",
+    mode: slackMode(env),
     workspace: workspace
       ? {
           teamId: workspace.teamId,
