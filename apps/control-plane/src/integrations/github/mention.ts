@@ -2,6 +2,7 @@ import { type GithubTriggerSettings, LookoutError } from "@lookout/protocol";
 import { GithubTriggerStore } from "../../db/github-triggers";
 import { RepositoryStore } from "../../db/repositories";
 import { TriggerDeliveryStore } from "../../db/trigger-deliveries";
+import { WebhookDeliveryStore } from "../../db/webhook-deliveries";
 import type { Env } from "../../env";
 import { log } from "../../log";
 import { githubClient } from "../../scm/github/settings";
@@ -100,6 +101,8 @@ async function serveMention(
       ...(pull && settings ? { ...mentionPrompt(mention, pull, settings, access.canPush), origin: originOf(mention, pull) } : {}),
     };
     const result = await processDelivery(env, null, event, accepted);
+    // Like the core's failed deliveries, a failed one gives its id back so GitHub's redelivery applies.
+    if (result.status === "failed") await new WebhookDeliveryStore(env.DB).release("github", deliveryId);
     await replyTo(env, api, mention, pull, result);
   } catch (error) {
     const reason = `the mention could not be served: ${error instanceof Error ? error.message : String(error)}`;
@@ -108,6 +111,7 @@ async function serveMention(
     const deliveries = new TriggerDeliveryStore(env.DB);
     if ((await deliveries.get(accepted.recordId))?.status === "received")
       await deliveries.finish(accepted.recordId, "failed", reason, null);
+    await new WebhookDeliveryStore(env.DB).release("github", deliveryId);
   }
 }
 
