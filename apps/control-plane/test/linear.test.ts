@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import type { SessionCommand } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, login, type Peer } from "./helpers";
+import { api, login, ORIGIN, type Peer } from "./helpers";
 import {
   activitiesFor,
   connectBridge,
@@ -247,6 +247,30 @@ describe("Linear agent sessions", () => {
       (op) => op.name === "createAgentActivity" && JSON.stringify(op.variables).includes(issue.agentSessionId),
     );
     expect(thoughtOp?.token).toBe(state.tokens.at(-1));
+  });
+
+  it("installs with actor=app and the agent scopes, keeps the tokens sealed, and takes an install state once", async () => {
+    const start = await SELF.fetch(`${ORIGIN}/api/linear/install`, { headers: { cookie }, redirect: "manual" });
+    const authorize = new URL(start.headers.get("location") ?? "");
+    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({
+      actor: "app",
+      scope: "read,write,app:assignable,app:mentionable",
+      response_type: "code",
+      redirect_uri: `${env.PUBLIC_URL}/api/linear/oauth/callback`,
+    });
+    const callback = `${ORIGIN}/api/linear/oauth/callback?code=code-once&state=${authorize.searchParams.get("state")}`;
+    expect((await SELF.fetch(callback, { headers: { cookie }, redirect: "manual" })).status).toBe(302);
+    const again = await SELF.fetch(callback, { headers: { cookie }, redirect: "manual" });
+    expect(again.status).toBe(401);
+    expect((await again.json<{ error: { code: string } }>()).error.code).toBe("INVALID_TOKEN");
+
+    const state = await fakeLinear("state");
+    const row = await env.DB.prepare("SELECT * FROM linear_installations WHERE organization_id = 'org-acme'").first<
+      Record<string, unknown>
+    >();
+    const stored = JSON.stringify(row);
+    for (const token of state.tokens) expect(stored).not.toContain(token);
+    expect(row?.access_ciphertext).toEqual(expect.any(String));
   });
 
   it("shows the connected workspace and the rules in the settings", async () => {
