@@ -16,15 +16,19 @@ export const automationKeys = {
   cronPreview: (expression: string, timeZone: string) => ["cron-preview", expression, timeZone] as const,
 };
 
-/** Every automation; `enabled: false` reads only what the cache already has. */
-export function useAutomations(enabled = true) {
+/**
+ * Every automation, refreshed while the tab is visible. `watch: false` is for pages that only need
+ * names (a session's origin): they share the cache without polling; `enabled: false` reads only it.
+ */
+export function useAutomations({ enabled = true, watch = true }: { enabled?: boolean; watch?: boolean } = {}) {
   const api = useApi();
   return useQuery({
     queryKey: automationKeys.list,
     queryFn: ({ signal }) => api.automations.list(signal),
     enabled,
-    refetchInterval: AUTOMATIONS_POLL_MS,
+    refetchInterval: watch ? AUTOMATIONS_POLL_MS : false,
     refetchIntervalInBackground: false,
+    staleTime: watch ? 0 : 60_000,
   });
 }
 

@@ -61,8 +61,6 @@ export type Models = z.infer<typeof ModelsResponse>;
 export type Model = Models["models"][number];
 export type Secret = z.infer<typeof SecretListResponse>["secrets"][number];
 export type WsToken = z.infer<typeof WsTokenResponse>;
-export type RunNowResult = z.infer<typeof RunNowResponse>;
-export type SessionParticipant = z.infer<typeof ParticipantsResponse>["participants"][number];
 
 /** `RepositoryUpdate` as sent: any subset of the editable fields. */
 export interface RepositoryPatch {

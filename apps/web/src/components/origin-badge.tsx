@@ -51,7 +51,7 @@ export function ReportFailure({ error }: { error: string | null | undefined }) {
 
 /** The automation's name from the (shared, cached) automations list; undefined until known. */
 function useAutomationName(origin: SessionOrigin | undefined): string | undefined {
-  const automations = useAutomations(origin?.kind === "automation");
+  const automations = useAutomations({ enabled: origin?.kind === "automation", watch: false });
   if (origin?.kind !== "automation") return undefined;
   return automations.data?.find((automation) => automation.id === origin.automationId)?.name;
 }
