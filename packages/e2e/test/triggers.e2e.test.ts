@@ -7,7 +7,7 @@ import { apiClient, createRepoFixture, sentryEventAlertPayload, sentryHeaders, s
  * scripted model): a cron slot, an inbound webhook and Sentry alerts each reach a session that
  * completes, through the public endpoints only. Cron fires on a real slot under the scheduler's own
  * alarm with the default limits: a daily schedule passes the 15-minute minimum interval, and set
- * for the coming minute its first slot is at most 75 seconds away.
+ * for the coming minute its first slot is at most 90 seconds away.
  */
 let stack: Stack;
 let call: ReturnType<typeof apiClient>;
@@ -15,7 +15,7 @@ let repositoryId: string;
 
 const SENTRY_CLIENT_SECRET = "e2e-sentry-client-secret-0123456789abcdef";
 /** The cron slot is at least this far ahead when the automation is created, so it cannot pass meanwhile. */
-const CRON_SLOT_LEAD_MS = 15_000;
+const CRON_SLOT_LEAD_MS = 30_000;
 /** After its slot, the alarm fires a schedule within seconds. */
 const CRON_FIRE_TIMEOUT_MS = 30_000;
 /** A sandbox starts, clones, runs OpenCode and the report reaches the run. */
