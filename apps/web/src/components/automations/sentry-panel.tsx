@@ -38,8 +38,8 @@ function SentrySetup({ url }: { url: string }) {
       </div>
       <ol className="sentry-steps">
         <li>
-          In Sentry, open <strong>Settings → Developer Settings → Create New Integration</strong> and choose an{" "}
-          <strong>internal integration</strong>.
+          In Sentry, open <strong>Settings → Developer Settings</strong> (Custom Integrations), choose{" "}
+          <strong>Create New Integration</strong> and pick <strong>Internal Integration</strong>.
         </li>
         <li>
           Paste the URL above as its <strong>Webhook URL</strong> and turn on <strong>Alert Rule Action</strong>.
@@ -51,7 +51,10 @@ function SentrySetup({ url }: { url: string }) {
           Copy the integration&apos;s <strong>Client Secret</strong> into the field below: Lookout checks each delivery&apos;s signature
           with it.
         </li>
-        <li>Add the integration as an action to the alert rules that should start work.</li>
+        <li>
+          In each alert rule that should start work, add the action <strong>Send a notification via an integration</strong> and pick this
+          integration.
+        </li>
       </ol>
     </section>
   );
