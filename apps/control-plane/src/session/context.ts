@@ -8,6 +8,7 @@ import { PushApprovals } from "./push-approvals";
 import { SandboxStore } from "./sandbox-store";
 import { migrate } from "./schema";
 import { SandboxSecrets } from "./secret-values";
+import { ToolOutputRetention } from "./retention";
 import { SessionStore } from "./session-store";
 
 /** The session's stores over its SQLite database. */
@@ -18,6 +19,8 @@ export interface SessionStores {
   readonly sandbox: SandboxStore;
   readonly deadlines: Deadlines;
   readonly approvals: PushApprovals;
+  /** Cuts the oldest tool outputs of a very long session (`retention.ts`). */
+  readonly retention: ToolOutputRetention;
 }
 
 /** What every session module shares: the host's ports, the timing policy, the stores and the hub. */
@@ -37,6 +40,7 @@ export function createContext(ports: SessionPorts): SessionContext {
     sandbox: new SandboxStore(ports.sql),
     deadlines: new Deadlines(ports.sql),
     approvals: new PushApprovals(ports.sql),
+    retention: new ToolOutputRetention(ports.sql),
   };
   return {
     ...stores,

@@ -105,6 +105,7 @@ export class SessionHub {
   /** Appends an event to the log and sends it to every subscriber. */
   record(payload: EventPayload): SessionEvent {
     const event = this.stores.events.append(payload, this.ports.now());
+    this.stores.retention.afterAppend(payload);
     this.broadcast({ type: "events", events: [event], replay: false });
     return event;
   }
