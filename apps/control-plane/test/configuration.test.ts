@@ -19,7 +19,7 @@ function production(overrides: Record<string, unknown> = {}): Env {
     GATEWAY_SERVICE_SECRET: "production-gateway-service-secret-0123",
     GIT_CREDENTIAL_SECRET: "production-git-credential-secret-01234",
     ...overrides,
-  } as Env;
+  } as unknown as Env;
 }
 
 /** A `GATEWAY_CONTAINER` namespace whose one object answers with `answer`. */

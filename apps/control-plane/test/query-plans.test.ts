@@ -99,7 +99,7 @@ describe("D1 query plans on the hot paths use indexes", () => {
             id: ID,
             automationId: ID,
             deliveryRecordId: ID,
-            trigger: "schedule",
+            trigger: "cron",
             dedupeKey: null,
             actorUserId: null,
             scheduledFor: NOW,
