@@ -9,7 +9,7 @@ import { type AcceptedDelivery, processDelivery } from "../../triggers/dispatch"
 import type { ExternalActor, TriggerEvent } from "../../triggers/types";
 import { LinearAgent } from "./client";
 import { chooseRepository, repositoryFromAnswer } from "./repository";
-import { LinearStore, type NewAgentSession, type PendingPrompt } from "./store";
+import { type LinearAgentSessionRecord, LinearStore, type NewAgentSession, type PendingPrompt } from "./store";
 import type { AgentSessionEvent } from "./webhook";
 
 /** The triage subject of one Linear agent session: its prompts follow up on the same Lookout session. */
@@ -214,7 +214,7 @@ async function askForRepository(
 async function stop(
   env: Env,
   linear: LinearAgent,
-  record: Awaited<ReturnType<LinearStore["agentSession"]>>,
+  record: LinearAgentSessionRecord | null,
   actor: ExternalActor | null,
   delivery: Delivery,
 ): Promise<void> {
