@@ -188,6 +188,38 @@ describe("Linear agent sessions", () => {
     await fakeLinear("configure", { suggestions: [] });
   });
 
+  it("prefers a label rule to a project rule and a project rule to a team rule, reading the issue's project and labels from Linear", async () => {
+    const backend = await registerRepository(cookie, `backend-${crypto.randomUUID().slice(0, 8)}`);
+    const roadmap = await registerRepository(cookie, `roadmap-${crypto.randomUUID().slice(0, 8)}`);
+    const put = (rules: unknown[]) => api(cookie)("PUT", "/api/linear/mappings", { rules });
+    expect(
+      (
+        await put([
+          { kind: "team", value: "ENG", repositoryId: repository.id },
+          { kind: "project", value: "proj-roadmap", repositoryId: roadmap.id },
+          { kind: "label", value: "Backend", repositoryId: backend.id },
+        ])
+      ).status,
+    ).toBe(200);
+    const labelled = newIssue();
+    const inProject = newIssue();
+    await fakeLinear("configure", {
+      issues: {
+        [labelled.issueId]: { projectId: "proj-roadmap", labels: ["backend"] },
+        [inProject.issueId]: { projectId: "proj-roadmap", labels: ["docs"] },
+      },
+    });
+    await sendLinear(createdEvent(labelled));
+    await sendLinear(createdEvent(inProject));
+    const repositoryOf = async (agentSessionId: string) =>
+      (await api(cookie)("GET", `/api/sessions/${await sessionFor(agentSessionId)}`)).json.session.repositoryId as string;
+    expect(await repositoryOf(labelled.agentSessionId)).toBe(backend.id);
+    expect(await repositoryOf(inProject.agentSessionId)).toBe(roadmap.id);
+    const reads = (await fakeLinear("state")).operations.filter((op) => op.name === "lookoutIssueContext").map((op) => op.variables);
+    expect(reads).toEqual(expect.arrayContaining([{ id: labelled.issueId }, { id: inProject.issueId }]));
+    expect((await put([{ kind: "team", value: "ENG", repositoryId: repository.id }])).status).toBe(200);
+  });
+
   it("refuses a bad signature, a missing one and a stale timestamp, and starts nothing", async () => {
     const issue = newIssue();
     const bad = await sendLinear(createdEvent(issue), { signature: "0".repeat(64) });
