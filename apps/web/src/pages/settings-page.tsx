@@ -4,6 +4,7 @@ import { LinearSettings } from "./settings/linear-settings";
 import { ModelsSettings } from "./settings/models-settings";
 import { RepositoriesSettings } from "./settings/repositories-settings";
 import { SecretsSettings } from "./settings/secrets-settings";
+import { SlackSettings } from "./settings/slack-settings";
 import { useDocumentTitle } from "../hooks/use-document-title";
 
 const TABS = [
@@ -12,6 +13,7 @@ const TABS = [
   { id: "models", label: "Models", render: () => <ModelsSettings /> },
   { id: "linear", label: "Linear", render: () => <LinearSettings /> },
   { id: "github", label: "GitHub mentions", render: () => <GithubTriggersSettings /> },
+  { id: "slack", label: "Slack", render: () => <SlackSettings /> },
 ] as const;
 
 export function SettingsPage() {

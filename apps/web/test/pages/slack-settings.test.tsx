@@ -1,0 +1,62 @@
+import { screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+import type { Repository, SlackSettingsView } from "@lookout/protocol";
+import { fakeState } from "../fake-api";
+import { renderApp } from "../render-app";
+
+const REPO: Repository = {
+  id: "r_1",
+  kind: "github",
+  fullName: "acme/widgets",
+  name: "widgets",
+  owner: "acme",
+  path: null,
+  defaultBranch: "main",
+  description: null,
+  createdAt: 1,
+  updatedAt: 1,
+};
+
+const CONNECTED: SlackSettingsView = {
+  configured: true,
+  missing: [],
+  mode: "socket",
+  workspace: { teamId: "T0ACME", teamName: "Acme", botUserId: "U0BOT", botName: "lookout", connectedAt: 1 },
+  threadReplies: "mention",
+  channelDefaults: [{ teamId: "T0ACME", channelId: "C0GENERAL", repositoryId: "r_1", updatedAt: 1 }],
+};
+
+describe("settings: Slack", () => {
+  it("shows the workspace, bot and mode, and sets a channel's default repository", async () => {
+    const user = userEvent.setup();
+    const state = fakeState({ repositories: [REPO] });
+    state.overrides.set("GET /api/slack/settings", { status: 200, body: { settings: CONNECTED } });
+    state.overrides.set("PUT /api/slack/channels/C0RANDOM", { status: 200, body: { settings: CONNECTED } });
+    renderApp("/settings/slack", state);
+    const connection = await screen.findByRole("list", { name: "Slack connection" });
+    expect(connection).toHaveTextContent("Acme");
+    expect(connection).toHaveTextContent("bot @lookout");
+    expect(connection).toHaveTextContent("Socket Mode (relay)");
+    expect(screen.getByRole("list", { name: "Slack channel defaults" })).toHaveTextContent("C0GENERALacme/widgets");
+
+    const set = screen.getByRole("button", { name: "Set default" });
+    expect(set).toBeDisabled();
+    await user.type(screen.getByLabelText("Channel id"), "C0RANDOM");
+    await user.selectOptions(screen.getByLabelText("Repository"), "r_1");
+    await user.click(set);
+    expect(await screen.findByText("Saved the channel's default repository")).toBeInTheDocument();
+    expect(state.calls.find((call) => call.method === "PUT")?.body).toEqual({ repositoryId: "r_1" });
+  });
+
+  it("says what to set while Slack is not connected", async () => {
+    const state = fakeState({ repositories: [REPO] });
+    state.overrides.set("GET /api/slack/settings", {
+      status: 200,
+      body: { settings: { ...CONNECTED, configured: false, missing: ["SLACK_BOT_TOKEN"], workspace: null, channelDefaults: [] } },
+    });
+    renderApp("/settings/slack", state);
+    expect(await screen.findByText("Slack is not connected")).toBeInTheDocument();
+    expect(screen.getByText(/Set SLACK_BOT_TOKEN where Lookout runs/)).toBeInTheDocument();
+  });
+});
