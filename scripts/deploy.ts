@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { githubAppManifest, githubManifestPage, githubManifestProblems } from "./app-manifests.ts";
 import {
   buildGatewayContext,
   DEPLOY_ENVIRONMENTS,
@@ -190,6 +191,39 @@ async function build(environment: DeployEnvironment, config: string): Promise<st
   return sha256(readFileSync(join(outdir, "index.js")));
 }
 
+/** Writes the GitHub App manifest for this URL and the page that creates the App from it. */
+async function writeGithubManifest(environment: DeployEnvironment, publicUrl: string): Promise<string> {
+  const manifest = githubAppManifest(publicUrl, environment);
+  const problems = await githubManifestProblems(root, manifest);
+  if (problems.length) stop(`The GitHub App manifest is invalid:\n  ${problems.join("\n  ")}`);
+  const page = join(root, ".lookout", "deploy", `github-app-${environment}.html`);
+  mkdirSync(dirname(page), { recursive: true });
+  writeFileSync(join(root, ".lookout", "deploy", `github-app-${environment}.json`), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(page, githubManifestPage(manifest, process.env.GITHUB_ORGANIZATION));
+  return page;
+}
+
+/**
+ * The new GitHub App's credentials from the code GitHub appends to the manifest flow's redirect
+ * (`?code=…`, valid for an hour): GitHub's manifest conversion needs no other credential.
+ */
+async function githubAppSecrets(code: string): Promise<Record<string, string>> {
+  const response = await fetch(`https://api.github.com/app-manifests/${encodeURIComponent(code)}/conversions`, {
+    method: "POST",
+    headers: { accept: "application/vnd.github+json", "user-agent": "lookout-deploy" },
+  });
+  if (!response.ok)
+    stop(`GitHub refused the manifest code (${response.status}); codes last an hour, so create the App again from the page.`);
+  const app = (await response.json()) as { id: number; pem: string; webhook_secret: string; client_id: string; client_secret: string };
+  return {
+    GITHUB_APP_ID: String(app.id),
+    GITHUB_APP_PRIVATE_KEY: app.pem,
+    GITHUB_WEBHOOK_SECRET: app.webhook_secret,
+    GITHUB_APP_CLIENT_ID: app.client_id,
+    GITHUB_APP_CLIENT_SECRET: app.client_secret,
+  };
+}
+
 async function remoteSecretNames(environment: DeployEnvironment, config: string): Promise<Set<string> | "no-worker"> {
   const listed = await wrangler(["secret", "list", "--env", environment, "-c", config, "--format", "json"]);
   // Before the first deploy there is no Worker to hold secrets (Cloudflare's error 10007).
@@ -199,7 +233,12 @@ async function remoteSecretNames(environment: DeployEnvironment, config: string)
 }
 
 /** The secrets to send with this deploy: generated ones the Worker lacks, and the operator's that changed. */
-async function secretsToSend(environment: DeployEnvironment, config: string, state: State): Promise<Record<string, string>> {
+async function secretsToSend(
+  environment: DeployEnvironment,
+  config: string,
+  state: State,
+  extra: Record<string, string>,
+): Promise<Record<string, string>> {
   say("6/7 secrets (values are never printed)");
   const remote = await remoteSecretNames(environment, config);
   const has = (name: string) => remote !== "no-worker" && remote.has(name);
@@ -214,6 +253,7 @@ async function secretsToSend(environment: DeployEnvironment, config: string, sta
   const operator: Record<string, string> = {};
   for (const name of GATEWAY_SETTINGS) if (process.env[name]) operator[`GATEWAY_ENV_${name}`] = process.env[name];
   for (const [name, value] of Object.entries(process.env)) if (WORKER_SETTINGS.test(name) && value) operator[name] = value;
+  Object.assign(operator, extra);
   for (const [name, value] of Object.entries(operator)) {
     if (!has(name) || state.secretHashes[name] !== sha256(value)) send[name] = value;
   }
@@ -231,6 +271,7 @@ async function main(): Promise<void> {
     options: {
       env: { type: "string", default: "production" },
       "public-url": { type: "string" },
+      "github-code": { type: "string" },
       "dry-run": { type: "boolean", default: false },
     },
   });
@@ -243,6 +284,7 @@ async function main(): Promise<void> {
       publicUrl: `https://lookout-${environment}.invalid`,
     });
     await build(environment, config);
+    await writeGithubManifest(environment, `https://lookout-${environment}.invalid`);
     say(`dry run of ${environment} finished; nothing was sent to Cloudflare`);
     return;
   }
@@ -262,7 +304,10 @@ async function main(): Promise<void> {
   const config = writeDeployConfig(root, environment, { databaseId, publicUrl });
   await migrate(environment, config);
   const bundle = await build(environment, config);
-  const send = await secretsToSend(environment, config, state);
+  const page = await writeGithubManifest(environment, publicUrl);
+  say(`   GitHub App: open ${page} to create it with this URL, then run again with --github-code <code from the address bar>`);
+  const github = values["github-code"] ? await githubAppSecrets(values["github-code"]) : {};
+  const send = await secretsToSend(environment, config, state, github);
   const fingerprint = sha256(JSON.stringify([bundle, readFileSync(config, "utf8"), Object.keys(send).sort()]));
   if (Object.keys(send).length === 0 && state.deployed === fingerprint) {
     say("7/7 nothing changed since the last deploy; not deploying");

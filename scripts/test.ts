@@ -8,7 +8,8 @@
  *    matching fails the run instead of passing quietly).
  *    Then the deploy artefacts, offline: `wrangler deploy --dry-run` for every environment with the
  *    Worker's compressed size printed and held under Cloudflare's limit, every environment carrying
- *    the local default's bindings, and the gateway image's context holding what its Dockerfile copies.
+ *    the local default's bindings, the gateway image's context holding what its Dockerfile copies,
+ *    and the GitHub App manifest valid against GitHub's parameters and Octokit's event names.
  * 2. Every package's tests through turbo, one package at a time (sandboxes and workerd share two
  *    cores in CI), with `--continue` so one failing package does not hide the others.
  * 3. What the run must not leave behind: a change to the checkout, or a process. Processes are
@@ -32,6 +33,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { githubAppManifest, githubManifestProblems } from "./app-manifests.ts";
 import {
   buildGatewayContext,
   DEPLOY_ENVIRONMENTS,
@@ -342,9 +344,9 @@ async function provenRules(): Promise<{ unproven: string[]; ms: number }> {
 /**
  * The deploy artefacts without Cloudflare (`scripts/deploy-artifacts.ts`): each environment in
  * `wrangler.toml` has every binding and variable of the local default (wrangler does not inherit
- * them), the gateway container's context holds every file its Dockerfile copies, and
- * `wrangler deploy --dry-run` bundles each environment (containers not built: that needs Docker)
- * within Cloudflare's size limit. The two rules are first proven on decoys that break them.
+ * them), the gateway container's context holds every file its Dockerfile copies, the GitHub App
+ * manifest each environment would get is valid, and `wrangler deploy --dry-run` bundles each environment (containers not built: that needs Docker)
+ * within Cloudflare's size limit. The rules are first proven on decoys that break them.
  */
 async function deployCheck(): Promise<void> {
   heading(`deploy: wrangler deploy --dry-run for ${DEPLOY_ENVIRONMENTS.join(", ")}, bundle size, the gateway image's context`);
@@ -375,7 +377,13 @@ async function deployCheck(): Promise<void> {
     failures.push("the Dockerfile rule misses a decoy's missing, ignored or fetched file");
   rmSync(decoy, { recursive: true, force: true });
 
+  const decoyManifest = { ...githubAppManifest("https://lookout.invalid", "decoy"), default_events: ["pull_request_party"], extra: 1 };
+  if ((await githubManifestProblems(root, decoyManifest)).length !== 2)
+    failures.push("the GitHub manifest rule misses a decoy's unknown event or parameter");
+
   for (const environment of DEPLOY_ENVIRONMENTS) {
+    const manifestProblems = await githubManifestProblems(root, githubAppManifest(`https://lookout-${environment}.invalid`, environment));
+    failures.push(...manifestProblems.map((problem) => `${environment}: GitHub App manifest: ${problem}`));
     const config = writeDeployConfig(root, environment, {
       databaseId: "00000000-0000-0000-0000-000000000000",
       publicUrl: `https://lookout-${environment}.invalid`,
