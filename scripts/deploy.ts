@@ -119,6 +119,12 @@ function run(command: string, args: string[], options: { cwd?: string; input?: s
   });
 }
 
+/** Where wrangler's JSON begins: the first line opening an array (warnings such as `▲ [WARNING]` come before it). */
+function jsonStart(output: string): number {
+  const at = output.search(/^\[/m);
+  return at < 0 ? output.length : at;
+}
+
 function sha256(text: string | Buffer): string {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -155,7 +161,7 @@ async function database(environment: DeployEnvironment): Promise<string> {
   const find = async () => {
     const list = await wrangler(["d1", "list", "--json"]);
     if (list.code !== 0) stop(`Could not list D1 databases:\n${list.output}`);
-    const databases = JSON.parse(list.output.slice(list.output.indexOf("["))) as { name: string; uuid: string }[];
+    const databases = JSON.parse(list.output.slice(jsonStart(list.output))) as { name: string; uuid: string }[];
     return databases.find((entry) => entry.name === name)?.uuid;
   };
   const existing = await find();
@@ -229,7 +235,7 @@ async function remoteSecretNames(environment: DeployEnvironment, config: string)
   // Before the first deploy there is no Worker to hold secrets (Cloudflare's error 10007).
   if (listed.code !== 0 && /10007|not found/i.test(listed.output)) return "no-worker";
   if (listed.code !== 0) stop(`Could not list the Worker's secrets:\n${listed.output}`);
-  return new Set((JSON.parse(listed.output.slice(listed.output.indexOf("["))) as { name: string }[]).map((entry) => entry.name));
+  return new Set((JSON.parse(listed.output.slice(jsonStart(listed.output))) as { name: string }[]).map((entry) => entry.name));
 }
 
 /** The secrets to send with this deploy: generated ones the Worker lacks, and the operator's that changed. */
