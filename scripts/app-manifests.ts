@@ -1,10 +1,13 @@
 /**
- * The GitHub App a deployment needs, as a GitHub App manifest with the deployed URL filled in
+ * The apps a deployment's integrations need, with the deployed URL filled in. The GitHub App, as a
+ * GitHub App manifest with the deployed URL filled in
  * (https://docs.github.com/apps/sharing-github-apps/registering-a-github-app-from-a-manifest), and a
  * page that submits it: open the page, confirm on GitHub, and the App exists with the webhook,
  * callback, permissions and events `docs/github.md` lists. The manifest is checked against the
- * parameters GitHub documents and the webhook event names Octokit knows.
+ * parameters GitHub documents and the webhook event names Octokit knows. The Slack app, from the
+ * HTTPS manifest the Slack integration ships, its URLs checked to be this deployment's Slack routes.
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -111,4 +114,21 @@ export function githubManifestPage(manifest: GithubAppManifest, organization?: s
     "</form>",
     "",
   ].join("\n");
+}
+
+/** The Slack app manifest for Slack's Events API over HTTPS (`infra/slack/manifest-http.yaml`, docs/slack.md) at this URL. */
+export function slackAppManifest(root: string, publicUrl: string): string {
+  return readFileSync(join(root, "infra", "slack", "manifest-http.yaml"), "utf8").replaceAll("https://HOST", publicUrl);
+}
+
+/** Every URL a Slack manifest gives Slack must be one of this deployment's Slack routes, and none may be left a placeholder. */
+export function slackManifestProblems(manifest: string, publicUrl: string): string[] {
+  const problems: string[] = [];
+  const urls = [...manifest.matchAll(/^\s*(?:-\s*)?(url|request_url):\s*(\S+)\s*$/gm)].map((match) => ({ key: match[1]!, url: match[2]! }));
+  if (urls.length === 0) problems.push("the manifest names no request URL");
+  for (const { key, url } of urls) {
+    if (!url.startsWith(`${publicUrl}/api/slack/`)) problems.push(`${key} ${url} is not under ${publicUrl}/api/slack/`);
+  }
+  if (/\bHOST\b/.test(manifest.replace(/^#.*$/gm, ""))) problems.push("a HOST placeholder is left");
+  return problems;
 }

@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { githubAppManifest, githubManifestPage, githubManifestProblems } from "./app-manifests.ts";
+import { githubAppManifest, githubManifestPage, githubManifestProblems, slackAppManifest, slackManifestProblems } from "./app-manifests.ts";
 import {
   buildGatewayContext,
   DEPLOY_ENVIRONMENTS,
@@ -197,7 +197,7 @@ async function build(environment: DeployEnvironment, config: string): Promise<st
   return sha256(readFileSync(join(outdir, "index.js")));
 }
 
-/** Writes the GitHub App manifest for this URL and the page that creates the App from it. */
+/** Writes the GitHub App manifest for this URL with the page that creates the App, and the Slack app manifest. */
 async function writeGithubManifest(environment: DeployEnvironment, publicUrl: string): Promise<string> {
   const manifest = githubAppManifest(publicUrl, environment);
   const problems = await githubManifestProblems(root, manifest);
@@ -206,6 +206,10 @@ async function writeGithubManifest(environment: DeployEnvironment, publicUrl: st
   mkdirSync(dirname(page), { recursive: true });
   writeFileSync(join(root, ".lookout", "deploy", `github-app-${environment}.json`), `${JSON.stringify(manifest, null, 2)}\n`);
   writeFileSync(page, githubManifestPage(manifest, process.env.GITHUB_ORGANIZATION));
+  const slack = slackAppManifest(root, publicUrl);
+  const slackProblems = slackManifestProblems(slack, publicUrl);
+  if (slackProblems.length) stop(`The Slack app manifest is invalid:\n  ${slackProblems.join("\n  ")}`);
+  writeFileSync(join(root, ".lookout", "deploy", `slack-app-${environment}.yaml`), slack);
   return page;
 }
 
@@ -312,6 +316,7 @@ async function main(): Promise<void> {
   const bundle = await build(environment, config);
   const page = await writeGithubManifest(environment, publicUrl);
   say(`   GitHub App: open ${page} to create it with this URL, then run again with --github-code <code from the address bar>`);
+  say(`   Slack app: create it from .lookout/deploy/slack-app-${environment}.yaml (docs/slack.md)`);
   const github = values["github-code"] ? await githubAppSecrets(values["github-code"]) : {};
   const send = await secretsToSend(environment, config, state, github);
   const fingerprint = sha256(JSON.stringify([bundle, readFileSync(config, "utf8"), Object.keys(send).sort()]));

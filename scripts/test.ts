@@ -9,7 +9,8 @@
  *    Then the deploy artefacts, offline: `wrangler deploy --dry-run` for every environment with the
  *    Worker's compressed size printed and held under Cloudflare's limit, every environment carrying
  *    the local default's bindings, the gateway image's context holding what its Dockerfile copies,
- *    and the GitHub App manifest valid against GitHub's parameters and Octokit's event names.
+ *    the GitHub App manifest valid against GitHub's parameters and Octokit's event names, and the
+ *    Slack app manifest pointing at the deployment's Slack routes.
  * 2. Every package's tests through turbo, one package at a time (sandboxes and workerd share two
  *    cores in CI), with `--continue` so one failing package does not hide the others.
  * 3. What the run must not leave behind: a change to the checkout, or a process. Processes are
@@ -33,7 +34,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { githubAppManifest, githubManifestProblems } from "./app-manifests.ts";
+import { githubAppManifest, githubManifestProblems, slackAppManifest, slackManifestProblems } from "./app-manifests.ts";
 import {
   buildGatewayContext,
   DEPLOY_ENVIRONMENTS,
@@ -345,7 +346,7 @@ async function provenRules(): Promise<{ unproven: string[]; ms: number }> {
  * The deploy artefacts without Cloudflare (`scripts/deploy-artifacts.ts`): each environment in
  * `wrangler.toml` has every binding and variable of the local default (wrangler does not inherit
  * them), the gateway container's context holds every file its Dockerfile copies, the GitHub App
- * manifest each environment would get is valid, and `wrangler deploy --dry-run` bundles each environment (containers not built: that needs Docker)
+ * and Slack app manifests each environment would get are valid, and `wrangler deploy --dry-run` bundles each environment (containers not built: that needs Docker)
  * within Cloudflare's size limit. The rules are first proven on decoys that break them.
  */
 async function deployCheck(): Promise<void> {
@@ -381,7 +382,15 @@ async function deployCheck(): Promise<void> {
   if ((await githubManifestProblems(root, decoyManifest)).length !== 2)
     failures.push("the GitHub manifest rule misses a decoy's unknown event or parameter");
 
+  const decoySlack = "settings:\n  event_subscriptions:\n    request_url: https://HOST/api/slack/events\n";
+  if (slackManifestProblems(decoySlack, "https://lookout.invalid").length !== 2)
+    failures.push("the Slack manifest rule misses a decoy's placeholder URL");
+
   for (const environment of DEPLOY_ENVIRONMENTS) {
+    const slackUrl = `https://lookout-${environment}.invalid`;
+    failures.push(
+      ...slackManifestProblems(slackAppManifest(root, slackUrl), slackUrl).map((problem) => `${environment}: Slack manifest: ${problem}`),
+    );
     const manifestProblems = await githubManifestProblems(root, githubAppManifest(`https://lookout-${environment}.invalid`, environment));
     failures.push(...manifestProblems.map((problem) => `${environment}: GitHub App manifest: ${problem}`));
     const config = writeDeployConfig(root, environment, {
