@@ -346,8 +346,9 @@ async function provenRules(): Promise<{ unproven: string[]; ms: number }> {
  * The deploy artefacts without Cloudflare (`scripts/deploy-artifacts.ts`): each environment in
  * `wrangler.toml` has every binding and variable of the local default (wrangler does not inherit
  * them), the gateway container's context holds every file its Dockerfile copies, the GitHub App
- * and Slack app manifests each environment would get are valid, and `wrangler deploy --dry-run` bundles each environment (containers not built: that needs Docker)
- * within Cloudflare's size limit. The rules are first proven on decoys that break them.
+ * and Slack app manifests each environment would get are valid, and `wrangler deploy --dry-run`
+ * bundles each environment (containers not built: that needs Docker) within Cloudflare's size
+ * limit. The rules are first proven on decoys that break them.
  */
 async function deployCheck(): Promise<void> {
   heading(`deploy: wrangler deploy --dry-run for ${DEPLOY_ENVIRONMENTS.join(", ")}, bundle size, the gateway image's context`);
