@@ -1,5 +1,5 @@
 /**
- * Runs the benchmarks: `pnpm bench` for all of them, `pnpm bench fanout|replay|session-start|webhook-ack` for some.
+ * Runs the benchmarks: `pnpm bench` for all of them, `pnpm bench fanout|replay|session-start|webhook-ack|slack-ack` for some.
  * Each benchmark prints its tables and replaces its own section of `bench/RESULTS.md`
  * (`--no-write` leaves the file alone; `--keep` keeps the work directory with the servers' logs).
  * `LOOKOUT_BENCH_ENTRY=/path/to/index.ts` runs another build of the control-plane Worker (a patched
@@ -14,9 +14,10 @@ import { writeSection } from "./lib/results.ts";
 import { renderTable } from "./lib/table.ts";
 import { replayBenchmark } from "./replay.ts";
 import { sessionStart } from "./session-start.ts";
+import { slackAck } from "./slack-ack.ts";
 import { webhookAck } from "./webhook-ack.ts";
 
-const BENCHMARKS: readonly Benchmark[] = [fanout, replayBenchmark, sessionStart, webhookAck];
+const BENCHMARKS: readonly Benchmark[] = [fanout, replayBenchmark, sessionStart, webhookAck, slackAck];
 const RESULTS_FILE = join(BENCH_ROOT, "RESULTS.md");
 
 function say(line: string): void {

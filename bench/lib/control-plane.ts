@@ -15,6 +15,8 @@ export interface ControlPlaneOptions {
   models?: readonly string[];
   /** Another Worker entry to run under the root config (a patched copy, to A/B a change). */
   entry?: string;
+  /** More secrets for the Worker (e.g. Slack's tokens and a fake Slack's URL). */
+  extraSecrets?: Record<string, string>;
 }
 
 /** The real control-plane Worker on wrangler's dev server, with its own state, secrets and admin token. */
@@ -60,6 +62,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       WS_TOKEN_SECRET: randomBytes(32).toString("base64url"),
       SECRETS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
       GATEWAY_SERVICE_SECRET: options.gatewaySecret,
+      ...options.extraSecrets,
     },
     readyPath: "/api/health",
     logFile,
