@@ -198,7 +198,7 @@ async function build(environment: DeployEnvironment, config: string): Promise<st
 }
 
 /** Writes the GitHub App manifest for this URL with the page that creates the App, and the Slack app manifest. */
-async function writeGithubManifest(environment: DeployEnvironment, publicUrl: string): Promise<string> {
+async function writeAppManifests(environment: DeployEnvironment, publicUrl: string): Promise<string> {
   const manifest = githubAppManifest(publicUrl, environment);
   const problems = await githubManifestProblems(root, manifest);
   if (problems.length) stop(`The GitHub App manifest is invalid:\n  ${problems.join("\n  ")}`);
@@ -294,7 +294,7 @@ async function main(): Promise<void> {
       publicUrl: `https://lookout-${environment}.invalid`,
     });
     await build(environment, config);
-    await writeGithubManifest(environment, `https://lookout-${environment}.invalid`);
+    await writeAppManifests(environment, `https://lookout-${environment}.invalid`);
     say(`dry run of ${environment} finished; nothing was sent to Cloudflare`);
     return;
   }
@@ -314,7 +314,7 @@ async function main(): Promise<void> {
   const config = writeDeployConfig(root, environment, { databaseId, publicUrl });
   await migrate(environment, config);
   const bundle = await build(environment, config);
-  const page = await writeGithubManifest(environment, publicUrl);
+  const page = await writeAppManifests(environment, publicUrl);
   say(`   GitHub App: open ${page} to create it with this URL, then run again with --github-code <code from the address bar>`);
   say(`   Slack app: create it from .lookout/deploy/slack-app-${environment}.yaml (docs/slack.md)`);
   const github = values["github-code"] ? await githubAppSecrets(values["github-code"]) : {};
@@ -327,18 +327,26 @@ async function main(): Promise<void> {
   say("7/7 wrangler deploy");
   const secretsFile = join(root, ".lookout", "deploy", `secrets-${environment}.json`);
   writeFileSync(secretsFile, JSON.stringify(send), { mode: 0o600 });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      rmSync(secretsFile, { force: true });
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    });
+  }
+  let deployed: Ran;
   try {
-    const deployed = await wrangler(["deploy", "--env", environment, "-c", config, "--secrets-file", secretsFile]);
-    if (deployed.code !== 0) stop(`wrangler deploy failed:\n${deployed.output}`);
-    say(
-      deployed.output
-        .split("\n")
-        .filter((line) => /https:\/\/|Current Version ID/.test(line))
-        .join("\n") || "deployed",
-    );
+    deployed = await wrangler(["deploy", "--env", environment, "-c", config, "--secrets-file", secretsFile]);
   } finally {
+    // Removed before anything else can end the process: the file holds the secrets in clear.
     rmSync(secretsFile, { force: true });
   }
+  if (deployed.code !== 0) stop(`wrangler deploy failed:\n${deployed.output}`);
+  say(
+    deployed.output
+      .split("\n")
+      .filter((line) => /https:\/\/|Current Version ID/.test(line))
+      .join("\n") || "deployed",
+  );
   for (const name of Object.keys(send))
     if (!(name in GENERATED_SECRETS) && name !== "ADMIN_TOKEN_SHA256") state.secretHashes[name] = sha256(send[name]!);
   state.deployed = sha256(JSON.stringify([bundle, readFileSync(config, "utf8"), []]));
