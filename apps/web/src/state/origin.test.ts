@@ -29,7 +29,10 @@ describe("session origins", () => {
   });
 
   it("name Slack threads and Linear issues", () => {
-    expect(describeOrigin({ kind: "slack", teamId: "T1", channelId: "C1", threadTs: "1.2" })).toMatchObject({ label: "Slack thread" });
+    expect(describeOrigin({ kind: "slack", teamId: "T1", channelId: "C1", threadTs: "1.2" })).toMatchObject({
+      label: "Slack thread",
+      href: "https://app.slack.com/client/T1/C1/thread/C1-1.2",
+    });
     expect(describeOrigin({ kind: "linear", agentSessionId: "a", issueId: "ENG-1" })).toMatchObject({ label: "Linear issue" });
   });
 });

@@ -39,7 +39,13 @@ export function describeOrigin(origin: SessionOrigin | undefined, automationName
       };
     }
     case "slack":
-      return { icon: "#", label: "Slack thread", title: `Slack thread in channel ${known.channelId}` };
+      return {
+        icon: "#",
+        label: "Slack thread",
+        // Slack's web client opens the thread from the ids alone (no workspace domain needed).
+        href: `https://app.slack.com/client/${[known.teamId, known.channelId, "thread", `${known.channelId}-${known.threadTs}`].map(encodeURIComponent).join("/")}`,
+        title: `Slack thread in channel ${known.channelId}`,
+      };
     case "github": {
       const label = `${known.repository}#${known.pullRequest}`;
       return {
