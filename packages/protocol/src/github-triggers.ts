@@ -29,7 +29,7 @@ export const GithubTriggerSettings = z.object({
    */
   allowlist: z.array(GithubLogin).max(200),
   pushPolicy: GithubPushPolicy,
-  /** Review pull requests when they are opened or Lookout is requested as a reviewer. */
+  /** Review pull requests when they are opened (or marked ready) or Lookout is requested as a reviewer. */
   autoReview: z.boolean(),
 });
 export type GithubTriggerSettings = z.infer<typeof GithubTriggerSettings>;

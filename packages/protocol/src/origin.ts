@@ -34,6 +34,8 @@ export const SessionOrigin = z.discriminatedUnion("kind", [
     commentKind: z.enum(["issue", "review", "review-comment"]).optional(),
     /** The pull request comes from a fork: its session gets no repository secrets and pushes nothing. */
     fork: z.boolean().optional(),
+    /** The session reviews the pull request (auto-review): its answer is posted as a review with line comments. */
+    review: z.boolean().optional(),
   }),
   z.object({
     kind: z.literal("linear"),

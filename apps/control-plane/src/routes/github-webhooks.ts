@@ -6,6 +6,7 @@ import { WebhookDeliveryStore } from "../db/webhook-deliveries";
 import type { AppEnv } from "../http/app-env";
 import { receiveMention } from "../integrations/github/mention";
 import { isMentionEvent } from "../integrations/github/mention-payload";
+import { receiveReviewRequest } from "../integrations/github/review";
 import { log } from "../log";
 import { applyGithubPullRequestState, pullRequestArtifact } from "../scm/pull-requests";
 import { unwrap } from "../session/rpc";
@@ -34,7 +35,8 @@ const PullRequestPayload = z.object({
  * with `X-Hub-Signature-256` over the raw bytes before anything is parsed, refused when the secret
  * is unset, and applied at most once per `X-GitHub-Delivery`. Pull-request events keep the stored
  * pull request's state (open, merged, closed) and its session's artifact current; comments and
- * reviews that mention the App start or follow up on work (`integrations/github/mention.ts`).
+ * reviews that mention the App start or follow up on work (`integrations/github/mention.ts`), and
+ * on repositories with auto-review, opened pull requests are reviewed (`integrations/github/review.ts`).
  */
 export const githubWebhookRoutes = new Hono<AppEnv>();
 
@@ -58,8 +60,11 @@ githubWebhookRoutes.post("/github", async (c) => {
       if (received.status === "accepted") c.executionCtx.waitUntil(received.work());
       return c.json({ ok: true, mention: received.status, ...(received.status === "ignored" ? { reason: received.reason } : {}) }, 202);
     }
-    const applied = event === "pull_request" ? await onPullRequest(c.env, raw, (work) => c.executionCtx.waitUntil(work)) : false;
-    return c.json({ ok: true, applied }, 202);
+    if (event !== "pull_request") return c.json({ ok: true, applied: false }, 202);
+    const applied = await onPullRequest(c.env, raw, (work) => c.executionCtx.waitUntil(work));
+    const review = await receiveReviewRequest(c.env, deliveryId, JSON.parse(raw));
+    if (review.status === "accepted") c.executionCtx.waitUntil(review.work());
+    return c.json({ ok: true, applied, review: review.status }, 202);
   } catch (error) {
     // Handing the claim back lets GitHub's redelivery of this id be applied.
     await deliveries.release("github", deliveryId);

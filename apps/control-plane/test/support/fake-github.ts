@@ -29,6 +29,8 @@ export interface FakeGitHub {
   /** Comments the App posted (pull request comments and review-thread replies), with every edit. */
   comments: FakeComment[];
   reactions: { kind: "issue" | "review-comment"; commentId: number; content: string; auth: string }[];
+  /** Reviews posted on pull requests. */
+  reviews: { number: number; event: string; body: string; comments: { path: string; line: number; side?: string; body: string }[] }[];
   close(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export async function startFakeGitHub(options: { repositories?: string[]; unref?
     permissions: {},
     comments: [],
     reactions: [],
+    reviews: [],
   };
   let nextCommentId = 9_000_000;
 
@@ -253,6 +256,25 @@ export async function startFakeGitHub(options: { repositories?: string[]; unref?
           html_url: `https://github.com/${owner}/${repo}/pull/${number}#comment-${comment.id}`,
         });
       };
+      const reviews = /^pulls\/(\d+)\/reviews$/.exec(rest);
+      if (reviews && method === "GET") {
+        return send(
+          200,
+          state.reviews
+            .filter((review) => review.number === Number(reviews[1]))
+            .map((review, index) => ({ id: index + 1, body: review.body })),
+        );
+      }
+      if (reviews && method === "POST") {
+        const input = body as { event?: string; body?: string; comments?: FakeGitHub["reviews"][number]["comments"] };
+        state.reviews.push({
+          number: Number(reviews[1]),
+          event: input.event ?? "",
+          body: input.body ?? "",
+          comments: input.comments ?? [],
+        });
+        return send(200, { id: state.reviews.length, state: "COMMENTED" });
+      }
       const issueComment = /^issues\/(\d+)\/comments$/.exec(rest);
       if (issueComment && method === "POST") return created("issue", Number(issueComment[1]), null);
       const threadReply = /^pulls\/(\d+)\/comments\/(\d+)\/replies$/.exec(rest);

@@ -24,6 +24,7 @@ export interface FakeGitHubState {
   reactions: { kind: string; commentId: number; content: string; auth: string }[];
   requests: { method: string; path: string; auth: string }[];
   minted: { token: string; permissions: Record<string, string>; repositories: string[] | undefined }[];
+  reviews: { number: number; event: string; body: string; comments: { path: string; line: number; side?: string; body: string }[] }[];
 }
 
 export async function githubState(): Promise<FakeGitHubState> {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mentions, parseMentionEvent } from "../../src/integrations/github/mention-payload";
 import { mentionPrompt } from "../../src/integrations/github/mention-prompt";
 import { settledReply } from "../../src/integrations/github/reply";
+import { parseReview } from "../../src/integrations/github/review-report";
 
 describe("the mention rule", () => {
   it.each([
@@ -111,5 +112,20 @@ describe("the settled reply", () => {
     expect(text).toBe(
       "✅ Lookout finished: [open the session](https://lookout.example/sessions/ses_1).\n\nChanges: https://github.com/acme/widgets/pull/6\n\nDone.",
     );
+  });
+});
+
+describe("an auto-review's answer", () => {
+  it("splits the prose from the review-comments block and keeps only well-formed line comments", () => {
+    const answer = 'Looks good.\n\n```review-comments\n[{"path":"a.ts","line":3,"body":"nit"},{"path":"b.ts","body":"no line"}]\n```\n';
+    expect(parseReview(answer)).toEqual({ body: "Looks good.", comments: [{ path: "a.ts", line: 3, body: "nit" }] });
+  });
+
+  it("keeps the whole answer as the body when the block is not JSON, or absent", () => {
+    expect(parseReview("Fine.\n```review-comments\nnot json\n```")).toEqual({
+      body: "Fine.\n```review-comments\nnot json\n```",
+      comments: [],
+    });
+    expect(parseReview("Fine.")).toEqual({ body: "Fine.", comments: [] });
   });
 });

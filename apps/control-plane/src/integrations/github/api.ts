@@ -117,6 +117,35 @@ export class GithubMentionApi {
     return Created.parse(data).id;
   }
 
+  /** Posts a review (`COMMENT`, never an approval or a change request) with line comments on the new side. */
+  async postReview(
+    owner: string,
+    repo: string,
+    number: number,
+    review: { body: string; comments: { path: string; line: number; body: string }[] },
+  ): Promise<void> {
+    await this.client.asInstallation((octokit) =>
+      octokit.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", {
+        owner,
+        repo,
+        pull_number: number,
+        event: "COMMENT",
+        body: review.body,
+        comments: review.comments.map((comment) => ({ path: comment.path, line: comment.line, side: "RIGHT", body: comment.body })),
+      }),
+    );
+  }
+
+  async reviewBodies(owner: string, repo: string, number: number): Promise<string[]> {
+    const data = await this.client.asInstallation((octokit) =>
+      octokit.paginate("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", { owner, repo, pull_number: number, per_page: 100 }),
+    );
+    return z
+      .array(z.object({ body: z.string().nullable().optional() }))
+      .parse(data)
+      .map((review) => review.body ?? "");
+  }
+
   async editComment(owner: string, repo: string, kind: CommentKind, commentId: number, body: string): Promise<void> {
     if (kind === "issue") {
       await this.client.asInstallation((octokit) =>

@@ -115,7 +115,7 @@ async function serveMention(
   }
 }
 
-interface Access {
+export interface Access {
   /** May ask for work: write access, or on the repository's allowlist. */
   allowed: boolean;
   /** May push to the repository's branches themselves (what a direct push acts for). */
@@ -123,7 +123,11 @@ interface Access {
 }
 
 /** People GitHub says have write access (admin, maintain, write), and the repository's allowlist. */
-async function accessOf(api: GithubMentionApi, mention: GithubMention, settings: GithubTriggerSettings): Promise<Access> {
+export async function accessOf(
+  api: GithubMentionApi,
+  mention: Pick<GithubMention, "owner" | "name" | "author">,
+  settings: GithubTriggerSettings,
+): Promise<Access> {
   const login = mention.author.login.toLowerCase();
   const allowlisted = settings.allowlist.some((allowed) => allowed.toLowerCase() === login);
   let canPush = false;

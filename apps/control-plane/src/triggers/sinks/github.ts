@@ -4,6 +4,10 @@ import { settledReply } from "../../integrations/github/reply";
 import { log } from "../../log";
 import { githubClient } from "../../scm/github/settings";
 import { sessionUrl } from "../../scm/pull-requests";
+import type { OutboxReport } from "../../db/outbox-reports";
+import type { Env } from "../../env";
+import { parseReview, reviewMarker, withInlineComments } from "../../integrations/github/review-report";
+import { LookoutError } from "@lookout/protocol";
 import type { ReportSink } from "../outbox";
 
 /**
@@ -13,9 +17,10 @@ import type { ReportSink } from "../outbox";
  * repeated after a lost answer writes the same text again and posts nothing new.
  */
 export const githubSink: ReportSink = {
-  async deliver(env, report) {
+  async deliver(env, report, idempotencyKey) {
     const { outcome } = report;
     if (outcome.origin.kind !== "github") return;
+    if (outcome.origin.review) return postReview(env, report, idempotencyKey);
     const store = new GithubTriggerStore(env.DB);
     const reply = await store.reply(outcome.sessionId);
     // The reply is recorded right after the session starts; until then, retry.
@@ -44,3 +49,30 @@ export const githubSink: ReportSink = {
     return Promise.resolve();
   },
 };
+
+/**
+ * An auto-review's answer, posted once as a review with line comments. The review carries a marker
+ * naming the report, and the sink looks for it first, so an attempt repeated after a lost answer
+ * posts nothing new. A session that failed or was stopped posts nothing.
+ */
+async function postReview(env: Env, report: OutboxReport, idempotencyKey: string): Promise<void> {
+  const { outcome } = report;
+  if (outcome.origin.kind !== "github" || outcome.kind !== "prompt.finished" || outcome.status !== "completed") return;
+  const [owner = "", name = ""] = outcome.origin.repository.split("/");
+  const api = mentionApi(githubClient(env));
+  const marker = reviewMarker(idempotencyKey);
+  if ((await api.reviewBodies(owner, name, outcome.origin.pullRequest)).some((body) => body.includes(marker))) return;
+  const parsed = parseReview(outcome.summary ?? "");
+  const link = `[Lookout session](${sessionUrl(env, outcome.sessionId)})`;
+  const body = (text: string) => `${text || "Lookout reviewed this pull request."}\n\n${link}\n${marker}`;
+  try {
+    await api.postReview(owner, name, outcome.origin.pullRequest, { body: body(parsed.body), comments: parsed.comments });
+  } catch (error) {
+    // GitHub refuses the whole review when a comment names a line outside the diff: list them instead.
+    if (!(error instanceof LookoutError && error.code === "VALIDATION_FAILED") || parsed.comments.length === 0) throw error;
+    await api.postReview(owner, name, outcome.origin.pullRequest, {
+      body: body(withInlineComments(parsed.body, parsed.comments)),
+      comments: [],
+    });
+  }
+}

@@ -148,7 +148,7 @@ export function GithubTriggersSettings() {
               checked={draft.autoReview}
               onChange={(event) => setDraft({ ...draft, autoReview: event.target.checked })}
             />
-            <span>Review pull requests when they open (saved for a later version; not acted on yet)</span>
+            <span>Review pull requests when they open or request Lookout as a reviewer (a comment review with line comments)</span>
           </label>
           <div className="row">
             <button type="submit" className="btn btn--primary" disabled={busy}>
