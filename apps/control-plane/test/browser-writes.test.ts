@@ -14,6 +14,12 @@ const NOT_BROWSER_ROUTES = new Set([
   // Their refusals are in sentry-trigger.test.ts and webhook-trigger.test.ts.
   "POST /api/triggers/sentry/:automationId",
   "POST /api/triggers/webhooks/:automationId",
+  // Slack's signature over the raw body; refusals in slack-events.test.ts.
+  "POST /api/slack/events",
+  "POST /api/slack/interactions",
+  "POST /api/slack/commands",
+  // Linear's signature over the raw body (LinearWebhookClient); refusals in linear.test.ts.
+  "POST /api/linear/webhook",
 ]);
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);

@@ -22,6 +22,12 @@ const SELF_AUTHENTICATED_ROUTES = new Set([
   // Sentry's signature, or the automation's webhook key.
   "POST /api/triggers/sentry/:automationId",
   "POST /api/triggers/webhooks/:automationId",
+  // Slack's signature over the raw body (refusals in slack-events.test.ts).
+  "POST /api/slack/events",
+  "POST /api/slack/interactions",
+  "POST /api/slack/commands",
+  // Linear's signature over the raw body (LinearWebhookClient); refusals in linear.test.ts.
+  "POST /api/linear/webhook",
 ]);
 
 /** Every concrete `/api` route the app registers, read from hono's route table. */
