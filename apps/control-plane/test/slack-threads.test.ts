@@ -1,11 +1,22 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import type { SessionOutcome } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OutboxDrainer, enqueueOutcome, idempotencyKeyOf } from "../src/triggers/outbox";
 import { slackSink } from "../src/triggers/sinks/slack";
-import { api, login } from "./helpers";
+import { app } from "../src/app";
+import { ORIGIN, api, login } from "./helpers";
 import { FAKE_SLACK, type FakeSlackCall } from "./support/fake-slack";
-import { blockAction, eventCallback, newChannel, sendToSlackRoute, slackCalls, waitForCalls, waitForDelivery } from "./support/slack";
+import {
+  blockAction,
+  eventCallback,
+  newChannel,
+  nextTs,
+  sendToSlackRoute,
+  slackCalls,
+  slackSignature,
+  waitForCalls,
+  waitForDelivery,
+} from "./support/slack";
 
 let cookie: string;
 const repos: { id: string; name: string }[] = [];
@@ -327,5 +338,86 @@ describe("buttons and App Home", () => {
       all.filter((call) => call.method === "views.publish" && call.args.user_id === "U0ALICE").at(-1),
     );
     expect(JSON.stringify(publish.args.view)).toContain(`/sessions/${sessionId}`);
+  });
+});
+
+describe("configuration and commands", () => {
+  async function sendWith(overrides: Partial<typeof env>, body: string, path = "/api/slack/events", contentType = "application/json") {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const request = new Request(`${ORIGIN}${path}`, {
+      method: "POST",
+      headers: {
+        "content-type": contentType,
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": await slackSignature(FAKE_SLACK.signingSecret, timestamp, body),
+      },
+      body,
+    });
+    const ctx = createExecutionContext();
+    const response = await app.fetch(request, { ...env, ...overrides }, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  }
+
+  it("with SLACK_THREAD_REPLIES=any, a reply without a mention in a thread Lookout owns is a follow-up; elsewhere it is ignored", async () => {
+    const { channel, ts, sessionId } = await startThread(`start here repo:${repos[0]!.name}`);
+    const reply = eventCallback({
+      type: "message",
+      channelType: "channel",
+      channel,
+      user: "U0BOB",
+      threadTs: ts,
+      text: "and the footer too",
+    });
+    expect((await sendWith({ SLACK_THREAD_REPLIES: "any" }, reply.body)).status).toBe(200);
+    const followUp = await waitForDelivery(channel, reply.ts);
+    expect(followUp).toMatchObject({ status: "followed_up", session_id: sessionId });
+
+    const stray = eventCallback({
+      type: "message",
+      channelType: "channel",
+      channel,
+      user: "U0BOB",
+      threadTs: nextTs(),
+      text: "unrelated chatter",
+    });
+    expect((await sendWith({ SLACK_THREAD_REPLIES: "any" }, stray.body)).status).toBe(200);
+    const sameWithoutAny = eventCallback({
+      type: "message",
+      channelType: "channel",
+      channel,
+      user: "U0BOB",
+      threadTs: ts,
+      text: "not for the bot",
+    });
+    expect((await sendWith({}, sameWithoutAny.body)).status).toBe(200);
+    const rows = await env.DB.prepare("SELECT delivery_id FROM trigger_deliveries WHERE delivery_id IN (?, ?)")
+      .bind(`${FAKE_SLACK.teamId}:${channel}:${stray.ts}`, `${FAKE_SLACK.teamId}:${channel}:${sameWithoutAny.ts}`)
+      .all();
+    expect(rows.results).toEqual([]);
+  });
+
+  it("/lookout repo owner/name sets the channel's default, answered privately", async () => {
+    const channel = newChannel();
+    const command = new URLSearchParams({
+      token: "unused",
+      team_id: FAKE_SLACK.teamId,
+      team_domain: "acme",
+      channel_id: channel,
+      channel_name: "general",
+      user_id: "U0ALICE",
+      user_name: "alice",
+      command: "/lookout",
+      text: `repo ${repos[1]!.name}`,
+      response_url: "https://hooks.slack.test/commands/1",
+      trigger_id: "1.2.3",
+      api_app_id: "A0LOOKOUT",
+    }).toString();
+    expect((await sendWith({}, command, "/api/slack/commands", "application/x-www-form-urlencoded")).status).toBe(200);
+    const answer = inChannel(await slackCalls(), channel, "chat.postEphemeral")[0]!;
+    expect(answer.args.user).toBe("U0ALICE");
+    expect(String(answer.args.text)).toContain(repos[1]!.name);
+    const stored = await env.DB.prepare("SELECT repository_id FROM slack_channel_defaults WHERE channel_id = ?").bind(channel).first();
+    expect(stored).toEqual({ repository_id: repos[1]!.id });
   });
 });
