@@ -53,6 +53,11 @@ export function isForkOrigin(origin: SessionOrigin | undefined): boolean {
   return origin?.kind === "github" && origin.fork === true;
 }
 
+/** A session that may not push or open a pull request: a fork's, or an auto-review's (it only reads). */
+export function isReadOnlyOrigin(origin: SessionOrigin | undefined): boolean {
+  return origin?.kind === "github" && (origin.fork === true || origin.review === true);
+}
+
 /**
  * What a session tells its origin: a prompt settled, or the agent opened or updated a pull request.
  * The session emits these; the control plane's outbox delivers them to the origin.

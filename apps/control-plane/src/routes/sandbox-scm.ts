@@ -1,4 +1,4 @@
-import { CreatePullRequestRequest, GitCredentialRequest, isForkOrigin, LookoutError } from "@lookout/protocol";
+import { CreatePullRequestRequest, GitCredentialRequest, isForkOrigin, isReadOnlyOrigin, LookoutError } from "@lookout/protocol";
 import { type Context, Hono } from "hono";
 import { RepositoryStore } from "../db/repositories";
 import type { AppEnv } from "../http/app-env";
@@ -44,6 +44,8 @@ sandboxScmRoutes.post("/:id/pull-request", async (c, next) => {
       "FORBIDDEN",
       "This session works on a pull request from a fork: it answers with a suggested patch, not a pull request.",
     );
+  if (isReadOnlyOrigin(context.session.origin))
+    throw new LookoutError("FORBIDDEN", "This session reviews a pull request: it answers with a review, not a pull request.");
   // The pull request is for whoever asked for the work the agent is doing.
   const requester = context.currentAuthor ?? context.session.owner;
   const result = await openPullRequest(c.env, sessionScmPort(stub), requester, input);

@@ -4,7 +4,7 @@ import {
   GIT_CREDENTIAL_USERNAME,
   type GitCredentialRequest,
   type GitCredentialResponse,
-  isForkOrigin,
+  isReadOnlyOrigin,
   localRepositoryPath,
   LookoutError,
   mintGitCredential,
@@ -188,8 +188,8 @@ export class GitHubScmProvider implements ScmProvider {
     }
     const token = await client.installationToken(
       { name: input.repository.name },
-      // A fork's pull request gets a token that can fetch but never push.
-      { workflows: input.approvedWorkflowSha !== null, readOnly: isForkOrigin(input.session.origin) },
+      // A fork's pull request, or an auto-review, gets a token that can fetch but never push.
+      { workflows: input.approvedWorkflowSha !== null, readOnly: isReadOnlyOrigin(input.session.origin) },
     );
     return { username: "x-access-token", password: token.token, expiresAt: token.expiresAt };
   }
