@@ -5,7 +5,7 @@ import { OutboxDrainer, enqueueOutcome, idempotencyKeyOf } from "../src/triggers
 import { slackSink } from "../src/triggers/sinks/slack";
 import { app } from "../src/app";
 import { ORIGIN, api, login } from "./helpers";
-import { FAKE_SLACK, type FakeSlackCall } from "./support/fake-slack";
+import { FAKE_SLACK, type FakeSlackCall, NOT_IN_CHANNEL_PREFIX } from "./support/fake-slack";
 import {
   blockAction,
   eventCallback,
@@ -91,6 +91,18 @@ describe("a mention in a channel", () => {
     );
     expect(inChannel(calls, channel, "chat.postMessage")).toHaveLength(1);
     expect(new Set(inChannel(calls, channel, "chat.update").map((call) => call.args.ts)).size).toBe(1);
+  });
+
+  it("still starts the session when Slack refuses the status message (the bot is not in the channel)", async () => {
+    const channel = `${NOT_IN_CHANNEL_PREFIX}${crypto.randomUUID().slice(0, 6).toUpperCase()}`;
+    const mention = eventCallback({ channel, text: `${BOT} fix it anyway repo:${repos[0]!.name}` });
+    expect((await sendToSlackRoute(mention.body)).status).toBe(200);
+    const delivery = await waitForDelivery(channel, mention.ts);
+    expect(delivery.status).toBe("started");
+    // Slack was asked for the status message and refused it each time (no ts came back).
+    const posts = inChannel(await slackCalls(), channel, "chat.postMessage");
+    expect(posts.length).toBeGreaterThan(0);
+    expect(posts.map((call) => call.ts)).toEqual(posts.map(() => undefined));
   });
 
   it("starts a session from a direct message", async () => {

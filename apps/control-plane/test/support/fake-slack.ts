@@ -22,6 +22,9 @@ export interface FakeSlackCall {
   ts?: string;
 }
 
+/** Channels whose ids start with this refuse posts with `not_in_channel`. */
+export const NOT_IN_CHANNEL_PREFIX = "C0NOTIN";
+
 const calls: FakeSlackCall[] = [];
 let clock = 1_700_000_000;
 
@@ -64,6 +67,8 @@ export async function fakeSlack(request: Request): Promise<Response> {
         bot_id: FAKE_SLACK.botId,
       });
     case "chat.postMessage": {
+      // A channel the bot was never invited to, as Slack answers for it.
+      if (String(args.channel).startsWith(NOT_IN_CHANNEL_PREFIX)) return Response.json({ ok: false, error: "not_in_channel" });
       call.ts = `${++clock}.000100`;
       return Response.json({ ok: true, channel: args.channel, ts: call.ts, message: { text: args.text } });
     }

@@ -119,7 +119,7 @@ export async function startWork(
   const step = thread?.sessionId
     ? `Passing <@${actor.externalId}>'s reply to the session`
     : `Starting a session on ${repository?.fullName ?? "the repository"}`;
-  const statusTs = await showStatus(deps, key, thread?.statusTs ?? null, { step, sessionUrl: null, stoppableSessionId: null });
+  const statusTs = await showStatusOrLog(deps, key, thread?.statusTs ?? null, { step, sessionUrl: null, stoppableSessionId: null });
   await store.updateThread(key, { repositoryId, ...(statusTs ? { statusTs } : {}) }, Date.now());
 
   const event: TriggerEvent = {
@@ -134,14 +134,14 @@ export async function startWork(
   const result = await processDelivery(env, null, event, accepted);
   if (result.sessionId && (result.status === "started" || result.status === "followed_up")) {
     await store.updateThread(key, { sessionId: result.sessionId }, Date.now());
-    await showStatus(deps, key, statusTs, {
+    await showStatusOrLog(deps, key, statusTs, {
       step: result.status === "started" ? "Working on it" : `Working on <@${actor.externalId}>'s follow-up`,
       sessionUrl: sessionUrl(env, result.sessionId),
       stoppableSessionId: result.sessionId,
     });
     return;
   }
-  await showStatus(deps, key, statusTs, {
+  await showStatusOrLog(deps, key, statusTs, {
     step: `Could not start: ${result.reason ?? result.status}. Mention me again in this thread to retry.`,
     sessionUrl: thread?.sessionId ? sessionUrl(env, thread.sessionId) : null,
     stoppableSessionId: null,
@@ -158,6 +158,24 @@ export async function showStatus(
   const message = statusMessage(view);
   if (statusTs && (await deps.client.update(key.channelId, statusTs, message))) return statusTs;
   return deps.client.post(key.channelId, key.threadTs, message);
+}
+
+/**
+ * `showStatus` for the request path: a status message Slack refuses (the bot left the channel, Slack
+ * is down) is logged and the work goes on; the session's own reports retry through the outbox.
+ */
+async function showStatusOrLog(
+  deps: Pick<SlackDeps, "client">,
+  key: ThreadKey,
+  statusTs: string | null,
+  view: Parameters<typeof statusMessage>[0],
+): Promise<string | null> {
+  try {
+    return await showStatus(deps, key, statusTs, view);
+  } catch (error) {
+    logFailure("could not show the Slack status message", error, { channelId: key.channelId, threadTs: key.threadTs });
+    return statusTs;
+  }
 }
 
 /** The person as Lookout records them: their Slack id, named as `users.info` shows them. */
