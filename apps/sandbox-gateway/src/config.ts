@@ -7,6 +7,8 @@ import { z } from "zod";
 
 export const DEFAULT_GATEWAY_PORT = 8788;
 export const DEFAULT_GATEWAY_HOST = "127.0.0.1";
+/** Sandboxes one gateway runs at most, whoever asks (`LOOKOUT_MAX_RUNNING_SANDBOXES`). */
+export const DEFAULT_MAX_RUNNING_SANDBOXES = 32;
 /** Largest `/v1` request body the gateway reads. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Largest request body the model proxy forwards (prompts with long contexts and images). */
@@ -81,6 +83,8 @@ export interface GatewaySettings {
   readonly provider: ProviderSettings;
   readonly models: ModelSettings;
   readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** The cap on running sandboxes no create may exceed; `DEFAULT_MAX_RUNNING_SANDBOXES` when unset. */
+  readonly maxRunningSandboxes?: number | undefined;
 }
 
 const optional = z
@@ -116,6 +120,9 @@ const BaseEnv = z.object({
   LOOKOUT_SCRIPTED_MODEL_URL: optional.pipe(z.string().url().optional()),
   LOOKOUT_SCRIPTED_MODEL_TOKEN: optional.pipe(z.string().min(16).optional()),
   LOOKOUT_LOCAL_REPO_ROOTS: optional,
+  LOOKOUT_MAX_RUNNING_SANDBOXES: optional.pipe(
+    z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(10_000)).optional(),
+  ),
   ANTHROPIC_API_KEY: optional,
   ANTHROPIC_BASE_URL: optional.pipe(z.string().url().optional()),
   LOOKOUT_ANTHROPIC_MODELS: modelList(DEFAULT_ANTHROPIC_MODELS),
@@ -222,6 +229,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
     localRepoRoots: e.LOOKOUT_LOCAL_REPO_ROOTS,
     provider,
     logLevel: e.LOOKOUT_LOG_LEVEL ?? "info",
+    maxRunningSandboxes: e.LOOKOUT_MAX_RUNNING_SANDBOXES ?? DEFAULT_MAX_RUNNING_SANDBOXES,
     models: {
       scriptedUrl: e.LOOKOUT_SCRIPTED_MODEL_URL,
       scriptedToken: e.LOOKOUT_SCRIPTED_MODEL_TOKEN,

@@ -50,6 +50,11 @@ export class SandboxRegistry {
     return this.byTokenHash.get(tokenHash);
   }
 
+  /** Every sandbox the gateway has not stopped or terminated (some may have ended on their own). */
+  unstopped(): SandboxRecord[] {
+    return [...this.records.values()].filter((record) => record.stoppedAtMs === undefined);
+  }
+
   async put(record: SandboxRecord): Promise<void> {
     const previous = this.records.get(record.sandboxId);
     if (previous) this.byTokenHash.delete(previous.tokenHash);

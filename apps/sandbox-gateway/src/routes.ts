@@ -11,6 +11,7 @@ import type { z } from "zod";
 import {
   bridgeEnvironment,
   sandboxLookoutUrls,
+  SandboxProviderError,
   type Logger,
   type SandboxEgress,
   type SandboxProvider,
@@ -35,6 +36,8 @@ export interface RouteContext {
   readonly relays: SandboxRelays;
   /** Where sandboxes may go on the internet: the relays enforce it locally, vendors' firewalls remotely. */
   readonly egress: SandboxEgress;
+  /** No create takes the gateway past this many running sandboxes (`LOOKOUT_MAX_RUNNING_SANDBOXES`). */
+  readonly maxRunningSandboxes: number;
   readonly logger: Logger;
 }
 
@@ -130,6 +133,17 @@ async function createSandbox(
   if (request.snapshotId && !provider.capabilities.restore) {
     throw new LookoutError("UNSUPPORTED", `The ${provider.name} provider cannot restore snapshots.`);
   }
+  const ended = await endedAtCapacity(context, creating);
+  // The last check and the registration below run without an await between them, so two creates
+  // arriving together cannot both take the last place.
+  if (runningCount(context, creating, ended) >= context.maxRunningSandboxes) {
+    context.logger.warn("sandbox refused at the cap", { sandboxId: request.sandboxId, max: context.maxRunningSandboxes });
+    throw new LookoutError(
+      "SANDBOX_UNAVAILABLE",
+      `This gateway already runs its maximum of ${context.maxRunningSandboxes} sandboxes (LOOKOUT_MAX_RUNNING_SANDBOXES); ` +
+        "stop an idle session's sandbox or raise the limit.",
+    );
+  }
   // Registered before anything is awaited, so a retry arriving from here on finds it.
   const created = startSandbox(request, tokenHash, context);
   creating.set(request.sandboxId, { tokenHash, created });
@@ -139,6 +153,28 @@ async function createSandbox(
   } finally {
     creating.delete(request.sandboxId);
   }
+}
+
+/** Sandboxes that count against the cap: recorded and not known to have ended, plus creates in flight. */
+function runningCount(context: RouteContext, creating: Map<string, CreateInProgress>, ended: ReadonlySet<string>): number {
+  return context.registry.unstopped().filter((record) => !ended.has(record.sandboxId)).length + creating.size;
+}
+
+/**
+ * At the cap by the records alone, asks the provider which recorded sandboxes ended on their own
+ * (a timeout, a crash: their records stay until the control plane terminates them); those do not
+ * count. A sandbox whose state cannot be read counts as running: the cap fails closed.
+ */
+async function endedAtCapacity(context: RouteContext, creating: Map<string, CreateInProgress>): Promise<Set<string>> {
+  const ended = new Set<string>();
+  if (runningCount(context, creating, ended) < context.maxRunningSandboxes) return ended;
+  for (const record of context.registry.unstopped()) {
+    const state = await context.provider
+      .status(record.providerId)
+      .catch((error: unknown) => (error instanceof SandboxProviderError && error.reason === "not_found" ? "stopped" : "unknown"));
+    if (state === "stopped" || state === "failed") ended.add(record.sandboxId);
+  }
+  return ended;
 }
 
 /** Starts the sandbox (opening its relay first when it has its own network) and records it. */

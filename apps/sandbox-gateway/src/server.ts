@@ -5,7 +5,7 @@ import { getRequestListener, RequestError } from "@hono/node-server";
 import { LookoutError, MemoryNonceStore, type NonceStore } from "@lookout/protocol";
 import { createLogger, describeError, type Logger, type SandboxEgress, type SandboxProvider } from "@lookout/sandbox";
 import { createGatewayApp } from "./app";
-import { MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
+import { DEFAULT_MAX_RUNNING_SANDBOXES, MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
 import { installHooks } from "./git/http-backend";
 import { RepositoryRoots } from "./git/repo-roots";
 import { jsonResponse, toErrorResponse } from "./http";
@@ -61,7 +61,16 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const addresses = { publicUrl: "", proxyBaseUrl: "", internalUrl: "" };
   const app = createGatewayApp({
     provider,
-    routeContext: () => ({ provider, registry, models: config.models, relays, egress, logger, ...addresses }),
+    routeContext: () => ({
+      provider,
+      registry,
+      models: config.models,
+      relays,
+      egress,
+      logger,
+      maxRunningSandboxes: config.maxRunningSandboxes ?? DEFAULT_MAX_RUNNING_SANDBOXES,
+      ...addresses,
+    }),
     modelProxy: { targets, registry, liveness, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger },
     git: { credentialSecret: config.gitCredentialSecret, ...gitDirs, logger },
     serviceSecret: config.serviceSecret,
