@@ -4,6 +4,7 @@ import {
   summarizeIssues,
   sha256Hex,
   type ProviderCapabilities,
+  type SandboxCapacity,
   type SandboxInfo,
 } from "@lookout/protocol";
 import { Hono } from "hono";
@@ -74,6 +75,7 @@ export function sandboxRoutes(context: () => RouteContext): Hono<GatewayEnv> {
   };
   return new Hono<GatewayEnv>()
     .get("/capabilities", () => jsonResponse(200, capabilities(context().provider)))
+    .get("/capacity", () => answer(capacity(context(), creating)))
     .post("/sandboxes", (c) => answer(createSandbox(parseCreate(c.var.body), context(), creating)))
     .get(`/sandboxes/${SANDBOX_ID}`, (c) => answer(describeSandbox(c.req.param("sandboxId"), context())))
     .delete(`/sandboxes/${SANDBOX_ID}`, (c) => answer(terminateSandbox(c.req.param("sandboxId"), context())))
@@ -155,6 +157,13 @@ async function createSandbox(
   }
 }
 
+/** How many sandboxes run against the cap, every recorded one's state asked of the provider. */
+async function capacity(context: RouteContext, creating: Map<string, CreateInProgress>): Promise<RouteResult> {
+  const ended = await endedSandboxes(context, context.registry.unstopped());
+  const body: SandboxCapacity = { running: runningCount(context, creating, ended), max: context.maxRunningSandboxes };
+  return { status: 200, body };
+}
+
 /** Sandboxes that count against the cap: recorded and not known to have ended, plus creates in flight. */
 function runningCount(context: RouteContext, creating: Map<string, CreateInProgress>, ended: ReadonlySet<string>): number {
   return context.registry.unstopped().filter((record) => !ended.has(record.sandboxId)).length + creating.size;
@@ -166,9 +175,14 @@ function runningCount(context: RouteContext, creating: Map<string, CreateInProgr
  * count. A sandbox whose state cannot be read counts as running: the cap fails closed.
  */
 async function endedAtCapacity(context: RouteContext, creating: Map<string, CreateInProgress>): Promise<Set<string>> {
+  if (runningCount(context, creating, new Set()) < context.maxRunningSandboxes) return new Set();
+  return endedSandboxes(context, context.registry.unstopped());
+}
+
+/** Which of `records` the provider says have stopped or failed (or no longer knows). */
+async function endedSandboxes(context: RouteContext, records: readonly SandboxRecord[]): Promise<Set<string>> {
   const ended = new Set<string>();
-  if (runningCount(context, creating, ended) < context.maxRunningSandboxes) return ended;
-  for (const record of context.registry.unstopped()) {
+  for (const record of records) {
     const state = await context.provider
       .status(record.providerId)
       .catch((error: unknown) => (error instanceof SandboxProviderError && error.reason === "not_found" ? "stopped" : "unknown"));

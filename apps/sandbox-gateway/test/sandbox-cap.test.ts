@@ -102,6 +102,8 @@ describe("the cap on running sandboxes", () => {
     // The refused create started nothing.
     expect(existsSync(provider.sandboxDir(loser))).toBe(false);
 
+    expect(await (await signedFetch("GET", "/v1/capacity")).json()).toEqual({ running: 2, max: 2 });
+
     // Terminating a sandbox frees its place.
     expect((await signedFetch("DELETE", "/v1/sandboxes/cap-a")).status).toBe(200);
     expect((await create("cap-d", LEAVE)).status).toBe(201);
@@ -109,9 +111,11 @@ describe("the cap on running sandboxes", () => {
 
     // A sandbox that ended by itself (its record stays until terminated) frees its place too.
     await waitUntil(async () => (await provider.status("cap-d")) === "stopped", "cap-d to end by itself");
+    expect(await (await signedFetch("GET", "/v1/capacity")).json()).toEqual({ running: 1, max: 2 });
     expect((await create("cap-e", STAY)).status).toBe(201);
     expect((await create("cap-f", STAY)).status).toBe(503);
 
     for (const id of ["cap-b", "cap-c", "cap-d", "cap-e"]) await signedFetch("DELETE", `/v1/sandboxes/${id}`);
+    expect(await (await signedFetch("GET", "/v1/capacity")).json()).toEqual({ running: 0, max: 2 });
   });
 });

@@ -52,6 +52,14 @@ export type SandboxInfo = z.infer<typeof SandboxInfo>;
 
 export const SnapshotResponse = z.object({ snapshotId: z.string() });
 
+/** `GET /v1/capacity`: sandboxes running now (creates in flight included) against the gateway's cap. */
+export const SandboxCapacity = z.object({
+  running: z.number().int().nonnegative(),
+  /** `LOOKOUT_MAX_RUNNING_SANDBOXES`: no create takes `running` past it. */
+  max: z.number().int().positive(),
+});
+export type SandboxCapacity = z.infer<typeof SandboxCapacity>;
+
 export const ProviderCapabilities = z.object({
   provider: z.string(),
   snapshots: z.boolean(),
