@@ -351,6 +351,53 @@ describe("buttons and App Home", () => {
     );
     expect(JSON.stringify(publish.args.view)).toContain(`/sessions/${sessionId}`);
   });
+
+  it("App Home sets the person's default repository for DMs, which a DM naming none then works in", async () => {
+    const dm = newChannel("D");
+    const opened = {
+      token: "x",
+      team_id: FAKE_SLACK.teamId,
+      api_app_id: "A0LOOKOUT",
+      type: "event_callback",
+      event_id: `EvHOME${crypto.randomUUID().slice(0, 6)}`,
+      event_time: Math.floor(Date.now() / 1000),
+      event: { type: "app_home_opened", user: "U0BOB", channel: dm, tab: "home", event_ts: "1.3" },
+    };
+    await sendToSlackRoute(JSON.stringify(opened));
+    const home = await waitForCalls((all) => all.filter((call) => call.method === "views.publish" && call.args.user_id === "U0BOB").at(-1));
+    expect(JSON.stringify(home.args.view)).toContain(`home_default:${dm}`);
+
+    const payload = {
+      type: "block_actions",
+      team: { id: FAKE_SLACK.teamId, domain: "acme" },
+      user: { id: "U0BOB", username: "bob", team_id: FAKE_SLACK.teamId },
+      api_app_id: "A0LOOKOUT",
+      token: "unused",
+      container: { type: "view", view_id: "V0HOME" },
+      trigger_id: "1.2.3",
+      view: { id: "V0HOME", type: "home", blocks: [] },
+      actions: [
+        {
+          type: "static_select",
+          action_id: "lookout_home_default_repository",
+          block_id: `home_default:${dm}`,
+          selected_option: { value: repos[2]!.id, text: { type: "plain_text", text: repos[2]!.name } },
+          action_ts: "1.4",
+        },
+      ],
+    };
+    const form = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    expect(
+      (await sendToSlackRoute(form, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" })).status,
+    ).toBe(200);
+    await waitForCalls((all) => all.filter((call) => call.method === "views.publish" && call.args.user_id === "U0BOB").length >= 2);
+
+    const message = eventCallback({ type: "message", channelType: "im", channel: dm, user: "U0BOB", text: "tidy the changelog" });
+    await sendToSlackRoute(message.body);
+    const delivery = await waitForDelivery(dm, message.ts);
+    expect(delivery.status).toBe("started");
+    expect((await sessionOf(delivery.session_id!)).repository_id).toBe(repos[2]!.id);
+  });
 });
 
 describe("configuration and commands", () => {

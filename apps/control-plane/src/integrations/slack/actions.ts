@@ -1,7 +1,7 @@
 import { LookoutError } from "@lookout/protocol";
 import { getAgentByName } from "agents";
 import { ExternalIdentityStore } from "../../db/external-identities";
-import { RepositoryStore } from "../../db/repositories";
+import { RepositoryStore, toRepositoryDto } from "../../db/repositories";
 import { sessionUrl } from "../../scm/pull-requests";
 import { unwrap } from "../../session/rpc";
 import { acceptDelivery } from "../../triggers/dispatch";
@@ -68,10 +68,33 @@ export async function pickRepository(deps: SlackDeps, key: ThreadKey, repository
   await startWork(deps, key, accepted, deliveryId, await actorOf(deps.client, requester), repositoryId, pending.prompt);
 }
 
-/** App Home: the person's recent sessions from Slack. */
-export async function publishHome(deps: SlackDeps, user: string): Promise<void> {
-  const threads = await new SlackStore(deps.env.DB).threadsRequestedBy(deps.workspace.teamId, user, HOME_SESSIONS);
-  await deps.client.web.views.publish({ user_id: user, view: homeView(threads, (id) => sessionUrl(deps.env, id)) });
+/**
+ * App Home: the person's recent sessions from Slack, and their default repository for DMs (the
+ * default of their DM channel with Lookout, which App Home's event names).
+ */
+export async function publishHome(deps: SlackDeps, user: string, dmChannelId: string | null): Promise<void> {
+  const store = new SlackStore(deps.env.DB);
+  const threads = await store.threadsRequestedBy(deps.workspace.teamId, user, HOME_SESSIONS);
+  const preferences = dmChannelId
+    ? {
+        dmChannelId,
+        repositories: (await new RepositoryStore(deps.env.DB).list()).map(toRepositoryDto),
+        defaultRepositoryId: await store.channelDefault(deps.workspace.teamId, dmChannelId),
+      }
+    : null;
+  await deps.client.web.views.publish({ user_id: user, view: homeView(threads, (id) => sessionUrl(deps.env, id), preferences) });
+}
+
+/** A default repository chosen in App Home: it becomes the default of the person's DM channel. */
+export async function setHomeDefault(deps: SlackDeps, user: string, dmChannelId: string, repositoryId: string): Promise<void> {
+  if (!(await new RepositoryStore(deps.env.DB).get(repositoryId))) return;
+  await new SlackStore(deps.env.DB).setChannelDefault({
+    teamId: deps.workspace.teamId,
+    channelId: dmChannelId,
+    repositoryId,
+    updatedAt: Date.now(),
+  });
+  await publishHome(deps, user, dmChannelId);
 }
 
 /**

@@ -8,6 +8,9 @@ type KnownBlock = types.KnownBlock;
 
 export const ACTION_STOP = "lookout_stop";
 export const ACTION_PICK_REPOSITORY = "lookout_pick_repository";
+export const ACTION_HOME_DEFAULT_REPOSITORY = "lookout_home_default_repository";
+/** App Home's preference block; its id carries the person's DM channel, whose default it sets. */
+export const HOME_DEFAULT_BLOCK_PREFIX = "home_default:";
 
 /** A summary longer than this is cut: a thread reply is a digest, the dashboard has the rest. */
 export const MAX_SUMMARY_CHARS = 2_500;
@@ -97,8 +100,15 @@ export function trimSummary(summary: string): string {
   return flat.length > MAX_SUMMARY_CHARS ? `${flat.slice(0, MAX_SUMMARY_CHARS - 1)}…` : flat;
 }
 
-/** App Home: the person's recent sessions from Slack, with links. */
-export function homeView(threads: SlackThread[], sessionUrl: (id: string) => string): types.HomeView {
+export interface HomePreferences {
+  /** The person's DM channel with Lookout: its default repository is their default for DMs. */
+  dmChannelId: string;
+  repositories: Repository[];
+  defaultRepositoryId: string | null;
+}
+
+/** App Home: the person's recent sessions from Slack, with links, and their default repository for DMs. */
+export function homeView(threads: SlackThread[], sessionUrl: (id: string) => string, preferences: HomePreferences | null): types.HomeView {
   const blocks: KnownBlock[] = [{ type: "header", text: { type: "plain_text", text: "Your recent Lookout sessions" } }];
   if (threads.length === 0) {
     blocks.push({ type: "section", text: { type: "mrkdwn", text: "None yet. Mention me in a channel or write to me here to start one." } });
@@ -113,6 +123,27 @@ export function homeView(threads: SlackThread[], sessionUrl: (id: string) => str
         text: `<${sessionUrl(thread.sessionId)}|Session ${thread.sessionId}> · ${state} · in <#${thread.channelId}>`,
       },
     });
+  }
+  const options = (preferences?.repositories ?? [])
+    .slice(0, 100)
+    .map((r) => ({ text: { type: "plain_text" as const, text: r.fullName.slice(0, 75) }, value: r.id }));
+  if (preferences && options.length > 0) {
+    const current = options.find((option) => option.value === preferences.defaultRepositoryId);
+    blocks.push(
+      { type: "header", text: { type: "plain_text", text: "Preferences" } },
+      {
+        type: "section",
+        block_id: `${HOME_DEFAULT_BLOCK_PREFIX}${preferences.dmChannelId}`,
+        text: { type: "mrkdwn", text: "Repository for requests you send me here, when they name none" },
+        accessory: {
+          type: "static_select",
+          action_id: ACTION_HOME_DEFAULT_REPOSITORY,
+          placeholder: { type: "plain_text", text: "Repository" },
+          options,
+          ...(current ? { initial_option: current } : {}),
+        },
+      },
+    );
   }
   return { type: "home", blocks };
 }
