@@ -46,6 +46,14 @@ describe("gateway settings", () => {
     expect(() => loadGatewaySettings({ LOOKOUT_SANDBOX_PROVIDER: "nope" }, ROOT)).toThrow(/LOOKOUT_SANDBOX_PROVIDER/);
   });
 
+  it("caps running sandboxes at 32 unless told otherwise, and refuses a cap that is not a positive whole number", () => {
+    expect(loadGatewaySettings({}, ROOT).maxRunningSandboxes).toBe(32);
+    expect(loadGatewaySettings({ LOOKOUT_MAX_RUNNING_SANDBOXES: "3" }, ROOT).maxRunningSandboxes).toBe(3);
+    for (const bad of ["0", "-1", "2.5", "many"]) {
+      expect(() => loadGatewaySettings({ LOOKOUT_MAX_RUNNING_SANDBOXES: bad }, ROOT)).toThrow(/LOOKOUT_MAX_RUNNING_SANDBOXES/);
+    }
+  });
+
   it("reads model keys and lists from the environment", () => {
     const settings = loadGatewaySettings(
       {
