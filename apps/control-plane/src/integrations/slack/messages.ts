@@ -75,7 +75,12 @@ export interface CompletionReport {
   error: string | null;
   sessionUrl: string;
   pullRequestUrl: string | null;
+  /** Paths the session's pull request changes, when its review lists them. */
+  filesChanged: string[];
 }
+
+/** File paths a completion reply lists before it says "and N more". */
+export const MAX_LISTED_FILES = 10;
 
 /** The reply a finished prompt posts in its thread. */
 export function completionMessage(report: CompletionReport): string {
@@ -89,6 +94,11 @@ export function completionMessage(report: CompletionReport): string {
       `It failed: ${report.error ?? "no reason given"}.`,
       "Reply in this thread (mentioning me) to retry, or open the session to see what happened.",
     );
+  }
+  if (report.filesChanged.length > 0) {
+    const listed = report.filesChanged.slice(0, MAX_LISTED_FILES).map((path) => `\`${path}\``);
+    const more = report.filesChanged.length - listed.length;
+    lines.push(`Files changed: ${listed.join(", ")}${more > 0 ? ` and ${more} more` : ""}`);
   }
   if (report.pullRequestUrl) lines.push(`Pull request: ${report.pullRequestUrl}`);
   lines.push(`Session: ${report.sessionUrl}`);

@@ -1,3 +1,4 @@
+import { PullRequestStore } from "../../db/pull-requests";
 import { SlackClient } from "../../integrations/slack/client";
 import { slackConfig } from "../../integrations/slack/config";
 import { showStatus } from "../../integrations/slack/conversation";
@@ -8,7 +9,8 @@ import type { ReportSink } from "../outbox";
 
 /**
  * Reports to Slack threads. A finished prompt updates the thread's status message in place and
- * posts one reply: the agent's summary (trimmed), the pull request and the session link, or the
+ * posts one reply: the agent's summary (trimmed), the files the pull request changes, the pull
+ * request and the session link, or the
  * failure and how to retry. The reply is posted once per report: its ts is kept under the outbox's
  * idempotency key, and a report attempted again edits that message instead of posting another. A
  * pull request only updates the status message (the completion reply links it).
@@ -37,12 +39,14 @@ export const slackSink: ReportSink = {
     }
 
     const thread = await store.thread(key);
+    const pullRequest = await new PullRequestStore(env.DB).forSession(outcome.sessionId);
+    const pullRequestUrl = thread?.pullRequestUrl ?? pullRequest?.url ?? null;
     const step = outcome.status === "completed" ? "Finished" : outcome.status === "stopped" ? "Stopped" : "Failed";
     const statusTs = await showStatus({ client }, key, thread?.statusTs ?? null, {
       step,
       sessionUrl: link,
       stoppableSessionId: null,
-      pullRequestUrl: thread?.pullRequestUrl ?? null,
+      pullRequestUrl,
     });
     if (statusTs && statusTs !== thread?.statusTs) await store.updateThread(key, { statusTs }, now);
 
@@ -51,7 +55,8 @@ export const slackSink: ReportSink = {
       summary: outcome.summary,
       error: outcome.error,
       sessionUrl: link,
-      pullRequestUrl: thread?.pullRequestUrl ?? null,
+      pullRequestUrl,
+      filesChanged: pullRequest?.review?.files.map((file) => file.path) ?? [],
     });
     const posted = await store.postedReport(idempotencyKey);
     if (posted && (await client.update(posted.channelId, posted.messageTs, { text }))) return;
