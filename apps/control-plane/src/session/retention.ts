@@ -14,7 +14,7 @@ export const RETENTION = {
   maxRowsPerPass: 50,
 } as const;
 
-export type RetentionPolicy = typeof RETENTION;
+export type RetentionPolicy = { readonly [K in keyof typeof RETENTION]: number };
 
 /** Appended to a cut output: says what was kept and why. */
 export function truncationMarker(keptChars: number, totalChars: number): string {
