@@ -38,22 +38,28 @@ export async function buildGatewayContext(root: string): Promise<{ gatewayBytes:
   if (!existsSync(bridge)) throw new Error(`${relative(root, bridge)} is missing; build it with \`pnpm --filter @lookout/bridge build\`.`);
   copyFileSync(bridge, join(dist, "bridge.mjs"));
   // esbuild is the bridge's build tool; the gateway borrows it rather than pinning a second copy.
-  const { build } = createRequire(join(root, "packages", "bridge", "package.json"))("esbuild") as { build: EsbuildBuild };
-  const result = await build({
-    entryPoints: [join(root, "apps", "sandbox-gateway", "src", "main.ts")],
-    outfile: join(dist, "gateway.mjs"),
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    // Some provider SDKs are CommonJS and call require() for Node built-ins; ESM output needs a real one.
-    banner: {
-      js: "import { createRequire as __lookoutCreateRequire } from 'node:module'; const require = __lookoutCreateRequire(import.meta.url);",
-    },
-    legalComments: "none",
-    logLevel: "warning",
-    metafile: true,
-  });
+  const esbuild = createRequire(join(root, "packages", "bridge", "package.json"))("esbuild") as {
+    build: EsbuildBuild;
+    stop(): Promise<void>;
+  };
+  // esbuild keeps a service process until it is stopped; the test gate would count it as left behind.
+  const result = await esbuild
+    .build({
+      entryPoints: [join(root, "apps", "sandbox-gateway", "src", "main.ts")],
+      outfile: join(dist, "gateway.mjs"),
+      bundle: true,
+      platform: "node",
+      target: "node22",
+      format: "esm",
+      // Some provider SDKs are CommonJS and call require() for Node built-ins; ESM output needs a real one.
+      banner: {
+        js: "import { createRequire as __lookoutCreateRequire } from 'node:module'; const require = __lookoutCreateRequire(import.meta.url);",
+      },
+      legalComments: "none",
+      logLevel: "warning",
+      metafile: true,
+    })
+    .finally(() => esbuild.stop());
   const gatewayBytes = Object.values(result.metafile.outputs).reduce((total, output) => total + output.bytes, 0);
   return { gatewayBytes };
 }

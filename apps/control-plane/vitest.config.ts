@@ -27,11 +27,13 @@ const fakeLinear = await startFakeLinear({ unref: true });
 
 /** The first example of each event a pull request @mention arrives in, by event name. */
 const mentionExamples = Object.fromEntries(
-  [
-    ["issue_comment", "created"],
-    ["pull_request_review_comment", "created"],
-    ["pull_request_review", "submitted"],
-  ].map(([name, action]) => [
+  (
+    [
+      ["issue_comment", "created"],
+      ["pull_request_review_comment", "created"],
+      ["pull_request_review", "submitted"],
+    ] as const
+  ).map(([name, action]) => [
     name,
     webhookExamples.find((group) => group.name === name)?.examples.find((example) => example.action === action),
   ]),

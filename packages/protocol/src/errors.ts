@@ -147,7 +147,8 @@ export const ERROR_CODES = {
   },
   LINEAR_NOT_CONNECTED: {
     status: 503,
-    message: "No Linear workspace is connected for this delivery; connect Linear under Settings → Linear (and set LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET).",
+    message:
+      "No Linear workspace is connected for this delivery; connect Linear under Settings → Linear (and set LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET).",
   },
   LINEAR_UPSTREAM: { status: 502, message: "Linear refused the request or is unreachable; try again." },
   INTERNAL: { status: 500, message: "Something went wrong on our side. Try again." },
