@@ -168,7 +168,7 @@ export class SessionHub {
   }
 
   close(socket: Socket, code: number, reason: string): void {
-    this.outputs.push(() => socket.close(code, reason));
+    this.outputs.push(() => safeClose(socket, code, reason));
     if (this.depth === 0) this.flush();
   }
 
@@ -206,5 +206,14 @@ function safeSend(socket: Socket, text: string): void {
   } catch (error) {
     // A socket that closed between listing and sending is cleaned up by its close handler.
     log.debug("send to a closing socket failed", { socketId: socket.id, error: String(error) });
+  }
+}
+
+function safeClose(socket: Socket, code: number, reason: string): void {
+  try {
+    socket.close(code, reason);
+  } catch (error) {
+    // Closing a socket that already closed changes nothing; the unit has committed either way.
+    log.debug("closing a closed socket failed", { socketId: socket.id, error: String(error) });
   }
 }
