@@ -46,3 +46,8 @@ fi
 
 say "building the bridge bundle and the dashboard"
 pnpm exec turbo run build --output-logs=errors-only >&2
+
+# OpenCode's packages for the sandbox image, installed once per checkout (a no-op when current), so no
+# gateway installs them while it starts; without a registry, sandboxes fall back to installing them.
+pnpm exec tsx packages/sandbox/scripts/prepare-opencode-config.ts >&2 ||
+  say "could not prepare OpenCode's packages for sandboxes; each sandbox will download them at start"
