@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signRequest, type CreateSandboxRequest } from "@lookout/protocol";
@@ -16,8 +16,8 @@ const SECRET = "control-plane-secret-for-tests-0123456789";
 const PROBE_COMMAND = ["/bin/sh", "-c", 'eval "$PROBE_SCRIPT"'];
 /** A sandbox that keeps running until it is terminated. */
 const STAY = "touch /workspace/up; exec tail -f /dev/null";
-/** A sandbox that ends by itself once it has started. */
-const LEAVE = "touch /workspace/up; exit 0";
+/** A sandbox that ends by itself once the test drops `/workspace/leave` into it. */
+const LEAVE = "touch /workspace/up; until [ -e /workspace/leave ]; do sleep 0.1; done; exit 0";
 
 let dataDir: string;
 let gateway: RunningGateway;
@@ -110,6 +110,7 @@ describe("the cap on running sandboxes", () => {
     expect((await create("cap-e", STAY)).status).toBe(503);
 
     // A sandbox that ended by itself (its record stays until terminated) frees its place too.
+    writeFileSync(join(provider.sandboxDir("cap-d"), "workspace", "leave"), "");
     await waitUntil(async () => (await provider.status("cap-d")) === "stopped", "cap-d to end by itself");
     expect(await (await signedFetch("GET", "/v1/capacity")).json()).toEqual({ running: 1, max: 2 });
     expect((await create("cap-e", STAY)).status).toBe(201);
