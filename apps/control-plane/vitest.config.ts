@@ -4,7 +4,7 @@ import path from "node:path";
 import { defineConfig } from "vitest/config";
 import { fakeGateway, GATEWAY_SECRET } from "./test/fake-gateway";
 import { startFakeGitHub } from "./test/support/fake-github";
-import { FAKE_LINEAR_CLIENT, startFakeLinear } from "./test/support/fake-linear";
+import { FAKE_LINEAR_CLIENT, startFakeLinear } from "@lookout/e2e/fake-linear";
 import { FAKE_SLACK, fakeSlack } from "./test/support/fake-slack";
 
 const root = path.resolve(__dirname, "../..");

@@ -8,7 +8,7 @@ declare global {
       TEST_PULL_REQUEST_EXAMPLES: string;
       /** JSON: `@octokit/webhooks-examples` issue_comment, pull_request_review_comment and pull_request_review payloads. */
       TEST_MENTION_EXAMPLES: string;
-      /** The fake Linear (`test/support/fake-linear.ts`) the Linear bindings point at. */
+      /** The fake Linear (`@lookout/e2e/fake-linear`) the Linear bindings point at. */
       TEST_FAKE_LINEAR_URL: string;
     }
   }

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 
 /**
- * The end-to-end copy of the control plane's `test/support/fake-linear.ts` (packages may not import
- * an app's test code). A local fake of the slice of Linear Lookout uses, for the SDK's `apiUrl` and the OAuth token
+ * Shared by the real-stack tests here and the control plane's workerd tests
+ * (`@lookout/e2e/fake-linear`). A local fake of the slice of Linear Lookout uses, for the SDK's `apiUrl` and the OAuth token
  * endpoint. The GraphQL endpoint answers the operations the SDK sends (by operation name) and
  * checks the bearer token against the ones its token endpoint minted; activities are recorded once
  * per id, as Linear keeps one activity per client-chosen id. `/__fake/*` is for tests: read what

@@ -1,7 +1,7 @@
 import { SELF, env } from "cloudflare:test";
 import type { SessionCommand } from "@lookout/protocol";
 import { api, openBridge, ORIGIN, type Peer, sandboxRequestFor } from "../helpers";
-import type { FakeLinearActivity, FakeLinearState } from "./fake-linear";
+import type { FakeLinearActivity, FakeLinearState } from "@lookout/e2e/fake-linear";
 
 /** Helpers for the Linear agent's workerd tests: sign deliveries as Linear does, drive the fake. */
 
