@@ -8,3 +8,12 @@ export { checkBranchName, isValidBranchName } from "./branch";
 export { EventTranslator, type TranslatorOutput } from "./translator";
 export { Outbox, type OutboxEntry } from "./outbox";
 export { BridgeConnection, FATAL_CLOSE_CODES, type SocketFactory, type SocketLike, type SocketHandlers } from "./connection";
+export {
+  runSetupScript,
+  describeSetupResult,
+  SETUP_SCRIPT_PATH,
+  DEFAULT_SETUP_TIMEOUT_MS,
+  DEFAULT_SETUP_OUTPUT_CHARS,
+  type SetupScriptOptions,
+  type SetupScriptResult,
+} from "./setup-script";
