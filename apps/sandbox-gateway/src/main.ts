@@ -1,13 +1,18 @@
 import { createLogger, describeError } from "@lookout/sandbox";
 import { loadGatewaySettings } from "./config";
-import { egressFromEnv } from "./relay/egress";
+import { egressFromEnv, privateDestinationsFromEnv } from "./relay/egress";
 import { startGateway } from "./server";
 
 /** `tsx src/main.ts`: reads the environment, starts the gateway, stops cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
   const settings = loadGatewaySettings();
   const logger = createLogger("sandbox-gateway", settings.logLevel);
-  const gateway = await startGateway({ ...settings, egress: egressFromEnv(process.env), logger });
+  const gateway = await startGateway({
+    ...settings,
+    egress: egressFromEnv(process.env),
+    privateDestinations: privateDestinationsFromEnv(process.env),
+    logger,
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -14,6 +14,7 @@ import { SandboxLiveness } from "./model-proxy";
 import { createProvider } from "./providers";
 import { SandboxRegistry } from "./registry";
 import { SandboxRelays } from "./relay/relays";
+import type { PrivateDestination } from "./relay/egress";
 
 export { CONTROL_PLANE_SERVICE } from "./app";
 
@@ -25,6 +26,8 @@ export interface GatewayConfig extends GatewaySettings {
   readonly maxBodyBytes?: number;
   /** Where sandboxes with their own network may go on the internet (default: public addresses). */
   readonly egress?: SandboxEgress;
+  /** Private `host:port` destinations sandboxes may reach anyway (a GitHub Enterprise Server); none by default. */
+  readonly privateDestinations?: readonly PrivateDestination[];
 }
 
 export interface RunningGateway {
@@ -47,7 +50,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const maxBodyBytes = config.maxBodyBytes ?? MAX_BODY_BYTES;
   const gitDirs = { ...(await installHooks(config.dataDir)), roots: await RepositoryRoots.create(config.repoRoot, config.localRepoRoots) };
   const egress = config.egress ?? { mode: "public" };
-  const relays = await SandboxRelays.create({ egress, logger });
+  const relays = await SandboxRelays.create({ egress, logger, privateDestinations: config.privateDestinations ?? [] });
   if (!config.gitCredentialSecret) {
     logger.warn(
       "LOOKOUT_GIT_CREDENTIAL_SECRET is not set: local repositories are not served over git HTTP (every /git request is refused).",

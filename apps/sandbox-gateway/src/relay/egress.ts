@@ -14,12 +14,23 @@ export class EgressRefused extends Error {
   override readonly name = "EgressRefused";
 }
 
+/** A destination on a private network the operator lets sandboxes reach: exactly this host and port. */
+export interface PrivateDestination {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface EgressRules {
   readonly policy: SandboxEgress;
   /** Host names always allowed, whatever the policy (the session's own remote repository host). */
   readonly alwaysAllowHosts: readonly string[];
   readonly addresses: AddressPolicy;
   readonly resolve: Resolver;
+  /**
+   * Named destinations that may resolve to private addresses (a GitHub Enterprise Server on the
+   * operator's network); everything else private stays refused. Empty unless the operator opts in.
+   */
+  readonly privateDestinations?: readonly PrivateDestination[];
 }
 
 const HostPattern = z
@@ -50,6 +61,29 @@ export function egressFromEnv(env: NodeJS.ProcessEnv): SandboxEgress {
   return { mode: "allowlist", hosts };
 }
 
+/**
+ * The operator's opt-in from `LOOKOUT_EGRESS_PRIVATE_DESTINATIONS`: comma-separated `host:port`
+ * entries (`ghe.internal:443`, `10.0.0.5:8443`, `[fd00::5]:443`), matched exactly, host and port.
+ * Empty by default; a malformed entry stops the gateway rather than being skipped.
+ */
+export function privateDestinationsFromEnv(env: NodeJS.ProcessEnv): PrivateDestination[] {
+  const entries = (env.LOOKOUT_EGRESS_PRIVATE_DESTINATIONS ?? "").split(",").map((entry) => entry.trim());
+  return entries
+    .filter((entry) => entry !== "")
+    .map((entry) => {
+      const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      const host = normalizeHost(match?.[1] ?? "");
+      const wellFormed = host !== "" && (isIP(host) !== 0 || HostPattern.safeParse(host).success) && !host.startsWith("*.");
+      if (!match || !wellFormed || port < 1 || port > 65_535) {
+        throw new Error(
+          `LOOKOUT_EGRESS_PRIVATE_DESTINATIONS: ${JSON.stringify(entry)} is not host:port (a host name or address and a port, e.g. ghe.internal:443).`,
+        );
+      }
+      return { host, port };
+    });
+}
+
 /** Lowercase, without a trailing dot or IPv6 brackets. */
 export function normalizeHost(host: string): string {
   return host
@@ -65,12 +99,15 @@ function matches(host: string, pattern: string): boolean {
 }
 
 /**
- * The address to connect to for `host`, or `EgressRefused`. The name must be allowed by the policy,
- * and every address it resolves to must be public: a name that resolves to a private address is
- * refused outright rather than filtered, and the connection goes to the checked address (never a
- * second lookup), so DNS rebinding cannot slip a private address in.
+ * The address to connect to for `host:port`, or `EgressRefused`. The name must be allowed by the
+ * policy, and every address it resolves to must be public: a name that resolves to a private
+ * address is refused outright rather than filtered, and the connection goes to the checked address
+ * (never a second lookup), so DNS rebinding cannot slip a private address in. The one exception is
+ * a destination the operator listed in `privateDestinations`, matched on host and port exactly: its
+ * private addresses are admitted, still resolved once and connected to as checked. Without a
+ * port nothing matches a listed destination.
  */
-export async function resolveEgress(rawHost: string, rules: EgressRules): Promise<string> {
+export async function resolveEgress(rawHost: string, rules: EgressRules, port?: number): Promise<string> {
   const host = normalizeHost(rawHost);
   if (host === "") throw new EgressRefused("The destination has no host.");
   const always = rules.alwaysAllowHosts.some((allowed) => normalizeHost(allowed) === host);
@@ -84,10 +121,13 @@ export async function resolveEgress(rawHost: string, rules: EgressRules): Promis
   }
   const addresses = isIP(host) !== 0 ? [host] : (await lookupOrRefuse(host, rules.resolve)).map((entry) => entry.address);
   if (addresses.length === 0) throw new EgressRefused(`${host} has no address.`);
-  const blocked = addresses.find((address) => !rules.addresses.isReachable(address));
+  const listed = (rules.privateDestinations ?? []).some(
+    (destination) => destination.host === host && port !== undefined && destination.port === port,
+  );
+  const blocked = listed ? undefined : addresses.find((address) => !rules.addresses.isReachable(address));
   if (blocked !== undefined) {
     throw new EgressRefused(
-      `${host} resolves to ${blocked}, a private, loopback or link-local address of the host's networks; sandboxes reach only public addresses.`,
+      `${host} resolves to ${blocked}, a private, loopback or link-local address of the host's networks; sandboxes reach only public addresses (and the operator's LOOKOUT_EGRESS_PRIVATE_DESTINATIONS).`,
     );
   }
   return addresses[0] as string;

@@ -19,6 +19,8 @@ export interface RelayTarget {
 
 export interface Relay {
   readonly socketPath: string;
+  /** Serves another session from now on (a warm-pool sandbox claimed by a session). */
+  retarget(target: RelayTarget): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,8 @@ type Upstream = "control-plane" | "gateway";
 /** The session's own Lookout routes a sandbox may call, with the one method each takes. */
 const SESSION_ROUTES: Readonly<Record<string, string>> = { bridge: "GET", "git-credentials": "POST", "pull-request": "POST" };
 const GIT_ROUTES: Readonly<Record<string, string>> = { "info/refs": "GET", "git-upload-pack": "POST", "git-receive-pack": "POST" };
+/** A warm-pool sandbox's channel to the gateway (`pool/bridge-routes.ts`), authenticated by its pool token. */
+const POOL_ROUTES: Readonly<Record<string, string>> = { report: "POST", "git-credentials": "POST", claim: "GET" };
 
 /**
  * The upstream of an origin-form request, or undefined. Only the sandbox's own session's bridge
@@ -44,6 +48,8 @@ export function routeOf(method: string, path: string, sessionId: string): Upstre
   if (pathname.startsWith(session) && SESSION_ROUTES[pathname.slice(session.length)] === method) return "control-plane";
   const repository = `/${localRepositoryPath(sessionId)}/`;
   if (pathname.startsWith(repository) && GIT_ROUTES[pathname.slice(repository.length)] === method) return "gateway";
+  const pool = `/pool-bridge/${sessionId}/`;
+  if (pathname.startsWith(pool) && POOL_ROUTES[pathname.slice(pool.length)] === method) return "gateway";
   if (/^\/model-proxy\/[a-z0-9][a-z0-9._-]*(\/|$)/.test(pathname)) return "gateway";
   return undefined;
 }
@@ -54,7 +60,8 @@ export function routeOf(method: string, path: string, sessionId: string): Upstre
  * request tool, git, the model proxy) and a forward proxy (`CONNECT` and absolute-form requests)
  * for the internet under the egress rules. Everything else is refused.
  */
-export async function startRelay(socketPath: string, target: RelayTarget, egress: EgressRules, logger: Logger): Promise<Relay> {
+export async function startRelay(socketPath: string, initial: RelayTarget, egress: EgressRules, logger: Logger): Promise<Relay> {
+  let target = initial;
   const log = logger.child({ sandboxId: target.sandboxId });
   const upstreamBase = (upstream: Upstream) => (upstream === "control-plane" ? target.controlPlaneUrl : target.gatewayUrl);
   const open = new Set<Duplex>();
@@ -102,6 +109,9 @@ export async function startRelay(socketPath: string, target: RelayTarget, egress
   });
   return {
     socketPath,
+    retarget: (next) => {
+      target = next;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -228,7 +238,7 @@ async function tunnel(authority: string, socket: Duplex, head: Buffer, egress: E
   }
   let address: string;
   try {
-    address = await resolveEgress(destination.host, egress);
+    address = await resolveEgress(destination.host, egress, destination.port);
   } catch (error) {
     const message = error instanceof EgressRefused ? error.message : "The destination could not be checked.";
     log.info("egress refused", { host: destination.host, port: destination.port, reason: message });
@@ -261,11 +271,12 @@ function forwardAbsolute(request: IncomingMessage, response: ServerResponse, egr
     sendJson(response, 400, new LookoutError("VALIDATION_FAILED", "Use CONNECT for https through this proxy.").toBody());
     return;
   }
-  resolveEgress(url.hostname, egress).then(
+  const port = Number(url.port || 80);
+  resolveEgress(url.hostname, egress, port).then(
     (address) => {
       const headers = forwardedHeaders(request.headers, url.host);
       const outgoing = httpRequest(
-        { host: address, port: url.port || 80, path: `${url.pathname}${url.search}`, method: request.method, headers, setHost: false },
+        { host: address, port, path: `${url.pathname}${url.search}`, method: request.method, headers, setHost: false },
         (incoming) => {
           response.writeHead(incoming.statusCode ?? 502, incoming.statusMessage, withoutHop(incoming.headers));
           incoming.pipe(response);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger, SandboxEgress } from "@lookout/sandbox";
 import { createAddressPolicy, type AddressPolicy } from "./address-policy";
-import { systemResolver, type Resolver } from "./egress";
+import { systemResolver, type PrivateDestination, type Resolver } from "./egress";
 import { startRelay, type Relay, type RelayTarget } from "./relay";
 
 export interface SandboxRelaysOptions {
@@ -12,6 +12,8 @@ export interface SandboxRelaysOptions {
   readonly logger: Logger;
   readonly addresses?: AddressPolicy;
   readonly resolve?: Resolver;
+  /** The operator's private destinations (`LOOKOUT_EGRESS_PRIVATE_DESTINATIONS`); none by default. */
+  readonly privateDestinations?: readonly PrivateDestination[];
 }
 
 /**
@@ -46,11 +48,30 @@ export class SandboxRelays {
     const relay = await startRelay(
       socketPath,
       target,
-      { policy: this.options.egress, alwaysAllowHosts, addresses: this.addresses, resolve: this.resolve },
+      {
+        policy: this.options.egress,
+        alwaysAllowHosts,
+        addresses: this.addresses,
+        resolve: this.resolve,
+        privateDestinations: this.options.privateDestinations ?? [],
+      },
       this.options.logger,
     );
     this.relays.set(target.sandboxId, relay);
     return socketPath;
+  }
+
+  /**
+   * Hands a warm-pool sandbox's relay to the session that claimed it: from now on it forwards that
+   * session's routes (and no longer the pool's), under the session's sandbox id. Synchronous, so a
+   * claim re-keys the relay and the registry with no await between.
+   */
+  retarget(poolSandboxId: string, target: RelayTarget): void {
+    const relay = this.relays.get(poolSandboxId);
+    if (!relay) return;
+    relay.retarget(target);
+    this.relays.delete(poolSandboxId);
+    this.relays.set(target.sandboxId, relay);
   }
 
   /** Closes a sandbox's relay: from then on nothing in it reaches Lookout or the internet. */
