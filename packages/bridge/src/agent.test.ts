@@ -47,6 +47,10 @@ class FakeBackend implements AgentBackend {
   async messages(): Promise<MessageWithParts[]> {
     return [];
   }
+  async allowPermission(): Promise<void> {}
+  async pendingPermissions(): Promise<[]> {
+    return [];
+  }
   close(): void {}
   status(type: "busy" | "idle"): void {
     this.onEvent({ type: "session.status", properties: { sessionID: OC_SESSION, status: { type } } });

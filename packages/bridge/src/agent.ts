@@ -14,6 +14,7 @@ import {
   pollCompletion,
   RunningPrompt,
 } from "./prompt-completion";
+import { type WorkTreeSync, WriteGate } from "./sync-gate";
 import { TextCoalescer } from "./text-coalescer";
 import { EventTranslator, type TranslatorOutput } from "./translator";
 
@@ -42,6 +43,12 @@ export interface AgentOptions {
   textFlushIntervalMs: number;
   /** Absent when the session has no remote (a workdir prepared by hand): nothing is pushed. */
   pusher?: BranchPusher;
+  /**
+   * The work tree's catch-up with the remote, when it started from an image or a snapshot: the
+   * agent's writes wait for it (OpenCode must run with `SYNC_GATED_PERMISSION`), and a prompt's
+   * changes are measured from where it left the work tree.
+   */
+  sync?: WorkTreeSync;
   completionPollMs?: number;
   stopGraceMs?: number;
   settleTimeoutMs?: number;
@@ -60,8 +67,10 @@ export class Agent {
   private idleWaiters: Array<() => void> = [];
   private readonly translator: EventTranslator;
   private readonly coalescer: TextCoalescer;
+  private readonly gate: WriteGate | undefined;
 
   constructor(private readonly options: AgentOptions) {
+    this.gate = options.sync ? new WriteGate(options.sync, options.backend, options.logger) : undefined;
     this.translator = new EventTranslator(options.backend.sessionId);
     this.coalescer = new TextCoalescer(
       (update) =>
@@ -78,7 +87,10 @@ export class Agent {
   }
 
   start(): void {
-    this.options.backend.subscribe((raw) => this.onOpencodeEvent(raw));
+    this.options.backend.subscribe((raw) => {
+      this.gate?.onOpencodeEvent(raw);
+      this.onOpencodeEvent(raw);
+    });
   }
 
   handle(command: AgentCommand): void {
@@ -204,9 +216,13 @@ export class Agent {
     this.current = run;
     this.translator.beginPrompt(command.promptId);
     logger.info("prompt started", { promptId: command.promptId, model: command.model });
+    // While the work tree still syncs, the prompt starts at once; its changes are measured from
+    // where the sync leaves the work tree, since no write happens before that.
+    const sync = this.options.sync;
+    const syncing = sync !== undefined && !sync.finished;
     let before: string | undefined;
     try {
-      before = await git.head();
+      if (!syncing) before = await git.head();
       const { providerID, modelID } = splitModelRef(command.model);
       await backend.prompt({ text: command.text, providerID, modelID, variant: variantFor(command.reasoningEffort) });
       run.promptSent = true;
@@ -218,6 +234,7 @@ export class Agent {
     const poll = pollCompletion(run, { ...this.options, pollMs: this.options.completionPollMs ?? DEFAULT_COMPLETION_POLL_MS });
     await run.settled;
     poll.cancel();
+    if (syncing) before = (await sync.settled).head;
 
     try {
       const messages = await finalisedMessages(run.promptId, {

@@ -91,21 +91,62 @@ describe("Git.prepare", () => {
     expect(await git.currentBranch()).toBe("lookout/s3");
   });
 
-  it("points an existing checkout (a restored snapshot) at the remote and fetches it", async () => {
+  it("points an existing checkout (a restored snapshot) at the remote and leaves the fetch to the deferred sync", async () => {
     const origin = seededRepo();
     const restored = seededRepo();
     sh(origin, "commit", "--quiet", "--allow-empty", "-m", "moved on");
     const git = new Git(restored, bot, silentLogger);
-    await git.prepare({ remote: remoteFor(git, origin), baseBranch: "main", branch: "lookout/s4" });
+    const sync = await git.prepare({ remote: remoteFor(git, origin), baseBranch: "main", branch: "lookout/s4" });
     expect(sh(restored, "remote", "get-url", "origin")).toBe(origin);
+    expect(await git.refExists("refs/remotes/origin/main")).toBe(false);
+    expect(sync).toBeDefined();
+    await sync?.();
     expect(sh(restored, "rev-parse", "origin/main")).toBe(sh(origin, "rev-parse", "main"));
-    // A moved remote (the gateway's address changed) is followed, and an unreachable one is not fatal.
+    // A moved remote (the gateway's address changed) is followed; an unreachable one fails only the sync.
     const moved = join(tempDir(), "moved");
     sh(tempDir(), "clone", "--quiet", "--bare", origin, moved);
     await git.prepare({ remote: remoteFor(git, moved), baseBranch: "main", branch: "lookout/s4" });
     expect(sh(restored, "remote", "get-url", "origin")).toBe(moved);
-    await git.prepare({ remote: remoteFor(git, join(tempDir(), "gone")), baseBranch: "main", branch: "lookout/s4" });
+    const unreachable = await git.prepare({ remote: remoteFor(git, join(tempDir(), "gone")), baseBranch: "main", branch: "lookout/s4" });
     expect(await git.currentBranch()).toBe("lookout/s4");
+    await expect(unreachable?.()).rejects.toThrow();
+  });
+
+  it("syncs a checkout from an older image: fast-forwards the new session branch and the base, counting the commits", async () => {
+    const origin = seededRepo();
+    const image = join(tempDir(), "image");
+    sh(tempDir(), "clone", "--quiet", origin, image);
+    const imageSha = sh(image, "rev-parse", "HEAD");
+    writeFileSync(join(origin, "new.txt"), "after the image\n");
+    sh(origin, "add", "new.txt");
+    sh(origin, "commit", "--quiet", "-m", "after the image");
+    sh(origin, "commit", "--quiet", "--allow-empty", "-m", "and another");
+    const git = new Git(image, bot, silentLogger);
+    const sync = await git.prepare({ remote: remoteFor(git, origin), baseBranch: "main", branch: "lookout/s5" });
+    // Prepared from what the image holds, without the network.
+    expect(await git.currentBranch()).toBe("lookout/s5");
+    expect(await git.head()).toBe(imageSha);
+    expect(existsSync(join(image, "new.txt"))).toBe(false);
+    const result = await sync?.();
+    expect(result).toEqual({ fromSha: imageSha, toSha: sh(origin, "rev-parse", "main"), behind: 2 });
+    expect(readFileSync(join(image, "new.txt"), "utf8")).toBe("after the image\n");
+    expect(sh(image, "rev-parse", "main")).toBe(sh(origin, "rev-parse", "main"));
+    expect(await git.currentBranch()).toBe("lookout/s5");
+  });
+
+  it("does not move a session branch with commits of its own", async () => {
+    const origin = seededRepo();
+    const restored = join(tempDir(), "restored");
+    sh(tempDir(), "clone", "--quiet", origin, restored);
+    sh(restored, "switch", "--quiet", "--create", "lookout/s6");
+    sh(restored, "commit", "--quiet", "--allow-empty", "-m", "the session's own work");
+    const own = sh(restored, "rev-parse", "HEAD");
+    sh(origin, "commit", "--quiet", "--allow-empty", "-m", "base moved");
+    const git = new Git(restored, bot, silentLogger);
+    const sync = await git.prepare({ remote: remoteFor(git, origin), baseBranch: "main", branch: "lookout/s6" });
+    expect(await sync?.()).toEqual({ fromSha: own, toSha: own, behind: 0 });
+    // The base branch, checked out nowhere, still follows the remote.
+    expect(sh(restored, "rev-parse", "main")).toBe(sh(origin, "rev-parse", "main"));
   });
 
   it("refuses unsafe branch names before running git and a missing repository without a URL", async () => {

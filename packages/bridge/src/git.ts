@@ -28,6 +28,17 @@ export interface ChangedFile {
   deletions?: number;
 }
 
+/** Where an existing checkout stood before it caught up with the remote, and where it stands after. */
+export interface SyncResult {
+  fromSha: string | undefined;
+  toSha: string | undefined;
+  /** Commits the fast-forward brought in (0 when the checkout was up to date or kept its own commits). */
+  behind: number;
+}
+
+/** The network half of preparing an existing checkout, run while the agent already reads. */
+export type DeferredSync = () => Promise<SyncResult>;
+
 /** What `Git.prepare` needs of the session's remote (see `scm/remote.ts`). */
 export interface PrepareRemote {
   readonly url: string;
@@ -99,14 +110,20 @@ export class Git {
    * fetches the remote into it (a clone, with the network part done by the remote), then switches
    * to the session branch — resuming it if it exists (locally or on origin), otherwise creating it
    * from the base branch. Runs before OpenCode starts, so no process of the agent runs meanwhile.
+   *
+   * A work tree that already exists (a repository image or a snapshot) is switched with what it
+   * holds, without the network: the fetch and the fast-forward are returned as a `DeferredSync`
+   * for the caller to run while the agent already reads (`sync-gate.ts`). Undefined when there is
+   * nothing to catch up with (a fresh clone, or no remote).
    */
-  async prepare(options: { remote: PrepareRemote | undefined; baseBranch: string; branch: string }): Promise<void> {
+  async prepare(options: { remote: PrepareRemote | undefined; baseBranch: string; branch: string }): Promise<DeferredSync | undefined> {
     const { remote, branch, baseBranch } = options;
     for (const name of [baseBranch, branch]) {
       const check = checkBranchName(name);
       if (!check.ok) throw new Error(`Refusing branch name ${JSON.stringify(name)}: it ${check.reason}.`);
     }
     const user = this.options.user;
+    let deferred: DeferredSync | undefined;
     if (!existsSync(join(this.workdir, ".git"))) {
       if (!remote) throw new Error(`${this.workdir} holds no git repository and LOOKOUT_REPO_URL is not set.`);
       await mkdir(this.workdir, { recursive: true });
@@ -118,7 +135,10 @@ export class Git {
     } else {
       // A checkout restored from a snapshot: whoever owned its files before, they are the agent's now.
       if (user) await giveTree(this.workdir, user);
-      if (remote) await this.useRemote(remote);
+      if (remote) {
+        await this.pointAt(remote);
+        deferred = () => this.syncWithRemote(remote, baseBranch, branch);
+      }
     }
     if (await this.refExists(`refs/heads/${branch}`)) {
       await this.run(["switch", "--quiet", branch]);
@@ -139,24 +159,59 @@ export class Git {
     if (!(await this.refExists(`refs/heads/${baseBranch}`)) && (await this.refExists(`refs/remotes/origin/${baseBranch}`))) {
       await this.run(["branch", "--quiet", "--track", baseBranch, `refs/remotes/origin/${baseBranch}`]);
     }
-    this.logger.info("repository ready", { branch, head: await this.head() });
+    this.logger.info("repository ready", { branch, head: await this.head(), syncDeferred: deferred !== undefined });
+    return deferred;
   }
 
   /**
-   * Points `origin` at the remote's URL in a checkout that already exists (restored from a
-   * snapshot, whose remote may predate a gateway address change) and fetches, so the
-   * remote-tracking refs say what the remote has. A failed fetch is only a warning: the work in
-   * the checkout is intact.
+   * Points `origin` at the remote's URL in a checkout that already exists (an image or a
+   * snapshot, whose remote may predate a gateway address change).
    */
-  async useRemote(remote: PrepareRemote): Promise<void> {
+  private async pointAt(remote: PrepareRemote): Promise<void> {
     const current = await this.run(["remote", "get-url", REMOTE_NAME], { okCodes: [0, 2, 128] });
     if (current.code !== 0) await this.run(["remote", "add", REMOTE_NAME, remote.url]);
     else if (current.stdout.trim() !== remote.url) await this.run(["remote", "set-url", REMOTE_NAME, remote.url]);
-    try {
-      await remote.fetch();
-    } catch (error) {
-      this.logger.warn("fetching origin failed", { error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
+  }
+
+  /**
+   * Brings an existing checkout up to the remote: fetches, moves the local base branch forward to
+   * `origin/<base>` when it is checked out nowhere, and fast-forwards the checked-out session
+   * branch to `origin/<branch>` (someone pushed to it) or, when that does not exist, to
+   * `origin/<base>` (a branch just made from an image's older base). Only fast-forwards: a branch
+   * with commits of its own stays where it is. Throws when the fetch or the fast-forward fails;
+   * the work tree is then as it was.
+   */
+  async syncWithRemote(remote: PrepareRemote, baseBranch: string, branch: string): Promise<SyncResult> {
+    const fromSha = await this.head();
+    await remote.fetch();
+    const upstreamBase = `refs/remotes/${REMOTE_NAME}/${baseBranch}`;
+    const current = await this.currentBranch();
+    if (current !== baseBranch && (await this.refExists(`refs/heads/${baseBranch}`)) && (await this.refExists(upstreamBase))) {
+      const local = (await this.run(["rev-parse", `refs/heads/${baseBranch}`])).stdout.trim();
+      if (await this.isAncestor(local, upstreamBase)) {
+        await this.run(["update-ref", `refs/heads/${baseBranch}`, upstreamBase, local]);
+      }
     }
+    const upstreamBranch = `refs/remotes/${REMOTE_NAME}/${branch}`;
+    const target = (await this.refExists(upstreamBranch))
+      ? upstreamBranch
+      : (await this.refExists(upstreamBase))
+        ? upstreamBase
+        : undefined;
+    if (target && fromSha && (await this.isAncestor(fromSha, target))) {
+      await this.run(["merge", "--quiet", "--ff-only", "--no-edit", target]);
+    } else if (target && fromSha) {
+      this.logger.info("the session branch has commits of its own; not fast-forwarded", { branch, target });
+    }
+    const toSha = await this.head();
+    const behind =
+      fromSha && toSha && fromSha !== toSha ? Number((await this.run(["rev-list", "--count", `${fromSha}..${toSha}`])).stdout.trim()) : 0;
+    return { fromSha, toSha, behind };
+  }
+
+  private async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const result = await this.run(["merge-base", "--is-ancestor", ancestor, descendant], { okCodes: [0, 1] });
+    return result.code === 0;
   }
 
   async refExists(ref: string): Promise<boolean> {

@@ -17,9 +17,10 @@ import { OpencodeDriver } from "./opencode-driver";
 import { startOpencodeServer, type OpencodeServer } from "./opencode-server";
 import { Outbox } from "./outbox";
 import { controlPlaneCredentials } from "./scm/git-credentials";
-import { MCP_SERVER_NAME, controlPlaneOpener, startToolServer, type ToolServer } from "./scm/pull-request-tool";
+import { MCP_SERVER_NAME, controlPlaneOpener, pushingFirst, startToolServer, type ToolServer } from "./scm/pull-request-tool";
 import { PushCoordinator } from "./scm/push";
 import { SessionRemote } from "./scm/remote";
+import { WorkTreeSync } from "./sync-gate";
 import { startUplink } from "./uplink";
 import { wsSocketFactory } from "./ws-socket";
 
@@ -179,17 +180,27 @@ export async function runBridge(
           logger,
         })
       : undefined;
-    await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
-    const pusher = remote ? new PushCoordinator({ git, remote, remoteName: REMOTE_NAME, branch: config.branch, emit }) : undefined;
+    const deferredSync = await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
+    // A work tree from an image or a snapshot catches up while OpenCode starts and the agent reads.
+    const sync = deferredSync
+      ? new WorkTreeSync({ run: deferredSync, head: () => git.head(), baseBranch: config.baseBranch, emit, clock: systemClock, logger })
+      : undefined;
+    sync?.start();
+    // A read-only session (a fork's pull request, an auto-review) commits in the sandbox and pushes nothing.
+    const pusher =
+      remote && !config.readOnly ? new PushCoordinator({ git, remote, remoteName: REMOTE_NAME, branch: config.branch, emit }) : undefined;
     relay = await startModelRelay({ providers: config.modelProviders, sandboxToken: config.sandboxToken, logger });
     tools = await startToolServer({
       token: randomBytes(24).toString("base64url"),
-      opener: controlPlaneOpener({
-        controlPlaneUrl: config.controlPlaneUrl,
-        sessionId: config.sessionId,
-        sandboxId: config.sandboxId,
-        sandboxToken: config.sandboxToken,
-      }),
+      opener: pushingFirst(
+        pusher,
+        controlPlaneOpener({
+          controlPlaneUrl: config.controlPlaneUrl,
+          sessionId: config.sessionId,
+          sandboxId: config.sandboxId,
+          sandboxToken: config.sandboxToken,
+        }),
+      ),
     });
     server = await startOpencodeServer({
       bin: config.opencodeBin,
@@ -199,6 +210,7 @@ export async function runBridge(
         model: config.model,
         modelProviders: relay.providers,
         mcp: { [MCP_SERVER_NAME]: tools.opencodeConfig },
+        holdWrites: sync !== undefined,
       }),
       gitIdentity: config.committer,
       startTimeoutMs: config.opencodeStartTimeoutMs,
@@ -221,6 +233,7 @@ export async function runBridge(
       lookoutSessionId: config.sessionId,
       textFlushIntervalMs: config.textFlushIntervalMs,
       ...(pusher ? { pusher } : {}),
+      ...(sync ? { sync } : {}),
     });
     ready.start();
     agent = ready;

@@ -1,6 +1,7 @@
 import type { ModelProviderConfig } from "@lookout/protocol";
 import type { Config, McpRemoteConfig, ProviderConfig } from "@opencode-ai/sdk/v2/client";
 import { splitModelRef } from "./config";
+import { SYNC_GATED_PERMISSION } from "./sync-gate";
 
 /** The AI SDK package OpenCode loads for each provider kind (all are bundled in the opencode binary). */
 const NPM_BY_KIND: Record<ModelProviderConfig["kind"], string> = {
@@ -31,6 +32,8 @@ export interface OpencodeConfigInput {
   modelProviders: readonly ModelProviderConfig[];
   /** MCP servers the bridge serves on loopback (the `create_pull_request` tool). */
   mcp?: Record<string, McpRemoteConfig>;
+  /** The work tree is still syncing: writes and commands ask the bridge first (`sync-gate.ts`). */
+  holdWrites?: boolean;
 }
 
 /**
@@ -65,7 +68,7 @@ export function buildOpencodeConfig(input: OpencodeConfigInput): Config {
     share: "disabled",
     model: input.model,
     small_model: input.model,
-    permission: { ...AGENT_PERMISSION },
+    permission: { ...AGENT_PERMISSION, ...(input.holdWrites ? SYNC_GATED_PERMISSION : {}) },
     ...(input.mcp && Object.keys(input.mcp).length > 0 ? { mcp: { ...input.mcp } } : {}),
     ...(input.modelProviders.length > 0 ? { enabled_providers: input.modelProviders.map((p) => p.id), provider } : {}),
   };

@@ -2,12 +2,13 @@ import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/c
 import { z } from "zod";
 import { errorMessage, type Logger } from "./logger";
 import { MessageWithParts } from "./opencode-events";
+import { PermissionRequestInfo, toPermissionRequest, type PermissionBackend, type PermissionRequest } from "./sync-gate";
 
 /** Delay before the SDK re-opens a dropped event stream. */
 const EVENT_STREAM_RETRY_MS = 500;
 
 /** What the bridge needs from OpenCode; the SDK-backed implementation is `OpencodeDriver`. */
-export interface AgentBackend {
+export interface AgentBackend extends PermissionBackend {
   readonly sessionId: string;
   /** Delivers every raw event from OpenCode's event stream until `close`. */
   subscribe(onEvent: (event: unknown) => void): void;
@@ -102,6 +103,20 @@ export class OpencodeDriver implements AgentBackend {
     const parsed = z.array(MessageWithParts).safeParse(result.data);
     if (!parsed.success) throw new Error("OpenCode returned unreadable messages.");
     return parsed.data;
+  }
+
+  async allowPermission(requestId: string): Promise<void> {
+    const result = await this.client.permission.reply({ requestID: requestId, reply: "once" });
+    if (result.error !== undefined || !result.response.ok) {
+      throw new Error(`OpenCode refused the permission answer (HTTP ${result.response.status}).`);
+    }
+  }
+
+  async pendingPermissions(): Promise<PermissionRequest[]> {
+    const result = await this.client.permission.list();
+    const parsed = z.array(PermissionRequestInfo).safeParse(result.data);
+    if (!parsed.success) throw new Error("OpenCode returned unreadable permission requests.");
+    return parsed.data.map(toPermissionRequest);
   }
 
   close(): void {

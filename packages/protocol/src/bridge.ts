@@ -9,6 +9,7 @@ import {
   GitPushEvent,
   MessageTextEvent,
   PromptFinishedEvent,
+  SandboxSyncEvent,
   StepFinishedEvent,
   ToolCallEvent,
 } from "./events.ts";
@@ -30,6 +31,7 @@ export const BridgeEventPayload = z.discriminatedUnion("type", [
   ArtifactEvent,
   AgentErrorEvent,
   GitPushEvent,
+  SandboxSyncEvent,
   /** The bridge holds back a push that changes protected paths until a participant decides. */
   z.object({
     type: z.literal("push.approval.requested"),

@@ -187,6 +187,31 @@ export const SandboxStatusEvent = z.object({
   detail: z.string().optional(),
 });
 
+/**
+ * A sandbox that starts from an existing work tree (a repository image or a snapshot) brings it up
+ * to date with the remote while the agent already reads: `started` when the fetch begins,
+ * `finished` with how many commits the base had moved on (`behind`) and the commit the work tree
+ * now stands on, or `failed` (the agent then works on the image's commit). One evolving row per
+ * sync (`syncId`); file-writing tools wait until it is no longer `started`.
+ */
+export const SandboxSyncEvent = z.object({
+  type: z.literal("sandbox.sync"),
+  syncId: Id,
+  phase: z.enum(["started", "finished", "failed"]),
+  baseBranch: z.string().min(1).max(250),
+  /** The commit the work tree stood on when the sandbox started. */
+  fromSha: CommitSha.optional(),
+  /** The commit it stands on after the sync. */
+  toSha: CommitSha.optional(),
+  /** Commits the fast-forward brought in. */
+  behind: z.number().int().nonnegative().optional(),
+  /** File-writing tool calls that waited for the sync. */
+  heldWrites: z.number().int().nonnegative().optional(),
+  durationMs: z.number().nonnegative().optional(),
+  error: z.string().max(2000).optional(),
+});
+export type SandboxSyncEvent = z.infer<typeof SandboxSyncEvent>;
+
 export const EventPayload = z.discriminatedUnion("type", [
   SessionCreatedEvent,
   SessionTitleEvent,
@@ -207,6 +232,7 @@ export const EventPayload = z.discriminatedUnion("type", [
   ArtifactEvent,
   StoredAgentErrorEvent,
   SandboxStatusEvent,
+  SandboxSyncEvent,
   GitPushEvent,
   PushApprovalEvent,
 ]);
@@ -241,6 +267,8 @@ export function eventKey(payload: EventPayload): string | null {
       return `files:${payload.promptId}`;
     case "push.approval":
       return `approval:${payload.approvalId}`;
+    case "sandbox.sync":
+      return `sync:${payload.syncId}`;
     default:
       return null;
   }

@@ -162,6 +162,9 @@ export class BridgeChannel {
         if (event.promptId) this.runner.requirePrompt(event.promptId);
         hub.record(event);
         return;
+      case "sandbox.sync":
+        hub.record(event);
+        return;
       default:
         return event satisfies never;
     }
