@@ -2,8 +2,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROVIDER_NAMES } from "@lookout/sandbox";
-import { LookoutError } from "@lookout/protocol";
+import { LookoutError, ModelRef } from "@lookout/protocol";
 import { z } from "zod";
+import { loadPoolSettings, type PoolSettings } from "./pool/settings";
 
 export const DEFAULT_GATEWAY_PORT = 8788;
 export const DEFAULT_GATEWAY_HOST = "127.0.0.1";
@@ -28,6 +29,11 @@ export interface ModelSettings {
   readonly openai: { readonly apiKey: string; readonly baseUrl: string; readonly models: readonly string[] } | undefined;
   readonly openaiCompatible:
     { readonly id: string; readonly baseUrl: string; readonly apiKey: string | undefined; readonly models: readonly string[] } | undefined;
+  /**
+   * The model `/v1/model/complete` answers with (`provider/model`, `LOOKOUT_SMALL_MODEL`); when
+   * unset, a small model of the first configured provider (`model-complete.ts`).
+   */
+  readonly smallModel?: string | undefined;
 }
 
 export type ProviderSettings =
@@ -85,6 +91,8 @@ export interface GatewaySettings {
   readonly logLevel: "debug" | "info" | "warn" | "error";
   /** The cap on running sandboxes no create may exceed; `DEFAULT_MAX_RUNNING_SANDBOXES` when unset. */
   readonly maxRunningSandboxes?: number | undefined;
+  /** The warm pool's timings (`LOOKOUT_POOL_*`); `DEFAULT_POOL_SETTINGS` when unset. */
+  readonly pool?: PoolSettings | undefined;
 }
 
 const optional = z
@@ -138,6 +146,7 @@ const BaseEnv = z.object({
       .optional(),
   ),
   LOOKOUT_OPENAI_COMPATIBLE_MODELS: modelList([]),
+  LOOKOUT_SMALL_MODEL: optional.pipe(ModelRef.optional()),
 });
 
 const LocalEnv = z.object({
@@ -230,6 +239,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
     provider,
     logLevel: e.LOOKOUT_LOG_LEVEL ?? "info",
     maxRunningSandboxes: e.LOOKOUT_MAX_RUNNING_SANDBOXES ?? DEFAULT_MAX_RUNNING_SANDBOXES,
+    pool: loadPoolSettings(env),
     models: {
       scriptedUrl: e.LOOKOUT_SCRIPTED_MODEL_URL,
       scriptedToken: e.LOOKOUT_SCRIPTED_MODEL_TOKEN,
@@ -247,6 +257,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
             models: e.LOOKOUT_OPENAI_COMPATIBLE_MODELS,
           }
         : undefined,
+      smallModel: e.LOOKOUT_SMALL_MODEL,
     },
   };
 }

@@ -111,6 +111,12 @@ export const ERROR_CODES = {
     message: "The conversation no longer fits the model's context window; start a new session or ask for a smaller change.",
   },
   MODEL_CONTENT_FILTERED: { status: 422, message: "The model provider's content filter blocked the answer; rephrase the prompt." },
+  MODEL_NOT_CONFIGURED: {
+    status: 503,
+    message:
+      "The sandbox gateway has no model to answer with; set LOOKOUT_SMALL_MODEL or a provider (ANTHROPIC_API_KEY, OPENAI_API_KEY, LOOKOUT_OPENAI_COMPATIBLE_BASE_URL or LOOKOUT_SCRIPTED_MODEL_URL) on the gateway and restart it.",
+  },
+  MODEL_TIMEOUT: { status: 504, message: "The model did not answer in time; try again, or configure a faster small model." },
   AGENT_FAILED: { status: 500, message: "The agent failed without naming a reason; see the message and try again." },
   OPENCODE_EXITED: { status: 500, message: "The agent's process exited unexpectedly; the session starts a new sandbox." },
   BRIDGE_SETUP_FAILED: { status: 500, message: "The sandbox could not start the agent; see the message for the step that failed." },

@@ -66,3 +66,32 @@ export const ProviderCapabilities = z.object({
   restore: z.boolean(),
   timeouts: z.boolean(),
 });
+
+/** Longest system text `POST /v1/model/complete` takes. */
+export const MAX_COMPLETION_SYSTEM_CHARS = 8_000;
+/** Longest user text `POST /v1/model/complete` takes: a message and a list of repositories, not a conversation. */
+export const MAX_COMPLETION_USER_CHARS = 32_000;
+/** Most tokens one completion may ask for: the route answers small questions, not agent turns. */
+export const MAX_COMPLETION_TOKENS = 1_024;
+/** Longest answer the route returns; anything longer is cut. */
+export const MAX_COMPLETION_ANSWER_CHARS = 16_000;
+
+/**
+ * `POST /v1/model/complete`: one short, non-streamed completion for the control plane (classifying a
+ * request, say). The gateway chooses the model (its small model) and holds the key, so the control
+ * plane never sees one.
+ */
+export const ModelCompleteRequest = z.strictObject({
+  system: z.string().min(1).max(MAX_COMPLETION_SYSTEM_CHARS),
+  user: z.string().min(1).max(MAX_COMPLETION_USER_CHARS),
+  maxTokens: z.number().int().positive().max(MAX_COMPLETION_TOKENS),
+});
+export type ModelCompleteRequest = z.infer<typeof ModelCompleteRequest>;
+
+export const ModelCompleteResponse = z.object({
+  /** The model's answer, as text. */
+  text: z.string().max(MAX_COMPLETION_ANSWER_CHARS),
+  /** The model that answered (`provider/model`). */
+  model: ModelRef,
+});
+export type ModelCompleteResponse = z.infer<typeof ModelCompleteResponse>;

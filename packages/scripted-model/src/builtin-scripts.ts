@@ -1,4 +1,5 @@
 import { Script, type ScriptInput } from "./script";
+import { classifyRepository, isRepositoryClassification } from "./classify-repository";
 
 /**
  * Scripts that ship with the server. Tool names and argument shapes are those of OpenCode's
@@ -165,3 +166,26 @@ export const fallbackScript: Script = Script.parse({
     },
   ],
 });
+
+/**
+ * A built-in whose answer is computed from the prompt rather than replayed from steps: a script
+ * cannot count words. Responders are tried before the scripts.
+ */
+export interface Responder {
+  readonly name: string;
+  readonly description: string;
+  /** Whether this responder answers the latest user message. */
+  matches(latestUserText: string): boolean;
+  /** The answer's text. */
+  answer(latestUserText: string): string;
+}
+
+const repositoryClassifier: Responder = {
+  name: "classify-repository",
+  description:
+    "Answers Lookout's repository classifier: the listed repository whose name and description share the most words with the request, as JSON.",
+  matches: isRepositoryClassification,
+  answer: classifyRepository,
+};
+
+export const builtinResponders: readonly Responder[] = [repositoryClassifier];

@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { answerFor, completionOf, streamChunks } from "./completion";
-import { builtinScripts, fallbackScript } from "./builtin-scripts";
+import { builtinResponders, builtinScripts, fallbackScript } from "./builtin-scripts";
 import { silentLogger, type Logger } from "./logger";
 import { ChatCompletionRequest, latestUserText, openAiError, stepIndexOf, type OpenAiErrorBody } from "./openai";
-import { planTurn, Script, selectScript, type ScriptInput } from "./script";
+import { planTurn, type PlannedTurn, Script, selectScript, type ScriptInput } from "./script";
 
 /** Largest request body accepted, in bytes: agents resend whole conversations on every call. */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -24,7 +24,7 @@ export interface ScriptedModelOptions {
   token?: string;
   /** Scripts tried before the built-ins (in order). */
   scripts?: readonly ScriptInput[];
-  /** Whether the built-in scripts are available after `scripts` (default true). */
+  /** Whether the built-in scripts (and the built-in responders, tried first) are available after `scripts` (default true). */
   includeBuiltins?: boolean;
   /** Answer for requests no script matches; a plain-text explanation by default. */
   fallback?: ScriptInput;
@@ -66,7 +66,20 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     ...(options.includeBuiltins === false ? [] : builtinScripts),
   ];
   const fallback = options.fallback ? Script.parse(options.fallback) : fallbackScript;
+  const responders = options.includeBuiltins === false ? [] : builtinResponders;
   const requests: RecordedRequest[] = [];
+
+  /** A responder's computed answer, else the chosen script's turn. */
+  const play = (
+    userText: string,
+    stepIndex: number,
+    model: string,
+  ): { name: string; reason: RecordedRequest["reason"]; turn: PlannedTurn } => {
+    const responder = responders.find((candidate) => candidate.matches(userText));
+    if (responder) return { name: responder.name, reason: "match", turn: { kind: "final", text: responder.answer(userText) } };
+    const selection = selectScript(scripts, fallback, userText, model);
+    return { name: selection.script.name, reason: selection.reason, turn: planTurn(selection.script, stepIndex, selection.captures) };
+  };
 
   const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const raw = await readBody(req);
@@ -93,15 +106,14 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     const request = parsed.data;
     logger.debug("chat request body", { body: request });
     const userText = latestUserText(request.messages);
-    const selection = selectScript(scripts, fallback, userText, request.model);
     const stepIndex = stepIndexOf(request.messages);
-    const turn = planTurn(selection.script, stepIndex, selection.captures);
+    const { name, reason, turn } = play(userText, stepIndex, request.model);
     const toolsOffered = (request.tools ?? []).flatMap((tool) => (tool.function ? [tool.function.name] : []));
     const stream = request.stream === true;
     requests.push({
       model: request.model,
-      script: selection.script.name,
-      reason: selection.reason,
+      script: name,
+      reason,
       stepIndex,
       stream,
       toolsOffered,
@@ -110,8 +122,8 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     if (requests.length > RECORDED_REQUESTS) requests.shift();
     logger.info("chat request", {
       model: request.model,
-      script: selection.script.name,
-      reason: selection.reason,
+      script: name,
+      reason,
       stepIndex,
       stream,
       tools: toolsOffered.length,
