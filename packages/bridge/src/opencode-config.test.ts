@@ -50,4 +50,9 @@ describe("buildOpencodeConfig", () => {
     expect(config.provider).toBeUndefined();
     expect(config.enabled_providers).toBeUndefined();
   });
+  it("makes edits and commands ask the bridge while the work tree syncs, keeping the rest allowed", () => {
+    const config = buildOpencodeConfig({ model: "scripted/demo", modelProviders: [], holdWrites: true });
+    expect(config.permission).toEqual({ "*": "allow", question: "deny", plan_enter: "deny", plan_exit: "deny", edit: "ask", bash: "ask" });
+    expect(buildOpencodeConfig({ model: "scripted/demo", modelProviders: [] }).permission).not.toHaveProperty("edit");
+  });
 });
