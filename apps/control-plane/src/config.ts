@@ -104,6 +104,7 @@ export const SETTINGS = {
   GITHUB_APP_CLIENT_SECRET: { description: "The GitHub App's OAuth client secret", required: "optional" },
   GITHUB_WEBHOOK_SECRET: { description: "Verifies GitHub webhook signatures", required: "optional" },
   GITHUB_API_URL: { description: "GitHub's API base URL", required: "optional", format: url },
+  GITHUB_WEB_URL: { description: "GitHub's web and git base URL (GitHub Enterprise Server)", required: "optional", format: url },
   ALLOWED_GITHUB_USERS: { description: "GitHub logins admitted by GitHub sign-in", required: "optional" },
   ALLOWED_GITHUB_ORGS: { description: "GitHub organisations admitted by GitHub sign-in", required: "optional" },
   ADMIN_GITHUB_USERS: { description: "GitHub logins made admins", required: "optional" },

@@ -74,6 +74,8 @@ export interface Env {
   GITHUB_WEBHOOK_SECRET?: string;
   /** GitHub's API (`https://api.github.com` unless Enterprise, or a fake in tests). */
   GITHUB_API_URL?: string;
+  /** GitHub's web and git host (`https://github.com` unless Enterprise, or a fake in tests): clone URLs and git credentials. */
+  GITHUB_WEB_URL?: string;
   /** A service binding that carries GitHub API calls instead of the internet (tests bind a fake). */
   GITHUB_API?: Fetcher;
   /** Comma-separated GitHub logins / organisations admitted by GitHub sign-in, and logins made admins. */

@@ -123,3 +123,12 @@ describe("helpers", () => {
     expect(splitModelRef("openrouter/meta/llama-3")).toEqual({ providerID: "openrouter", modelID: "meta/llama-3" });
   });
 });
+
+describe("a read-only session", () => {
+  it("pushes unless LOOKOUT_READ_ONLY=1, and refuses anything but 0 or 1", () => {
+    expect(loadConfig(base, TOKEN).readOnly).toBe(false);
+    expect(loadConfig({ ...base, LOOKOUT_READ_ONLY: "0" }, TOKEN).readOnly).toBe(false);
+    expect(loadConfig({ ...base, LOOKOUT_READ_ONLY: "1" }, TOKEN).readOnly).toBe(true);
+    expect(() => loadConfig({ ...base, LOOKOUT_READ_ONLY: "yes" }, TOKEN)).toThrow(/LOOKOUT_READ_ONLY/);
+  });
+});

@@ -77,6 +77,7 @@ const Env = z.object({
   LOOKOUT_OUTBOX_MAX_EVENTS: PositiveMs.default(DEFAULT_OUTBOX_MAX_EVENTS),
   LOOKOUT_TEXT_FLUSH_INTERVAL_MS: PositiveMs.default(DEFAULT_TEXT_FLUSH_INTERVAL_MS),
   LOOKOUT_OPENCODE_START_TIMEOUT_MS: PositiveMs.default(DEFAULT_OPENCODE_START_TIMEOUT_MS),
+  LOOKOUT_READ_ONLY: z.enum(["0", "1"]).default("0"),
   LOOKOUT_UPLINK_SOCKET: z.string().min(1).optional(),
   LOOKOUT_UPLINK_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
   LOOKOUT_AGENT_ISOLATION: z.enum(AGENT_ISOLATION_MODES).optional(),
@@ -109,6 +110,8 @@ export interface BridgeConfig {
   outboxMaxEvents: number;
   textFlushIntervalMs: number;
   opencodeStartTimeoutMs: number;
+  /** The session may not push (a fork's pull request, an auto-review): commits stay in the sandbox. */
+  readOnly: boolean;
   /** The forwarder to the gateway's relay, when the sandbox has its own network namespace. */
   uplink: { socketPath: string; port: number } | undefined;
   /** The isolation the provider asked for; undefined lets the bridge work out which one holds. */
@@ -245,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, sandboxToken: string): Bridge
     outboxMaxEvents: e.LOOKOUT_OUTBOX_MAX_EVENTS,
     textFlushIntervalMs: e.LOOKOUT_TEXT_FLUSH_INTERVAL_MS,
     opencodeStartTimeoutMs: e.LOOKOUT_OPENCODE_START_TIMEOUT_MS,
+    readOnly: e.LOOKOUT_READ_ONLY === "1",
     uplink: uplinkConfig(e.LOOKOUT_UPLINK_SOCKET, e.LOOKOUT_UPLINK_PORT),
     agentIsolation: e.LOOKOUT_AGENT_ISOLATION,
     agentUser: e.LOOKOUT_AGENT_USER,

@@ -27,6 +27,8 @@ export const CreateSandboxRequest = z.object({
   model: ModelRef,
   /** Restore the work directory from this snapshot instead of starting fresh. */
   snapshotId: z.string().min(1).max(512).optional(),
+  /** The session may not push (`isReadOnlyOrigin`): its bridge commits in the sandbox and pushes nothing. */
+  readOnly: z.boolean().optional(),
   /** User secrets, injected as environment variables. */
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   timeoutMs: z
@@ -47,6 +49,8 @@ export const SandboxInfo = z.object({
   snapshotStopsSandbox: z.boolean().default(false),
   /** The snapshot this sandbox was created from; absent for a sandbox started from the image. */
   restoredFrom: z.string().optional(),
+  /** The sandbox came from the warm pool: cloned, set up and with OpenCode running before the create. */
+  warm: z.boolean().optional(),
 });
 export type SandboxInfo = z.infer<typeof SandboxInfo>;
 
@@ -95,3 +99,116 @@ export const ModelCompleteResponse = z.object({
   model: ModelRef,
 });
 export type ModelCompleteResponse = z.infer<typeof ModelCompleteResponse>;
+
+/**
+ * The warm pool (ADR 0012): per repository, sandboxes that already hold the repository at its base
+ * branch, ran its setup script and started OpenCode, waiting for a session to claim them.
+ */
+
+/** One repository the control plane wants sandboxes kept warm for. */
+export const PoolTarget = z.object({
+  /** The control plane's repository id. */
+  repositoryKey: Id,
+  repository: SandboxRepository,
+  baseBranch: BranchName,
+  /** How many unclaimed warm sandboxes to keep (0 keeps none). */
+  size: z.number().int().min(0).max(16),
+  /** When a session last used the repository; an idle-stopped pool refills only after newer use. */
+  lastUsedAtMs: z.number().int().nonnegative().optional(),
+});
+export type PoolTarget = z.infer<typeof PoolTarget>;
+
+/** `PUT /v1/pool/targets`: the whole wish list, replacing the previous one. */
+export const PoolTargetsRequest = z.object({
+  /** The control plane as the gateway and its sandboxes reach it (as in `CreateSandboxRequest`). */
+  controlPlaneUrl: z.string().url(),
+  targets: z.array(PoolTarget).max(500),
+});
+export type PoolTargetsRequest = z.infer<typeof PoolTargetsRequest>;
+
+/** What one pool sandbox is doing. */
+export const POOL_ENTRY_STATES = ["starting", "warm", "refreshing"] as const;
+
+export const PoolEntry = z.object({
+  sandboxId: Id,
+  state: z.enum(POOL_ENTRY_STATES),
+  /** Where its bridge is: `cloning`, `setup`, `opencode`, `warm`. */
+  phase: z.string().max(40),
+  sinceMs: z.number().int(),
+  /** The base branch's commit the sandbox holds, once cloned. */
+  baseHead: z.string().max(64).optional(),
+  setupDurationMs: z.number().int().nonnegative().optional(),
+});
+export type PoolEntry = z.infer<typeof PoolEntry>;
+
+/** Why a repository's pool is not filling, shown with the setup script's output when that is the cause. */
+export const PoolFailure = z.object({
+  atMs: z.number().int(),
+  message: z.string().max(2_000),
+  /** The tail of the setup script's output (stdout and stderr interleaved). */
+  output: z.string().max(16_000).optional(),
+  /** No new pool sandbox is started for this repository before then. */
+  retryAtMs: z.number().int(),
+});
+export type PoolFailure = z.infer<typeof PoolFailure>;
+
+export const PoolRepositoryState = z.object({
+  repositoryKey: Id,
+  repository: SandboxRepository,
+  baseBranch: BranchName,
+  size: z.number().int().nonnegative(),
+  warm: z.number().int().nonnegative(),
+  starting: z.number().int().nonnegative(),
+  refreshing: z.number().int().nonnegative(),
+  /** Sandboxes sessions claimed from this repository's pool since the gateway started. */
+  claimed: z.number().int().nonnegative(),
+  /** Why the pool holds fewer than `size` and is not making more, if it is not. */
+  held: z.enum(["failed", "idle", "capacity", "unsupported"]).optional(),
+  failure: PoolFailure.optional(),
+  entries: z.array(PoolEntry),
+});
+export type PoolRepositoryState = z.infer<typeof PoolRepositoryState>;
+
+/** `GET /v1/pool`: every repository's pool, and the cap they share with sessions. */
+export const PoolState = z.object({
+  repositories: z.array(PoolRepositoryState),
+  capacity: SandboxCapacity,
+  /** Warm sandboxes unclaimed this long are stopped (`LOOKOUT_POOL_IDLE_MS`). */
+  idleLimitMs: z.number().int().positive(),
+});
+export type PoolState = z.infer<typeof PoolState>;
+
+/**
+ * What a claim hands a waiting pool bridge (over its pool channel, never in an environment): the
+ * session's values, the sandbox token among them.
+ */
+export const PoolClaim = z.object({
+  sessionId: Id,
+  sandboxId: Id,
+  sandboxToken: z.string().min(32).max(256),
+  /** The control plane as this sandbox reaches it (its uplink's URL for sandboxes behind a relay). */
+  controlPlaneUrl: z.string().url(),
+  /** The session's repository URL (a local repository's is the gateway's `/git/<session>.git`). */
+  repoUrl: z.string().min(1),
+  baseBranch: BranchName,
+  branch: BranchName,
+  model: ModelRef,
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()),
+});
+export type PoolClaim = z.infer<typeof PoolClaim>;
+
+/** What a pool bridge reports about its preparation (`POST <pool url>/report`). */
+export const PoolBridgeReport = z.discriminatedUnion("phase", [
+  z.object({ phase: z.enum(["cloning", "setup", "opencode"]) }),
+  z.object({
+    phase: z.literal("warm"),
+    baseHead: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    setupDurationMs: z.number().int().nonnegative().optional(),
+  }),
+  z.object({
+    phase: z.literal("failed"),
+    message: z.string().max(2_000),
+    output: z.string().max(16_000).optional(),
+  }),
+]);
+export type PoolBridgeReport = z.infer<typeof PoolBridgeReport>;

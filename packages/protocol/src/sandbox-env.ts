@@ -45,6 +45,19 @@ export const BRIDGE_ENV = {
    */
   uplinkSocket: "LOOKOUT_UPLINK_SOCKET",
   uplinkPort: "LOOKOUT_UPLINK_PORT",
+  /**
+   * `1` for a session that may not push (a fork's pull request, an auto-review): the bridge commits
+   * the agent's work in the sandbox and pushes nothing.
+   */
+  readOnly: "LOOKOUT_READ_ONLY",
+  /**
+   * Set only for a warm-pool sandbox (no session yet): its pool channel on the gateway
+   * (`<gateway>/pool-bridge/<sandbox id>`), where the bridge reports its preparation and waits for
+   * the claim that hands it a session. `LOOKOUT_SESSION_ID` then holds the pool sandbox's own id.
+   */
+  poolUrl: "LOOKOUT_POOL_URL",
+  /** How long a pool sandbox's setup script (`.lookout/setup.sh`) may run, in milliseconds. */
+  setupTimeoutMs: "LOOKOUT_SETUP_TIMEOUT_MS",
 } as const;
 
 /**

@@ -61,6 +61,7 @@ export function bridgeEnvironment(
   env[BRIDGE_ENV.branch] = request.branch;
   env[BRIDGE_ENV.model] = request.model;
   env[BRIDGE_ENV.modelProviders] = JSON.stringify(modelProviders);
+  if (request.readOnly) env[BRIDGE_ENV.readOnly] = "1";
   env[BRIDGE_ENV.repoUrl] =
     request.repository.kind === "remote" ? request.repository.cloneUrl : localRepositoryUrl(urls.gatewayUrl, request.sessionId);
   if (network === "uplink") {

@@ -11,6 +11,7 @@ import { getAgentByName } from "agents";
 import { RepositoryStore } from "../db/repositories";
 import { SessionIndexStore } from "../db/sessions-index";
 import type { Env } from "../env";
+import { githubCloneUrl } from "../scm/github/settings";
 import { newId } from "../session/ids";
 import { unwrap } from "../session/rpc";
 
@@ -52,7 +53,7 @@ export async function createSession(env: Env, input: NewSession): Promise<{ sess
       kind: repository.kind,
       fullName: repository.fullName,
       path: repository.path,
-      cloneUrl: repository.kind === "github" ? `https://github.com/${repository.fullName}.git` : null,
+      cloneUrl: repository.kind === "github" ? githubCloneUrl(env, repository.fullName) : null,
     },
     baseBranch: input.baseBranch ?? repository.defaultBranch,
     ...(input.branch ? { branch: input.branch } : {}),

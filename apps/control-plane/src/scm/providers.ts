@@ -179,11 +179,15 @@ export class GitHubScmProvider implements ScmProvider {
 
   async gitCredential(input: CredentialInput): Promise<GitCredentialResponse> {
     const client = githubClient(this.env);
-    if (input.request.protocol !== "https" || input.request.host !== client.settings.gitHost) {
-      throw new LookoutError("FORBIDDEN", `Credentials are only issued for https://${client.settings.gitHost}.`);
+    const web = new URL(client.settings.webUrl);
+    if (`${input.request.protocol}:` !== web.protocol || input.request.host.toLowerCase() !== web.host) {
+      throw new LookoutError("FORBIDDEN", `Credentials are only issued for ${web.origin}.`);
     }
     const path = requestedPath(input.request)?.replace(/\.git$/, "");
-    if (path !== undefined && path.toLowerCase() !== input.repository.fullName.toLowerCase()) {
+    // An Enterprise Server may serve git under a path prefix of its web URL.
+    const prefix = web.pathname.replace(/^\/+|\/+$/g, "");
+    const expected = prefix ? `${prefix}/${input.repository.fullName}` : input.repository.fullName;
+    if (path !== undefined && path.toLowerCase() !== expected.toLowerCase()) {
       throw new LookoutError("FORBIDDEN", "Credentials are only issued for this session's repository.");
     }
     const token = await client.installationToken(

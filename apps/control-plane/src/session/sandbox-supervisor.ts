@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { isForkOrigin, SOCKET_CLOSE_CODES, timingSafeEqual } from "@lookout/protocol";
+import { isForkOrigin, isReadOnlyOrigin, SOCKET_CLOSE_CODES, timingSafeEqual } from "@lookout/protocol";
 import { log } from "../log";
 import type { SessionContext } from "./context";
 import { heartbeatVerdict, planAfterSpawnFailure } from "./decisions";
@@ -138,6 +138,7 @@ export class SandboxSupervisor implements SandboxControl {
           session.repository.kind === "local" && session.repository.path
             ? { kind: "local", path: session.repository.path }
             : { kind: "remote", cloneUrl: session.repository.cloneUrl ?? `https://github.com/${session.repository.fullName}.git` },
+        readOnly: isReadOnlyOrigin(session.origin),
         baseBranch: session.baseBranch,
         branch: session.branch,
         model: session.model,

@@ -16,7 +16,7 @@ beforeAll(async () => {
     privateKey: github.privateKey,
     installationId: github.installationId,
     apiUrl: github.url,
-    gitHost: "github.com",
+    webUrl: "https://github.com",
   });
 });
 
@@ -59,7 +59,7 @@ describe("installation tokens", () => {
       privateKey,
       installationId: github.installationId,
       apiUrl: github.url,
-      gitHost: "github.com",
+      webUrl: "https://github.com",
     });
     await expect(impostor.installationToken({ name: "app" }, { workflows: false })).rejects.toMatchObject({ code: "FORBIDDEN" });
   });

@@ -58,8 +58,9 @@ export function pullRequestMcpServer(openPullRequest: PullRequestOpener): McpSer
     {
       title: "Create pull request",
       description:
-        "Open a pull request for this session's branch, or update the one already open. Call it when the work is ready for review. " +
-        "Title and body default to the session's. The branch is pushed after every prompt, so commit nothing yourself.",
+        "Open a pull request for this session's branch, or update the one already open. Call it when the work is ready for review, " +
+        "after committing it (git add, git commit): your commits are pushed before the pull request opens, and anything left " +
+        "uncommitted is committed and pushed when the prompt ends. Title and body default to the session's.",
       inputSchema: PullRequestToolInput,
     },
     async (args) => {
@@ -76,6 +77,29 @@ export function pullRequestMcpServer(openPullRequest: PullRequestOpener): McpSer
 /** Models often send empty strings for optional fields; those mean "use the default". */
 function withoutBlanks(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).filter(([, value]) => !(typeof value === "string" && value.trim() === "")));
+}
+
+/** What pushing before the pull request opens needs: the bridge's `PushCoordinator` fits. */
+export interface PendingPush {
+  afterCommit(promptId?: string): Promise<void>;
+}
+
+/**
+ * Pushes the commits the agent already made before the pull request is opened: a pull request
+ * needs its branch on the remote (GitHub refuses a head it does not have), and the branch is
+ * otherwise pushed only when the prompt ends. Without a pusher (a session that may not push) the
+ * opener runs as it is, and the control plane refuses it.
+ */
+export function pushingFirst(pusher: PendingPush | undefined, opener: PullRequestOpener): PullRequestOpener {
+  if (!pusher) return opener;
+  return async (input) => {
+    try {
+      await pusher.afterCommit();
+    } catch (error) {
+      return { text: `Pushing the branch before opening the pull request failed: ${String(error)}`, isError: true };
+    }
+    return opener(input);
+  };
 }
 
 export interface ControlPlaneTarget {

@@ -11,7 +11,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { authorizationConfig, controlPlaneCredentials, credentialRequestFor } from "./git-credentials";
 import { approvalIdFor, type BranchRemote, decidePush, type GitRunner, PushCoordinator } from "./push";
 import { remoteScheme } from "./remote";
-import { controlPlaneOpener, MCP_SERVER_NAME, PULL_REQUEST_TOOL_ID, startToolServer, type ToolServer } from "./pull-request-tool";
+import {
+  controlPlaneOpener,
+  MCP_SERVER_NAME,
+  PULL_REQUEST_TOOL_ID,
+  pushingFirst,
+  startToolServer,
+  type ToolServer,
+} from "./pull-request-tool";
 
 const run = promisify(execFile);
 
@@ -359,5 +366,39 @@ describe("the create_pull_request tool over MCP", () => {
     // The right token with the same request opens the pull request.
     expect(await (await post("Bearer per-start-secret", call)).json()).toMatchObject({ id: 1, result: { isError: false } });
     expect(opened).toEqual([{}]);
+  });
+});
+
+describe("opening a pull request pushes the agent's commits first", () => {
+  it("pushes before the control plane is asked, so the pull request's branch exists on the remote", async () => {
+    const order: string[] = [];
+    const opener = pushingFirst({ afterCommit: async () => void order.push("push") }, async (input) => {
+      order.push(`open ${input.title ?? ""}`);
+      return { text: "Opened", isError: false };
+    });
+    expect(await opener({ title: "Rename" })).toEqual({ text: "Opened", isError: false });
+    expect(order).toEqual(["push", "open Rename"]);
+  });
+
+  it("opens nothing when the push fails, and says why", async () => {
+    const opened: unknown[] = [];
+    const opener = pushingFirst(
+      {
+        afterCommit: () => Promise.reject(new Error("remote refused")),
+      },
+      async (input) => {
+        opened.push(input);
+        return { text: "Opened", isError: false };
+      },
+    );
+    const result = await opener({});
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain("remote refused");
+    expect(opened).toEqual([]);
+  });
+
+  it("leaves the opener as it is for a session that may not push", () => {
+    const opener = async () => ({ text: "refused by the control plane", isError: true });
+    expect(pushingFirst(undefined, opener)).toBe(opener);
   });
 });

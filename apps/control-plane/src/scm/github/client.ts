@@ -12,8 +12,8 @@ export interface GitHubAppSettings {
   installationId: number;
   /** `https://api.github.com`, a GitHub Enterprise API, or a test fake. */
   apiUrl: string;
-  /** The host git talks to (`github.com`); credentials are minted only for it. */
-  gitHost: string;
+  /** GitHub's web and git base (`https://github.com`, or an Enterprise Server's); git credentials are minted only for its origin. */
+  webUrl: string;
   /** Injected transport (tests); defaults to the global `fetch`. */
   fetch?: typeof fetch;
 }

@@ -4,7 +4,22 @@ import { GitHubAppClient } from "./client";
 import { toPkcs8Pem } from "./private-key";
 
 export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
-export const GITHUB_GIT_HOST = "github.com";
+export const DEFAULT_GITHUB_WEB_URL = "https://github.com";
+
+/**
+ * GitHub's web and git base (`GITHUB_WEB_URL`): `https://github.com`, a GitHub Enterprise Server
+ * (`https://ghe.example.com`), or a test fake. Clone URLs are built on it and git credentials are
+ * issued for its origin only.
+ */
+export function githubWebUrl(env: Env): string {
+  const configured = env.GITHUB_WEB_URL?.trim();
+  return (configured || DEFAULT_GITHUB_WEB_URL).replace(/\/+$/, "");
+}
+
+/** The URL a sandbox clones a GitHub repository from. */
+export function githubCloneUrl(env: Env, fullName: string): string {
+  return `${githubWebUrl(env)}/${fullName}.git`;
+}
 
 let cached: { key: string; client: GitHubAppClient } | null = null;
 
@@ -26,7 +41,8 @@ export function githubClient(env: Env): GitHubAppClient {
     );
   }
   const apiUrl = env.GITHUB_API_URL?.trim() || DEFAULT_GITHUB_API_URL;
-  const key = `${appId}\n${installationId}\n${apiUrl}\n${privateKey}\n${env.GITHUB_API ? "bound" : "internet"}`;
+  const webUrl = githubWebUrl(env);
+  const key = `${appId}\n${installationId}\n${apiUrl}\n${webUrl}\n${privateKey}\n${env.GITHUB_API ? "bound" : "internet"}`;
   if (cached?.key === key) return cached.client;
   const binding = env.GITHUB_API;
   const client = new GitHubAppClient({
@@ -34,7 +50,7 @@ export function githubClient(env: Env): GitHubAppClient {
     privateKey,
     installationId,
     apiUrl,
-    gitHost: GITHUB_GIT_HOST,
+    webUrl,
     ...(binding ? { fetch: (input: RequestInfo | URL, init?: RequestInit) => binding.fetch(input, init) } : {}),
   });
   cached = { key, client };
