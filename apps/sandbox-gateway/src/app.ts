@@ -9,6 +9,10 @@ import { gitRoutes } from "./git/routes";
 import { type GatewayEnv, jsonResponse, toErrorResponse } from "./http";
 import { modelCompleteRoutes } from "./model-complete";
 import { handleModelProxy, MODEL_PROXY_PREFIX, type ModelProxyOptions } from "./model-proxy";
+import { poolBridgeRoutes } from "./pool/bridge-routes";
+import type { WarmPool } from "./pool/pool";
+import { POOL_BRIDGE_PREFIX } from "./pool/pool-sandbox";
+import { poolRoutes } from "./pool/routes";
 import { sandboxRoutes, type RouteContext } from "./routes";
 
 /** The service allowed to call `/v1`, and the env var holding its secret. */
@@ -26,6 +30,8 @@ export interface GatewayAppOptions {
   readonly nonces: NonceStore;
   /** The largest `/v1` body accepted. */
   readonly maxBodyBytes: number;
+  /** The warm pool (`/v1/pool` and the pool sandboxes' channel). */
+  readonly pool: WarmPool;
   readonly logger: Logger;
 }
 
@@ -35,6 +41,7 @@ export interface GatewayAppOptions {
  * - `GET /healthz`, unauthenticated;
  * - `/model-proxy/<provider>/…`, authenticated by a live sandbox's token;
  * - `/git/<session>.git/…`, git's smart HTTP, authenticated by a git credential;
+ * - `/pool-bridge/<pool sandbox>/…`, a warm-pool sandbox's channel, authenticated by its pool token;
  * - `/v1/…`, the control plane's API, every request signed (`service-auth.ts`), unknown ones included.
  *
  * Every error becomes a registry code through one `onError`; no answer carries a stack.
@@ -54,6 +61,11 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     return RESPONSE_ALREADY_SENT;
   });
 
+  app.route(
+    POOL_BRIDGE_PREFIX.replace(/\/$/, ""),
+    poolBridgeRoutes(() => options.pool, options.git.credentialSecret),
+  );
+
   const tooLarge = () => new LookoutError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${options.maxBodyBytes} bytes.`);
   const v1 = new Hono<GatewayEnv>()
     .use(
@@ -67,7 +79,14 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       verifyControlPlane(options),
     )
     .route("/git", gitRoutes(options.git))
-    .route("/model", modelCompleteRoutes(() => options.routeContext()))
+    .route(
+      "/pool",
+      poolRoutes(() => options.pool),
+    )
+    .route(
+      "/model",
+      modelCompleteRoutes(() => options.routeContext()),
+    )
     .route("/", sandboxRoutes(options.routeContext));
   app.route("/v1", v1);
 

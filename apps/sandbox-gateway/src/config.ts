@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { PROVIDER_NAMES } from "@lookout/sandbox";
 import { LookoutError, ModelRef } from "@lookout/protocol";
 import { z } from "zod";
+import { loadPoolSettings, type PoolSettings } from "./pool/settings";
 
 export const DEFAULT_GATEWAY_PORT = 8788;
 export const DEFAULT_GATEWAY_HOST = "127.0.0.1";
@@ -90,6 +91,8 @@ export interface GatewaySettings {
   readonly logLevel: "debug" | "info" | "warn" | "error";
   /** The cap on running sandboxes no create may exceed; `DEFAULT_MAX_RUNNING_SANDBOXES` when unset. */
   readonly maxRunningSandboxes?: number | undefined;
+  /** The warm pool's timings (`LOOKOUT_POOL_*`); `DEFAULT_POOL_SETTINGS` when unset. */
+  readonly pool?: PoolSettings | undefined;
 }
 
 const optional = z
@@ -236,6 +239,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env, repoRo
     provider,
     logLevel: e.LOOKOUT_LOG_LEVEL ?? "info",
     maxRunningSandboxes: e.LOOKOUT_MAX_RUNNING_SANDBOXES ?? DEFAULT_MAX_RUNNING_SANDBOXES,
+    pool: loadPoolSettings(env),
     models: {
       scriptedUrl: e.LOOKOUT_SCRIPTED_MODEL_URL,
       scriptedToken: e.LOOKOUT_SCRIPTED_MODEL_TOKEN,

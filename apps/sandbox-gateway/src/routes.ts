@@ -21,6 +21,8 @@ import {
 import type { ModelSettings } from "./config";
 import { type GatewayEnv, jsonResponse } from "./http";
 import { sandboxModelProviders } from "./model-providers";
+import { runningCount, type CreatesInFlight, type StartedSandbox } from "./pool/capacity";
+import type { WarmPool } from "./pool/pool";
 import type { SandboxRecord, SandboxRegistry } from "./registry";
 import type { SandboxRelays } from "./relay/relays";
 
@@ -39,24 +41,16 @@ export interface RouteContext {
   readonly egress: SandboxEgress;
   /** No create takes the gateway past this many running sandboxes (`LOOKOUT_MAX_RUNNING_SANDBOXES`). */
   readonly maxRunningSandboxes: number;
+  /** Every create in flight, the pool's included (one map, shared with the pool, for the cap). */
+  readonly creating: CreatesInFlight;
+  /** The warm pool: a create it can serve claims a waiting sandbox instead of starting one. */
+  readonly pool?: WarmPool | undefined;
   readonly logger: Logger;
 }
 
 interface RouteResult {
   readonly status: number;
   readonly body: unknown;
-}
-
-/** A create the provider is still working on, so a retry of it can wait for its sandbox. */
-interface CreateInProgress {
-  readonly tokenHash: string;
-  readonly created: Promise<StartedSandbox>;
-}
-
-interface StartedSandbox {
-  readonly record: SandboxRecord;
-  /** What the provider said when it made the sandbox. */
-  readonly status: SandboxState;
 }
 
 /** A sandbox id in a path: the same characters the control plane mints, at most 128 of them. */
@@ -68,15 +62,14 @@ const SANDBOX_ID = ":sandboxId{[A-Za-z0-9_-]{1,128}}";
  * once it listens.
  */
 export function sandboxRoutes(context: () => RouteContext): Hono<GatewayEnv> {
-  const creating = new Map<string, CreateInProgress>();
   const answer = async (result: RouteResult | Promise<RouteResult>) => {
     const { status, body } = await result;
     return jsonResponse(status, body);
   };
   return new Hono<GatewayEnv>()
     .get("/capabilities", () => jsonResponse(200, capabilities(context().provider)))
-    .get("/capacity", () => answer(capacity(context(), creating)))
-    .post("/sandboxes", (c) => answer(createSandbox(parseCreate(c.var.body), context(), creating)))
+    .get("/capacity", () => answer(capacity(context())))
+    .post("/sandboxes", (c) => answer(createSandbox(parseCreate(c.var.body), context())))
     .get(`/sandboxes/${SANDBOX_ID}`, (c) => answer(describeSandbox(c.req.param("sandboxId"), context())))
     .delete(`/sandboxes/${SANDBOX_ID}`, (c) => answer(terminateSandbox(c.req.param("sandboxId"), context())))
     .post(`/sandboxes/${SANDBOX_ID}/snapshot`, (c) => answer(snapshotSandbox(c.req.param("sandboxId"), context())));
@@ -112,12 +105,8 @@ function parseCreate(body: Uint8Array): CreateSandboxRequest {
  * with the sandbox made or being made, never a second one: a second would overwrite the first's
  * record, and nothing could terminate the first any more.
  */
-async function createSandbox(
-  request: CreateSandboxRequest,
-  context: RouteContext,
-  creating: Map<string, CreateInProgress>,
-): Promise<RouteResult> {
-  const { provider, registry } = context;
+async function createSandbox(request: CreateSandboxRequest, context: RouteContext): Promise<RouteResult> {
+  const { provider, registry, creating } = context;
   const tokenHash = await sha256Hex(request.sandboxToken);
   const earlier = registry.get(request.sandboxId) ?? creating.get(request.sandboxId);
   if (earlier) {
@@ -135,38 +124,48 @@ async function createSandbox(
   if (request.snapshotId && !provider.capabilities.restore) {
     throw new LookoutError("UNSUPPORTED", `The ${provider.name} provider cannot restore snapshots.`);
   }
-  const ended = await endedAtCapacity(context, creating);
-  // The last check and the registration below run without an await between them, so two creates
-  // arriving together cannot both take the last place.
-  if (runningCount(context, creating, ended) >= context.maxRunningSandboxes) {
-    context.logger.warn("sandbox refused at the cap", { sandboxId: request.sandboxId, max: context.maxRunningSandboxes });
-    throw new LookoutError(
-      "SANDBOX_UNAVAILABLE",
-      `This gateway already runs its maximum of ${context.maxRunningSandboxes} sandboxes (LOOKOUT_MAX_RUNNING_SANDBOXES); ` +
-        "stop an idle session's sandbox or raise the limit.",
-    );
+  // A waiting warm sandbox takes no new place: it is handed over (and re-keyed) instead.
+  const warm = context.pool?.reserve(request);
+  let created: Promise<StartedSandbox>;
+  if (warm) {
+    created = warm.hand(request, tokenHash).then((started) => started ?? startSandbox(request, tokenHash, context));
+  } else {
+    const ended = await endedAtCapacity(context);
+    // The last check and the registration below run without an await between them, so two creates
+    // arriving together cannot both take the last place. At the cap, an unclaimed pool sandbox
+    // gives up its place (it is terminated before this one starts); sessions come before the pool.
+    const atCap = runningCount(registry, creating, ended) >= context.maxRunningSandboxes;
+    const evicting = atCap ? context.pool?.evictOne() : undefined;
+    if (atCap && !evicting) {
+      context.logger.warn("sandbox refused at the cap", { sandboxId: request.sandboxId, max: context.maxRunningSandboxes });
+      throw new LookoutError(
+        "SANDBOX_UNAVAILABLE",
+        `This gateway already runs its maximum of ${context.maxRunningSandboxes} sandboxes (LOOKOUT_MAX_RUNNING_SANDBOXES); ` +
+          "stop an idle session's sandbox or raise the limit.",
+      );
+    }
+    created = evicting ? evicting.then(() => startSandbox(request, tokenHash, context)) : startSandbox(request, tokenHash, context);
   }
   // Registered before anything is awaited, so a retry arriving from here on finds it.
-  const created = startSandbox(request, tokenHash, context);
   creating.set(request.sandboxId, { tokenHash, created });
   try {
-    const { record, status } = await created;
-    return { status: 201, body: info(record, status, context) };
+    const { record, status, warm: fromPool } = await created;
+    return { status: 201, body: { ...info(record, status, context), ...(fromPool ? { warm: true } : {}) } };
   } finally {
     creating.delete(request.sandboxId);
+    context.pool?.poke();
   }
 }
 
 /** How many sandboxes run against the cap, every recorded one's state asked of the provider. */
-async function capacity(context: RouteContext, creating: Map<string, CreateInProgress>): Promise<RouteResult> {
-  const ended = await endedSandboxes(context, context.registry.unstopped());
-  const body: SandboxCapacity = { running: runningCount(context, creating, ended), max: context.maxRunningSandboxes };
-  return { status: 200, body };
+async function capacity(context: RouteContext): Promise<RouteResult> {
+  return { status: 200, body: await currentCapacity(context) };
 }
 
-/** Sandboxes that count against the cap: recorded and not known to have ended, plus creates in flight. */
-function runningCount(context: RouteContext, creating: Map<string, CreateInProgress>, ended: ReadonlySet<string>): number {
-  return context.registry.unstopped().filter((record) => !ended.has(record.sandboxId)).length + creating.size;
+/** Running sandboxes (every recorded one's state asked of the provider) against the cap. */
+export async function currentCapacity(context: RouteContext): Promise<SandboxCapacity> {
+  const ended = await endedSandboxes(context, context.registry.unstopped());
+  return { running: runningCount(context.registry, context.creating, ended), max: context.maxRunningSandboxes };
 }
 
 /**
@@ -174,8 +173,8 @@ function runningCount(context: RouteContext, creating: Map<string, CreateInProgr
  * (a timeout, a crash: their records stay until the control plane terminates them); those do not
  * count. A sandbox whose state cannot be read counts as running: the cap fails closed.
  */
-async function endedAtCapacity(context: RouteContext, creating: Map<string, CreateInProgress>): Promise<Set<string>> {
-  if (runningCount(context, creating, new Set()) < context.maxRunningSandboxes) return new Set();
+async function endedAtCapacity(context: RouteContext): Promise<Set<string>> {
+  if (runningCount(context.registry, context.creating) < context.maxRunningSandboxes) return new Set();
   return endedSandboxes(context, context.registry.unstopped());
 }
 
@@ -191,8 +190,16 @@ async function endedSandboxes(context: RouteContext, records: readonly SandboxRe
   return ended;
 }
 
-/** Starts the sandbox (opening its relay first when it has its own network) and records it. */
-async function startSandbox(request: CreateSandboxRequest, tokenHash: string, context: RouteContext): Promise<StartedSandbox> {
+/**
+ * Starts the sandbox (opening its relay first when it has its own network) and records it.
+ * `extraEnv` is added to the bridge's environment (the pool's channel for a warm-pool sandbox).
+ */
+export async function startSandbox(
+  request: CreateSandboxRequest,
+  tokenHash: string,
+  context: RouteContext,
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<StartedSandbox> {
   const { provider, registry } = context;
   const network = provider.capabilities.network;
   // A sandbox with its own network reaches Lookout only through its relay, at the uplink's URLs.
@@ -217,7 +224,7 @@ async function startSandbox(request: CreateSandboxRequest, tokenHash: string, co
       : undefined;
   const config = {
     sandboxId: request.sandboxId,
-    env: bridgeEnvironment(request, modelProviders, context.publicUrl, network),
+    env: { ...bridgeEnvironment(request, modelProviders, context.publicUrl, network), ...extraEnv },
     timeoutMs: Math.min(request.timeoutMs, provider.capabilities.maxTimeoutMs),
     egress: context.egress,
     ...(uplinkSocket ? { uplinkSocket } : {}),

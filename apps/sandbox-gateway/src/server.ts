@@ -7,11 +7,16 @@ import { createLogger, describeError, type Logger, type SandboxEgress, type Sand
 import { createGatewayApp } from "./app";
 import { DEFAULT_MAX_RUNNING_SANDBOXES, MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
 import { installHooks } from "./git/http-backend";
+import { listBranches } from "./git/repo-ops";
 import { RepositoryRoots } from "./git/repo-roots";
 import { jsonResponse, toErrorResponse } from "./http";
 import { proxyTargets } from "./model-providers";
 import { SandboxLiveness } from "./model-proxy";
+import type { CreatesInFlight } from "./pool/capacity";
+import { WarmPool } from "./pool/pool";
+import { DEFAULT_POOL_SETTINGS } from "./pool/settings";
 import { createProvider } from "./providers";
+import type { RouteContext } from "./routes";
 import { SandboxRegistry } from "./registry";
 import { SandboxRelays } from "./relay/relays";
 import type { PrivateDestination } from "./relay/egress";
@@ -33,6 +38,8 @@ export interface GatewayConfig extends GatewaySettings {
 export interface RunningGateway {
   readonly url: string;
   readonly provider: SandboxProvider;
+  /** The warm pool, for tests that wait on its reconciles. */
+  readonly pool: WarmPool;
   close(): Promise<void>;
 }
 
@@ -62,18 +69,33 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
 
   // Filled in once the server listens (the port may be chosen by the OS).
   const addresses = { publicUrl: "", proxyBaseUrl: "", internalUrl: "" };
+  // One map of creates in flight for sessions and the pool alike: the cap counts both.
+  const creating: CreatesInFlight = new Map();
+  const routeContext = (): RouteContext => ({
+    provider,
+    registry,
+    models: config.models,
+    relays,
+    egress,
+    logger,
+    maxRunningSandboxes: config.maxRunningSandboxes ?? DEFAULT_MAX_RUNNING_SANDBOXES,
+    creating,
+    pool,
+    ...addresses,
+  });
+  const pool: WarmPool = new WarmPool({
+    context: routeContext,
+    settings: config.pool ?? DEFAULT_POOL_SETTINGS,
+    baseHead: async (target) => {
+      if (target.repository.kind !== "local") return undefined;
+      const branches = await listBranches(target.repository.path, gitDirs);
+      return branches.find((branch) => branch.name === target.baseBranch)?.sha;
+    },
+  });
   const app = createGatewayApp({
     provider,
-    routeContext: () => ({
-      provider,
-      registry,
-      models: config.models,
-      relays,
-      egress,
-      logger,
-      maxRunningSandboxes: config.maxRunningSandboxes ?? DEFAULT_MAX_RUNNING_SANDBOXES,
-      ...addresses,
-    }),
+    routeContext,
+    pool,
     modelProxy: { targets, registry, liveness, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger },
     git: { credentialSecret: config.gitCredentialSecret, ...gitDirs, logger },
     serviceSecret: config.serviceSecret,
@@ -113,11 +135,14 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   addresses.publicUrl = (config.publicUrl ?? url).replace(/\/+$/, "");
   addresses.proxyBaseUrl = `${addresses.publicUrl}/model-proxy`;
   logger.info("sandbox gateway listening", { url, provider: provider.name });
+  await pool.start();
 
   return {
     url,
     provider,
+    pool,
     close: async () => {
+      await pool.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
