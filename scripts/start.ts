@@ -66,15 +66,28 @@ function modelsFromEnvironment(): { models: string[]; defaultModel: string; offl
 
 /**
  * Slack, when its tokens are in the environment (docs/slack.md): Socket Mode through the relay when
- * `SLACK_APP_TOKEN` is set too, else the Events API (which needs `SLACK_SIGNING_SECRET`).
+ * `SLACK_APP_TOKEN` is set too, else the Events API (which needs `SLACK_SIGNING_SECRET`). Without a
+ * bot token in the environment, tokens may have been pasted in the dashboard: the relay's secret is
+ * set anyway, so the relay can ask the control plane for them once it runs (`dashboard`).
  */
-function slackFromEnvironment(): { mode: "socket" | "http" | null; workerSecrets: Record<string, string>; summary: string } {
+function slackFromEnvironment(): {
+  mode: "socket" | "http" | "dashboard";
+  workerSecrets: Record<string, string>;
+  summary: string;
+} {
+  const relaySecret = randomBytes(32).toString("base64url");
   const bot = process.env.SLACK_BOT_TOKEN?.trim();
-  if (!bot) return { mode: null, workerSecrets: {}, summary: "not connected — set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (docs/slack.md)" };
+  if (!bot) {
+    return {
+      mode: "dashboard",
+      workerSecrets: { SERVICE_SECRET_SLACK_RELAY: relaySecret },
+      summary: "not connected — paste the tokens under Settings → Slack, or set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (docs/slack.md)",
+    };
+  }
   const signing = process.env.SLACK_SIGNING_SECRET?.trim();
   const workerSecrets: Record<string, string> = { SLACK_BOT_TOKEN: bot, ...(signing ? { SLACK_SIGNING_SECRET: signing } : {}) };
   if (process.env.SLACK_APP_TOKEN?.trim()) {
-    workerSecrets.SERVICE_SECRET_SLACK_RELAY = randomBytes(32).toString("base64url");
+    workerSecrets.SERVICE_SECRET_SLACK_RELAY = relaySecret;
     return { mode: "socket", workerSecrets, summary: "Socket Mode — the relay connects with SLACK_APP_TOKEN" };
   }
   return {
@@ -82,6 +95,24 @@ function slackFromEnvironment(): { mode: "socket" | "http" | null; workerSecrets
     workerSecrets,
     summary: `Events API at ${publicUrl}/api/slack/events${signing ? "" : " (set SLACK_SIGNING_SECRET)"}`,
   };
+}
+
+/**
+ * How the control plane says Slack reaches it when the tokens were pasted in the dashboard
+ * (`socket`, `http` or `none`), asked through the relay's own signed request (`cli.ts --mode`).
+ */
+function dashboardSlackMode(relayEnv: NodeJS.ProcessEnv, relayArgs: string[]): Promise<string> {
+  return new Promise((resolveMode) => {
+    const child = spawn(process.execPath, [...relayArgs, "--mode"], {
+      cwd: root,
+      env: { ...process.env, ...relayEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => forwarder("slack")(chunk.toString().trim()));
+    child.on("exit", (code) => resolveMode(code === 0 ? out.trim() : "none"));
+  });
 }
 
 /** Writes a child's output line under its name. */
@@ -260,12 +291,20 @@ async function main(): Promise<void> {
   const running = worker;
   void running.exited.then(({ code, signal }) => onEarlyExit("worker", code, signal));
   await registerDemoRepository(loginToken, ensureDemoRepository());
-  if (slack.mode === "socket") {
-    start("slack", process.execPath, [tsx, join(root, "packages", "slack-relay", "src", "cli.ts")], {
-      LOOKOUT_WORKER_URL: `http://${host}:${workerPort}`,
-      LOOKOUT_SLACK_RELAY_SECRET: slack.workerSecrets.SERVICE_SECRET_SLACK_RELAY,
-    });
-  }
+  const relayArgs = [tsx, join(root, "packages", "slack-relay", "src", "cli.ts")];
+  const relayEnv = {
+    LOOKOUT_WORKER_URL: `http://${host}:${workerPort}`,
+    LOOKOUT_SLACK_RELAY_SECRET: slack.workerSecrets.SERVICE_SECRET_SLACK_RELAY,
+  };
+  // Tokens pasted in the dashboard decide the mode only the control plane knows; ask it.
+  const slackMode = slack.mode === "dashboard" ? await dashboardSlackMode(relayEnv, relayArgs) : slack.mode;
+  const slackSummary =
+    slack.mode !== "dashboard" || slackMode === "none"
+      ? slack.summary
+      : slackMode === "socket"
+        ? "Socket Mode — the relay connects with the app-level token pasted in the dashboard"
+        : `Events API at ${publicUrl}/api/slack/events (tokens pasted in the dashboard)`;
+  if (slackMode === "socket") start("slack", process.execPath, relayArgs, relayEnv);
 
   const loginUrl = `${publicUrl}/auth/login?token=${loginToken}`;
   process.stdout.write(
@@ -279,7 +318,7 @@ async function main(): Promise<void> {
       offline
         ? "  Model:      offline demo (scripted) — set ANTHROPIC_API_KEY or OPENAI_API_KEY for a real model"
         : `  Models:     ${models.join(", ")}`,
-      `  Slack:      ${slack.summary}`,
+      `  Slack:      ${slackSummary}`,
       "",
       "  Press Ctrl+C to stop.",
       "",

@@ -31,7 +31,7 @@ export async function ingestSlack(env: Env, waitUntil: WaitUntil, request: Verif
     if (typeof body.challenge !== "string") throw new LookoutError("BAD_REQUEST", "A url_verification request carries a challenge.");
     return { kind: "challenge", challenge: body.challenge };
   }
-  const config = slackConfig(env);
+  const config = await slackConfig(env);
   const teamId = teamOf(body);
   if (!teamId) throw new LookoutError("BAD_REQUEST", "A Slack request names its workspace (team_id).");
   const store = new SlackStore(env.DB);
@@ -56,8 +56,8 @@ export async function ingestSlack(env: Env, waitUntil: WaitUntil, request: Verif
 }
 
 /** Asks Slack (`auth.test`) which workspace and bot the token belongs to, and stores it. */
-export async function connectWorkspace(env: Env, config: SlackConfig = slackConfig(env)): Promise<SlackWorkspace> {
-  const result = await SlackClient.fromConfig(env, config).web.auth.test();
+export async function connectWorkspace(env: Env, config?: SlackConfig): Promise<SlackWorkspace> {
+  const result = await SlackClient.fromConfig(env, config ?? (await slackConfig(env))).web.auth.test();
   if (!result.team_id || !result.user_id) throw new Error("auth.test named no team or bot user");
   const workspace: SlackWorkspace = {
     teamId: result.team_id,

@@ -84,6 +84,11 @@ export class SlackStore {
       .run();
   }
 
+  /** Forgets every workspace but `teamId`: tokens for another workspace were stored, and its events are refused from now on. */
+  async forgetWorkspacesOtherThan(teamId: string): Promise<void> {
+    await this.db.prepare("DELETE FROM slack_workspaces WHERE team_id != ?").bind(teamId).run();
+  }
+
   async thread(key: ThreadKey): Promise<SlackThread | null> {
     const row = await this.db
       .prepare("SELECT * FROM slack_threads WHERE team_id = ? AND channel_id = ? AND thread_ts = ?")

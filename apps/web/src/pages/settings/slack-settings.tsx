@@ -8,6 +8,7 @@ import { useRepositories } from "../../api/queries";
 import { RelativeTime } from "../../components/relative-time";
 import { EmptyState, ErrorCallout, LoadingBlock } from "../../components/states";
 import { useToast } from "../../components/toasts";
+import { SlackCredentialsForm } from "./slack-credentials";
 
 const SettingsResponse = z.object({ settings: SlackSettingsView });
 const SLACK_SETTINGS_KEY = ["slack-settings"] as const;
@@ -39,14 +40,16 @@ export function SlackSettings() {
   const nameOf = (id: string) => repos.find((repository) => repository.id === id)?.fullName ?? id;
   const channelValid = SlackChannelId.safeParse(channel.trim()).success;
 
-  const run = async (work: () => Promise<unknown>, done: string) => {
+  const run = async (work: () => Promise<unknown>, done: string): Promise<boolean> => {
     setBusy(true);
     try {
       await work();
       notify(done, "success");
       await queryClient.invalidateQueries({ queryKey: SLACK_SETTINGS_KEY });
+      return true;
     } catch (error) {
       notify(errorMessage(error), "error");
+      return false;
     } finally {
       setBusy(false);
     }
@@ -61,8 +64,8 @@ export function SlackSettings() {
       {!view.configured ? (
         <EmptyState icon="💬" title="Slack is not connected">
           <p>
-            Set {view.missing.join(" and ")} where Lookout runs (for Socket Mode also SLACK_APP_TOKEN), then restart. Until then every Slack
-            request is refused.
+            Paste the tokens below, or set {view.missing.join(" and ")} where Lookout runs (for Socket Mode also SLACK_APP_TOKEN) and
+            restart. Until then every Slack request is refused.
           </p>
         </EmptyState>
       ) : (
@@ -78,7 +81,8 @@ export function SlackSettings() {
                 ) : (
                   "Recorded on the first event, or connect now · "
                 )}
-                {view.mode === "socket" ? "Socket Mode (relay)" : "Events API (HTTPS)"} · thread replies:{" "}
+                {view.mode === "socket" ? "Socket Mode (relay)" : "Events API (HTTPS)"} · tokens from{" "}
+                {view.source === "dashboard" ? "the dashboard" : "the environment"} · thread replies:{" "}
                 {view.threadReplies === "any" ? "every reply" : "replies that mention Lookout"}
               </div>
             </div>
@@ -98,6 +102,15 @@ export function SlackSettings() {
           </li>
         </ul>
       )}
+
+      <SlackCredentialsForm
+        view={view}
+        busy={busy}
+        onSave={(request) =>
+          run(() => api.http.put("/api/slack/credentials", { body: request, schema: SettingsResponse }), "Slack accepted the tokens; saved")
+        }
+        onRemove={() => run(() => api.http.delete("/api/slack/credentials", { schema: SettingsResponse }), "Removed the Slack tokens")}
+      />
 
       <section className="stack" aria-label="Channel defaults">
         <h2>Default repository per channel</h2>
