@@ -21,6 +21,7 @@ export type ActivityItem =
   | { kind: "error"; id: string; at: number; message: string; code: string | undefined }
   | { kind: "stop"; id: string; at: number; by: Author }
   | { kind: "sandbox"; id: string; at: number; status: Payload<"sandbox.status">["status"]; detail: string | undefined }
+  | { kind: "sync"; id: string; at: number; sync: Payload<"sandbox.sync"> }
   | {
       kind: "notice";
       id: string;
@@ -182,6 +183,9 @@ export function buildTimeline(events: readonly SessionEvent[]): TimelineItem[] {
         break;
       case "sandbox.status":
         push(undefined, { kind: "sandbox", id, at, status: payload.status, detail: payload.detail }, at);
+        break;
+      case "sandbox.sync":
+        push(undefined, { kind: "sync", id, at, sync: payload }, at);
         break;
       case "session.created":
       case "session.title":

@@ -9,6 +9,7 @@ import { sandboxStatusLabel } from "../status-badge";
 import { ArtifactCard } from "./artifact-card";
 import { ChangeMark } from "./change-mark";
 import { GitPushLine, PushApprovalCard, type PushDecision } from "./push-approval";
+import { SyncLine } from "./sync-line";
 import { ToolCallGroup } from "./tool-calls";
 
 export interface TimelineViewProps {
@@ -220,6 +221,8 @@ function Activity({ item, repositories, onOpenChanges, canSteer, onDecidePush }:
           <time className="faint">{clockTime(item.at)}</time>
         </div>
       );
+    case "sync":
+      return <SyncLine sync={item.sync} at={item.at} />;
     case "notice":
       return <Notice item={item} repositories={repositories} />;
   }
