@@ -10,9 +10,11 @@ import {
   summarizeIssues,
   type AgentIsolationMode,
   type ModelProviderConfig,
+  type PoolClaim,
 } from "@lookout/protocol";
 import { z } from "zod";
 import { checkBranchName } from "./branch";
+import { DEFAULT_SETUP_TIMEOUT_MS } from "./setup-script";
 import type { LogLevel } from "./logger";
 
 /** Defaults, one named constant each. */
@@ -78,6 +80,8 @@ const Env = z.object({
   LOOKOUT_TEXT_FLUSH_INTERVAL_MS: PositiveMs.default(DEFAULT_TEXT_FLUSH_INTERVAL_MS),
   LOOKOUT_OPENCODE_START_TIMEOUT_MS: PositiveMs.default(DEFAULT_OPENCODE_START_TIMEOUT_MS),
   LOOKOUT_READ_ONLY: z.enum(["0", "1"]).default("0"),
+  LOOKOUT_POOL_URL: HttpUrl.optional(),
+  LOOKOUT_SETUP_TIMEOUT_MS: PositiveMs.default(DEFAULT_SETUP_TIMEOUT_MS),
   LOOKOUT_UPLINK_SOCKET: z.string().min(1).optional(),
   LOOKOUT_UPLINK_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
   LOOKOUT_AGENT_ISOLATION: z.enum(AGENT_ISOLATION_MODES).optional(),
@@ -114,6 +118,11 @@ export interface BridgeConfig {
   readOnly: boolean;
   /** The forwarder to the gateway's relay, when the sandbox has its own network namespace. */
   uplink: { socketPath: string; port: number } | undefined;
+  /**
+   * Set for a warm-pool sandbox: its pool channel and the setup script's time limit. Until a claim
+   * (`claimedConfig`) the session values are the pool sandbox's own.
+   */
+  pool: { url: string; setupTimeoutMs: number } | undefined;
   /** The isolation the provider asked for; undefined lets the bridge work out which one holds. */
   agentIsolation: AgentIsolationMode | undefined;
   /** Who OpenCode runs as under `separate-user`: a user name, `uid` or `uid:gid`. */
@@ -250,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, sandboxToken: string): Bridge
     opencodeStartTimeoutMs: e.LOOKOUT_OPENCODE_START_TIMEOUT_MS,
     readOnly: e.LOOKOUT_READ_ONLY === "1",
     uplink: uplinkConfig(e.LOOKOUT_UPLINK_SOCKET, e.LOOKOUT_UPLINK_PORT),
+    pool: e.LOOKOUT_POOL_URL ? { url: e.LOOKOUT_POOL_URL, setupTimeoutMs: e.LOOKOUT_SETUP_TIMEOUT_MS } : undefined,
     agentIsolation: e.LOOKOUT_AGENT_ISOLATION,
     agentUser: e.LOOKOUT_AGENT_USER,
   };
@@ -261,6 +271,27 @@ function uplinkConfig(socketPath: string | undefined, port: number | undefined):
     throw new ConfigError("The bridge's environment is invalid: set both LOOKOUT_UPLINK_SOCKET and LOOKOUT_UPLINK_PORT, or neither.");
   }
   return { socketPath, port };
+}
+
+/**
+ * A warm-pool bridge's configuration once a session claimed it: the session's ids, token, URLs,
+ * branches and model replace the pool sandbox's own, and it is no longer in pool mode.
+ */
+export function claimedConfig(config: BridgeConfig, claim: PoolClaim): BridgeConfig {
+  return {
+    ...config,
+    sessionId: claim.sessionId,
+    sandboxId: claim.sandboxId,
+    sandboxToken: claim.sandboxToken,
+    controlPlaneUrl: claim.controlPlaneUrl.replace(/\/+$/, ""),
+    bridgeSocketUrl: bridgeSocketUrl(claim.controlPlaneUrl.replace(/\/+$/, ""), claim.sessionId),
+    repoUrl: claim.repoUrl,
+    baseBranch: claim.baseBranch,
+    branch: claim.branch,
+    model: claim.model,
+    readOnly: claim.readOnly === true,
+    pool: undefined,
+  };
 }
 
 export function bridgeSocketUrl(controlPlaneUrl: string, sessionId: string): string {

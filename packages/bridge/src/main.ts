@@ -6,9 +6,10 @@ import { join } from "node:path";
 import type { BridgeEventPayload } from "@lookout/protocol";
 import { Agent } from "./agent";
 import { systemClock } from "./clock";
-import { ConfigError, loadConfig, takeSandboxToken, type BridgeConfig } from "./config";
+import { claimedConfig, ConfigError, loadConfig, takeSandboxToken, type BridgeConfig } from "./config";
 import { BridgeConnection, type AgentCommand } from "./connection";
 import { Git, REMOTE_NAME } from "./git";
+import { imageBuildSettings, runImageBuild, type ImageBuildSettings } from "./image-build";
 import { executableReadable, isolationFacts, planIsolation, procReadableBySameUid, type IsolationPlan } from "./isolation";
 import { createLogger, errorMessage, type Logger } from "./logger";
 import { startModelRelay, type ModelRelay } from "./model-relay";
@@ -16,6 +17,8 @@ import { buildOpencodeConfig } from "./opencode-config";
 import { OpencodeDriver } from "./opencode-driver";
 import { startOpencodeServer, type OpencodeServer } from "./opencode-server";
 import { Outbox } from "./outbox";
+import { PoolChannel } from "./pool-channel";
+import { adoptSession, claimNeedsRestart, PoolPreparationFailed, preparePoolSandbox, type PoolPreparation } from "./pool-mode";
 import { controlPlaneCredentials } from "./scm/git-credentials";
 import { MCP_SERVER_NAME, controlPlaneOpener, pushingFirst, startToolServer, type ToolServer } from "./scm/pull-request-tool";
 import { PushCoordinator } from "./scm/push";
@@ -87,34 +90,59 @@ async function privateDirectory(): Promise<string> {
   return dir;
 }
 
+/** The session's remote: fetches and pushes with short-lived credentials the sandbox token obtains. */
+function sessionRemote(config: BridgeConfig, git: Git, dir: string, logger: Logger): SessionRemote | undefined {
+  if (!config.repoUrl) return undefined;
+  // Git gets a short-lived credential per network command, fetched here with the sandbox
+  // token, which itself never leaves this process.
+  return new SessionRemote({
+    url: config.repoUrl,
+    git,
+    dir,
+    credentials: controlPlaneCredentials({
+      controlPlaneUrl: config.controlPlaneUrl,
+      sessionId: config.sessionId,
+      sandboxId: config.sandboxId,
+      sandboxToken: config.sandboxToken,
+    }),
+    logger,
+  });
+}
+
 /**
  * The bridge process: prepares the repository, starts OpenCode, and connects to the session,
  * which drives it with commands until the sandbox stops the bridge (SIGTERM) or the session
- * refuses it.
+ * refuses it. In pool mode (`LOOKOUT_POOL_URL`) it first prepares without a session (clone at the
+ * base branch, the setup script, OpenCode), reports itself warm and waits for a claim, which
+ * brings the session's values; from there on it is that session's bridge.
  */
 export async function runBridge(
-  config: BridgeConfig,
-  logger: Logger,
+  initial: BridgeConfig,
+  initialLogger: Logger,
   startup: { reexecuted: boolean } = { reexecuted: false },
 ): Promise<void> {
+  let config = initial;
+  let logger = initialLogger;
   const outbox = new Outbox(config.outboxMaxEvents);
   let agent: Agent | undefined;
   let server: OpencodeServer | undefined;
   let tools: ToolServer | undefined;
   let relay: ModelRelay | undefined;
   let privateDir: string | undefined;
+  let connection: BridgeConnection | undefined;
   let shuttingDown = false;
   const waiting: AgentCommand[] = [];
   // The sandbox's only way out (its own network namespace): up before anything dials.
   const uplink = config.uplink ? await startUplink({ ...config.uplink, logger }) : undefined;
+  const channel = config.pool ? new PoolChannel(config.pool.url, config.sandboxToken, logger) : undefined;
 
   const shutdown = async (reason: string, exitCode: number, drain: boolean): Promise<never> => {
     if (!shuttingDown) {
       shuttingDown = true;
       logger.info("bridge shutting down", { reason, exitCode });
       if (agent) await Promise.race([agent.shutdown(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_PROMPT_MS))]);
-      if (drain) await connection.drain(SHUTDOWN_DRAIN_MS);
-      connection.close(1000, "bridge shutting down");
+      if (drain) await connection?.drain(SHUTDOWN_DRAIN_MS);
+      connection?.close(1000, "bridge shutting down");
       await server?.stop();
       await tools?.close();
       await relay?.close();
@@ -125,27 +153,34 @@ export async function runBridge(
     return new Promise<never>(() => {});
   };
 
-  const connection = new BridgeConnection({
-    url: config.bridgeSocketUrl,
-    headers: { authorization: `Bearer ${config.sandboxToken}`, "x-lookout-sandbox-id": config.sandboxId },
-    outbox,
-    clock: systemClock,
-    logger,
-    socketFactory: wsSocketFactory,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    livenessTimeoutMs: config.livenessTimeoutMs,
-    backoff: { baseMs: 500, maxMs: config.reconnectMaxDelayMs },
-    onCommand: (command) => {
-      if (agent) agent.handle(command);
-      else waiting.push(command);
-    },
-    onFatal: (code) =>
-      void shutdown(`the session refused the bridge (close code ${code})`, NORMAL_END_CODES.has(code) ? 0 : EXIT_REFUSED, false),
-  });
-  // Connect first: heartbeats flow while the repository is cloned and OpenCode starts.
-  connection.start();
+  const connect = (): void => {
+    const opened = new BridgeConnection({
+      url: config.bridgeSocketUrl,
+      headers: { authorization: `Bearer ${config.sandboxToken}`, "x-lookout-sandbox-id": config.sandboxId },
+      outbox,
+      clock: systemClock,
+      logger,
+      socketFactory: wsSocketFactory,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      livenessTimeoutMs: config.livenessTimeoutMs,
+      backoff: { baseMs: 500, maxMs: config.reconnectMaxDelayMs },
+      onCommand: (command) => {
+        if (agent) agent.handle(command);
+        else waiting.push(command);
+      },
+      onFatal: (code) =>
+        void shutdown(`the session refused the bridge (close code ${code})`, NORMAL_END_CODES.has(code) ? 0 : EXIT_REFUSED, false),
+    });
+    connection = opened;
+    opened.start();
+  };
+  // Connect first: heartbeats flow while the repository is cloned and OpenCode starts. A pool
+  // sandbox has no session to connect to until it is claimed.
+  if (!channel) connect();
+  // Events wait in the outbox until there is a session socket.
   const emit = (event: BridgeEventPayload): void => {
-    connection.send(event);
+    if (connection) connection.send(event);
+    else outbox.push(event);
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM", 0, true));
   process.once("SIGINT", () => void shutdown("SIGINT", 0, true));
@@ -162,47 +197,41 @@ export async function runBridge(
     if (isolation.mode === "none") logger.warn(`agent isolation: ${describeIsolation(isolation)}`, isolationLog);
     else logger.info(`agent isolation: ${describeIsolation(isolation)}`, isolationLog);
 
-    privateDir = await privateDirectory();
+    const dir = await privateDirectory();
+    privateDir = dir;
     const git = new Git(config.workdir, config.committer, logger, agentUser ? { user: agentUser } : {});
-    // Git gets a short-lived credential per network command, fetched here with the sandbox
-    // token, which itself never leaves this process.
-    const remote = config.repoUrl
-      ? new SessionRemote({
-          url: config.repoUrl,
-          git,
-          dir: privateDir,
-          credentials: controlPlaneCredentials({
+    let remote: SessionRemote | undefined;
+    let sync: WorkTreeSync | undefined;
+    let pool: PoolPreparation | undefined;
+    if (channel) {
+      pool = await preparePoolSandbox({ config, git, privateDir: dir, channel, agentUser, logger });
+      await channel.report({ phase: "opencode" });
+    } else {
+      remote = sessionRemote(config, git, dir, logger);
+      const deferredSync = await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
+      // A work tree from an image or a snapshot catches up while OpenCode starts and the agent reads.
+      sync = deferredSync
+        ? new WorkTreeSync({ run: deferredSync, head: () => git.head(), baseBranch: config.baseBranch, emit, clock: systemClock, logger })
+        : undefined;
+      sync?.start();
+    }
+    // The token, the session and the pusher are read per call: a pool sandbox gets them at its claim.
+    const session: { pusher?: PushCoordinator } = {};
+    relay = await startModelRelay({ providers: config.modelProviders, sandboxToken: () => config.sandboxToken, logger });
+    tools = await startToolServer({
+      token: randomBytes(24).toString("base64url"),
+      opener: (input) =>
+        pushingFirst(
+          session.pusher,
+          controlPlaneOpener({
             controlPlaneUrl: config.controlPlaneUrl,
             sessionId: config.sessionId,
             sandboxId: config.sandboxId,
             sandboxToken: config.sandboxToken,
           }),
-          logger,
-        })
-      : undefined;
-    const deferredSync = await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
-    // A work tree from an image or a snapshot catches up while OpenCode starts and the agent reads.
-    const sync = deferredSync
-      ? new WorkTreeSync({ run: deferredSync, head: () => git.head(), baseBranch: config.baseBranch, emit, clock: systemClock, logger })
-      : undefined;
-    sync?.start();
-    // A read-only session (a fork's pull request, an auto-review) commits in the sandbox and pushes nothing.
-    const pusher =
-      remote && !config.readOnly ? new PushCoordinator({ git, remote, remoteName: REMOTE_NAME, branch: config.branch, emit }) : undefined;
-    relay = await startModelRelay({ providers: config.modelProviders, sandboxToken: config.sandboxToken, logger });
-    tools = await startToolServer({
-      token: randomBytes(24).toString("base64url"),
-      opener: pushingFirst(
-        pusher,
-        controlPlaneOpener({
-          controlPlaneUrl: config.controlPlaneUrl,
-          sessionId: config.sessionId,
-          sandboxId: config.sandboxId,
-          sandboxToken: config.sandboxToken,
-        }),
-      ),
+        )(input),
     });
-    server = await startOpencodeServer({
+    const opencodeOptions = {
       bin: config.opencodeBin,
       cwd: config.workdir,
       home: config.home,
@@ -216,10 +245,38 @@ export async function runBridge(
       startTimeoutMs: config.opencodeStartTimeoutMs,
       logger,
       ...(agentUser ? { runAs: agentUser } : {}),
-    });
+    };
+    server = await startOpencodeServer(opencodeOptions);
+
+    if (channel && pool) {
+      await channel.report({
+        phase: "warm",
+        baseHead: pool.baseHead,
+        ...(pool.setup.status === "succeeded" ? { setupDurationMs: pool.setup.durationMs } : {}),
+      });
+      const claim = await channel.waitForClaim();
+      config = claimedConfig(config, claim);
+      logger = createLogger("bridge", config.logLevel, { sessionId: config.sessionId, sandboxId: config.sandboxId });
+      logger.info("pool sandbox claimed", { secrets: Object.keys(claim.env).length });
+      connect();
+      remote = sessionRemote(config, git, dir, logger);
+      await adoptSession({ config, git, remote, logger });
+      if (claimNeedsRestart(claim)) {
+        // Secrets reach OpenCode (and the agent's tools) only in the environment it starts with.
+        const restarted = Date.now();
+        await server.stop();
+        server = await startOpencodeServer({ ...opencodeOptions, logger, baseEnv: { ...process.env, ...claim.env } });
+        logger.info("opencode restarted with the session's secrets", { ms: Date.now() - restarted });
+      }
+    }
+    // A read-only session (a fork's pull request, an auto-review) commits in the sandbox and pushes nothing.
+    const pusher =
+      remote && !config.readOnly ? new PushCoordinator({ git, remote, remoteName: REMOTE_NAME, branch: config.branch, emit }) : undefined;
+    if (pusher) session.pusher = pusher;
+    const running = server;
     const driver = await OpencodeDriver.connect({
-      url: server.url,
-      authorization: server.authorization,
+      url: running.url,
+      authorization: running.authorization,
       directory: config.workdir,
       title: `Lookout session ${config.sessionId}`,
       logger,
@@ -237,15 +294,24 @@ export async function runBridge(
     });
     ready.start();
     agent = ready;
-    emit({ type: "bridge.ready", opencodeVersion: server.version });
+    emit({ type: "bridge.ready", opencodeVersion: running.version });
     for (const command of waiting.splice(0)) ready.handle(command);
-    void server.exited.then((code) => {
+    void running.exited.then((code) => {
       if (shuttingDown) return;
       emit({ type: "agent.error", message: `OpenCode exited unexpectedly (exit code ${String(code)}).`, code: "OPENCODE_EXITED" });
       void shutdown("opencode exited", 1, true);
     });
   } catch (error) {
     logger.error("bridge setup failed", { error: errorMessage(error) });
+    if (channel && !connection) {
+      // Still a pool sandbox: the gateway shows why, with the setup script's output, and backs off.
+      const output = error instanceof PoolPreparationFailed ? error.output : undefined;
+      await channel.report({
+        phase: "failed",
+        message: errorMessage(error).slice(0, 2_000),
+        ...(output !== undefined ? { output: output.slice(-16_000) } : {}),
+      });
+    }
     emit({ type: "agent.error", message: `The sandbox could not start the agent: ${errorMessage(error)}`, code: "BRIDGE_SETUP_FAILED" });
     await shutdown("setup failed", 1, true);
   }
@@ -263,7 +329,14 @@ async function main(): Promise<void> {
     process.exit(EXIT_CONFIG);
   }
   const logger = createLogger("bridge", config.logLevel, { sessionId: config.sessionId, sandboxId: config.sandboxId });
-  runBridge(config, logger, startup).catch((error: unknown) => {
+  let build: ImageBuildSettings | undefined;
+  try {
+    build = imageBuildSettings(process.env);
+  } catch (error) {
+    process.stderr.write(`${errorMessage(error)}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  (build ? runImageBuild(config, build, logger) : runBridge(config, logger, startup)).catch((error: unknown) => {
     logger.error("bridge crashed", { error: errorMessage(error) });
     process.exit(1);
   });

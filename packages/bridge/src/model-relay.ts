@@ -39,12 +39,15 @@ export function usesSandboxToken(provider: ModelProviderConfig, sandboxToken: st
  */
 export async function startModelRelay(options: {
   providers: readonly ModelProviderConfig[];
-  sandboxToken: string;
+  /** The token, or where to read it per call (a warm-pool sandbox gets its session's token at the claim). */
+  sandboxToken: string | (() => string);
   logger: Logger;
 }): Promise<ModelRelay> {
+  const token = options.sandboxToken;
+  const currentToken = typeof token === "string" ? () => token : token;
   const targets = new Map<string, string>();
   for (const provider of options.providers) {
-    if (!usesSandboxToken(provider, options.sandboxToken)) continue;
+    if (!usesSandboxToken(provider, currentToken())) continue;
     if (!provider.baseUrl || !/^https?:\/\//.test(provider.baseUrl)) {
       throw new Error(`Model provider "${provider.id}" authenticates with the sandbox token but has no http(s) baseUrl to send it to.`);
     }
@@ -54,7 +57,7 @@ export async function startModelRelay(options: {
 
   const key = randomBytes(24).toString("base64url");
   const server = createServer((request, response) => {
-    relay(request, response, { targets, key, sandboxToken: options.sandboxToken }).catch((error: unknown) => {
+    relay(request, response, { targets, key, sandboxToken: currentToken() }).catch((error: unknown) => {
       options.logger.warn("model relay failed", { error: errorMessage(error) });
       if (!response.headersSent)
         sendError(response, new LookoutError("PROVIDER_TRANSIENT", "The model relay could not reach the model proxy."));

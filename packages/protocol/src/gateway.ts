@@ -194,6 +194,8 @@ export const PoolClaim = z.object({
   branch: BranchName,
   model: ModelRef,
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()),
+  /** The session may not push (as `CreateSandboxRequest.readOnly`). */
+  readOnly: z.boolean().optional(),
 });
 export type PoolClaim = z.infer<typeof PoolClaim>;
 

@@ -162,6 +162,7 @@ export class WarmPool {
       branch: request.branch,
       model: request.model,
       env: request.env,
+      ...(request.readOnly ? { readOnly: true } : {}),
     };
     // From here to the hand-over nothing is awaited: the registry (the token the model proxy
     // accepts), the relay (the session's routes) and the bridge all switch to the session together.
