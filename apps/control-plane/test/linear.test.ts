@@ -78,7 +78,7 @@ describe("Linear agent sessions", () => {
     expect(detail.json.session.repositoryId).toBe(repository.id);
   });
 
-  it("reports a finished prompt as summarised actions and one response with the summary", async () => {
+  it("reports a finished prompt as its tool steps and one response with the summary", async () => {
     const issue = newIssue();
     await sendLinear(createdEvent(issue));
     const sessionId = await sessionFor(issue.agentSessionId);
@@ -89,21 +89,14 @@ describe("Linear agent sessions", () => {
     expect(prompt.author.name).toBe("Ada");
     finishPrompt(bridge, prompt.promptId, "completed");
 
-    const activities = await activitiesFor(issue.agentSessionId, (a) => a.some((x) => x.content.type === "response"));
+    const activities = (await activitiesFor(issue.agentSessionId, (a) => a.some((x) => x.content.type === "response"))).filter(
+      (a) => !a.ephemeral,
+    );
     bridge.close();
+    // Consecutive calls of one tool are one step, named by its first call.
     expect(activities.map((a) => a.content.type)).toEqual(["thought", "action", "action", "response"]);
-    expect(activities[1]?.content).toEqual({
-      type: "action",
-      action: "Used bash",
-      parameter: "3 calls: npm test, git status, npm run lint",
-      result: "1 failed",
-    });
-    expect(activities[2]?.content).toEqual({
-      type: "action",
-      action: "Used edit",
-      parameter: "1 call: src/retry.ts",
-      result: "all succeeded",
-    });
+    expect(activities[1]?.content).toEqual({ type: "action", action: "Ran", parameter: "npm test" });
+    expect(activities[2]?.content).toEqual({ type: "action", action: "Edited", parameter: "src/retry.ts" });
     expect(activities[3]?.content.body).toContain("Capped the retry at five attempts.");
     expect(activities[3]?.content.body).toContain(`/sessions/${sessionId}`);
   });
@@ -184,7 +177,8 @@ describe("Linear agent sessions", () => {
     await sendLinear(createdEvent(again));
     const secondSession = await sessionFor(again.agentSessionId);
     expect((await api(cookie)("GET", `/api/sessions/${secondSession}`)).json.session.repositoryId).toBe(other.id);
-    expect((await activitiesFor(again.agentSessionId, (a) => a.length >= 1)).map((a) => a.content.type)).toEqual(["thought"]);
+    const answered = await activitiesFor(again.agentSessionId, (a) => a.length >= 1);
+    expect(answered.filter((a) => !a.ephemeral).map((a) => a.content.type)).toEqual(["thought"]);
     await fakeLinear("configure", { suggestions: [] });
   });
 

@@ -16,6 +16,8 @@ export interface FakeLinearActivity {
   content: { type: string; body?: string; action?: string; parameter?: string; result?: string };
   signal: string | null;
   signalMetadata: unknown;
+  /** Linear replaces an ephemeral activity with the next one. */
+  ephemeral: boolean;
   at: number;
 }
 
@@ -89,9 +91,10 @@ export async function startFakeLinear(options: { unref?: boolean } = {}): Promis
     const now = Date.now();
     switch (name) {
       case "createAgentActivity": {
-        const input = variables.input as Omit<FakeLinearActivity, "at" | "signal" | "signalMetadata"> & {
+        const input = variables.input as Omit<FakeLinearActivity, "at" | "signal" | "signalMetadata" | "ephemeral"> & {
           signal?: string;
           signalMetadata?: unknown;
+          ephemeral?: boolean;
         };
         if (!fake.state.activities.some((activity) => activity.id === input.id)) {
           fake.state.activities.push({
@@ -100,6 +103,7 @@ export async function startFakeLinear(options: { unref?: boolean } = {}): Promis
             content: input.content,
             signal: input.signal ?? null,
             signalMetadata: input.signalMetadata ?? null,
+            ephemeral: input.ephemeral ?? false,
             at: now,
           });
         }

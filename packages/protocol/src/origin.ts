@@ -58,9 +58,88 @@ export function isReadOnlyOrigin(origin: SessionOrigin | undefined): boolean {
   return origin?.kind === "github" && (origin.fork === true || origin.review === true);
 }
 
+/** Most tool steps one prompt reports as actions (Linear's `action` activities); later ones are not listed. */
+export const MAX_PROGRESS_ACTIONS = 20;
+/** Longest subject (command, path, title) a progress step or action quotes. */
+const MAX_SUBJECT_CHARS = 80;
+
 /**
- * What a session tells its origin: a prompt settled, or the agent opened or updated a pull request.
- * The session emits these; the control plane's outbox delivers them to the origin.
+ * One tool step while a prompt runs: a tool and what it works on, e.g. `bash` and `pnpm test`.
+ * Consecutive calls of the same tool are one step (see `progressActions`).
+ */
+export const ProgressAction = z.object({
+  tool: z.string().min(1).max(200),
+  subject: z.string().max(MAX_SUBJECT_CHARS).nullable(),
+});
+export type ProgressAction = z.infer<typeof ProgressAction>;
+
+/**
+ * Where a running prompt is: waiting (behind another prompt, or for a sandbox place), its sandbox
+ * starting or restoring, the repository being cloned or synced, the agent thinking, or a tool
+ * running. `text` is the one line an origin shows ("Running `pnpm test`").
+ */
+export const ProgressStep = z.object({
+  kind: z.enum(["queued", "starting", "cloning", "syncing", "thinking", "running"]),
+  text: z.string().min(1).max(300),
+});
+export type ProgressStep = z.infer<typeof ProgressStep>;
+
+/** A tool call's input as far as a summary reads it: an object whose fields may be anything. */
+const ToolInput = z.record(z.string(), z.unknown());
+
+/** What a tool call works on, in a few words: the command it runs, the file it touches, or its title. */
+export function toolSubject(title: string | null | undefined, input: unknown): string | null {
+  const parsed = ToolInput.safeParse(input);
+  const fields = parsed.success ? parsed.data : {};
+  const raw = [fields.command, fields.filePath, fields.path, fields.pattern, fields.url, title].find(
+    (value): value is string => typeof value === "string" && value.trim().length > 0,
+  );
+  if (!raw) return null;
+  const line = raw.trim().split("\n")[0]!.trim();
+  return line.length > MAX_SUBJECT_CHARS ? `${line.slice(0, MAX_SUBJECT_CHARS - 1)}…` : line;
+}
+
+const TOOL_VERBS: Record<string, string> = {
+  bash: "Running",
+  edit: "Editing",
+  write: "Writing",
+  patch: "Editing",
+  multiedit: "Editing",
+  read: "Reading",
+  grep: "Searching for",
+  glob: "Listing",
+  list: "Listing",
+  webfetch: "Fetching",
+};
+
+/** One line for a tool step: "Running `pnpm test`", "Editing src/x.ts", "Using lookout_open_pull_request". */
+export function describeAction(action: ProgressAction): string {
+  const verb = TOOL_VERBS[action.tool];
+  if (!verb) return action.subject ? `Using ${action.tool}: ${action.subject}` : `Using ${action.tool}`;
+  if (!action.subject) return `${verb} (${action.tool})`;
+  return action.tool === "bash" || action.tool === "grep" ? `${verb} \`${action.subject}\`` : `${verb} ${action.subject}`;
+}
+
+/**
+ * A prompt's tool calls, in the order they started, as the steps an origin lists: consecutive calls
+ * of the same tool collapse into the first of them, and at most `MAX_PROGRESS_ACTIONS` are kept. A
+ * prefix of the calls always gives a prefix of the steps, so step `i` means the same thing whenever
+ * it is computed (while the prompt runs, or after it settled).
+ */
+export function progressActions(calls: readonly ProgressAction[]): ProgressAction[] {
+  const actions: ProgressAction[] = [];
+  for (const call of calls) {
+    if (actions.at(-1)?.tool === call.tool) continue;
+    if (actions.length === MAX_PROGRESS_ACTIONS) break;
+    actions.push(call);
+  }
+  return actions;
+}
+
+/**
+ * What a session tells its origin: a prompt settled, the agent opened or updated a pull request, or
+ * (while a prompt runs) the step it is at. The session emits these; the control plane's outbox
+ * delivers them to the origin.
  */
 export const SessionOutcome = z.discriminatedUnion("kind", [
   z.object({
@@ -82,6 +161,16 @@ export const SessionOutcome = z.discriminatedUnion("kind", [
     url: z.string().url(),
     title: z.string(),
     state: z.string(),
+    at: z.number(),
+  }),
+  z.object({
+    kind: z.literal("progress"),
+    sessionId: Id,
+    origin: SessionOrigin,
+    promptId: Id,
+    step: ProgressStep,
+    /** The prompt's tool steps so far (`progressActions`), oldest first. */
+    actions: z.array(ProgressAction).max(MAX_PROGRESS_ACTIONS),
     at: z.number(),
   }),
 ]);

@@ -13,6 +13,10 @@ export interface OutboxReport {
   lastError: string | null;
   createdAt: number;
   deliveredAt: number | null;
+  /** How many times a progress report was rewritten by a newer step (0 for other reports). */
+  revision?: number;
+  /** For a progress report, the step its origin last received (an earlier revision), if any. */
+  previouslyDelivered?: SessionOutcome | null;
 }
 
 interface ReportRow {
@@ -25,6 +29,8 @@ interface ReportRow {
   last_error: string | null;
   created_at: number;
   delivered_at: number | null;
+  revision: number;
+  delivered_json: string | null;
 }
 
 function fromRow(r: ReportRow): OutboxReport {
@@ -38,6 +44,8 @@ function fromRow(r: ReportRow): OutboxReport {
     lastError: r.last_error,
     createdAt: r.created_at,
     deliveredAt: r.delivered_at,
+    revision: r.revision,
+    previouslyDelivered: r.delivered_json === null ? null : SessionOutcome.parse(JSON.parse(r.delivered_json)),
   };
 }
 
@@ -65,12 +73,51 @@ export class OutboxReportStore {
     return row ? fromRow(row) : null;
   }
 
-  /** Keys of pending reports whose next attempt is due. */
+  /**
+   * Queues a running prompt's step under `key`, one row per session and prompt: an undelivered step
+   * is replaced, a delivered one makes way for a new delivery, and an older step (by `at`) never
+   * replaces a newer one. False when the prompt's final report (`finalKey`) is queued already: a
+   * step must not follow it.
+   */
+  async upsertProgress(key: string, finalKey: string, outcome: SessionOutcome, now: number): Promise<boolean> {
+    const result = await this.db
+      .prepare(
+        `INSERT INTO outbox_reports (idempotency_key, session_id, origin_kind, outcome_json, status, next_attempt_at, created_at, is_progress)
+         SELECT ?1, ?2, ?3, ?4, 'pending', ?5, ?5, 1 WHERE NOT EXISTS (SELECT 1 FROM outbox_reports WHERE idempotency_key = ?6)
+         ON CONFLICT (idempotency_key) DO UPDATE SET outcome_json = excluded.outcome_json, status = 'pending', attempts = 0,
+           next_attempt_at = excluded.next_attempt_at, last_error = NULL, revision = revision + 1
+         WHERE json_extract(excluded.outcome_json, '$.at') >= json_extract(outbox_reports.outcome_json, '$.at')`,
+      )
+      .bind(key, outcome.sessionId, outcome.origin.kind, JSON.stringify(outcome), now, finalKey)
+      .run();
+    return result.meta.changes === 1;
+  }
+
+  /**
+   * Closes a prompt's progress report that is still waiting, because its final report is queued: the
+   * step is out of date, so nothing is sent. A delivery in flight (leased) finishes first.
+   */
+  async supersedeProgress(key: string, now: number): Promise<void> {
+    await this.db
+      .prepare(
+        `UPDATE outbox_reports SET status = 'delivered', lease_until = NULL, last_error = 'superseded by the final report'
+         WHERE idempotency_key = ?1 AND status = 'pending' AND (lease_until IS NULL OR lease_until <= ?2)`,
+      )
+      .bind(key, now)
+      .run();
+  }
+
+  /** Whether a report with this key was ever queued. */
+  async exists(key: string): Promise<boolean> {
+    return (await this.db.prepare("SELECT 1 AS found FROM outbox_reports WHERE idempotency_key = ?").bind(key).first()) !== null;
+  }
+
+  /** Keys of pending reports whose next attempt is due, final reports before progress. */
   async dueKeys(now: number, limit: number): Promise<string[]> {
     const rows = await this.db
       .prepare(
         `SELECT idempotency_key FROM outbox_reports WHERE status = 'pending' AND next_attempt_at <= ?1
-           AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY next_attempt_at LIMIT ?2`,
+           AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY is_progress, next_attempt_at LIMIT ?2`,
       )
       .bind(now, limit)
       .all<{ idempotency_key: string }>();
@@ -93,15 +140,35 @@ export class OutboxReportStore {
     return row ? fromRow(row) : null;
   }
 
-  /** Marks a report delivered, once: false if it already was (or failed for good). */
-  async markDelivered(key: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .prepare(
-        "UPDATE outbox_reports SET status = 'delivered', delivered_at = ?2, lease_until = NULL, last_error = NULL WHERE idempotency_key = ?1 AND status = 'pending'",
-      )
-      .bind(key, now)
-      .run();
-    return result.meta.changes === 1;
+  /**
+   * Marks a report delivered, once: false if it already was (or failed for good). With `revision`
+   * (a progress report), only that revision: a newer step written meanwhile stays pending, released
+   * for its own delivery, and the step just sent is remembered as the one the origin has.
+   */
+  async markDelivered(key: string, now: number, revision?: number, deliveredJson?: string): Promise<boolean> {
+    if (revision === undefined) {
+      const result = await this.db
+        .prepare(
+          "UPDATE outbox_reports SET status = 'delivered', delivered_at = ?2, lease_until = NULL, last_error = NULL WHERE idempotency_key = ?1 AND status = 'pending'",
+        )
+        .bind(key, now)
+        .run();
+      return result.meta.changes === 1;
+    }
+    const [delivered] = await this.db.batch([
+      this.db
+        .prepare(
+          `UPDATE outbox_reports SET status = 'delivered', delivered_at = ?2, lease_until = NULL, last_error = NULL, delivered_json = outcome_json
+           WHERE idempotency_key = ?1 AND status = 'pending' AND revision = ?3`,
+        )
+        .bind(key, now, revision),
+      this.db
+        .prepare(
+          "UPDATE outbox_reports SET lease_until = NULL, delivered_json = ?3 WHERE idempotency_key = ?1 AND status = 'pending' AND revision != ?2",
+        )
+        .bind(key, revision, deliveredJson ?? null),
+    ]);
+    return delivered?.meta.changes === 1;
   }
 
   /** Schedules the next attempt after a failure. */

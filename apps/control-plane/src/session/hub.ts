@@ -27,6 +27,8 @@ export class SessionHub {
   private effects: (() => Promise<unknown>)[] = [];
   private indexDirty = false;
   private indexWrite: Promise<void> = Promise.resolve();
+  /** Told of every recorded event inside its unit (`observe`). */
+  private readonly observers: ((payload: EventPayload) => void)[] = [];
 
   constructor(
     private readonly ports: SessionPorts,
@@ -107,7 +109,16 @@ export class SessionHub {
     const event = this.stores.events.append(payload, this.ports.now());
     this.stores.retention.afterAppend(payload);
     this.broadcast({ type: "events", events: [event], replay: false });
+    for (const observer of this.observers) observer(payload);
     return event;
+  }
+
+  /**
+   * Calls `observer` with each event recorded from now on, inside the unit that records it (so
+   * what it starts belongs after the commit: `defer`). It runs on every streamed event: keep it cheap.
+   */
+  observe(observer: (payload: EventPayload) => void): void {
+    this.observers.push(observer);
   }
 
   setStatus(status: SessionStatus): void {

@@ -44,6 +44,13 @@ export interface SessionPorts {
   onBranchPushed?: (session: SessionRecord, headSha: string) => Promise<ArtifactEvent | null>;
   /** Hands an outcome to whoever reports back to the session's origin (the triggers' outbox). */
   reportOutcome?: (outcome: SessionOutcome) => Promise<void>;
+  /**
+   * Hands a running prompt's step (a `progress` outcome) to the same reporter; the session sends at
+   * most one every `PROGRESS.throttleMs` (`progress-reporter.ts`). Without it, no steps are reported.
+   */
+  reportProgress?: (outcome: Extract<SessionOutcome, { kind: "progress" }>) => Promise<void>;
+  /** Runs `work` after `delayMs` (the throttle's trailing send); nothing needs it to survive a restart. */
+  later?: (delayMs: number, work: () => void) => void;
 }
 
 /** What source control needs to know about a session (credentials, pull requests). */

@@ -310,6 +310,14 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
       lifecycle: lifecycleFrom(env.LIFECYCLE_OVERRIDES),
       onBranchPushed: (session, headSha) => refreshAfterPush(env, session, headSha),
       reportOutcome: (outcome) => reportOutcome(env, outcome),
+      reportProgress: (outcome) => reportOutcome(env, outcome),
+      later: (delayMs, work) =>
+        this.ctx.waitUntil(
+          scheduler
+            .wait(delayMs)
+            .then(work)
+            .catch((error: unknown) => log.error("a delayed progress report failed", { error })),
+        ),
     });
     return this.core;
   }

@@ -14,6 +14,7 @@ import { ClientRouter } from "./client-router";
 import { createContext, type SessionContext } from "./context";
 import type { DeadlineName } from "./deadlines";
 import type { CreateSessionInput, PromptInput, ScmContext, SessionPorts, Socket } from "./ports";
+import { ProgressReporter } from "./progress-reporter";
 import { PromptRunner } from "./prompt-runner";
 import { actingRole, authorize } from "./roles";
 import { SandboxSupervisor } from "./sandbox-supervisor";
@@ -52,6 +53,7 @@ export class SessionCore {
       decidePush: (author, approvalId, decision) => this.scm.decidePush(author, approvalId, decision),
       warm: () => this.supervisor.warm(),
     });
+    ProgressReporter.attach(this.ctx);
   }
 
   // ---------------------------------------------------------------- queries

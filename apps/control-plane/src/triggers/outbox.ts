@@ -2,7 +2,10 @@ import { type BackoffPolicy, backoffDelayMs, type SessionOrigin, type SessionOut
 import { type OutboxReport, OutboxReportStore } from "../db/outbox-reports";
 import type { Env } from "../env";
 import { log } from "../log";
+import { finalKeyOf, idempotencyKeyOf, progressKeyOf } from "./outbox-keys";
 import { REPORT_SINKS } from "./sinks";
+
+export { finalKeyOf, idempotencyKeyOf, progressKeyOf } from "./outbox-keys";
 
 /**
  * Where reports to one kind of origin go. Adding a platform (Slack, GitHub, Linear) is one file in
@@ -17,6 +20,11 @@ export interface ReportSink {
   deliver(env: Env, report: OutboxReport, idempotencyKey: string): Promise<void>;
   /** Called once when the last attempt failed, to make the failure visible where the origin is shown. */
   gaveUp?(env: Env, report: OutboxReport, error: string): Promise<void>;
+  /**
+   * Whether it shows a running prompt's steps (`progress` reports). A sink without it is never sent
+   * them, so they cost nothing for origins that only show results.
+   */
+  reportsProgress?: boolean;
 }
 
 export type ReportSinks = Partial<Record<SessionOrigin["kind"], ReportSink>>;
@@ -40,18 +48,16 @@ export const OUTBOX_DEFAULTS: OutboxOptions = {
 };
 
 /**
- * One report per (session, prompt, kind), or per (session, pull request, state): a session that
- * reports the same thing twice enqueues it once.
+ * Attempts a progress report gets: a step is soon out of date (the next one or the final report
+ * replaces it), so it is not retried for long and its failure is not the session's report error.
  */
-export function idempotencyKeyOf(outcome: SessionOutcome): string {
-  return outcome.kind === "prompt.finished"
-    ? `${outcome.sessionId}:${outcome.promptId}:${outcome.kind}`
-    : `${outcome.sessionId}:${outcome.kind}:${outcome.url}:${outcome.state}`;
-}
+export const PROGRESS_MAX_ATTEMPTS = 3;
 
 /**
  * Queues an outcome for its origin. False when there is nowhere to report it (the dashboard and the
- * API have no sink) or when the same report was queued before.
+ * API have no sink, and most sinks take no progress), when the same report was queued before, or
+ * for a step that arrives after its prompt's final report. A final report closes its prompt's
+ * waiting step, so no step is shown after the result.
  */
 export async function enqueueOutcome(
   db: D1Database,
@@ -59,8 +65,18 @@ export async function enqueueOutcome(
   now: number,
   sinks: ReportSinks = REPORT_SINKS,
 ): Promise<boolean> {
-  if (!sinks[outcome.origin.kind]) return false;
-  return new OutboxReportStore(db).enqueue(idempotencyKeyOf(outcome), outcome, now);
+  const sink = sinks[outcome.origin.kind];
+  if (!sink) return false;
+  const store = new OutboxReportStore(db);
+  if (outcome.kind === "progress") {
+    if (!sink.reportsProgress) return false;
+    return store.upsertProgress(idempotencyKeyOf(outcome), finalKeyOf(outcome.sessionId, outcome.promptId), outcome, now);
+  }
+  const enqueued = await store.enqueue(idempotencyKeyOf(outcome), outcome, now);
+  if (enqueued && outcome.kind === "prompt.finished" && sink.reportsProgress) {
+    await store.supersedeProgress(progressKeyOf(outcome.sessionId, outcome.promptId), now);
+  }
+  return enqueued;
 }
 
 export interface DrainSummary {
@@ -103,12 +119,21 @@ export class OutboxDrainer {
   }
 
   private async attempt(report: OutboxReport, now: number): Promise<keyof DrainSummary> {
-    const sink = this.sinks[report.outcome.origin.kind];
+    const { outcome } = report;
+    const sink = this.sinks[outcome.origin.kind];
+    const progress = outcome.kind === "progress";
     try {
-      if (!sink) throw new Error(`no sink reports to ${report.outcome.origin.kind} origins`);
+      if (!sink) throw new Error(`no sink reports to ${outcome.origin.kind} origins`);
+      // A step whose prompt has settled is out of date: the final report shows the result instead.
+      if (progress && (await this.store.exists(finalKeyOf(outcome.sessionId, outcome.promptId)))) {
+        // This drainer holds the row's lease, which ends at most `leaseMs` from now.
+        await this.store.supersedeProgress(report.idempotencyKey, now + this.options.leaseMs);
+        return "delivered";
+      }
       await sink.deliver(this.env, report, report.idempotencyKey);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      if (progress) return this.progressFailed(report, now, message);
       if (report.attempts >= this.options.maxAttempts) {
         const text = `gave up after ${report.attempts} attempts: ${message}`;
         if (await this.store.markFailed(report.idempotencyKey, text)) {
@@ -121,7 +146,19 @@ export class OutboxDrainer {
       await this.store.retryAt(report.idempotencyKey, now + backoffDelayMs(report.attempts, this.options.policy, this.random), message);
       return "retried";
     }
-    await this.store.markDelivered(report.idempotencyKey, now);
+    if (progress) await this.store.markDelivered(report.idempotencyKey, now, report.revision ?? 0, JSON.stringify(outcome));
+    else await this.store.markDelivered(report.idempotencyKey, now);
     return "delivered";
+  }
+
+  /** A step that could not be shown is retried briefly, then dropped quietly: the final report still follows. */
+  private async progressFailed(report: OutboxReport, now: number, message: string): Promise<keyof DrainSummary> {
+    if (report.attempts >= Math.min(PROGRESS_MAX_ATTEMPTS, this.options.maxAttempts)) {
+      await this.store.markFailed(report.idempotencyKey, `gave up after ${report.attempts} attempts: ${message}`);
+      log.info("a progress report to a session's origin was dropped", { key: report.idempotencyKey, error: message });
+      return "failed";
+    }
+    await this.store.retryAt(report.idempotencyKey, now + backoffDelayMs(report.attempts, this.options.policy, this.random), message);
+    return "retried";
   }
 }

@@ -17,6 +17,10 @@ export class Harness {
   readonly indexWrites: SessionRecord[] = [];
   /** What the session handed to its origin's reporter. */
   readonly outcomes: SessionOutcome[] = [];
+  /** The running prompts' steps the session handed over (`progress` outcomes), in order. */
+  readonly progress: SessionOutcome[] = [];
+  /** Work the session asked to run later (`later`), fired by `advance` when its time comes. */
+  private timers: { at: number; work: () => void }[] = [];
   /** Listing the sockets throws this many more times (a fault in the host, for failure tests). */
   socketListingFaults = 0;
   private pending: Promise<unknown>[] = [];
@@ -45,6 +49,8 @@ export class Harness {
       secretsFor: async () => ({ API_TOKEN: "s3cret" }),
       publicUrl: "http://127.0.0.1:8787",
       reportOutcome: async (outcome) => void this.outcomes.push(outcome),
+      reportProgress: async (outcome) => void this.progress.push(outcome),
+      later: (delayMs, work) => void this.timers.push({ at: this.now + delayMs, work }),
     });
   }
 
@@ -60,6 +66,9 @@ export class Harness {
   /** Moves the clock forward and fires the alarm if it is due. */
   async advance(ms: number): Promise<void> {
     this.now += ms;
+    const due = this.timers.filter((timer) => timer.at <= this.now);
+    this.timers = this.timers.filter((timer) => timer.at > this.now);
+    for (const timer of due) timer.work();
     if (this.alarmAt !== null && this.alarmAt <= this.now) this.core.onAlarm();
     await this.settle();
   }

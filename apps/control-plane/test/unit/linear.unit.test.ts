@@ -3,32 +3,37 @@ import { describe, expect, it, vi } from "vitest";
 // `progress.ts` reaches the session object through the Agents SDK; summarising never calls it.
 vi.mock("agents", () => ({ getAgentByName: () => Promise.reject(new Error("no Durable Objects here")) }));
 
-const { summariseActions, MAX_ACTIONS } = await import("../../src/integrations/linear/progress");
+const { actionActivity, actionKey } = await import("../../src/integrations/linear/progress");
+const { progressActions, MAX_PROGRESS_ACTIONS } = await import("@lookout/protocol");
 const { activityId } = await import("../../src/integrations/linear/client");
 const { instructionsFor } = await import("../../src/integrations/linear/agent");
 
 describe("Linear actions", () => {
-  it("summarises tool calls per tool, busiest first, with a few titles and the failures", () => {
+  it("lists tool steps in the order they started, consecutive calls of one tool as the first of them", () => {
     const calls = [
-      { tool: "read", title: "a.ts", failed: false },
-      { tool: "bash", title: "npm test", failed: true },
-      { tool: "bash", title: "npm test", failed: false },
-      { tool: "bash", title: "ls", failed: false },
-      { tool: "bash", title: "git diff", failed: false },
-      { tool: "bash", title: "pwd", failed: false },
-      { tool: "edit", title: null, failed: false },
+      { tool: "read", subject: "a.ts" },
+      { tool: "bash", subject: "npm test" },
+      { tool: "bash", subject: "ls" },
+      { tool: "edit", subject: "src/a.ts" },
+      { tool: "bash", subject: "npm test" },
+      { tool: "lookout_open_pull_request", subject: null },
     ];
-    expect(summariseActions(calls)).toEqual([
-      { type: "action", action: "Used bash", parameter: "5 calls: npm test, ls, git diff and 1 more", result: "1 failed" },
-      { type: "action", action: "Used read", parameter: "1 call: a.ts", result: "all succeeded" },
-      { type: "action", action: "Used edit", parameter: "1 call", result: "all succeeded" },
+    expect(progressActions(calls).map(actionActivity)).toEqual([
+      { type: "action", action: "Read", parameter: "a.ts" },
+      { type: "action", action: "Ran", parameter: "npm test" },
+      { type: "action", action: "Edited", parameter: "src/a.ts" },
+      { type: "action", action: "Ran", parameter: "npm test" },
+      { type: "action", action: "Used lookout_open_pull_request", parameter: "" },
     ]);
+    // A prefix of the calls gives a prefix of the steps: a step posted while the prompt ran keeps its place.
+    expect(progressActions(calls.slice(0, 3))).toEqual(progressActions(calls).slice(0, 2));
   });
 
-  it("posts at most a handful of actions however many tools ran", () => {
-    const calls = Array.from({ length: 20 }, (_, i) => ({ tool: `tool-${i}`, title: null, failed: false }));
-    expect(summariseActions(calls)).toHaveLength(MAX_ACTIONS);
-    expect(summariseActions([])).toEqual([]);
+  it("lists at most MAX_PROGRESS_ACTIONS steps however many tools ran, each under a key of its own", () => {
+    const calls = Array.from({ length: 30 }, (_, i) => ({ tool: `tool-${i}`, subject: null }));
+    expect(progressActions(calls)).toHaveLength(MAX_PROGRESS_ACTIONS);
+    expect(progressActions([])).toEqual([]);
+    expect(actionKey("ses_1", "prm_1", 3)).not.toBe(actionKey("ses_1", "prm_1", 4));
   });
 });
 

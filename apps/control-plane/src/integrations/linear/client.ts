@@ -17,6 +17,8 @@ export type ActivityContent =
 export interface ActivityOptions {
   /** Offers these values to pick from (an elicitation with Linear's `select` signal). */
   select?: string[];
+  /** Linear replaces it with the next activity (a `thought` or `action` that is only a status). */
+  ephemeral?: boolean;
 }
 
 export interface RepositorySuggestion {
@@ -80,7 +82,10 @@ export class LinearAgent {
           signalMetadata: { options: options.select.map((value) => ({ label: value, value })) },
         }
       : {};
-    await call("post an agent activity", () => this.sdk.createAgentActivity({ id, agentSessionId, content: clipped, ...select }));
+    const ephemeral = options.ephemeral ? { ephemeral: true } : {};
+    await call("post an agent activity", () =>
+      this.sdk.createAgentActivity({ id, agentSessionId, content: clipped, ...select, ...ephemeral }),
+    );
   }
 
   /** Who the token acts as: the app user and its workspace (asked once, right after the install). */

@@ -1,4 +1,4 @@
-import type { SessionEvent } from "@lookout/protocol";
+import { type ProgressAction, progressActions, type SessionEvent, toolSubject } from "@lookout/protocol";
 import { getAgentByName } from "agents";
 import type { Env } from "../../env";
 import { unwrap } from "../../session/rpc";
@@ -6,55 +6,57 @@ import type { ActivityContent } from "./client";
 
 /** Events read per call while collecting a prompt's tool calls. */
 const PAGE = 500;
-/** Most `action` activities one prompt's report posts: one per tool, the busiest first. */
-export const MAX_ACTIONS = 6;
-/** Titles quoted per tool in an action's parameter. */
-const TITLES_PER_ACTION = 3;
 
-interface ToolCall {
-  tool: string;
-  title: string | null;
-  failed: boolean;
-}
+const ACTION_VERBS: Record<string, string> = {
+  bash: "Ran",
+  edit: "Edited",
+  multiedit: "Edited",
+  patch: "Edited",
+  write: "Wrote",
+  read: "Read",
+  grep: "Searched for",
+  glob: "Listed",
+  list: "Listed",
+  webfetch: "Fetched",
+};
 
-/** The tool calls one prompt made, read from the session's event log (each call's latest state). */
-export async function toolCallsOf(env: Env, sessionId: string, promptId: string): Promise<ToolCall[]> {
+/**
+ * A prompt's tool steps as the session reports them while it runs (`progressActions`), rebuilt from
+ * its event log: each call's latest state, in the order the calls started, calls still pending left
+ * out (their input is not known yet).
+ */
+export async function toolStepsOf(env: Env, sessionId: string, promptId: string): Promise<ProgressAction[]> {
   const stub = await getAgentByName(env.SESSION, sessionId);
-  const calls = new Map<string, ToolCall>();
+  const calls = new Map<string, { firstSeq: number; action: ProgressAction }>();
   let after = 0;
   for (;;) {
     const { events, latestSeq }: { events: SessionEvent[]; latestSeq: number } = await unwrap(stub.eventsAfter(after, PAGE));
-    for (const { payload } of events) {
+    for (const { payload, seq, firstSeq } of events) {
       if (payload.type !== "tool.call" || payload.promptId !== promptId) continue;
-      calls.set(payload.callId, { tool: payload.tool, title: payload.title ?? null, failed: payload.state === "error" });
+      if (payload.state === "pending") continue;
+      calls.set(payload.callId, {
+        firstSeq: firstSeq ?? seq,
+        action: { tool: payload.tool, subject: toolSubject(payload.title, payload.input) },
+      });
     }
     const last = events.at(-1)?.seq ?? latestSeq;
     if (events.length < PAGE || last >= latestSeq) break;
     after = last;
   }
-  return [...calls.values()];
+  return progressActions([...calls.values()].sort((a, b) => a.firstSeq - b.firstSeq).map((call) => call.action));
 }
 
 /**
- * Summarises tool calls as Linear `action` activities: one per tool (not one per call), busiest
- * first, each naming how many calls it made, a few of their titles, and how many failed.
+ * A tool step as a Linear `action` activity: what was done and to what ("Ran" `pnpm test`,
+ * "Edited" src/x.ts). It is posted when the step starts, so it names no result.
  */
-export function summariseActions(calls: ToolCall[]): Extract<ActivityContent, { type: "action" }>[] {
-  const byTool = new Map<string, ToolCall[]>();
-  for (const call of calls) byTool.set(call.tool, [...(byTool.get(call.tool) ?? []), call]);
-  return [...byTool.entries()]
-    .sort((a, b) => b[1].length - a[1].length)
-    .slice(0, MAX_ACTIONS)
-    .map(([tool, group]) => {
-      const titles = [...new Set(group.map((call) => call.title).filter((title): title is string => !!title))];
-      const shown = titles.slice(0, TITLES_PER_ACTION).join(", ");
-      const more = titles.length > TITLES_PER_ACTION ? ` and ${titles.length - TITLES_PER_ACTION} more` : "";
-      const failed = group.filter((call) => call.failed).length;
-      return {
-        type: "action" as const,
-        action: `Used ${tool}`,
-        parameter: `${group.length} call${group.length === 1 ? "" : "s"}${shown ? `: ${shown}${more}` : ""}`,
-        result: failed === 0 ? "all succeeded" : `${failed} failed`,
-      };
-    });
+export function actionActivity(action: ProgressAction): Extract<ActivityContent, { type: "action" }> {
+  const verb = ACTION_VERBS[action.tool];
+  if (!verb) return { type: "action", action: `Used ${action.tool}`, parameter: action.subject ?? "" };
+  return { type: "action", action: verb, parameter: action.subject ?? action.tool };
+}
+
+/** The id key of a prompt's `index`th tool step: the same while it runs and after it settled, so each is posted once. */
+export function actionKey(sessionId: string, promptId: string, index: number): string {
+  return `${sessionId}:${promptId}:action:${index}`;
 }

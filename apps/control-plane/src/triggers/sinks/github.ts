@@ -19,7 +19,9 @@ import type { ReportSink } from "../outbox";
 export const githubSink: ReportSink = {
   async deliver(env, report, idempotencyKey) {
     const { outcome } = report;
-    if (outcome.origin.kind !== "github") return;
+    // The reply is edited when the prompt settles; a running prompt's steps are not shown on GitHub
+    // (this sink does not set `reportsProgress`, so the outbox never queues them).
+    if (outcome.origin.kind !== "github" || outcome.kind === "progress") return;
     if (outcome.origin.review) return postReview(env, report, idempotencyKey);
     const store = new GithubTriggerStore(env.DB);
     const reply = await store.reply(outcome.sessionId);

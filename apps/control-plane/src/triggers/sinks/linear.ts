@@ -1,18 +1,27 @@
 import { PullRequestStore } from "../../db/pull-requests";
+import { OutboxReportStore } from "../../db/outbox-reports";
 import { LinearAgent } from "../../integrations/linear/client";
 import { dashboardUrl } from "../../integrations/linear/agent";
-import { summariseActions, toolCallsOf } from "../../integrations/linear/progress";
+import { actionActivity, actionKey, toolStepsOf } from "../../integrations/linear/progress";
 import { LinearStore } from "../../integrations/linear/store";
+import { progressKeyOf } from "../outbox-keys";
 import type { ReportSink } from "../outbox";
 
+/** Steps before the agent works, shown as a passing (ephemeral) `thought` that the next activity replaces. */
+const WAITING_STEPS = new Set(["queued", "starting", "cloning", "syncing"]);
+
 /**
- * Reports to Linear agent sessions. A settled prompt becomes its tool calls summarised as `action`
- * activities (read from the session's event log when the report is sent), then one `response` with
- * the agent's summary and the pull request, or an `error`. A pull request opened or updated is an
- * `action` linking it. Every activity's id derives from the report's idempotency key, so a report
- * retried after a partial send posts each activity once.
+ * Reports to Linear agent sessions. While a prompt runs, each new tool step becomes an `action`
+ * activity (consecutive calls of one tool are one step, at most `MAX_PROGRESS_ACTIONS` a prompt),
+ * and waiting, starting and cloning show as an ephemeral `thought`. A settled prompt posts the tool
+ * steps its progress reports did not, then one `response` with the agent's summary and the pull
+ * request, or an `error`. A pull request opened or updated is an `action` linking it. Every
+ * activity's id derives from a stable key (a tool step's is the same while the prompt runs and after
+ * it settled), so a report retried after a partial send posts each activity once.
  */
 export const linearSink: ReportSink = {
+  reportsProgress: true,
+
   async deliver(env, report, idempotencyKey) {
     const { outcome } = report;
     if (outcome.origin.kind !== "linear") return;
@@ -30,10 +39,31 @@ export const linearSink: ReportSink = {
       return;
     }
 
-    const actions = summariseActions(await toolCallsOf(env, outcome.sessionId, outcome.promptId));
-    for (const [index, action] of actions.entries()) await linear.activity(agentSessionId, `${idempotencyKey}:action:${index}`, action);
+    const { sessionId, promptId } = outcome;
+    if (outcome.kind === "progress") {
+      if (WAITING_STEPS.has(outcome.step.kind)) {
+        await linear.activity(
+          agentSessionId,
+          `${sessionId}:${promptId}:thought:${outcome.step.kind}`,
+          { type: "thought", body: outcome.step.text },
+          { ephemeral: true },
+        );
+      }
+      const posted = report.previouslyDelivered?.kind === "progress" ? report.previouslyDelivered.actions.length : 0;
+      for (const [index, action] of outcome.actions.entries()) {
+        if (index >= posted) await linear.activity(agentSessionId, actionKey(sessionId, promptId, index), actionActivity(action));
+      }
+      return;
+    }
 
-    const link = `[Open the session in Lookout](${dashboardUrl(env, outcome.sessionId)})`;
+    // The tool steps the prompt's progress reports did not post (all of them when none was delivered).
+    const progress = await new OutboxReportStore(env.DB).get(progressKeyOf(sessionId, promptId));
+    const posted = progress?.previouslyDelivered?.kind === "progress" ? progress.previouslyDelivered.actions.length : 0;
+    for (const [index, action] of (await toolStepsOf(env, sessionId, promptId)).entries()) {
+      if (index >= posted) await linear.activity(agentSessionId, actionKey(sessionId, promptId, index), actionActivity(action));
+    }
+
+    const link = `[Open the session in Lookout](${dashboardUrl(env, sessionId)})`;
     if (outcome.status === "failed") {
       await linear.activity(agentSessionId, `${idempotencyKey}:final`, {
         type: "error",
@@ -41,7 +71,7 @@ export const linearSink: ReportSink = {
       });
       return;
     }
-    const pullRequest = await new PullRequestStore(env.DB).forSession(outcome.sessionId);
+    const pullRequest = await new PullRequestStore(env.DB).forSession(sessionId);
     const summary = outcome.status === "stopped" ? "Stopped as asked." : outcome.summary?.trim() || "Done.";
     const parts = [summary];
     if (pullRequest?.url) parts.push(`Pull request: [${pullRequest.title}](${pullRequest.url})`);

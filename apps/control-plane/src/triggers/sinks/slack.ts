@@ -8,7 +8,10 @@ import { sessionUrl } from "../../scm/pull-requests";
 import type { ReportSink } from "../outbox";
 
 /**
- * Reports to Slack threads. A finished prompt updates the thread's status message in place and
+ * Reports to Slack threads. While a prompt runs, each step it reaches (cloning, running a tool,
+ * waiting in the queue) replaces the thread's status message in place, with the Stop button; the
+ * outbox coalesces steps and never sends one after the prompt's final report. A finished prompt
+ * updates the thread's status message in place and
  * posts one reply: the agent's summary (trimmed), the files the pull request changes, the pull
  * request and the session link, or the
  * failure and how to retry. The reply is posted once per report: its ts is kept under the outbox's
@@ -16,6 +19,8 @@ import type { ReportSink } from "../outbox";
  * pull request only updates the status message (the completion reply links it).
  */
 export const slackSink: ReportSink = {
+  reportsProgress: true,
+
   async deliver(env, report, idempotencyKey) {
     const { outcome } = report;
     const origin = outcome.origin;
@@ -25,6 +30,19 @@ export const slackSink: ReportSink = {
     const key = { teamId: origin.teamId, channelId: origin.channelId, threadTs: origin.threadTs };
     const link = sessionUrl(env, outcome.sessionId);
     const now = Date.now();
+
+    if (outcome.kind === "progress") {
+      // The running prompt's step, in place; the Stop button stays while it runs.
+      const thread = await store.thread(key);
+      const statusTs = await showStatus({ client }, key, thread?.statusTs ?? null, {
+        step: outcome.step.text,
+        sessionUrl: link,
+        stoppableSessionId: outcome.sessionId,
+        pullRequestUrl: thread?.pullRequestUrl ?? null,
+      });
+      if (statusTs && statusTs !== thread?.statusTs) await store.updateThread(key, { statusTs }, now);
+      return;
+    }
 
     if (outcome.kind === "pull-request") {
       await store.updateThread(key, { pullRequestUrl: outcome.url }, now);
