@@ -1,4 +1,4 @@
-import { CreateSandboxRequest, MemoryNonceStore, verifySignedRequest } from "@lookout/protocol";
+import { CreateSandboxRequest, MemoryNonceStore, ModelCompleteRequest, verifySignedRequest } from "@lookout/protocol";
 
 /**
  * A fake sandbox gateway for the workerd tests, bound as the `GATEWAY` service. It verifies the
@@ -15,7 +15,15 @@ interface FakeState {
   failNext: ("transient" | "permanent")[];
   /** `/v1/git/*`: what compare answers (null: the branch is not pushed) and whether merges conflict. */
   git: { review: unknown; mergeConflict: boolean; calls: { path: string; body: unknown }[] };
+  /**
+   * `/v1/model/complete`: each request is recorded; the first rule whose `contains` is in the user
+   * text gives the answer, else the model names no repository (so the classifier is unsure).
+   */
+  model: { rules: { contains: string; answer: string }[]; calls: ModelCompleteRequest[] };
 }
+
+/** What the fake's small model answers when no rule applies. */
+export const FAKE_MODEL_DEFAULT_ANSWER = '{"repository": null, "confidence": 0}';
 
 const state: FakeState = {
   created: [],
@@ -23,6 +31,7 @@ const state: FakeState = {
   snapshots: [],
   failNext: [],
   git: { review: null, mergeConflict: false, calls: [] },
+  model: { rules: [], calls: [] },
 };
 const nonces = new MemoryNonceStore();
 
@@ -37,6 +46,10 @@ export async function fakeGateway(request: Request): Promise<Response> {
   if (url.pathname === "/__fake/git" && request.method === "POST") {
     const patch = await request.json<Partial<FakeState["git"]>>();
     state.git = { ...state.git, ...patch };
+    return Response.json({ ok: true });
+  }
+  if (url.pathname === "/__fake/model" && request.method === "POST") {
+    state.model.rules.push(await request.json<{ contains: string; answer: string }>());
     return Response.json({ ok: true });
   }
   const body = new Uint8Array(await request.arrayBuffer());
@@ -75,6 +88,12 @@ export async function fakeGateway(request: Request): Promise<Response> {
         );
       return Response.json({ mergeSha: "9".repeat(40), baseSha: "1".repeat(40) });
     }
+  }
+  if (url.pathname === "/v1/model/complete" && request.method === "POST") {
+    const ask = ModelCompleteRequest.parse(JSON.parse(new TextDecoder().decode(body)));
+    state.model.calls.push(ask);
+    const rule = state.model.rules.find((candidate) => ask.user.includes(candidate.contains));
+    return Response.json({ text: rule?.answer ?? FAKE_MODEL_DEFAULT_ANSWER, model: "fake/small" });
   }
   if (url.pathname === "/v1/sandboxes" && request.method === "POST") {
     const failure = state.failNext.shift();

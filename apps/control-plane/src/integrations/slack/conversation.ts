@@ -7,7 +7,8 @@ import { type AcceptedDelivery, acceptDelivery, processDelivery } from "../../tr
 import type { ExternalActor, TriggerEvent } from "../../triggers/types";
 import type { SlackConfig } from "./config";
 import { pickerMessage, statusMessage } from "./messages";
-import { routeRepository, withoutRepoReference } from "./routing";
+import { gatewayClassifier } from "../../triggers/gateway-classifier";
+import { chooseRepository, classifierNote, type RepositoryRoute, withoutRepoReference } from "./routing";
 import { SlackStore, type SlackWorkspace, type ThreadKey } from "./store";
 import type { SlackClient } from "./client";
 
@@ -72,12 +73,15 @@ export async function handleMessage(deps: SlackDeps, message: IncomingMessage): 
   await store.claimThread(key, message.user, now);
   const thread = await store.thread(key);
   const repositories = (await new RepositoryStore(env.DB).list()).map(toRepositoryDto);
-  const route = routeRepository({
-    text,
-    repositories,
-    threadRepositoryId: thread?.repositoryId ?? null,
-    channelDefaultId: await store.channelDefault(key.teamId, key.channelId),
-  });
+  const route = await chooseRepository(
+    {
+      text,
+      repositories,
+      threadRepositoryId: thread?.repositoryId ?? null,
+      channelDefaultId: await store.channelDefault(key.teamId, key.channelId),
+    },
+    gatewayClassifier(env),
+  );
   const deliveries = new TriggerDeliveryStore(env.DB);
   if (route.kind === "unknown") {
     const names = repositories.map((r) => `\`${r.fullName}\``).join(", ") || "none yet";
@@ -95,7 +99,16 @@ export async function handleMessage(deps: SlackDeps, message: IncomingMessage): 
     await deliveries.finish(accepted.recordId, "skipped", "waiting for someone to pick the repository", null);
     return;
   }
-  await startWork(deps, key, accepted, deliveryId, await actorOf(client, message.user), route.repositoryId, withoutRepoReference(text));
+  await startWork(
+    deps,
+    key,
+    accepted,
+    deliveryId,
+    await actorOf(client, message.user),
+    route.repositoryId,
+    withoutRepoReference(text),
+    route.why,
+  );
 }
 
 /**
@@ -111,14 +124,19 @@ export async function startWork(
   actor: ExternalActor,
   repositoryId: string,
   text: string,
+  why: Extract<RepositoryRoute, { kind: "chosen" }>["why"] | null = null,
 ): Promise<void> {
   const { env } = deps;
   const store = new SlackStore(env.DB);
   const repository = await new RepositoryStore(env.DB).get(repositoryId);
   const thread = await store.thread(key);
+  // The status message names a repository the classifier chose, and how to choose another.
+  const picked = why === "classifier" && repository ? classifierNote(repository.fullName) : null;
   const step = thread?.sessionId
     ? `Passing <@${actor.externalId}>'s reply to the session`
-    : `Starting a session on ${repository?.fullName ?? "the repository"}`;
+    : picked
+      ? `${picked}. Starting a session`
+      : `Starting a session on ${repository?.fullName ?? "the repository"}`;
   const statusTs = await showStatusOrLog(deps, key, thread?.statusTs ?? null, { step, sessionUrl: null, stoppableSessionId: null });
   await store.updateThread(key, { repositoryId, ...(statusTs ? { statusTs } : {}) }, Date.now());
 
@@ -135,7 +153,7 @@ export async function startWork(
   if (result.sessionId && (result.status === "started" || result.status === "followed_up")) {
     await store.updateThread(key, { sessionId: result.sessionId }, Date.now());
     await showStatusOrLog(deps, key, statusTs, {
-      step: result.status === "started" ? "Working on it" : `Working on <@${actor.externalId}>'s follow-up`,
+      step: result.status === "started" ? `Working on it${picked ? `. ${picked}` : ""}` : `Working on <@${actor.externalId}>'s follow-up`,
       sessionUrl: sessionUrl(env, result.sessionId),
       stoppableSessionId: result.sessionId,
     });

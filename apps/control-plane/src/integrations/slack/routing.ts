@@ -1,12 +1,14 @@
 import type { Repository } from "@lookout/protocol";
+import type { Classification, ClassificationInput } from "../../triggers/repository-classifier";
 
 /**
  * Which repository a Slack request works on, decided in order: an explicit `repo:owner/name` (or
- * a registered name) in the message, the thread's earlier choice, the channel's default, the only
- * registered repository. When none of these decides, the person is asked with a picker.
+ * a registered name) in the message, the thread's earlier choice, the channel's default, a
+ * registered `owner/name` written in the message, the only registered repository, then the
+ * classifier (`chooseRepository`). When none of these decides, the person is asked with a picker.
  */
 export type RepositoryRoute =
-  | { kind: "chosen"; repositoryId: string; why: "explicit" | "thread" | "channel-default" | "only-repository" }
+  | { kind: "chosen"; repositoryId: string; why: "explicit" | "thread" | "channel-default" | "only-repository" | "classifier" }
   | { kind: "ask"; candidates: Repository[] }
   | { kind: "unknown"; named: string };
 
@@ -34,11 +36,42 @@ export function routeRepository(input: RoutingInput): RepositoryRoute {
   if (thread) return { kind: "chosen", repositoryId: thread, why: "thread" };
   const channel = known(input.channelDefaultId);
   if (channel) return { kind: "chosen", repositoryId: channel, why: "channel-default" };
-  const mentioned = input.repositories.filter((r) => mentionsName(input.text, r));
+  const mentioned = mentionedIn(input);
   if (mentioned.length === 1) return { kind: "chosen", repositoryId: mentioned[0]!.id, why: "explicit" };
   if (input.repositories.length === 1) return { kind: "chosen", repositoryId: input.repositories[0]!.id, why: "only-repository" };
-  const candidates = mentioned.length > 1 ? mentioned : input.repositories;
-  return { kind: "ask", candidates: candidates.slice(0, MAX_PICKER_CANDIDATES) };
+  return { kind: "ask", candidates: undecided(input, mentioned).slice(0, MAX_PICKER_CANDIDATES) };
+}
+
+/**
+ * `routeRepository`, then, when it would ask, the classifier over the same candidates (all of them,
+ * not only the picker's first `MAX_PICKER_CANDIDATES`): a confident pick is `why: "classifier"`,
+ * anything else still asks. Runs in the background part of a Slack request, after the ack.
+ */
+export async function chooseRepository(
+  input: RoutingInput,
+  classify: (input: ClassificationInput) => Promise<Classification>,
+): Promise<RepositoryRoute> {
+  const route = routeRepository(input);
+  if (route.kind !== "ask") return route;
+  const verdict = await classify({ text: input.text, source: "Slack message", candidates: undecided(input, mentionedIn(input)) });
+  return verdict.kind === "confident" ? { kind: "chosen", repositoryId: verdict.repository.id, why: "classifier" } : route;
+}
+
+/**
+ * What the status message tells the person when the classifier chose: which repository, and how to
+ * choose another. A thread keeps its session's repository, so another one takes a new thread.
+ */
+export function classifierNote(fullName: string): string {
+  return `Picked ${fullName} from the message — for another repository, mention me in a new thread with \`repo:owner/name\``;
+}
+
+function mentionedIn(input: RoutingInput): Repository[] {
+  return input.repositories.filter((r) => mentionsName(input.text, r));
+}
+
+/** The repositories still in question: those the message names when it names several, else all. */
+function undecided(input: RoutingInput, mentioned: Repository[]): Repository[] {
+  return mentioned.length > 1 ? mentioned : input.repositories;
 }
 
 /** Removes the `repo:` reference so the agent gets the request itself. */
