@@ -68,6 +68,7 @@ const GATEWAY_SETTINGS = [
   "LOOKOUT_VERCEL_BASE_SNAPSHOT_ID",
   "ANTHROPIC_API_KEY",
   "OPENAI_API_KEY",
+  "LOOKOUT_SMALL_MODEL",
 ];
 /** Worker secrets of the integrations, passed as they are named; those not set stay unset (their routes refuse). */
 const WORKER_SETTINGS = /^(GITHUB_|SLACK_|LINEAR_|SENTRY_|ALLOWED_GITHUB_|ADMIN_GITHUB_|SERVICE_SECRET_)/;
