@@ -8,6 +8,8 @@ import type { GitEnvironment } from "./git/repo-ops";
 import { gitRoutes } from "./git/routes";
 import { type GatewayEnv, jsonResponse, toErrorResponse } from "./http";
 import { modelCompleteRoutes } from "./model-complete";
+import { IMAGE_BUILD_PREFIX, type ImageBuilds } from "./images/builds";
+import { imageBuildChannelRoutes, imageRoutes } from "./images/routes";
 import { handleModelProxy, MODEL_PROXY_PREFIX, type ModelProxyOptions } from "./model-proxy";
 import { poolBridgeRoutes } from "./pool/bridge-routes";
 import type { WarmPool } from "./pool/pool";
@@ -32,6 +34,8 @@ export interface GatewayAppOptions {
   readonly maxBodyBytes: number;
   /** The warm pool (`/v1/pool` and the pool sandboxes' channel). */
   readonly pool: WarmPool;
+  /** Repository image builds (`/v1/images` and the build sandboxes' channel). */
+  readonly images: ImageBuilds;
   readonly logger: Logger;
 }
 
@@ -42,6 +46,7 @@ export interface GatewayAppOptions {
  * - `/model-proxy/<provider>/…`, authenticated by a live sandbox's token;
  * - `/git/<session>.git/…`, git's smart HTTP, authenticated by a git credential;
  * - `/pool-bridge/<pool sandbox>/…`, a warm-pool sandbox's channel, authenticated by its pool token;
+ * - `/image-build/<build sandbox>/…`, an image build's channel, authenticated by its build token;
  * - `/v1/…`, the control plane's API, every request signed (`service-auth.ts`), unknown ones included.
  *
  * Every error becomes a registry code through one `onError`; no answer carries a stack.
@@ -66,6 +71,11 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     poolBridgeRoutes(() => options.pool, options.git.credentialSecret),
   );
 
+  app.route(
+    IMAGE_BUILD_PREFIX.replace(/\/$/, ""),
+    imageBuildChannelRoutes(() => options.images, options.git.credentialSecret),
+  );
+
   const tooLarge = () => new LookoutError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${options.maxBodyBytes} bytes.`);
   const v1 = new Hono<GatewayEnv>()
     .use(
@@ -82,6 +92,10 @@ export function createGatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     .route(
       "/pool",
       poolRoutes(() => options.pool),
+    )
+    .route(
+      "/images",
+      imageRoutes(() => options.images),
     )
     .route(
       "/model",

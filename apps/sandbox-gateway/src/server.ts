@@ -13,6 +13,7 @@ import { jsonResponse, toErrorResponse } from "./http";
 import { proxyTargets } from "./model-providers";
 import { SandboxLiveness } from "./model-proxy";
 import type { CreatesInFlight } from "./pool/capacity";
+import { ImageBuilds } from "./images/builds";
 import { WarmPool } from "./pool/pool";
 import { DEFAULT_POOL_SETTINGS } from "./pool/settings";
 import { createProvider } from "./providers";
@@ -40,6 +41,8 @@ export interface RunningGateway {
   readonly provider: SandboxProvider;
   /** The warm pool, for tests that wait on its reconciles. */
   readonly pool: WarmPool;
+  /** Repository image builds, for tests that wait on them. */
+  readonly images: ImageBuilds;
   close(): Promise<void>;
 }
 
@@ -92,10 +95,12 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       return branches.find((branch) => branch.name === target.baseBranch)?.sha;
     },
   });
+  const images = new ImageBuilds({ context: routeContext });
   const app = createGatewayApp({
     provider,
     routeContext,
     pool,
+    images,
     modelProxy: { targets, registry, liveness, maxBodyBytes: MAX_MODEL_PROXY_BODY_BYTES, logger },
     git: { credentialSecret: config.gitCredentialSecret, ...gitDirs, logger },
     serviceSecret: config.serviceSecret,
@@ -141,6 +146,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     url,
     provider,
     pool,
+    images,
     close: async () => {
       await pool.close();
       await new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@ export * from "./client.ts";
 export * from "./bridge.ts";
 export * from "./rest.ts";
 export * from "./gateway.ts";
+export * from "./images.ts";
 export * from "./crypto.ts";
 export * from "./service-auth.ts";
 export * from "./parse.ts";

@@ -56,6 +56,12 @@ export const BRIDGE_ENV = {
    * the claim that hands it a session. `LOOKOUT_SESSION_ID` then holds the pool sandbox's own id.
    */
   poolUrl: "LOOKOUT_POOL_URL",
+  /**
+   * Set only for a repository image build (ADR 0015): its build channel on the gateway
+   * (`<gateway>/image-build/<sandbox id>`). The bridge clones the base branch, runs the setup
+   * script, reports there and waits to be snapshotted; it connects to no session.
+   */
+  imageBuildUrl: "LOOKOUT_IMAGE_BUILD_URL",
   /** How long a pool sandbox's setup script (`.lookout/setup.sh`) may run, in milliseconds. */
   setupTimeoutMs: "LOOKOUT_SETUP_TIMEOUT_MS",
 } as const;

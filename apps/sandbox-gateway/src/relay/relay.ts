@@ -35,6 +35,8 @@ const SESSION_ROUTES: Readonly<Record<string, string>> = { bridge: "GET", "git-c
 const GIT_ROUTES: Readonly<Record<string, string>> = { "info/refs": "GET", "git-upload-pack": "POST", "git-receive-pack": "POST" };
 /** A warm-pool sandbox's channel to the gateway (`pool/bridge-routes.ts`), authenticated by its pool token. */
 const POOL_ROUTES: Readonly<Record<string, string>> = { report: "POST", "git-credentials": "POST", claim: "GET" };
+/** A repository image build's channel to the gateway (`images/routes.ts`), authenticated by its build token. */
+const IMAGE_BUILD_ROUTES: Readonly<Record<string, string>> = { report: "POST", "git-credentials": "POST" };
 
 /**
  * The upstream of an origin-form request, or undefined. Only the sandbox's own session's bridge
@@ -50,6 +52,8 @@ export function routeOf(method: string, path: string, sessionId: string): Upstre
   if (pathname.startsWith(repository) && GIT_ROUTES[pathname.slice(repository.length)] === method) return "gateway";
   const pool = `/pool-bridge/${sessionId}/`;
   if (pathname.startsWith(pool) && POOL_ROUTES[pathname.slice(pool.length)] === method) return "gateway";
+  const build = `/image-build/${sessionId}/`;
+  if (pathname.startsWith(build) && IMAGE_BUILD_ROUTES[pathname.slice(build.length)] === method) return "gateway";
   if (/^\/model-proxy\/[a-z0-9][a-z0-9._-]*(\/|$)/.test(pathname)) return "gateway";
   return undefined;
 }
