@@ -5,6 +5,7 @@ import { OutboxReportStore } from "../src/db/outbox-reports";
 import { SessionIndexStore } from "../src/db/sessions-index";
 import { TriggerDeliveryStore } from "../src/db/trigger-deliveries";
 import { TriggerRunStore } from "../src/db/trigger-runs";
+import { SlackStore } from "../src/integrations/slack/store";
 
 interface Recorded {
   sql: string;
@@ -131,6 +132,8 @@ describe("D1 query plans on the hot paths use indexes", () => {
     ["due outbox reports", (db) => new OutboxReportStore(db).dueKeys(NOW, 25)],
     ["claiming an outbox report", (db) => new OutboxReportStore(db).claim("key", NOW, NOW + 60_000)],
     ["the next outbox attempt", (db) => new OutboxReportStore(db).nextAttemptAt()],
+    ["expired Slack pickers", (db) => new SlackStore(db).expiredPickers(NOW, 25)],
+    ["the next Slack picker expiry", (db) => new SlackStore(db).nextPickerExpiry()],
   ];
   for (const [name, use] of triggerPaths) {
     it(`${name}: no full scan`, async () => {

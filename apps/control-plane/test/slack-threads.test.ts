@@ -203,8 +203,9 @@ describe("repository routing", () => {
     await sendToSlackRoute(mention.body);
     await waitForDelivery(channel, mention.ts);
     const picker = await waitForCalls((all) => inChannel(all, channel, "chat.postMessage")[0]);
-    await env.DB.prepare("UPDATE slack_threads SET created_at = created_at - ? WHERE channel_id = ?")
-      .bind(16 * 60_000, channel)
+    // Expired a minute ago, but no scheduler wake has replaced the picker yet: the pick itself finds it expired.
+    await env.DB.prepare("UPDATE slack_threads SET picker_expires_at = ? WHERE channel_id = ?")
+      .bind(Date.now() - 60_000, channel)
       .run();
     const pick = blockAction({
       channel,
@@ -218,7 +219,9 @@ describe("repository routing", () => {
     });
     await sendToSlackRoute(pick, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" });
     const calls = await waitForCalls((all) => (inChannel(all, channel, "chat.update").length > 0 ? all : undefined));
-    expect(String(inChannel(calls, channel, "chat.update")[0]!.args.text)).toContain("No repository was picked within 15 minutes");
+    expect(String(inChannel(calls, channel, "chat.update")[0]!.args.text)).toContain(
+      "This request expired — mention me again with `repo:owner/name`",
+    );
     const sessions = await env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE origin LIKE ?")
       .bind(`%${channel}%`)
       .first<{ n: number }>();

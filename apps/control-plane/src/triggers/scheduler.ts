@@ -3,6 +3,7 @@ import { AutomationStore } from "../db/automations";
 import { TriggerDeliveryStore } from "../db/trigger-deliveries";
 import { TriggerRunStore } from "../db/trigger-runs";
 import type { Env } from "../env";
+import { expireSlackPickers, nextSlackPickerExpiry } from "../integrations/slack/picker-expiry";
 import { log } from "../log";
 import { nextRunAfter } from "./cron";
 import { dispatchTrigger } from "./dispatch";
@@ -13,8 +14,8 @@ import type { DispatchResult } from "./types";
 
 /**
  * What the scheduler does each time it wakes, free of the Durable Object so tests drive it with
- * their own clock: fire the schedules that are due, fail runs that overran, drain the outbox, and
- * say when to wake next.
+ * their own clock: fire the schedules that are due, fail runs that overran, drain the outbox,
+ * replace Slack pickers that expired, and say when to wake next.
  */
 
 /** Schedules fired per wake; the rest fire on the next one, right after. */
@@ -32,6 +33,7 @@ export async function tick(env: Env, now: number, drainer: OutboxDrainer = new O
   const fired = await fireDueSchedules(env, now);
   const expired = await expireOverdueRuns(env, now);
   const drained = await drainer.drain(now);
+  await expireSlackPickers(env, now);
   // Whatever is still due (a batch left over) makes the next wake immediate.
   return { fired, expired, drained, nextWakeAt: await nextWake(env, drainer) };
 }
@@ -106,7 +108,7 @@ export async function expireOverdueRuns(env: Env, now: number): Promise<number> 
   return expired;
 }
 
-/** The earliest of: the next schedule slot, the next outbox attempt, the next run or delivery deadline. */
+/** The earliest of: the next schedule slot, the next outbox attempt, the next run or delivery deadline, the next picker expiry. */
 export async function nextWake(env: Env, drainer: OutboxDrainer = new OutboxDrainer(env)): Promise<number | null> {
   const limits = triggerLimits(env);
   const inFlight = await new TriggerRunStore(env.DB).oldestInFlight();
@@ -117,6 +119,7 @@ export async function nextWake(env: Env, drainer: OutboxDrainer = new OutboxDrai
     await drainer.nextAttemptAt(),
     inFlight.starting === null ? null : inFlight.starting + minutes(limits.startTimeoutMinutes),
     inFlight.running === null ? null : inFlight.running + minutes(limits.runTimeoutMinutes),
+    await nextSlackPickerExpiry(env),
   ].filter((at): at is number => at !== null);
   return candidates.length ? Math.min(...candidates) : null;
 }

@@ -5,8 +5,9 @@ import { RepositoryStore, toRepositoryDto } from "../../db/repositories";
 import { sessionUrl } from "../../scm/pull-requests";
 import { unwrap } from "../../session/rpc";
 import { acceptDelivery } from "../../triggers/dispatch";
-import { PICKER_TIMEOUT_MINUTES, type SlackDeps, actorOf, showStatus, startWork, subjectOf } from "./conversation";
+import { type SlackDeps, actorOf, showStatus, startWork, subjectOf } from "./conversation";
 import { homeView } from "./messages";
+import { EXPIRED_PICKER_STEP, PICKER_TIMEOUT_MS } from "./picker-expiry";
 import { SlackStore, type ThreadKey } from "./store";
 
 /** Recent sessions App Home lists. */
@@ -31,25 +32,25 @@ export async function stopFromButton(deps: SlackDeps, key: ThreadKey, sessionId:
 
 /**
  * A choice from the repository picker: remembered for the thread, and the parked request starts.
- * A choice made after the picker's timeout, or a second choice, starts nothing and says why.
+ * A choice made after the picker expired, or a second choice, starts nothing and says why.
  */
 export async function pickRepository(deps: SlackDeps, key: ThreadKey, repositoryId: string, user: string, now: number): Promise<void> {
   const store = new SlackStore(deps.env.DB);
-  const pending = await store.takePendingPrompt(key, now);
+  const pending = await store.takePendingPrompt(key, now, PICKER_TIMEOUT_MS);
   if (!pending) {
-    await deps.client.ephemeral(key.channelId, user, "This request already has its repository.", key.threadTs);
+    await deps.client.ephemeral(key.channelId, user, "This request already has its repository, or it expired.", key.threadTs);
     return;
   }
-  if (now - pending.createdAt > PICKER_TIMEOUT_MINUTES * 60_000) {
+  if (now >= pending.expiresAt) {
     await showStatus(deps, key, (await store.thread(key))?.statusTs ?? null, {
-      step: `No repository was picked within ${PICKER_TIMEOUT_MINUTES} minutes, so nothing started. Mention me again with \`repo:owner/name\`.`,
+      step: EXPIRED_PICKER_STEP,
       sessionUrl: null,
       stoppableSessionId: null,
     });
     return;
   }
   if (!(await new RepositoryStore(deps.env.DB).get(repositoryId))) {
-    await store.setPendingPrompt(key, pending.prompt, now);
+    await store.setPendingPrompt(key, pending.prompt, now, pending.expiresAt);
     await deps.client.ephemeral(key.channelId, user, "That repository is no longer registered; pick another.", key.threadTs);
     return;
   }

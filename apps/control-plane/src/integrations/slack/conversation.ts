@@ -9,11 +9,11 @@ import type { SlackConfig } from "./config";
 import { pickerMessage, statusMessage } from "./messages";
 import { gatewayClassifier } from "../../triggers/gateway-classifier";
 import { chooseRepository, classifierNote, type RepositoryRoute, withoutRepoReference } from "./routing";
+import { parkRequest } from "./picker";
+import { PICKER_TIMEOUT_MINUTES } from "./picker-expiry";
 import { SlackStore, type SlackWorkspace, type ThreadKey } from "./store";
 import type { SlackClient } from "./client";
 
-/** How long a repository picker waits for a choice before the request expires. */
-export const PICKER_TIMEOUT_MINUTES = 15;
 
 /** Longest session title taken from a Slack message. */
 const MAX_TITLE_CHARS = 120;
@@ -92,7 +92,7 @@ export async function handleMessage(deps: SlackDeps, message: IncomingMessage): 
     return;
   }
   if (route.kind === "ask") {
-    await store.setPendingPrompt(key, text, now);
+    await parkRequest(env, key, text, now);
     const picker = pickerMessage(route.candidates, PICKER_TIMEOUT_MINUTES);
     const ts = await client.post(message.channelId, key.threadTs, picker);
     if (ts) await store.updateThread(key, { statusTs: ts }, now);

@@ -134,22 +134,32 @@ export class SlackStore {
       .run();
   }
 
-  /** Parks a request until someone picks its repository. */
-  async setPendingPrompt(key: ThreadKey, prompt: string | null, now: number): Promise<void> {
+  /**
+   * Parks a request until someone picks its repository, or clears it (`prompt` null). The picker
+   * expires at `expiresAt`, when the scheduler replaces it (`picker-expiry.ts`).
+   */
+  async setPendingPrompt(key: ThreadKey, prompt: string | null, now: number, expiresAt: number | null): Promise<void> {
     await this.db
-      .prepare("UPDATE slack_threads SET pending_prompt = ?4, updated_at = ?5 WHERE team_id = ?1 AND channel_id = ?2 AND thread_ts = ?3")
-      .bind(key.teamId, key.channelId, key.threadTs, prompt, now)
+      .prepare(
+        `UPDATE slack_threads SET pending_prompt = ?4, picker_expires_at = ?5, updated_at = ?6
+         WHERE team_id = ?1 AND channel_id = ?2 AND thread_ts = ?3`,
+      )
+      .bind(key.teamId, key.channelId, key.threadTs, prompt, prompt === null ? null : expiresAt, now)
       .run();
   }
 
-  /** Takes the parked request, once: of two picks at the same time only one clears it and gets it. */
-  async takePendingPrompt(key: ThreadKey, now: number): Promise<{ prompt: string; createdAt: number } | null> {
+  /**
+   * Takes the parked request, once: of two picks at the same time only one clears it and gets it.
+   * A request parked before pickers had an expiry expires `legacyTimeoutMs` after its thread began.
+   */
+  async takePendingPrompt(key: ThreadKey, now: number, legacyTimeoutMs: number): Promise<{ prompt: string; expiresAt: number } | null> {
     const row = await this.db
       .prepare(
-        "SELECT pending_prompt, created_at FROM slack_threads WHERE team_id = ? AND channel_id = ? AND thread_ts = ? AND pending_prompt IS NOT NULL",
+        `SELECT pending_prompt, COALESCE(picker_expires_at, created_at + ?4) AS expires_at FROM slack_threads
+         WHERE team_id = ?1 AND channel_id = ?2 AND thread_ts = ?3 AND pending_prompt IS NOT NULL`,
       )
-      .bind(key.teamId, key.channelId, key.threadTs)
-      .first<{ pending_prompt: string; created_at: number }>();
+      .bind(key.teamId, key.channelId, key.threadTs, legacyTimeoutMs)
+      .first<{ pending_prompt: string; expires_at: number }>();
     if (!row) return null;
     const taken = await this.db
       .prepare(
@@ -158,7 +168,42 @@ export class SlackStore {
       )
       .bind(key.teamId, key.channelId, key.threadTs, row.pending_prompt, now)
       .run();
-    return taken.meta.changes === 1 ? { prompt: row.pending_prompt, createdAt: row.created_at } : null;
+    return taken.meta.changes === 1 ? { prompt: row.pending_prompt, expiresAt: row.expires_at } : null;
+  }
+
+  /** Threads whose picker is still waiting at `now` but expired. */
+  async expiredPickers(now: number, limit: number): Promise<SlackThread[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT * FROM slack_threads WHERE pending_prompt IS NOT NULL AND picker_expires_at <= ?
+         ORDER BY picker_expires_at LIMIT ?`,
+      )
+      .bind(now, limit)
+      .all<ThreadRow>();
+    return results.map(threadOf);
+  }
+
+  /**
+   * Drops an expired picker's request, once: false when a pick took it first (or it was parked
+   * again since, with a later expiry).
+   */
+  async expirePicker(key: ThreadKey, now: number): Promise<boolean> {
+    const result = await this.db
+      .prepare(
+        `UPDATE slack_threads SET pending_prompt = NULL, updated_at = ?4
+         WHERE team_id = ?1 AND channel_id = ?2 AND thread_ts = ?3 AND pending_prompt IS NOT NULL AND picker_expires_at <= ?4`,
+      )
+      .bind(key.teamId, key.channelId, key.threadTs, now)
+      .run();
+    return result.meta.changes === 1;
+  }
+
+  /** When the earliest waiting picker expires, for the scheduler's alarm. */
+  async nextPickerExpiry(): Promise<number | null> {
+    const row = await this.db
+      .prepare("SELECT MIN(picker_expires_at) AS at FROM slack_threads WHERE pending_prompt IS NOT NULL")
+      .first<{ at: number | null }>();
+    return row?.at ?? null;
   }
 
   async threadOfSession(sessionId: string): Promise<SlackThread | null> {
