@@ -95,6 +95,30 @@ describe("the GitHub report sink", () => {
     expect(await commentsOn(pull.number)).toHaveLength(1);
   });
 
+  it("keeps a pull request opened while the prompt runs for the prompt's one edit, which carries both", async () => {
+    const { pull, sessionId, origin } = await mentionSession();
+    const opened: SessionOutcome = {
+      kind: "pull-request",
+      sessionId,
+      origin,
+      url: "https://github.com/acme/widgets/pull/1001",
+      title: "Tidy this up",
+      state: "open",
+      at: Date.now(),
+    };
+    expect(await enqueueOutcome(env.DB, opened, Date.now())).toBe(true);
+    expect(await drain(Date.now())).toMatchObject({ delivered: 1 });
+    expect((await commentsOn(pull.number))[0]?.edits).toEqual([]);
+
+    await enqueueOutcome(env.DB, finished(sessionId, origin), Date.now());
+    expect(await drain(Date.now())).toMatchObject({ delivered: 1 });
+    const [reply] = await commentsOn(pull.number);
+    expect(reply?.edits).toHaveLength(1);
+    expect(reply?.body).toContain("✅ Lookout finished");
+    expect(reply?.body).toContain("Changes: https://github.com/acme/widgets/pull/1001");
+    expect(reply?.body).toContain("Moved the retries onto the shared helper and added a test.");
+  });
+
   it("edits the reply in the review thread, and says when the session failed", async () => {
     const { pull, sessionId, origin } = await mentionSession("pull_request_review_comment");
     await enqueueOutcome(

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { copyWranglerConfig, freePort, LOCAL_HOST, type RunningWorker, startWorker } from "@lookout/dev-stack";
-import { type ScriptedModel, startScriptedModel } from "@lookout/scripted-model";
+import { type ScriptedModel, type ScriptInput, startScriptedModel } from "@lookout/scripted-model";
 
 /** The repository root, found from this file. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -15,6 +15,8 @@ export interface StackOptions {
   vars?: Record<string, string>;
   /** Extra environment for the sandbox gateway. */
   gatewayEnv?: Record<string, string>;
+  /** Scripts the offline model tries before its built-ins (a test's own agent behaviour). */
+  modelScripts?: readonly ScriptInput[];
   /** Print the children's output (for debugging a failing test). */
   verbose?: boolean;
 }
@@ -58,7 +60,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const children: ChildProcess[] = [];
   let worker: RunningWorker | undefined;
 
-  const model = await startScriptedModel({ port: 0, host: LOCAL_HOST, token: modelToken });
+  const model = await startScriptedModel({ port: 0, host: LOCAL_HOST, token: modelToken, scripts: options.modelScripts ?? [] });
 
   const launch = (name: string, args: string[], env: Record<string, string>) => {
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });

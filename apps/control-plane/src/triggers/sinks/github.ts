@@ -1,6 +1,7 @@
 import { GithubTriggerStore } from "../../db/github-triggers";
 import { mentionApi } from "../../integrations/github/api";
 import { settledReply } from "../../integrations/github/reply";
+import { promptDiff, withSuggestedPatch } from "../../integrations/github/suggested-patch";
 import { log } from "../../log";
 import { githubClient } from "../../scm/github/settings";
 import { sessionUrl } from "../../scm/pull-requests";
@@ -13,7 +14,9 @@ import type { ReportSink } from "../outbox";
 /**
  * Reports to pull requests that mentioned Lookout: the reply comment posted when the session
  * started is edited with how the prompt settled, its summary, and the pull request the agent
- * opened. The reply is rendered from what is stored and written with an edit, so an attempt
+ * opened (a pull request opened while the first prompt runs is only stored, so that prompt's
+ * settling is one edit carrying both); a fork's reply gets the prompt's change as a suggested
+ * patch. The reply is rendered from what is stored and written with an edit, so an attempt
  * repeated after a lost answer writes the same text again and posts nothing new.
  */
 export const githubSink: ReportSink = {
@@ -29,9 +32,18 @@ export const githubSink: ReportSink = {
     if (!reply) throw new Error(`session ${outcome.sessionId} has no GitHub reply recorded yet`);
     const now = Date.now();
     if (outcome.kind === "prompt.finished") {
-      await store.updateReply(outcome.sessionId, { status: outcome.status, summary: outcome.summary ?? outcome.error }, now);
+      // A fork's session pushes nothing: the change it made goes into the reply as a patch.
+      const diff =
+        outcome.origin.fork && outcome.status === "completed" ? await promptDiff(env, outcome.sessionId, outcome.promptId) : null;
+      await store.updateReply(
+        outcome.sessionId,
+        { status: outcome.status, summary: withSuggestedPatch(outcome.summary ?? outcome.error, diff) },
+        now,
+      );
     } else {
       await store.updateReply(outcome.sessionId, { pullRequestUrl: outcome.url }, now);
+      // Opened while the first prompt still runs: the reply is edited once, when it settles, with the link.
+      if (reply.status === "working") return;
     }
     const current = await store.reply(outcome.sessionId);
     if (!current) return;
