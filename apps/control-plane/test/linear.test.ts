@@ -234,6 +234,26 @@ describe("Linear agent sessions", () => {
     ).toBeNull();
   });
 
+  it("refuses a signed event from a workspace that never installed Lookout at once, recording nothing", async () => {
+    const issue = newIssue();
+    const deliveryId = crypto.randomUUID();
+    const prompted = { ...promptedEvent(issue, "Please go on"), organizationId: "org-stranger" };
+    for (const event of [createdEvent(issue, "org-stranger"), prompted]) {
+      const refused = await sendLinear(event, { deliveryId });
+      expect(refused.status).toBe(403);
+      expect((await refused.json<{ error: { code: string } }>()).error.code).toBe("LINEAR_WORKSPACE_UNKNOWN");
+    }
+    const recorded = await env.DB.prepare("SELECT COUNT(*) AS n FROM trigger_deliveries WHERE delivery_id = ? OR dedupe_key LIKE ?")
+      .bind(deliveryId, `%${issue.agentSessionId}%`)
+      .first<{ n: number }>();
+    expect(recorded?.n).toBe(0);
+    const state = await fakeLinear("state");
+    expect(state.operations.filter((op) => JSON.stringify(op.variables).includes(issue.agentSessionId))).toEqual([]);
+    expect(
+      await env.DB.prepare("SELECT * FROM linear_agent_sessions WHERE agent_session_id = ?").bind(issue.agentSessionId).first(),
+    ).toBeNull();
+  });
+
   it("refuses a signed body that is not an agent session event in Linear's shape, and ignores other webhook types", async () => {
     const issue = newIssue();
     const malformed = await sendLinear({ type: "AgentSessionEvent", action: "created", organizationId: "org-acme" });

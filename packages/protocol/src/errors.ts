@@ -156,10 +156,16 @@ export const ERROR_CODES = {
     message:
       "No Linear workspace is connected for this delivery; connect Linear under Settings → Linear (and set LINEAR_CLIENT_ID and LINEAR_CLIENT_SECRET).",
   },
+  LINEAR_WORKSPACE_UNKNOWN: {
+    status: 403,
+    message:
+      "This Linear workspace has not installed Lookout, so its deliveries are refused and nothing is recorded; connect it under Settings → Linear.",
+  },
   LINEAR_UPSTREAM: { status: 502, message: "Linear refused the request or is unreachable; try again." },
   SLACK_TOKEN_REJECTED: {
     status: 400,
-    message: "Slack refused the bot token (auth.test); copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page.",
+    message:
+      "Slack refused the bot token (auth.test); copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page.",
   },
   INTERNAL: { status: 500, message: "Something went wrong on our side. Try again." },
   /** Only ever read, never sent: a stored code this version does not know (see `readStoredErrorCode`). */

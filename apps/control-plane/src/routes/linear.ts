@@ -11,7 +11,7 @@ import { handleAgentSessionEvent, subjectOf } from "../integrations/linear/agent
 import { LinearAgent } from "../integrations/linear/client";
 import { LINEAR_AUTHORIZE_URL, LINEAR_SCOPES, LinearInstallations, exchangeToken, oauthClient } from "../integrations/linear/installations";
 import { LinearStore } from "../integrations/linear/store";
-import { MAX_LINEAR_BODY_BYTES, verifyLinearDelivery } from "../integrations/linear/webhook";
+import { MAX_LINEAR_BODY_BYTES, requireInstalledWorkspace, verifyLinearDelivery } from "../integrations/linear/webhook";
 import { acceptDelivery, recordRefusedDelivery } from "../triggers/dispatch";
 import type { TriggerEvent } from "../triggers/types";
 import { readCappedBody } from "../triggers/webhook-request";
@@ -55,6 +55,7 @@ linearRoutes.post("/webhook", async (c) => {
   }
   if (delivery.kind === "ignored") return c.json({ ok: true, ignored: delivery.type }, 200);
   const { event } = delivery;
+  await requireInstalledWorkspace(c.env, event.organizationId);
   // Linear names each delivery in `Linear-Delivery`; identical bytes without one are the same delivery.
   const deliveryId = claimed ?? `body:${(await sha256Hex(new TextDecoder().decode(body))).slice(0, 40)}`;
   const accepted = await acceptDelivery(c.env, null, { ...NO_CONTENT, deliveryId, dedupeKey: subjectOf(event.agentSession.id) }, now);

@@ -73,6 +73,14 @@ function toConnection(row: Row): LinearConnection {
 export class LinearInstallations {
   constructor(private readonly env: Env) {}
 
+  /** Whether `organizationId` installed Lookout (whatever state its tokens are in). */
+  async has(organizationId: string): Promise<boolean> {
+    const row = await this.env.DB.prepare("SELECT 1 AS found FROM linear_installations WHERE organization_id = ?")
+      .bind(organizationId)
+      .first<{ found: number }>();
+    return row !== null;
+  }
+
   async list(): Promise<LinearConnection[]> {
     const { results } = await this.env.DB.prepare("SELECT * FROM linear_installations ORDER BY organization_name").all();
     return results.map((raw) => toConnection(Row.parse(raw)));

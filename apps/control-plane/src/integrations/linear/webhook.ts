@@ -3,6 +3,7 @@ import { LinearWebhookClient } from "@linear/sdk/webhooks";
 import { LookoutError } from "@lookout/protocol";
 import { z } from "zod";
 import type { Env } from "../../env";
+import { LinearInstallations } from "./installations";
 
 /** Largest delivery accepted: an agent session event carries the issue, its comments and guidance. */
 export const MAX_LINEAR_BODY_BYTES = 1024 * 1024;
@@ -45,6 +46,21 @@ export const AgentSessionEvent = z.object({
 export type AgentSessionEvent = z.infer<typeof AgentSessionEvent>;
 
 export type LinearDelivery = { kind: "agent-session"; event: AgentSessionEvent } | { kind: "ignored"; type: string };
+
+/**
+ * Refuses, after the signature verified and before anything is recorded, an agent session event
+ * from a workspace that never installed Lookout: nothing could answer it in Linear (there is no
+ * token), so accepting it would only fail later in the background. Linear retries a refused
+ * delivery at most three times (after a minute, an hour and six hours), each refused the same way;
+ * no status is retried less.
+ */
+export async function requireInstalledWorkspace(env: Env, organizationId: string): Promise<void> {
+  if (await new LinearInstallations(env).has(organizationId)) return;
+  throw new LookoutError(
+    "LINEAR_WORKSPACE_UNKNOWN",
+    `Linear workspace ${organizationId} has not installed Lookout; its deliveries are refused until it is connected under Settings → Linear.`,
+  );
+}
 
 /** The webhook signing secret; without it every delivery is refused, saying what to set. */
 function webhookSecret(env: Env): string {
