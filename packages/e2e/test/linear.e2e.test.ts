@@ -127,8 +127,19 @@ describe("a Linear agent session on the real stack", () => {
     expect(final.content.body).toContain(`/sessions/${sessionId}`);
     const all = activitiesOf(agentSessionId);
     expect(all.filter((a) => a.content.type === "response" || a.content.type === "error")).toHaveLength(1);
-    expect(all.filter((a) => a.content.type === "thought")).toHaveLength(1);
+    // One lasting thought; the waiting steps (starting, cloning) were ephemeral ones Linear replaces.
+    expect(all.filter((a) => a.content.type === "thought" && !a.ephemeral)).toHaveLength(1);
     expect(new Set(all.map((a) => a.id)).size).toBe(all.length);
     expect(all.at(-1)).toBe(final);
+    // The demo script's tool calls showed as actions while the prompt ran: the first before it finished.
+    const action = all.find((a) => a.content.type === "action");
+    expect(action, `activities: ${JSON.stringify(all.map((a) => a.content))}`).toBeDefined();
+    const events = await apiClient(stack.url, cookie)<{ events: { at: number; payload: { type: string } }[] }>(
+      "GET",
+      `/api/sessions/${sessionId}/events?limit=500`,
+    );
+    const finishedAt = events.json.events.find((e) => e.payload.type === "prompt.finished")?.at ?? 0;
+    expect(action!.at).toBeLessThanOrEqual(finishedAt);
+    expect(all.indexOf(action!)).toBeLessThan(all.indexOf(final));
   });
 });
