@@ -132,6 +132,27 @@ describe("D1 query plans on the hot paths use indexes", () => {
     ["due outbox reports", (db) => new OutboxReportStore(db).dueKeys(NOW, 25)],
     ["claiming an outbox report", (db) => new OutboxReportStore(db).claim("key", NOW, NOW + 60_000)],
     ["the next outbox attempt", (db) => new OutboxReportStore(db).nextAttemptAt()],
+    [
+      "queueing a running prompt's step",
+      (db) =>
+        new OutboxReportStore(db).upsertProgress(
+          "ses:prm:progress",
+          "ses:prm:prompt.finished",
+          {
+            kind: "progress",
+            sessionId: ID,
+            origin: { kind: "slack", teamId: "T1", channelId: "C1", threadTs: "1.2" },
+            promptId: ID,
+            step: { kind: "thinking", text: "Thinking" },
+            actions: [],
+            at: NOW,
+          },
+          NOW,
+        ),
+    ],
+    ["closing a step the final report overtook", (db) => new OutboxReportStore(db).supersedeProgress("ses:prm:progress", NOW)],
+    ["whether a report was queued", (db) => new OutboxReportStore(db).exists("ses:prm:prompt.finished")],
+    ["marking a step delivered", (db) => new OutboxReportStore(db).markDelivered("ses:prm:progress", NOW, 1, "{}")],
     ["expired Slack pickers", (db) => new SlackStore(db).expiredPickers(NOW, 25)],
     ["the next Slack picker expiry", (db) => new SlackStore(db).nextPickerExpiry()],
   ];
