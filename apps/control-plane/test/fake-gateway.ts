@@ -1,4 +1,11 @@
-import { CreateSandboxRequest, MemoryNonceStore, ModelCompleteRequest, verifySignedRequest } from "@lookout/protocol";
+import {
+  CreateSandboxRequest,
+  MemoryNonceStore,
+  ModelCompleteRequest,
+  PoolTargetsRequest,
+  type PoolState,
+  verifySignedRequest,
+} from "@lookout/protocol";
 
 /**
  * A fake sandbox gateway for the workerd tests, bound as the `GATEWAY` service. It verifies the
@@ -20,6 +27,8 @@ interface FakeState {
    * text gives the answer, else the model names no repository (so the classifier is unsure).
    */
   model: { rules: { contains: string; answer: string }[]; calls: ModelCompleteRequest[] };
+  /** `/v1/pool`: the last targets pushed (null before any push); its state reports each target's size as warm. */
+  pool: { targets: PoolTargetsRequest | null; pushes: number };
 }
 
 /** What the fake's small model answers when no rule applies. */
@@ -32,6 +41,7 @@ const state: FakeState = {
   failNext: [],
   git: { review: null, mergeConflict: false, calls: [] },
   model: { rules: [], calls: [] },
+  pool: { targets: null, pushes: 0 },
 };
 const nonces = new MemoryNonceStore();
 
@@ -88,6 +98,29 @@ export async function fakeGateway(request: Request): Promise<Response> {
         );
       return Response.json({ mergeSha: "9".repeat(40), baseSha: "1".repeat(40) });
     }
+  }
+  if (url.pathname === "/v1/pool/targets" && request.method === "PUT") {
+    state.pool = { targets: PoolTargetsRequest.parse(JSON.parse(new TextDecoder().decode(body))), pushes: state.pool.pushes + 1 };
+    return Response.json({ ok: true });
+  }
+  if (url.pathname === "/v1/pool" && request.method === "GET") {
+    const targets = state.pool.targets?.targets ?? [];
+    const pool: PoolState = {
+      repositories: targets.map((target) => ({
+        repositoryKey: target.repositoryKey,
+        repository: target.repository,
+        baseBranch: target.baseBranch,
+        size: target.size,
+        warm: target.size,
+        starting: 0,
+        refreshing: 0,
+        claimed: 0,
+        entries: [],
+      })),
+      capacity: { running: targets.reduce((sum, target) => sum + target.size, 0), max: 32 },
+      idleLimitMs: 1_800_000,
+    };
+    return Response.json(pool);
   }
   if (url.pathname === "/v1/model/complete" && request.method === "POST") {
     const ask = ModelCompleteRequest.parse(JSON.parse(new TextDecoder().decode(body)));

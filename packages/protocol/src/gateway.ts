@@ -214,3 +214,36 @@ export const PoolBridgeReport = z.discriminatedUnion("phase", [
   }),
 ]);
 export type PoolBridgeReport = z.infer<typeof PoolBridgeReport>;
+
+/** The largest pool an admin may set for one repository. */
+export const MAX_POOL_SIZE = 16;
+
+/** `PUT /api/sandbox-pool/repositories/:id`: a repository's pool size, or null for the default rule. */
+export const PutSandboxPoolSizeRequest = z.object({ size: z.number().int().min(0).max(MAX_POOL_SIZE).nullable() });
+export type PutSandboxPoolSizeRequest = z.infer<typeof PutSandboxPoolSizeRequest>;
+
+/** One repository in `GET /api/sandbox-pool`: what the control plane asks for and what the gateway holds. */
+export const SandboxPoolRepository = z.object({
+  repositoryId: Id,
+  repository: z.string(),
+  /** The size the gateway is asked to keep. */
+  size: z.number().int().nonnegative(),
+  /** An admin's setting; null when the default rule (1 if used in the last day, else 0) applies. */
+  configuredSize: z.number().int().nonnegative().nullable(),
+  /** When a session last used it, within the last day; null if none did. */
+  lastUsedAtMs: z.number().int().nullable(),
+  /** The gateway's view; absent when the gateway keeps no pool for it or could not be asked. */
+  pool: PoolRepositoryState.optional(),
+});
+export type SandboxPoolRepository = z.infer<typeof SandboxPoolRepository>;
+
+/** `GET /api/sandbox-pool`: every repository's pool and the cap on running sandboxes. */
+export const SandboxPoolResponse = z.object({
+  repositories: z.array(SandboxPoolRepository),
+  /** Running sandboxes (pool and sessions) against the cap; null when the gateway could not be asked. */
+  capacity: SandboxCapacity.nullable(),
+  idleLimitMs: z.number().int().positive().nullable(),
+  /** Why the gateway's state is missing, when it is. */
+  gatewayError: z.string().optional(),
+});
+export type SandboxPoolResponse = z.infer<typeof SandboxPoolResponse>;

@@ -11,9 +11,11 @@ import { getAgentByName } from "agents";
 import { RepositoryStore } from "../db/repositories";
 import { SessionIndexStore } from "../db/sessions-index";
 import type { Env } from "../env";
+import { log } from "../log";
 import { githubCloneUrl } from "../scm/github/settings";
 import { newId } from "../session/ids";
 import { unwrap } from "../session/rpc";
+import { wakeScheduler } from "../triggers/scheduler-object";
 
 export interface NewSession {
   owner: Author;
@@ -73,6 +75,8 @@ export async function createSession(env: Env, input: NewSession): Promise<{ sess
   await index.setOrigin(state.id, input.origin);
   const summary = await index.get(state.id);
   if (!summary) throw new Error(`session ${state.id} has no index row after creation`);
+  // The repository was just used: the scheduler pushes the warm pool's targets now (its refill).
+  await wakeScheduler(env, Date.now()).catch((error: unknown) => log.warn("pool refresh not scheduled", { error }));
   return { session: summary, promptId };
 }
 

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { log } from "../log";
+import { POOL_PUSH_INTERVAL_MS, pushPoolTargets } from "../sandbox-pool/targets";
 import { tick, type TickSummary } from "./scheduler";
 
 /** The one scheduler; every caller reaches the same object, so its alarm is the only clock. */
@@ -24,7 +25,15 @@ export class TriggerScheduler extends DurableObject<Env> {
   /** One wake at `now`, then the alarm re-armed for what is due next. Tests pass their own clock. */
   async tick(now: number = Date.now()): Promise<TickSummary> {
     const summary = await tick(this.env, now);
-    await this.rearm(summary.nextWakeAt);
+    // The warm pool's targets ride on the same alarm: pushed each wake, and every minute while any
+    // repository is pooled (the gateway's pool follows D1's sizes and recent use).
+    const pooled = await pushPoolTargets(this.env, now).catch((error: unknown) => {
+      log.warn("pool targets not pushed", { error });
+      return 0;
+    });
+    const poolWake = pooled > 0 ? now + POOL_PUSH_INTERVAL_MS : null;
+    const next = summary.nextWakeAt === null ? poolWake : poolWake === null ? summary.nextWakeAt : Math.min(summary.nextWakeAt, poolWake);
+    await this.rearm(next);
     return summary;
   }
 
