@@ -5,10 +5,11 @@ import { enqueueOutcome } from "./outbox";
 import { wakeScheduler } from "./scheduler-object";
 
 /**
- * The session's port to its origin: called when a prompt settles and when a pull request is
- * recorded. It only writes the report to the durable outbox and wakes the scheduler that drains it,
- * so it is fast and the platform being down never reaches the session. It never throws: a report
- * that cannot even be enqueued is logged, because failing the session's own work would be worse.
+ * The session's port to its origin: called when a prompt settles, when a pull request is recorded,
+ * and (throttled by the session) when a running prompt reaches a new step. It only writes the report
+ * to the durable outbox and wakes the scheduler that drains it, so it is fast and the platform being
+ * down never reaches the session. It never throws: a report that cannot even be enqueued is logged,
+ * because failing the session's own work would be worse.
  */
 export async function reportOutcome(env: Env, outcome: SessionOutcome): Promise<void> {
   try {
