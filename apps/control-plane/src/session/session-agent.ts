@@ -241,9 +241,10 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   }
 
   /**
-   * Keeps one scheduled wake-up no later than the earliest deadline. A wake-up that finds nothing
-   * due is harmless (the core re-arms), so the schedule is only replaced when a deadline moves
-   * earlier; later or cleared deadlines leave it alone, which keeps busy sessions off the scheduler.
+   * Keeps one scheduled wake-up at the earliest deadline or up to a second after it, never before.
+   * A wake-up that finds nothing due is harmless (the core re-arms), so the schedule is only
+   * replaced when a deadline moves earlier; later or cleared deadlines leave it alone, which keeps
+   * busy sessions off the scheduler.
    */
   private async rearm(at: number | null): Promise<void> {
     if (at === null) return;
@@ -252,7 +253,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
     const armed = current ? AlarmRecord.parse(JSON.parse(current.value)) : null;
     if (armed && armed.at <= at && armed.at >= Date.now()) return;
     if (armed) await this.cancelSchedule(armed.id);
-    const schedule = await this.schedule(new Date(Math.max(at, Date.now() + 1)), "onDeadline");
+    const schedule = await this.schedule(new Date(wakeUpTime(at, Date.now())), "onDeadline");
     sql.exec(
       `INSERT INTO meta (key, value) VALUES ('alarm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       JSON.stringify({ id: schedule.id, at }),
@@ -324,6 +325,17 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 }
 
 const AlarmRecord = z.object({ id: z.string(), at: z.number() });
+
+/**
+ * When to wake for a deadline `at`: the first whole second at or after it (and after `now`). The
+ * Agents SDK keeps a schedule's time in whole seconds, rounded down; a deadline at 12.400 s would
+ * wake at 12.000 s, find nothing due, re-arm for the same second and wake again at once, so every
+ * deadline (the bridge's heartbeat every 45 s) set off a storm of alarms, up to a second long, that
+ * held up the session's live events. Rounding up wakes at most a second late instead.
+ */
+export function wakeUpTime(at: number, now: number): number {
+  return Math.ceil(Math.max(at, now + 1) / 1000) * 1000;
+}
 
 function signInTag(signIn: string): string {
   return `sign-in:${signIn}`;
