@@ -67,3 +67,33 @@ export const ImageBuildReport = z.discriminatedUnion("outcome", [
   }),
 ]);
 export type ImageBuildReport = z.infer<typeof ImageBuildReport>;
+
+/** A build in the control plane's history: `superseded` once newer images replaced it. */
+export const REPOSITORY_IMAGE_STATUSES = ["building", "ready", "failed", "superseded"] as const;
+
+/** One build of a repository's image (`GET /api/repositories/:id/images`). */
+export const RepositoryImage = z.object({
+  id: Id,
+  repositoryId: Id,
+  baseBranch: z.string(),
+  baseSha: z.string().nullable(),
+  snapshotId: z.string().nullable(),
+  status: z.enum(REPOSITORY_IMAGE_STATUSES),
+  /** `schedule`: the 30-minute rebuild of an active repository; `admin`: someone asked to build now. */
+  trigger: z.enum(["schedule", "admin"]),
+  requestedBy: z.string().nullable(),
+  startedAt: z.number(),
+  finishedAt: z.number().nullable(),
+  durationMs: z.number().nullable(),
+  error: z.string().nullable(),
+  /** The tail of the setup script's output. */
+  output: z.string().nullable(),
+});
+export type RepositoryImage = z.infer<typeof RepositoryImage>;
+
+export const RepositoryImagesResponse = z.object({
+  images: z.array(RepositoryImage),
+  /** How often an active repository's image is rebuilt. */
+  rebuildIntervalMs: z.number(),
+});
+export type RepositoryImagesResponse = z.infer<typeof RepositoryImagesResponse>;

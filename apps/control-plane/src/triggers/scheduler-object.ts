@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { log } from "../log";
+import { imageDeps, imageTick } from "../repository-images";
 import { POOL_PUSH_INTERVAL_MS, pushPoolTargets } from "../sandbox-pool/targets";
 import { tick, type TickSummary } from "./scheduler";
 
@@ -32,8 +33,13 @@ export class TriggerScheduler extends DurableObject<Env> {
       return 0;
     });
     const poolWake = pooled > 0 ? now + POOL_PUSH_INTERVAL_MS : null;
-    const next = summary.nextWakeAt === null ? poolWake : poolWake === null ? summary.nextWakeAt : Math.min(summary.nextWakeAt, poolWake);
-    await this.rearm(next);
+    // Repository images too: rebuilt every 30 minutes for active repositories, followed while they build.
+    const images = await imageTick(imageDeps(this.env), now).catch((error: unknown) => {
+      log.warn("repository images not scheduled", { error });
+      return { nextWakeAt: null };
+    });
+    const wakes = [summary.nextWakeAt, poolWake, images.nextWakeAt].filter((at): at is number => at !== null);
+    await this.rearm(wakes.length > 0 ? Math.min(...wakes) : null);
     return summary;
   }
 

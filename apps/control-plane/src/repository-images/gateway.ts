@@ -1,0 +1,65 @@
+import { ErrorBody, ImageBuildState, LookoutError, signRequest, type ImageBuildRequest } from "@lookout/protocol";
+import type { Env } from "../env";
+import { gatewayFetcher } from "../gateway-container";
+
+/** How long one call to the gateway's image API may take. */
+const GATEWAY_TIMEOUT_MS = 10_000;
+
+/** The gateway's `/v1/images` (image builds run there, through the sandbox provider). */
+export interface ImageGateway {
+  start(request: ImageBuildRequest): Promise<ImageBuildState>;
+  /** The build's state; null when the gateway does not know it (it restarted since). */
+  get(buildId: string): Promise<ImageBuildState | null>;
+}
+
+/** `/v1/images` with signed requests (service `control-plane`), like the rest of `/v1`. */
+export class HttpImageGateway implements ImageGateway {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly secret: string | undefined,
+    private readonly fetcher: typeof fetch,
+  ) {}
+
+  static fromEnv(env: Pick<Env, "GATEWAY_URL" | "GATEWAY_SERVICE_SECRET" | "GATEWAY" | "GATEWAY_CONTAINER">): HttpImageGateway {
+    return new HttpImageGateway(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env));
+  }
+
+  async start(request: ImageBuildRequest): Promise<ImageBuildState> {
+    return this.state(await this.call("POST", "/v1/images/builds", request));
+  }
+
+  async get(buildId: string): Promise<ImageBuildState | null> {
+    const answer = await this.call("GET", `/v1/images/builds/${encodeURIComponent(buildId)}`, undefined, [404]);
+    return answer === null ? null : this.state(answer);
+  }
+
+  private state(data: unknown): ImageBuildState {
+    const parsed = ImageBuildState.safeParse(data);
+    if (!parsed.success) throw new LookoutError("INTERNAL", "The gateway's image build state has the wrong shape.");
+    return parsed.data;
+  }
+
+  /** The answer's JSON; null for a status in `absentOn`. Refusals become the gateway's own error. */
+  private async call(method: string, path: string, body: unknown, absentOn: readonly number[] = []): Promise<unknown> {
+    if (!this.secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so images cannot be built.");
+    const payload = body === undefined ? "" : JSON.stringify(body);
+    const headers = await signRequest({ service: "control-plane", method, pathAndQuery: path, body: payload }, this.secret);
+    let response: Response;
+    try {
+      response = await this.fetcher(new URL(path, this.baseUrl), {
+        method,
+        headers: { ...headers, ...(payload ? { "content-type": "application/json" } : {}) },
+        ...(payload ? { body: payload } : {}),
+        signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new LookoutError("SANDBOX_UNAVAILABLE", `The sandbox gateway at ${this.baseUrl} is unreachable: ${String(error)}`);
+    }
+    if (absentOn.includes(response.status)) return null;
+    const data: unknown = await response.json().catch(() => null);
+    if (response.ok) return data;
+    const refusal = ErrorBody.safeParse(data);
+    if (refusal.success) throw new LookoutError(refusal.data.error.code, refusal.data.error.message);
+    throw new LookoutError("SANDBOX_UNAVAILABLE", `The gateway answered ${response.status}.`);
+  }
+}

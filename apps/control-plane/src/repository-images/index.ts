@@ -1,0 +1,17 @@
+import type { Env } from "../env";
+import type { ImageDeps } from "./builds";
+import { HttpImageGateway } from "./gateway";
+
+/**
+ * Repository images (ADR 0015): builds recorded in D1 (`store.ts`), run by the gateway
+ * (`gateway.ts`), scheduled every 30 minutes for active repositories from the scheduler's alarm
+ * (`builds.ts` `imageTick`). Sessions and the warm pool start from `newestRepositoryImage`.
+ */
+export { IMAGE_REBUILD_INTERVAL_MS, imageTick, startImageBuild, followImageBuilds, type ImageDeps, type ImageTickSummary } from "./builds";
+export { HttpImageGateway, type ImageGateway } from "./gateway";
+export { newestRepositoryImage, RepositoryImageStore, type ReadyImage } from "./store";
+
+/** The image builds' dependencies from the Worker's environment. */
+export function imageDeps(env: Env): ImageDeps {
+  return { db: env.DB, gateway: HttpImageGateway.fromEnv(env), controlPlaneUrl: env.PUBLIC_URL };
+}
