@@ -7,7 +7,11 @@ export interface LinkedUser {
   name: string;
   /** True for a user created for an unknown person: cannot sign in, never an admin. */
   limited: boolean;
+  avatarUrl: string | null;
 }
+
+/** Longest avatar URL kept (the protocol's `Author.avatarUrl` limit). */
+const MAX_AVATAR_URL_CHARS = 2000;
 
 /**
  * People on other platforms (Slack, GitHub, Linear, Sentry) linked to Lookout users. An unknown
@@ -20,12 +24,12 @@ export class ExternalIdentityStore {
   async find(provider: ExternalActor["provider"], externalId: string): Promise<LinkedUser | null> {
     const row = await this.db
       .prepare(
-        `SELECT u.id, u.name, u.limited FROM external_identities e JOIN users u ON u.id = e.user_id
+        `SELECT u.id, u.name, u.limited, u.avatar_url FROM external_identities e JOIN users u ON u.id = e.user_id
          WHERE e.provider = ? AND e.external_id = ?`,
       )
       .bind(provider, externalId)
-      .first<{ id: string; name: string; limited: number }>();
-    return row ? { userId: row.id, name: row.name, limited: row.limited === 1 } : null;
+      .first<{ id: string; name: string; limited: number; avatar_url: string | null }>();
+    return row ? { userId: row.id, name: row.name, limited: row.limited === 1, avatarUrl: row.avatar_url } : null;
   }
 
   /** Links an identity to an existing user (e.g. after that person signs in and proves it). */
@@ -44,16 +48,18 @@ export class ExternalIdentityStore {
    * derived from the identity, so two deliveries from the same new person create one user.
    */
   async resolve(actor: ExternalActor, now: number): Promise<LinkedUser> {
+    const avatarUrl = avatarOf(actor);
     const known = await this.find(actor.provider, actor.externalId);
-    if (known) return known;
+    if (known) return avatarUrl ? this.refreshAvatar(known, avatarUrl, now) : known;
     const userId = `ext_${(await sha256Hex(`${actor.provider}\n${actor.externalId}`)).slice(0, 24)}`;
     const name = actor.displayName.trim().slice(0, 100) || `${actor.provider} user`;
     await this.db.batch([
       this.db
         .prepare(
-          "INSERT INTO users (id, name, role, limited, created_at, updated_at) VALUES (?1, ?2, 'member', 1, ?3, ?3) ON CONFLICT (id) DO NOTHING",
+          `INSERT INTO users (id, name, avatar_url, role, limited, created_at, updated_at) VALUES (?1, ?2, ?3, 'member', 1, ?4, ?4)
+           ON CONFLICT (id) DO NOTHING`,
         )
-        .bind(userId, name, now),
+        .bind(userId, name, avatarUrl, now),
       this.db
         .prepare(
           `INSERT INTO external_identities (provider, external_id, user_id, display_name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -65,4 +71,24 @@ export class ExternalIdentityStore {
     if (!linked) throw new Error(`identity ${actor.provider}:${actor.externalId} was not linked`);
     return linked;
   }
+
+  /**
+   * Keeps the platform's picture current on a user created for this person; a user who signs in
+   * keeps their own picture and only gets this one while they have none.
+   */
+  private async refreshAvatar(known: LinkedUser, avatarUrl: string, now: number): Promise<LinkedUser> {
+    if (known.avatarUrl === avatarUrl || (!known.limited && known.avatarUrl)) return known;
+    await this.db
+      .prepare("UPDATE users SET avatar_url = ?2, updated_at = ?3 WHERE id = ?1 AND (limited = 1 OR avatar_url IS NULL)")
+      .bind(known.userId, avatarUrl, now)
+      .run();
+    return { ...known, avatarUrl };
+  }
+}
+
+/** The actor's picture when it is an https URL of a sane length; anything else is not kept. */
+function avatarOf(actor: ExternalActor): string | null {
+  const url = actor.avatarUrl?.trim();
+  if (!url || url.length > MAX_AVATAR_URL_CHARS || !URL.canParse(url)) return null;
+  return new URL(url).protocol === "https:" ? url : null;
 }

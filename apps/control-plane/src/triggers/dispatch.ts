@@ -173,7 +173,7 @@ export async function processDelivery(
         title: event.title ?? automation?.name,
         baseBranch: event.baseBranch ?? automation?.baseBranch,
         branch: event.branch,
-        model: automation?.model,
+        model: event.model ?? automation?.model,
         reasoningEffort: automation?.reasoningEffort,
         prompt,
         requestId: `trigger:${run.id}`,
@@ -236,12 +236,16 @@ function capsFor(automation: Automation | null, limits: TriggerLimits) {
  * Who a triggered session belongs to: the automation's owner (accountable for what it runs), or
  * for sources without an automation the person who asked, as their linked or limited user.
  */
-async function ownerOf(env: Env, automation: Automation | null, actor: { userId: string; name: string } | null): Promise<Author> {
+async function ownerOf(
+  env: Env,
+  automation: Automation | null,
+  actor: { userId: string; name: string; avatarUrl?: string | null } | null,
+): Promise<Author> {
   if (automation) {
     const user = await new UserStore(env.DB).get(automation.ownerId);
     return user ? authorOf(user) : { userId: automation.ownerId, name: automation.ownerName };
   }
-  if (actor) return { userId: actor.userId, name: actor.name };
+  if (actor) return { userId: actor.userId, name: actor.name, ...(actor.avatarUrl ? { avatarUrl: actor.avatarUrl } : {}) };
   throw new Error("a delivery without an automation must name its actor");
 }
 

@@ -27,6 +27,8 @@ export interface ExternalActor {
   /** The platform's stable id (Slack user id, GitHub numeric id, …), never a display name. */
   externalId: string;
   displayName: string;
+  /** Their picture on the platform (Slack's `profile.image_72`), kept on the user created for them. */
+  avatarUrl?: string | null;
 }
 
 /**
@@ -70,6 +72,8 @@ export interface TriggerEvent {
   baseBranch?: string;
   /** The branch the agent pushes to instead of its own (a pull request's branch, when direct pushes are allowed). */
   branch?: string;
+  /** The model a new session uses (a person's preference on their platform); by default the automation's or the deployment's. */
+  model?: string;
   /** A session title; by default the automation's name or the first line of the prompt. */
   title?: string;
   /** The schedule slot a cron delivery fires for (ms). */

@@ -39,8 +39,9 @@ const REQUIRED: Record<string, string[]> = {
   "views.publish": ["user_id", "view"],
 };
 
-const USERS: Record<string, { real_name: string; display_name: string }> = {
-  U0ALICE: { real_name: "Alice Example", display_name: "alice" },
+/** People the fake knows, with the profile fields `users.info` returns; Alice has a picture. */
+const USERS: Record<string, { real_name: string; display_name: string; image_72?: string }> = {
+  U0ALICE: { real_name: "Alice Example", display_name: "alice", image_72: "https://avatars.slack-edge.test/U0ALICE-72.png" },
   U0BOB: { real_name: "Bob Example", display_name: "bob" },
 };
 

@@ -8,6 +8,7 @@ import { acceptDelivery } from "../../triggers/dispatch";
 import { type SlackDeps, actorOf, showStatus, startWork, subjectOf } from "./conversation";
 import { homeView } from "./messages";
 import { EXPIRED_PICKER_STEP, PICKER_TIMEOUT_MS } from "./picker-expiry";
+import { modelPreferenceBlocks, preferredModel, setPreferredModel } from "./preferences";
 import { SlackStore, type ThreadKey } from "./store";
 
 /** Recent sessions App Home lists. */
@@ -70,8 +71,9 @@ export async function pickRepository(deps: SlackDeps, key: ThreadKey, repository
 }
 
 /**
- * App Home: the person's recent sessions from Slack, and their default repository for DMs (the
- * default of their DM channel with Lookout, which App Home's event names).
+ * App Home: the person's recent sessions from Slack, their default repository for DMs (the
+ * default of their DM channel with Lookout, which App Home's event names) and the model their
+ * sessions from Slack start with.
  */
 export async function publishHome(deps: SlackDeps, user: string, dmChannelId: string | null): Promise<void> {
   const store = new SlackStore(deps.env.DB);
@@ -83,7 +85,19 @@ export async function publishHome(deps: SlackDeps, user: string, dmChannelId: st
         defaultRepositoryId: await store.channelDefault(deps.workspace.teamId, dmChannelId),
       }
     : null;
-  await deps.client.web.views.publish({ user_id: user, view: homeView(threads, (id) => sessionUrl(deps.env, id), preferences) });
+  const view = homeView(threads, (id) => sessionUrl(deps.env, id), preferences);
+  const hasPreferences = view.blocks.some((block) => "text" in block && block.type === "header" && block.text.text === "Preferences");
+  view.blocks.push(
+    ...(hasPreferences ? [] : [{ type: "header" as const, text: { type: "plain_text" as const, text: "Preferences" } }]),
+    ...modelPreferenceBlocks(deps.env, await preferredModel(deps.env, deps.workspace.teamId, user), dmChannelId),
+  );
+  await deps.client.web.views.publish({ user_id: user, view });
+}
+
+/** A model chosen in App Home: the sessions the person starts from Slack use it from now on. */
+export async function setHomeModel(deps: SlackDeps, user: string, dmChannelId: string | null, model: string): Promise<void> {
+  if (!(await setPreferredModel(deps.env, deps.workspace.teamId, user, model))) return;
+  await publishHome(deps, user, dmChannelId);
 }
 
 /** A default repository chosen in App Home: it becomes the default of the person's DM channel. */

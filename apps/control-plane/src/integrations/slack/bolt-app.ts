@@ -1,11 +1,12 @@
 import { App, type Logger, LogLevel } from "@slack/bolt";
 import type { Env } from "../../env";
 import { log } from "../../log";
-import { pickRepository, publishHome, setHomeDefault, slashCommand, stopFromButton } from "./actions";
+import { pickRepository, publishHome, setHomeDefault, setHomeModel, slashCommand, stopFromButton } from "./actions";
 import { SlackClient } from "./client";
 import { type SlackConfig, slackClientOptions } from "./config";
 import { type IncomingMessage, type SlackDeps, handleMessage, threadKeyOf } from "./conversation";
 import { ACTION_HOME_DEFAULT_REPOSITORY, ACTION_PICK_REPOSITORY, ACTION_STOP, HOME_DEFAULT_BLOCK_PREFIX } from "./messages";
+import { ACTION_HOME_MODEL, HOME_MODEL_BLOCK_PREFIX } from "./preferences";
 import { WorkerReceiver } from "./receiver";
 import { SlackStore, type SlackWorkspace } from "./store";
 
@@ -95,6 +96,13 @@ function register(app: App, env: Env, config: SlackConfig, workspace: SlackWorks
     if (body.type !== "block_actions" || action.type !== "static_select" || !action.block_id.startsWith(HOME_DEFAULT_BLOCK_PREFIX)) return;
     const dmChannelId = action.block_id.slice(HOME_DEFAULT_BLOCK_PREFIX.length);
     await setHomeDefault(deps(client), body.user.id, dmChannelId, action.selected_option.value);
+  });
+
+  app.action(ACTION_HOME_MODEL, async ({ ack, body, action, client }) => {
+    await ack();
+    if (body.type !== "block_actions" || action.type !== "static_select" || !action.block_id.startsWith(HOME_MODEL_BLOCK_PREFIX)) return;
+    const dmChannelId = action.block_id.slice(HOME_MODEL_BLOCK_PREFIX.length) || null;
+    await setHomeModel(deps(client), body.user.id, dmChannelId, action.selected_option.value);
   });
 
   app.command("/lookout", async ({ ack, command, client }) => {

@@ -11,9 +11,9 @@ import { gatewayClassifier } from "../../triggers/gateway-classifier";
 import { chooseRepository, classifierNote, type RepositoryRoute, withoutRepoReference } from "./routing";
 import { parkRequest } from "./picker";
 import { PICKER_TIMEOUT_MINUTES } from "./picker-expiry";
+import { preferredModel } from "./preferences";
 import { SlackStore, type SlackWorkspace, type ThreadKey } from "./store";
 import type { SlackClient } from "./client";
-
 
 /** Longest session title taken from a Slack message. */
 const MAX_TITLE_CHARS = 120;
@@ -112,9 +112,9 @@ export async function handleMessage(deps: SlackDeps, message: IncomingMessage): 
 }
 
 /**
- * Hands a request to the trigger core with its Slack origin, keeping the thread's one status
- * message current: "starting" before, then the session link and a Stop button, or the reason it
- * could not start.
+ * Hands a request to the trigger core with its Slack origin and the requester's model, keeping the
+ * thread's one status message current: "starting" before, then the session link and a Stop button,
+ * or the reason it could not start.
  */
 export async function startWork(
   deps: SlackDeps,
@@ -140,6 +140,8 @@ export async function startWork(
   const statusTs = await showStatusOrLog(deps, key, thread?.statusTs ?? null, { step, sessionUrl: null, stoppableSessionId: null });
   await store.updateThread(key, { repositoryId, ...(statusTs ? { statusTs } : {}) }, Date.now());
 
+  // A new session uses the model the requester chose in App Home (follow-ups keep the session's).
+  const model = await preferredModel(env, key.teamId, actor.externalId);
   const event: TriggerEvent = {
     ...eventShell(deliveryId, key),
     actor,
@@ -148,6 +150,7 @@ export async function startWork(
     untrusted: [],
     origin: { kind: "slack", teamId: key.teamId, channelId: key.channelId, threadTs: key.threadTs },
     title: titleOf(text),
+    ...(model ? { model } : {}),
   };
   const result = await processDelivery(env, null, event, accepted);
   if (result.sessionId && (result.status === "started" || result.status === "followed_up")) {
@@ -199,7 +202,7 @@ async function showStatusOrLog(
 /** The person as Lookout records them: their Slack id, named as `users.info` shows them. */
 export async function actorOf(client: SlackClient, userId: string): Promise<ExternalActor> {
   const profile = await client.userInfo(userId);
-  return { provider: "slack", externalId: userId, displayName: profile?.name ?? userId };
+  return { provider: "slack", externalId: userId, displayName: profile?.name ?? userId, avatarUrl: profile?.avatarUrl ?? null };
 }
 
 function eventShell(

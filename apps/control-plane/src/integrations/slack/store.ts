@@ -1,6 +1,7 @@
 /**
- * D1 rows the Slack integration keeps (migration `0007_slack.sql`): the connected workspace, the
- * threads Lookout owns, channel default repositories and reports already posted.
+ * D1 rows the Slack integration keeps (migrations `0007_slack.sql`, `0010_slack_credentials.sql`):
+ * the connected workspace, the threads Lookout owns (with their pickers' expiry), channel default
+ * repositories, each person's App Home preferences and reports already posted.
  */
 
 export interface SlackWorkspace {
@@ -244,6 +245,25 @@ export class SlackStore {
       .prepare("SELECT team_id, channel_id, repository_id, updated_at FROM slack_channel_defaults ORDER BY team_id, channel_id")
       .all<{ team_id: string; channel_id: string; repository_id: string; updated_at: number }>();
     return results.map((r) => ({ teamId: r.team_id, channelId: r.channel_id, repositoryId: r.repository_id, updatedAt: r.updated_at }));
+  }
+
+  /** The model a Slack user chose in App Home for the sessions they start from Slack, if any. */
+  async preferredModel(teamId: string, userId: string): Promise<string | null> {
+    const row = await this.db
+      .prepare("SELECT model FROM slack_user_preferences WHERE team_id = ? AND user_id = ?")
+      .bind(teamId, userId)
+      .first<{ model: string | null }>();
+    return row?.model ?? null;
+  }
+
+  async setPreferredModel(teamId: string, userId: string, model: string, now: number): Promise<void> {
+    await this.db
+      .prepare(
+        `INSERT INTO slack_user_preferences (team_id, user_id, model, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (team_id, user_id) DO UPDATE SET model = excluded.model, updated_at = excluded.updated_at`,
+      )
+      .bind(teamId, userId, model, now)
+      .run();
   }
 
   async postedReport(idempotencyKey: string): Promise<{ channelId: string; messageTs: string } | null> {
