@@ -95,7 +95,10 @@ export interface Env {
   LINEAR_AUTHORIZE_URL?: string;
   LINEAR_OAUTH_TOKEN_URL?: string;
 
-  /** Slack (docs/slack.md): the bot token (`xoxb-…`) and the app's signing secret; either unset refuses every Slack request. */
+  /**
+   * Slack (docs/slack.md): the bot token (`xoxb-…`) and the app's signing secret. When the bot token
+   * is set these win over tokens pasted in the dashboard; with neither, every Slack request is refused.
+   */
   SLACK_BOT_TOKEN?: string;
   SLACK_SIGNING_SECRET?: string;
   /** Slack's Web API base URL (`https://slack.com/api/` unless a fake in tests). */
