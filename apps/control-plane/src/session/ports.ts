@@ -51,6 +51,11 @@ export interface SessionPorts {
   reportProgress?: (outcome: Extract<SessionOutcome, { kind: "progress" }>) => Promise<void>;
   /** Runs `work` after `delayMs` (the throttle's trailing send); nothing needs it to survive a restart. */
   later?: (delayMs: number, work: () => void) => void;
+  /**
+   * The snapshot id of the repository's newest ready image for `baseBranch` (ADR 0015), or null: a
+   * sandbox with no snapshot of the session's own starts from it. Without it, sandboxes clone.
+   */
+  repositoryImage?: (repositoryId: string, baseBranch: string) => Promise<string | null>;
 }
 
 /** What source control needs to know about a session (credentials, pull requests). */

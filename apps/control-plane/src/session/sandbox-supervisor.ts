@@ -129,6 +129,10 @@ export class SandboxSupervisor implements SandboxControl {
       // A fork's pull request is someone else's code: its sandbox never sees the repository's secrets.
       const env = isForkOrigin(session.origin) ? {} : await ports.secretsFor(session.repository.id);
       if (store.get()?.sandboxId === sandboxId) secrets.remember(sandboxId, env, token);
+      // The session's own snapshot wins; otherwise the repository's newest image, looked up here,
+      // outside any transaction (the sandbox then catches up with the base while the agent reads).
+      const imageSnapshotId = snapshotId ? null : await this.imageFor(session);
+      const source = snapshotId ?? imageSnapshotId;
       const info = await ports.gateway.create({
         sessionId: session.id,
         sandboxId,
@@ -142,7 +146,7 @@ export class SandboxSupervisor implements SandboxControl {
         baseBranch: session.baseBranch,
         branch: session.branch,
         model: session.model,
-        ...(snapshotId ? { snapshotId } : {}),
+        ...(source ? { snapshotId: source } : {}),
         env,
         timeoutMs: SANDBOX_MAX_LIFETIME_MS,
       });
@@ -161,11 +165,30 @@ export class SandboxSupervisor implements SandboxControl {
           },
           ports.now(),
         );
-        if (status === "spawning") hub.record({ type: "sandbox.status", status: "connecting", sandboxId });
+        if (status === "spawning") {
+          hub.record({
+            type: "sandbox.status",
+            status: "connecting",
+            sandboxId,
+            ...(imageSnapshotId ? { detail: "Started from the repository's image." } : {}),
+          });
+        }
         hub.broadcastSession();
       });
     } catch (error) {
       hub.run(() => this.onSpawnFailed(sandboxId, error));
+    }
+  }
+
+  /** The repository's newest image for the session's base branch; a failed lookup only means cloning. */
+  private async imageFor(session: SessionRecord): Promise<string | null> {
+    const lookup = this.ctx.ports.repositoryImage;
+    if (!lookup) return null;
+    try {
+      return await lookup(session.repository.id, session.baseBranch);
+    } catch (error) {
+      log.warn("repository image lookup failed; the sandbox clones", { sessionId: session.id, error: String(error) });
+      return null;
     }
   }
 

@@ -15,6 +15,7 @@ import { SecretStore } from "../db/secrets";
 import { SessionIndexStore } from "../db/sessions-index";
 import { gatewayFetcher } from "../gateway-container";
 import { log } from "../log";
+import { newestRepositoryImage } from "../repository-images";
 import { refreshAfterPush } from "../scm/pull-requests";
 import { reportOutcome } from "../triggers/report";
 import { HttpSandboxGateway } from "./gateway-client";
@@ -312,6 +313,8 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
       onBranchPushed: (session, headSha) => refreshAfterPush(env, session, headSha),
       reportOutcome: (outcome) => reportOutcome(env, outcome),
       reportProgress: (outcome) => reportOutcome(env, outcome),
+      repositoryImage: async (repositoryId, baseBranch) =>
+        (await newestRepositoryImage(env.DB, repositoryId, baseBranch))?.snapshotId ?? null,
       later: (delayMs, work) =>
         this.ctx.waitUntil(
           scheduler

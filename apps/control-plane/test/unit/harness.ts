@@ -21,6 +21,8 @@ export class Harness {
   readonly progress: SessionOutcome[] = [];
   /** Work the session asked to run later (`later`), fired by `advance` when its time comes. */
   private timers: { at: number; work: () => void }[] = [];
+  /** The repository image lookup (`SessionPorts.repositoryImage`); by default no repository has one. */
+  repositoryImage: (repositoryId: string, baseBranch: string) => Promise<string | null> = async () => null;
   /** Listing the sockets throws this many more times (a fault in the host, for failure tests). */
   socketListingFaults = 0;
   private pending: Promise<unknown>[] = [];
@@ -51,6 +53,7 @@ export class Harness {
       reportOutcome: async (outcome) => void this.outcomes.push(outcome),
       reportProgress: async (outcome) => void this.progress.push(outcome),
       later: (delayMs, work) => void this.timers.push({ at: this.now + delayMs, work }),
+      repositoryImage: (repositoryId, baseBranch) => this.repositoryImage(repositoryId, baseBranch),
     });
   }
 
