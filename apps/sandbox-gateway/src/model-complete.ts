@@ -32,7 +32,10 @@ export interface ModelCompleteContext {
 export function modelCompleteRoutes(context: () => ModelCompleteContext): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>().post("/complete", async (c) => {
     const request = parseRequest(c.var.body);
-    return jsonResponse(200, await complete(request, context()));
+    // A caller that stops waiting (the classifier keeps to its own budget) ends the provider call too.
+    const hangUp = new AbortController();
+    c.env.outgoing.once("close", () => hangUp.abort());
+    return jsonResponse(200, await complete(request, context(), hangUp.signal));
   });
 }
 
@@ -81,10 +84,18 @@ export function smallModel(models: ModelSettings): ChosenModel {
   throw new LookoutError("MODEL_NOT_CONFIGURED");
 }
 
-/** Asks the small model once and returns its text; every failure is a registry error. */
-export async function complete(request: ModelCompleteRequest, context: ModelCompleteContext): Promise<ModelCompleteResponse> {
+/**
+ * Asks the small model once and returns its text; every failure is a registry error. `hangUp`
+ * aborts the provider call when the caller has gone.
+ */
+export async function complete(
+  request: ModelCompleteRequest,
+  context: ModelCompleteContext,
+  hangUp?: AbortSignal,
+): Promise<ModelCompleteResponse> {
   const model = smallModel(context.models);
   const timeoutMs = context.timeoutMs ?? MODEL_COMPLETE_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(timeoutMs);
   const call = model.api === "anthropic" ? anthropicCall(model, request) : chatCompletionsCall(model, request);
   let response: Response;
   let data: unknown;
@@ -93,13 +104,14 @@ export async function complete(request: ModelCompleteRequest, context: ModelComp
       method: "POST",
       headers: { "content-type": "application/json", ...call.headers },
       body: JSON.stringify(call.body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: hangUp ? AbortSignal.any([timeout, hangUp]) : timeout,
     });
     data = await response.json().catch(() => null);
   } catch (error) {
-    if (error instanceof DOMException && error.name === "TimeoutError") {
+    if (timeout.aborted) {
       throw new LookoutError("MODEL_TIMEOUT", `The model ${model.target.id}/${model.name} did not answer within ${timeoutMs} ms.`);
     }
+    if (hangUp?.aborted) throw new LookoutError("MODEL_TIMEOUT", "The caller stopped waiting for the model.");
     context.logger.warn("model completion failed", { provider: model.target.id, error: describeError(error) });
     throw new LookoutError("MODEL_API_ERROR", `The model API of ${model.target.id} could not be reached.`);
   }

@@ -175,12 +175,15 @@ interface Upstream {
   seen: { path: string; headers: IncomingHttpHeaders; body: unknown }[];
   /** Ends every held request (the ones `answer` left unanswered). */
   releaseAll: () => void;
+  /** How many held requests their caller abandoned. */
+  abandoned: () => number;
 }
 
 /** A model API whose answer to each request the test decides; `null` holds the request open. */
 async function startUpstream(answer: () => { status: number; body: unknown } | null): Promise<Upstream> {
   const seen: Upstream["seen"] = [];
   const held: (() => void)[] = [];
+  let abandoned = 0;
   const server = createServer((incoming, response) => {
     const chunks: Buffer[] = [];
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -189,6 +192,9 @@ async function startUpstream(answer: () => { status: number; body: unknown } | n
       const reply = answer();
       if (!reply) {
         held.push(() => response.end());
+        response.on("close", () => {
+          if (!response.writableFinished) abandoned += 1;
+        });
         return;
       }
       response.writeHead(reply.status, { "content-type": "application/json" });
@@ -201,12 +207,25 @@ async function startUpstream(answer: () => { status: number; body: unknown } | n
     server,
     seen,
     releaseAll: () => held.splice(0).forEach((end) => end()),
+    abandoned: () => abandoned,
   };
+}
+
+/** Waits for `condition`, checking each turn of the event loop, up to three seconds. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function stop(upstream: Upstream): Promise<void> {
   upstream.releaseAll();
-  await new Promise<void>((resolve) => upstream.server.close(() => resolve()));
+  await new Promise<void>((resolve) => {
+    upstream.server.close(() => resolve());
+    upstream.server.closeAllConnections();
+  });
 }
 
 describe("calling the provider", () => {
@@ -260,6 +279,34 @@ describe("calling the provider", () => {
       const models = { ...NO_MODELS, scriptedUrl: `${upstream.url}/v1` };
       await expect(complete(ask, { models, logger: silentLogger })).rejects.toMatchObject({ code: "MODEL_OUTPUT_INVALID" });
     } finally {
+      await stop(upstream);
+    }
+  });
+
+  it("stops the provider call when the control plane stops waiting", async () => {
+    const upstream = await startUpstream(() => null);
+    const held = await startGateway({
+      ...settings({ ...NO_MODELS, scriptedUrl: `${upstream.url}/v1` }, "held"),
+      sandboxProvider: provider,
+      logger: silentLogger,
+    });
+    try {
+      const path = "/v1/model/complete";
+      const body = request(CLASSIFICATION);
+      const headers = await signRequest({ service: "control-plane", method: "POST", pathAndQuery: path, body }, SECRET);
+      const caller = new AbortController();
+      const answer = fetch(`${held.url}${path}`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body,
+        signal: caller.signal,
+      });
+      await until(() => upstream.seen.length === 1, "the provider to be asked");
+      caller.abort();
+      await expect(answer).rejects.toThrow();
+      await until(() => upstream.abandoned() === 1, "the provider call to be dropped");
+    } finally {
+      await held.close();
       await stop(upstream);
     }
   });

@@ -1,4 +1,4 @@
-import type { ModelCompleteRequest, Repository } from "@lookout/protocol";
+import { MAX_COMPLETION_TOKENS, type ModelCompleteRequest, type Repository } from "@lookout/protocol";
 import { z } from "zod";
 import { fenceUntrusted } from "./prompt";
 
@@ -20,8 +20,11 @@ export const MAX_CLASSIFIER_CANDIDATES = 50;
 const MAX_REQUEST_CHARS = 4_000;
 /** How much of each description the model reads. */
 const MAX_DESCRIPTION_CHARS = 300;
-/** The answer is one small JSON object. */
-const ANSWER_MAX_TOKENS = 200;
+/**
+ * The answer is one small JSON object, but a reasoning model (OpenAI's mini) spends tokens thinking
+ * before it; the cap leaves room for that, and only the tokens used are paid for.
+ */
+const ANSWER_MAX_TOKENS = MAX_COMPLETION_TOKENS;
 
 /**
  * The prompt's first line. The offline model (`packages/scripted-model/src/classify-repository.ts`)
