@@ -6,6 +6,7 @@ import { SessionIndexStore } from "../src/db/sessions-index";
 import { TriggerDeliveryStore } from "../src/db/trigger-deliveries";
 import { TriggerRunStore } from "../src/db/trigger-runs";
 import { SlackStore } from "../src/integrations/slack/store";
+import { newestRepositoryImage, RepositoryImageStore } from "../src/repository-images";
 
 interface Recorded {
   sql: string;
@@ -132,6 +133,9 @@ describe("D1 query plans on the hot paths use indexes", () => {
     ["due outbox reports", (db) => new OutboxReportStore(db).dueKeys(NOW, 25)],
     ["claiming an outbox report", (db) => new OutboxReportStore(db).claim("key", NOW, NOW + 60_000)],
     ["the next outbox attempt", (db) => new OutboxReportStore(db).nextAttemptAt()],
+    ["the newest image a session starts from", (db) => newestRepositoryImage(db, ID, "main")],
+    ["a repository's image history", (db) => new RepositoryImageStore(db).list(ID, 20)],
+    ["image builds running", (db) => new RepositoryImageStore(db).building()],
     [
       "queueing a running prompt's step",
       (db) =>

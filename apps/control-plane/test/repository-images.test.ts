@@ -1,0 +1,184 @@
+import { env } from "cloudflare:test";
+import type { ImageBuildRequest, ImageBuildState, RepositoryImage, RepositoryImagesResponse } from "@lookout/protocol";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  IMAGE_REBUILD_INTERVAL_MS,
+  imageTick,
+  newestRepositoryImage,
+  RepositoryImageStore,
+  type ImageGateway,
+} from "../src/repository-images";
+import { api, login } from "./helpers";
+import { call, errorCode, memberCookie, withCookie } from "./support/auth";
+
+/**
+ * Repository images (ADR 0015) in D1 with the scheduler's image wake driven by the test's clock
+ * and a gateway the test plays: builds are due for active local repositories only, every 30
+ * minutes, followed until they end, the newest two ready images kept, failures kept with output.
+ */
+let admin = "";
+beforeAll(async () => {
+  admin = await login();
+});
+
+const MINUTE = 60_000;
+
+/** The gateway as the test plays it: records starts, answers each build's state as set. */
+class ScriptedImageGateway implements ImageGateway {
+  readonly started: ImageBuildRequest[] = [];
+  readonly states = new Map<string, ImageBuildState | null>();
+
+  async start(request: ImageBuildRequest): Promise<ImageBuildState> {
+    this.started.push(request);
+    const state: ImageBuildState = { buildId: request.buildId, status: "building", startedAtMs: 0 };
+    this.states.set(request.buildId, state);
+    return state;
+  }
+
+  async get(buildId: string): Promise<ImageBuildState | null> {
+    return this.states.get(buildId) ?? null;
+  }
+
+  finish(buildId: string, outcome: Partial<ImageBuildState> & Pick<ImageBuildState, "status">): void {
+    this.states.set(buildId, { buildId, startedAtMs: 0, ...outcome });
+  }
+
+  startedFor(repositoryIds: readonly string[]): ImageBuildRequest[] {
+    const paths = new Set(repositoryIds.map((id) => pathOf.get(id)));
+    return this.started.filter((request) => request.repository.kind === "local" && paths.has(request.repository.path));
+  }
+}
+
+const pathOf = new Map<string, string>();
+
+async function localRepository(name: string): Promise<string> {
+  const path = `/srv/repos/${name}-${crypto.randomUUID().slice(0, 8)}`;
+  const created = await api(admin)("POST", "/api/repositories", { kind: "local", path, name: path.split("/").at(-1) });
+  expect(created.status).toBe(201);
+  const id = created.json.repository.id as string;
+  pathOf.set(id, path);
+  return id;
+}
+
+async function useRepository(repositoryId: string): Promise<void> {
+  expect((await api(admin)("POST", "/api/sessions", { repositoryId, title: "uses it" })).status).toBe(201);
+}
+
+async function history(repositoryId: string): Promise<RepositoryImage[]> {
+  return new RepositoryImageStore(env.DB).list(repositoryId, 50);
+}
+
+const SHA = (n: number) => String(n).repeat(40).slice(0, 40);
+
+describe("the image schedule", () => {
+  it("builds active local repositories only, every 30 minutes, follows each build, and keeps the newest two images", async () => {
+    const gateway = new ScriptedImageGateway();
+    const deps = { db: env.DB, gateway, controlPlaneUrl: env.PUBLIC_URL };
+    const active = await localRepository("active");
+    const idle = await localRepository("idle");
+    await useRepository(active);
+    const t0 = Date.now();
+
+    const first = await imageTick(deps, t0);
+    expect(gateway.startedFor([active, idle]).map((request) => request.repository)).toEqual([{ kind: "local", path: pathOf.get(active) }]);
+    expect(gateway.startedFor([active])[0]).toMatchObject({ baseBranch: "main", controlPlaneUrl: env.PUBLIC_URL });
+    expect(first.nextWakeAt).not.toBeNull();
+    expect(first.nextWakeAt!).toBeLessThanOrEqual(t0 + MINUTE);
+    const [building] = await history(active);
+    expect(building).toMatchObject({ status: "building", trigger: "schedule", finishedAt: null });
+    expect(await history(idle)).toEqual([]);
+
+    // The gateway finishes it: the next wake records the image, which new sessions start from.
+    gateway.finish(building!.id, { status: "ready", snapshotId: "snap_one", baseSha: SHA(1), output: "installed" });
+    await imageTick(deps, t0 + 5_000);
+    expect((await history(active))[0]).toMatchObject({ status: "ready", snapshotId: "snap_one", baseSha: SHA(1), durationMs: 5_000 });
+    expect(await newestRepositoryImage(env.DB, active, "main")).toMatchObject({ snapshotId: "snap_one" });
+
+    // Not again before 30 minutes have passed since it started; at 30 minutes, again.
+    const early = await imageTick(deps, t0 + IMAGE_REBUILD_INTERVAL_MS - MINUTE);
+    expect(gateway.startedFor([active])).toHaveLength(1);
+    expect(early.nextWakeAt).toBe(t0 + IMAGE_REBUILD_INTERVAL_MS);
+    await imageTick(deps, t0 + IMAGE_REBUILD_INTERVAL_MS);
+    expect(gateway.startedFor([active])).toHaveLength(2);
+
+    // Two more ready images: the oldest is superseded and nothing starts from it any more.
+    const second = (await history(active))[0]!;
+    gateway.finish(second.id, { status: "ready", snapshotId: "snap_two", baseSha: SHA(2) });
+    await imageTick(deps, t0 + IMAGE_REBUILD_INTERVAL_MS + 5_000);
+    await imageTick(deps, t0 + 2 * IMAGE_REBUILD_INTERVAL_MS);
+    const third = (await history(active))[0]!;
+    gateway.finish(third.id, { status: "ready", snapshotId: "snap_three", baseSha: SHA(3) });
+    await imageTick(deps, t0 + 2 * IMAGE_REBUILD_INTERVAL_MS + 5_000);
+    expect((await history(active)).map((image) => [image.status, image.snapshotId])).toEqual([
+      ["ready", "snap_three"],
+      ["ready", "snap_two"],
+      ["superseded", null],
+    ]);
+    expect(await newestRepositoryImage(env.DB, active, "main")).toMatchObject({ snapshotId: "snap_three", baseSha: SHA(3) });
+    expect(await history(idle)).toEqual([]);
+  });
+
+  it("keeps failures with the setup script's output, fails a build the gateway forgot, and leaves the last good image in use", async () => {
+    const gateway = new ScriptedImageGateway();
+    const deps = { db: env.DB, gateway, controlPlaneUrl: env.PUBLIC_URL };
+    const repositoryId = await localRepository("flaky");
+    await useRepository(repositoryId);
+    const t0 = Date.now();
+
+    await imageTick(deps, t0);
+    const good = (await history(repositoryId))[0]!;
+    gateway.finish(good.id, { status: "ready", snapshotId: "snap_good", baseSha: SHA(4) });
+    await imageTick(deps, t0 + 1_000);
+
+    await imageTick(deps, t0 + IMAGE_REBUILD_INTERVAL_MS);
+    const failing = (await history(repositoryId))[0]!;
+    gateway.finish(failing.id, { status: "failed", error: ".lookout/setup.sh exited with code 3", output: "npm ERR! peer dependency" });
+    await imageTick(deps, t0 + IMAGE_REBUILD_INTERVAL_MS + 1_000);
+    expect((await history(repositoryId))[0]).toMatchObject({
+      status: "failed",
+      snapshotId: null,
+      error: ".lookout/setup.sh exited with code 3",
+      output: "npm ERR! peer dependency",
+    });
+    expect(await newestRepositoryImage(env.DB, repositoryId, "main")).toMatchObject({ snapshotId: "snap_good" });
+
+    await imageTick(deps, t0 + 2 * IMAGE_REBUILD_INTERVAL_MS);
+    const forgotten = (await history(repositoryId))[0]!;
+    gateway.states.delete(forgotten.id);
+    await imageTick(deps, t0 + 2 * IMAGE_REBUILD_INTERVAL_MS + 1_000);
+    expect((await history(repositoryId))[0]).toMatchObject({ status: "failed", error: expect.stringMatching(/no longer knows/) as string });
+  });
+});
+
+describe("GET/POST /api/repositories/:id/images", () => {
+  it("shows an admin the history, records a build the gateway refused with its reason, and refuses members", async () => {
+    const repositoryId = await localRepository("rest");
+    const built = await api(admin)("POST", `/api/repositories/${repositoryId}/images`);
+    expect(built.status).toBe(202);
+    // The test stack's gateway builds no images: the refusal is the build's visible failure.
+    expect(built.json).toMatchObject({
+      repositoryId,
+      status: "failed",
+      trigger: "admin",
+      error: expect.stringMatching(/did not start the build/),
+    });
+
+    const read = await api(admin)("GET", `/api/repositories/${repositoryId}/images`);
+    expect(read.status).toBe(200);
+    const body = read.json as RepositoryImagesResponse;
+    expect(body.rebuildIntervalMs).toBe(IMAGE_REBUILD_INTERVAL_MS);
+    expect(body.images.map((image) => image.id)).toEqual([(built.json as RepositoryImage).id]);
+
+    const member = await memberCookie();
+    const refused = await call(`/api/repositories/${repositoryId}/images`, withCookie(member, "GET"));
+    expect(refused.status).toBe(403);
+    const github = await api(admin)("POST", "/api/repositories", {
+      kind: "github",
+      owner: "acme",
+      name: `app-${crypto.randomUUID().slice(0, 8)}`,
+    });
+    const unsupported = await call(`/api/repositories/${github.json.repository.id as string}/images`, withCookie(admin, "POST"));
+    expect(await errorCode(unsupported)).toBe("UNSUPPORTED");
+    expect((await api(admin)("GET", "/api/repositories/rep_missing/images")).status).toBe(404);
+  });
+});
