@@ -1,3 +1,6 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { benchEvent, type DeliveredEvent, visitBenchEvents } from "./lib/bench-events.ts";
@@ -34,6 +37,8 @@ class Phase {
   readonly latenciesMs = new Samples();
   /** Per event, the latency of the client that got it last: when the fan-out was complete. */
   readonly lastClientMs: Float64Array;
+  /** Per event, when it was sent (ms after the phase started). */
+  readonly sentOffsetMs: Float64Array;
   private readonly deliveries: Uint8Array;
   private readonly lastSeqByClient: Float64Array;
   firstDeliveries = 0;
@@ -47,6 +52,7 @@ class Phase {
     readonly clients: number,
   ) {
     this.lastClientMs = new Float64Array(events);
+    this.sentOffsetMs = new Float64Array(events);
     this.deliveries = new Uint8Array(events * clients);
     this.lastSeqByClient = new Float64Array(clients);
   }
@@ -137,6 +143,8 @@ interface PhaseResult {
   latency: Summary;
   lastClient: Summary;
   ack: Summary;
+  /** The server's CPU time per event, first send to last delivery (its processes' user + system time). */
+  cpuPerEventMs: number;
   missing: number;
   duplicates: number;
   outOfOrder: number;
@@ -161,6 +169,21 @@ async function drain(publisher: Publisher, progress: () => number, done: () => b
   }
 }
 
+/**
+ * With `LOOKOUT_BENCH_TRACE=<dir>`, each run's per-event timeline is written to
+ * `<dir>/<target>-<run>.csv` (send time after the run started, and the last client's latency), so
+ * stalls can be placed in time: a periodic one shows as evenly spaced spikes.
+ */
+function writeTrace(target: string, phase: Phase): void {
+  const dir = process.env.LOOKOUT_BENCH_TRACE;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const lines = ["index,sent_ms,last_client_ms"];
+  for (let index = 0; index < phase.events; index++)
+    lines.push(`${index},${phase.sentOffsetMs[index]!.toFixed(1)},${phase.lastClientMs[index]!.toFixed(2)}`);
+  writeFileSync(join(dir, `${target}-${phase.run}.csv`), `${lines.join("\n")}\n`);
+}
+
 /** Publishes `events` at a fixed rate (open loop: a late send does not delay the next one's slot). */
 async function runPhase(audience: Audience, run: string, events: number, ratePerSecond: number): Promise<PhaseResult> {
   const { publisher, promptId } = audience.channel;
@@ -169,12 +192,14 @@ async function runPhase(audience: Audience, run: string, events: number, ratePer
   const acksBefore = publisher.ackRoundTripsMs.length;
   const ackedBefore = publisher.acked;
   const intervalMs = 1000 / ratePerSecond;
+  const cpuBefore = audience.target.serverCpuMs();
   const start = performance.now();
   let lastSend = start;
   for (let index = 0; index < events; index++) {
     const wait = start + index * intervalMs - performance.now();
     if (wait >= 1) await sleep(wait);
     lastSend = performance.now();
+    phase.sentOffsetMs[index] = lastSend - start;
     publisher.publish(benchEvent(promptId, run, index, lastSend));
   }
   await drain(
@@ -182,7 +207,9 @@ async function runPhase(audience: Audience, run: string, events: number, ratePer
     () => publisher.acked + phase.firstDeliveries + phase.duplicates,
     () => publisher.acked >= ackedBefore + events && phase.missing === 0,
   );
+  const cpuMs = audience.target.serverCpuMs() - cpuBefore;
   audience.phase = null;
+  writeTrace(audience.target.name, phase);
   return {
     target: audience.target.name,
     ratePerSecond,
@@ -192,6 +219,7 @@ async function runPhase(audience: Audience, run: string, events: number, ratePer
     latency: summarize(phase.latenciesMs.toArray()),
     lastClient: summarize(phase.lastClientMs),
     ack: summarize(publisher.ackRoundTripsMs.toArray().subarray(acksBefore)),
+    cpuPerEventMs: cpuMs / events,
     missing: phase.missing,
     duplicates: phase.duplicates,
     outOfOrder: phase.outOfOrder,
@@ -233,7 +261,7 @@ export const fanout: Benchmark = {
           context.say(`${audience.target.name}: ${count(events)} events at ${ratePerSecond}/s to ${CLIENTS} clients`);
           const result = await runPhase(audience, `r${ratePerSecond}`, events, ratePerSecond);
           context.say(
-            `  p50 ${ms(result.latency.p50)} ms, p99 ${ms(result.latency.p99)} ms, ${result.completedPerSecond.toFixed(1)} events/s to all, missing ${result.missing}, duplicates ${result.duplicates}`,
+            `  p50 ${ms(result.latency.p50)} ms, p99 ${ms(result.latency.p99)} ms, ${result.completedPerSecond.toFixed(1)} events/s to all, server CPU ${ms(result.cpuPerEventMs)} ms/event, missing ${result.missing}, duplicates ${result.duplicates}; load ${loadavg()[0]!.toFixed(2)}`,
           );
           results.push(result);
         }
@@ -266,6 +294,7 @@ function latencyTable(results: readonly PhaseResult[], strays: number): Table {
       "last client p99",
       "ack p50",
       "ack p99",
+      "server CPU/event",
     ],
     rows: results.map((result) => [
       `${result.target} @ ${result.ratePerSecond}/s`,
@@ -283,6 +312,7 @@ function latencyTable(results: readonly PhaseResult[], strays: number): Table {
       ms(result.lastClient.p99),
       ms(result.ack.p50),
       ms(result.ack.p99),
+      ms(result.cpuPerEventMs),
     ]),
     notes: [
       `Out-of-order deliveries: ${total((result) => result.outOfOrder)}; deliveries outside a measured run: ${strays}; clients disconnected: ${Math.max(0, ...results.map((result) => result.disconnected))}.`,
@@ -315,11 +345,12 @@ function ratioTable(results: readonly PhaseResult[], targets: readonly Target[])
       ratio(a?.lastClient.p50 ?? NaN, b?.lastClient.p50 ?? NaN),
       ratio(a?.ack.p50 ?? NaN, b?.ack.p50 ?? NaN),
       ratio(a?.completedPerSecond ?? NaN, b?.completedPerSecond ?? NaN),
+      ratio(a?.cpuPerEventMs ?? NaN, b?.cpuPerEventMs ?? NaN),
     ];
   });
   return {
     title: `Fan-out: ${subject?.name ?? "?"} / ${baseline?.name ?? "?"} (latency: lower is better for ${subject?.name ?? "?"}; done/s: higher is better)`,
-    columns: ["rate", "saturated", "p50", "p99", "max", "last client p50", "ack p50", "done/s"],
+    columns: ["rate", "saturated", "p50", "p99", "max", "last client p50", "ack p50", "done/s", "server CPU/event"],
     rows,
     notes: [
       `"Saturated" means done/s fell below ${Math.round(SATURATED_BELOW * 100)}% of the offered rate; a latency ratio where only one side is saturated compares a backlog with a path.`,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { copyWranglerConfig, freePort, type RunningWorker, startWorker } from "@lookout/dev-stack";
 import { JsonSocket, typeOf } from "./json-socket.ts";
 import { BENCH_ROOT } from "./paths.ts";
+import { processGroupCpuMs } from "./process-cpu.ts";
 import { type PublishProtocol, Publisher } from "./publisher.ts";
 import type { Channel, Target } from "./target.ts";
 
@@ -44,6 +45,10 @@ export class BaselineTarget implements Target {
     const base = `${this.worker.url.replace(/^http/, "ws")}/rooms/${room}`;
     const publisher = new Publisher(await JsonSocket.connect(`${base}/publish`), baselineProtocol, 1);
     return { promptId: "bench-baseline", publisher, openSubscriber: () => JsonSocket.connect(`${base}/subscribe`) };
+  }
+
+  serverCpuMs(): number {
+    return processGroupCpuMs(this.worker.pid);
   }
 
   stop(): Promise<void> {

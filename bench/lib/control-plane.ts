@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
 /** The real control-plane Worker on wrangler's dev server, with its own state, secrets and admin token. */
 export interface ControlPlane {
   url: string;
+  /** The Worker's process, which leads the process group holding its workerd. */
+  pid: number;
   /** The admin login token (`POST /auth/login {token}`). */
   loginToken: string;
   logFile: string;
@@ -67,5 +69,5 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     readyPath: "/api/health",
     logFile,
   });
-  return { url: worker.url, loginToken, logFile, stop: () => worker.stop() };
+  return { url: worker.url, pid: worker.pid, loginToken, logFile, stop: () => worker.stop() };
 }

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { type ControlPlane, startControlPlane } from "./control-plane.ts";
 import { FakeGateway } from "./fake-gateway.ts";
 import { HANDSHAKE_TIMEOUT_MS, JsonSocket } from "./json-socket.ts";
+import { processGroupCpuMs } from "./process-cpu.ts";
 import { type PublishProtocol, Publisher } from "./publisher.ts";
 import type { Channel, Target } from "./target.ts";
 
@@ -135,6 +136,10 @@ export class LookoutTarget implements Target {
       publisher: new Publisher(bridge, lookoutBridgeProtocol, 2),
       openSubscriber: async () => JsonSocket.connect(await this.api.clientSocketUrl(sessionId)),
     };
+  }
+
+  serverCpuMs(): number {
+    return processGroupCpuMs(this.controlPlane.pid);
   }
 
   async stop(): Promise<void> {

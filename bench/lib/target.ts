@@ -18,4 +18,6 @@ export interface Channel {
 export interface Target {
   name: string;
   openChannel(label: string): Promise<Channel>;
+  /** CPU time (ms) the server's processes have used so far (`processGroupCpuMs`). */
+  serverCpuMs(): number;
 }
