@@ -137,6 +137,20 @@ describe("PUT /api/slack/credentials", () => {
     // The environment sets SLACK_BOT_TOKEN in these tests, and the environment wins.
     expect(settings.source).toBe("environment");
   });
+
+  it("are re-sealed by POST /api/secrets/rotate, so the old key can be dropped", async () => {
+    expect((await putCredentials(PASTED)).status).toBe(200);
+    const newKey = btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => 200 - i)));
+    const rotated = `k9:${newKey},${env.SECRETS_ENCRYPTION_KEYS}`;
+    const rotate = await call("/api/secrets/rotate", withCookie(admin, "POST"), { SECRETS_ENCRYPTION_KEYS: rotated });
+    expect(rotate.status).toBe(200);
+    expect(await rotate.json()).toMatchObject({ keyVersion: "k9", failed: [] });
+    expect((await storedRow())!.key_version).toBe("k9");
+
+    // Only the new key left: the pasted signing secret still verifies.
+    const onlyNewKey = { ...NO_ENV_TOKENS, SECRETS_ENCRYPTION_KEYS: `k9:${newKey}` };
+    expect((await challenge(PASTED.signingSecret, onlyNewKey)).status).toBe(200);
+  });
 });
 
 describe("which tokens Slack requests are checked with", () => {

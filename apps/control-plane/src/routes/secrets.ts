@@ -4,6 +4,7 @@ import { type SecretListResponse, SetSecretRequest } from "@lookout/protocol";
 import { requireAdmin } from "../auth/middleware";
 import { GLOBAL_SECRETS, type SecretScope, SecretStore } from "../db/secrets";
 import type { AppEnv } from "../http/app-env";
+import { SlackCredentialStore } from "../integrations/slack/credentials";
 import { readJson } from "../http/validate";
 
 type SecretList = z.infer<typeof SecretListResponse>;
@@ -30,8 +31,12 @@ export const secretsRoutes = new Hono<AppEnv>();
 
 secretsRoutes.get("/", (c) => listSecrets(c, GLOBAL_SECRETS));
 
-/** Re-seals every stored value under the newest key, so older keys can be retired. */
-secretsRoutes.post("/rotate", requireAdmin, async (c) => c.json(await SecretStore.fromEnv(c.env).reencryptAll()));
+/** Re-seals every stored value (the Slack tokens pasted in the dashboard too) under the newest key, so older keys can be retired. */
+secretsRoutes.post("/rotate", requireAdmin, async (c) => {
+  const secrets = await SecretStore.fromEnv(c.env).reencryptAll();
+  const slack = await SlackCredentialStore.fromEnv(c.env).reseal(Date.now());
+  return c.json({ ...secrets, resealed: secrets.resealed + slack.resealed, failed: [...secrets.failed, ...slack.failed] });
+});
 
 secretsRoutes.put("/:name", requireAdmin, (c) => putSecret(c, GLOBAL_SECRETS, c.req.param("name")));
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { LookoutError } from "@lookout/protocol";
+import { type ErrorCode, LookoutError } from "@lookout/protocol";
 import { type SecretSlot, cipherFor } from "../../auth/secrets-cipher";
 import type { Env } from "../../env";
 
@@ -119,6 +119,34 @@ export class SlackCredentialStore {
       )
       .run();
     return stored;
+  }
+
+  /**
+   * Re-seals the stored tokens under the newest key (part of `POST /api/secrets/rotate`), so an old
+   * key can be dropped. Only applies if the row still holds what was read, so tokens pasted in the
+   * meantime (already under the newest key) are never overwritten. Tokens that cannot be opened are
+   * reported, not thrown: they have to be pasted again.
+   */
+  async reseal(now: number): Promise<{ resealed: number; failed: { scope: string; name: string; code: ErrorCode }[] }> {
+    const row = await this.row();
+    const cipher = await cipherFor(this.keysConfig);
+    if (!row || row.key_version === cipher.currentVersion) return { resealed: 0, failed: [] };
+    let plaintext: string;
+    try {
+      plaintext = await cipher.open({ ciphertext: row.ciphertext, iv: row.iv, keyVersion: row.key_version }, SLOT);
+    } catch (error) {
+      if (!(error instanceof LookoutError)) throw error;
+      return { resealed: 0, failed: [{ ...SLOT, code: error.code }] };
+    }
+    const sealed = await cipher.seal(plaintext, SLOT);
+    const result = await this.db
+      .prepare(
+        `UPDATE slack_credentials SET ciphertext = ?1, iv = ?2, key_version = ?3, updated_at = ?4
+         WHERE id = 1 AND key_version = ?5 AND iv = ?6`,
+      )
+      .bind(sealed.ciphertext, sealed.iv, sealed.keyVersion, now, row.key_version, row.iv)
+      .run();
+    return { resealed: result.meta.changes, failed: [] };
   }
 
   /** Forgets the stored tokens; false when none were stored. */
