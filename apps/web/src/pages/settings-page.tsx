@@ -3,12 +3,14 @@ import { GithubTriggersSettings } from "./settings/github-triggers-settings";
 import { LinearSettings } from "./settings/linear-settings";
 import { ModelsSettings } from "./settings/models-settings";
 import { RepositoriesSettings } from "./settings/repositories-settings";
+import { RepositoryImagesSettings } from "./settings/repository-images-settings";
 import { SecretsSettings } from "./settings/secrets-settings";
 import { SlackSettings } from "./settings/slack-settings";
 import { useDocumentTitle } from "../hooks/use-document-title";
 
 const TABS = [
   { id: "repositories", label: "Repositories", render: () => <RepositoriesSettings /> },
+  { id: "images", label: "Images", render: () => <RepositoryImagesSettings /> },
   { id: "secrets", label: "Secrets", render: () => <SecretsSettings /> },
   { id: "models", label: "Models", render: () => <ModelsSettings /> },
   { id: "linear", label: "Linear", render: () => <LinearSettings /> },
