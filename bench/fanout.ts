@@ -239,8 +239,9 @@ export const fanout: Benchmark = {
     "(`bench/baseline/`) that stores each frame in SQLite and rebroadcasts it over hibernating sockets. Latency is send →",
     'receive at each client; "last client" is, per event, the latency of the client that got it last; "done/s" is events',
     'delivered to every client per second from first send to last delivery (the capacity once saturated); "ack" is the',
-    `publisher's send → acknowledgement round trip. Both servers are warmed with ${WARMUP.events} events and measured`,
-    "alternately at each rate.",
+    `publisher's send → acknowledgement round trip; "server CPU/event" is the server's processes' user + system CPU time`,
+    "from the run's first send to its last delivery, divided by its events (other load on the machine does not inflate it).",
+    `Both servers are warmed with ${WARMUP.events} events and measured alternately at each rate.`,
   ].join(" "),
 
   async run(context: BenchContext): Promise<Table[]> {
