@@ -20,6 +20,7 @@ import { storeCredentials } from "../integrations/slack/credentials-check";
 import { type SlackAnswer, connectWorkspace, ingestSlack } from "../integrations/slack/ingest";
 import { verifySlackHttpRequest } from "../integrations/slack/request";
 import { SlackStore } from "../integrations/slack/store";
+import { actingAuthor } from "./session-access";
 
 /** The service name the Socket Mode relay signs its requests with (`SERVICE_SECRET_SLACK_RELAY`). */
 export const SLACK_RELAY_SERVICE = "slack-relay";
@@ -70,8 +71,7 @@ slackRoutes.get("/relay", requireAuth, async (c) => {
  */
 slackRoutes.put("/credentials", requireAuth, requireAdmin, async (c) => {
   const request = await readJson(c, PutSlackCredentialsRequest);
-  const principal = c.get("principal");
-  await storeCredentials(c.env, request, principal.kind === "user" ? principal.user.id : "unknown", Date.now());
+  await storeCredentials(c.env, request, actingAuthor(c.get("principal")).userId, Date.now());
   return c.json({ settings: await settingsView(c.env) });
 });
 
