@@ -159,8 +159,9 @@ describe("the bridge's git in a checkout the agent controls", () => {
     expect(files.map((f) => f.path)).toEqual([".gitattributes", "README.md", "data.p", "extra.inc", "notes.txt"]);
     expect(diff).toContain("+written by the agent");
     await pusher.afterCommit("pmt_1");
-    // A restored snapshot with the same hostile checkout: the prepare path fetches again.
-    await git.prepare({ remote, baseBranch: "main", branch: "lookout/ses_1" });
+    // A restored snapshot with the same hostile checkout: its deferred sync fetches again.
+    const sync = await git.prepare({ remote, baseBranch: "main", branch: "lookout/ses_1" });
+    await sync?.();
 
     expect(events).toEqual([{ type: "git.push", promptId: "pmt_1", branch: "lookout/ses_1", headSha: sha, status: "pushed" }]);
     expect(plain(join(served, "project.git"), "rev-parse", "refs/heads/lookout/ses_1")).toBe(sha);
