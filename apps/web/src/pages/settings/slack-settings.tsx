@@ -63,10 +63,17 @@ export function SlackSettings() {
 
       {!view.configured ? (
         <EmptyState icon="💬" title="Slack is not connected">
-          <p>
-            Paste the tokens below, or set {view.missing.join(" and ")} where Lookout runs (for Socket Mode also SLACK_APP_TOKEN) and
-            restart. Until then every Slack request is refused.
-          </p>
+          {view.source === "dashboard" ? (
+            <p>
+              The pasted tokens are for Socket Mode, which also needs {view.missing.join(" and ")} where Lookout runs (the start command
+              sets it); set it and restart. Until then every Slack request is refused.
+            </p>
+          ) : (
+            <p>
+              Paste the tokens below, or set {view.missing.join(" and ")} where Lookout runs (for Socket Mode also SLACK_APP_TOKEN) and
+              restart. Until then every Slack request is refused.
+            </p>
+          )}
         </EmptyState>
       ) : (
         <ul className="card list" aria-label="Slack connection">
