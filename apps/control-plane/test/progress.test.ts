@@ -159,6 +159,28 @@ describe("progress in the outbox", () => {
     expect(await enqueueOutcome(env.DB, { ...step(sessionId, "prm_2", "x", now), origin: github }, now)).toBe(false);
   });
 
+  it("sends a step that arrived while an older one was being sent as a delivery of its own, and remembers what was sent", async () => {
+    const sessionId = `ses_${crypto.randomUUID().replace(/-/g, "").slice(0, 22)}`;
+    const store = new OutboxReportStore(env.DB);
+    const key = progressKeyOf(sessionId, "prm_1");
+    const now = Date.now();
+    const first = step(sessionId, "prm_1", "Running `ls`", now);
+    await enqueueOutcome(env.DB, first, now);
+    const claimed = await store.claim(key, now, now + 60_000);
+    expect(claimed?.revision).toBe(0);
+    // A newer step is written while the older one is on its way.
+    await enqueueOutcome(env.DB, step(sessionId, "prm_1", "Running `pnpm test`", now + 1), now + 1);
+    expect(await store.markDelivered(key, now + 2, claimed!.revision, JSON.stringify(first))).toBe(false);
+    const after = await store.get(key);
+    expect(after).toMatchObject({ status: "pending", revision: 1, previouslyDelivered: first });
+    expect(after!.outcome).toMatchObject({ step: { text: "Running `pnpm test`" } });
+    // Released at once for its own delivery, which then counts.
+    const again = await store.claim(key, now + 3, now + 60_000);
+    expect(again?.revision).toBe(1);
+    expect(await store.markDelivered(key, now + 4, 1, JSON.stringify(again!.outcome))).toBe(true);
+    expect(await store.get(key)).toMatchObject({ status: "delivered", previouslyDelivered: again!.outcome });
+  });
+
   it("never shows a step after the prompt's final report: a waiting step is closed, a later one is refused", async () => {
     const channel = newChannel();
     const threadOrigin = { ...origin, channelId: channel, threadTs: "1800000998.000001" };

@@ -53,12 +53,12 @@ export class ProgressReporter {
   private onRecorded(payload: EventPayload): void {
     if (payload.type === "prompt.finished") {
       const { promptId } = payload;
-      this.ctx.hub.defer(() => Promise.resolve(this.settle(promptId)));
+      this.ctx.hub.defer(() => settled(() => this.settle(promptId)));
       return;
     }
     const next = this.stepOf(payload);
     if (!next || keyOf(next) === this.current) return;
-    this.ctx.hub.defer(() => Promise.resolve(this.offer(next)));
+    this.ctx.hub.defer(() => settled(() => this.offer(next)));
   }
 
   /** The step an event moves its prompt to, or null when it changes nothing an origin shows. */
@@ -169,6 +169,19 @@ export class ProgressReporter {
 }
 
 const THINKING: ProgressStep = { kind: "thinking", text: "Thinking" };
+
+/**
+ * Runs `work` now, as a promise: a failure becomes a rejection the host logs (`defer`), never an
+ * exception thrown into the hub after its unit committed.
+ */
+function settled(work: () => void): Promise<void> {
+  try {
+    work();
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
 
 function keyOf({ promptId, step }: StepOf): string {
   return `${promptId}|${step.kind}|${step.text}`;
