@@ -89,8 +89,10 @@ export class ProgressReporter {
               promptId: prompt.promptId,
               step: { kind: "starting", text: restoring ? "Restoring the sandbox from its snapshot" : "Starting a sandbox" },
             };
+          // From the session's snapshot or the repository's image (whose start the event's detail
+          // names), the repository is there and only syncs; otherwise the bridge clones it.
           case "connecting":
-            return restoring
+            return restoring || payload.detail !== undefined
               ? { promptId: prompt.promptId, step: { kind: "syncing", text: "Syncing the repository" } }
               : { promptId: prompt.promptId, step: { kind: "cloning", text: "Cloning the repository" } };
           case "failed":

@@ -1,5 +1,6 @@
 import type { SessionCommand, SessionOrigin, SessionOutcome } from "@lookout/protocol";
 import { describe, expect, it } from "vitest";
+import { LIFECYCLE } from "../../src/session/lifecycle";
 import { PROGRESS } from "../../src/session/progress-reporter";
 import { type FakeSocket, Harness } from "./harness";
 
@@ -105,6 +106,21 @@ describe("progress reported to the session's origin", () => {
     tool(h, bridge, promptId, "c1", "bash", "ls", "running");
     await h.advance(PROGRESS.throttleMs);
     expect(h.progress.at(-1)).toMatchObject({ promptId, step: { text: "Running `ls`" } });
+  });
+
+  it("says a follow-up after the sandbox stopped restores it and syncs the repository instead of cloning", async () => {
+    const { h, bridge, promptId } = await running();
+    bridge.emit(h.core, { type: "prompt.finished", promptId, status: "completed" });
+    for (let elapsed = 0; elapsed < LIFECYCLE.inactivityTimeoutMs; elapsed += 20_000) {
+      await h.advance(20_000);
+      h.core.onBridgeMessage(bridge, JSON.stringify({ type: "bridge.heartbeat", at: h.now }));
+    }
+    await h.advance(20_000);
+    expect(h.core.state().sandboxStatus).toBe("stopped");
+    const before = h.progress.length;
+    h.core.enqueuePrompt({ userId: "alice", name: "Alice", email: "alice@example.com" }, { requestId: "again", text: "continue" });
+    await h.advance(PROGRESS.throttleMs);
+    expect(steps(h).slice(before)).toEqual(["Restoring the sandbox from its snapshot", "Syncing the repository"]);
   });
 
   it("reports nothing for a session from the dashboard", async () => {
