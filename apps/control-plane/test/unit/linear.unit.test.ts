@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 
 // `progress.ts` reaches the session object through the Agents SDK; summarising never calls it.
 vi.mock("agents", () => ({ getAgentByName: () => Promise.reject(new Error("no Durable Objects here")) }));
+// `agent.ts` creates sessions through a module that wakes the scheduler object (`cloudflare:workers`, workerd only).
+vi.mock("../../src/triggers/scheduler-object", () => ({ wakeScheduler: () => Promise.reject(new Error("no Durable Objects here")) }));
 
 const { actionActivity, actionKey } = await import("../../src/integrations/linear/progress");
 const { progressActions, MAX_PROGRESS_ACTIONS } = await import("@lookout/protocol");
