@@ -40,6 +40,8 @@ export class ProgressReporter {
   private pending: StepOf | null = null;
   private lastSentAt = Number.NEGATIVE_INFINITY;
   private timerArmed = false;
+  /** Whether the session's origin is told anything; its origin never changes, so it is read once. */
+  private reportsToOrigin: boolean | null = null;
 
   private constructor(private readonly ctx: SessionContext) {}
 
@@ -51,6 +53,7 @@ export class ProgressReporter {
   }
 
   private onRecorded(payload: EventPayload): void {
+    if (!this.hasOrigin()) return;
     if (payload.type === "prompt.finished") {
       const { promptId } = payload;
       this.ctx.hub.defer(() => settled(() => this.settle(promptId)));
@@ -133,7 +136,6 @@ export class ProgressReporter {
     const report = ports.reportProgress;
     const record = session.get();
     if (!next || !report || !record || !this.isActive(next.promptId)) return;
-    if (record.origin.kind === "dashboard" || record.origin.kind === "api") return;
     const now = ports.now();
     this.lastSentAt = now;
     const outcome: ProgressOutcome = {
@@ -146,6 +148,16 @@ export class ProgressReporter {
       at: now,
     };
     ports.defer(report(outcome));
+  }
+
+  /** Sessions made from the dashboard or the REST API report nowhere, so their events cost nothing here. */
+  private hasOrigin(): boolean {
+    if (this.reportsToOrigin === null) {
+      const kind = this.ctx.session.get()?.origin.kind;
+      if (!kind) return false;
+      this.reportsToOrigin = kind !== "dashboard" && kind !== "api";
+    }
+    return this.reportsToOrigin;
   }
 
   private isActive(promptId: string): boolean {
