@@ -36,7 +36,7 @@ class PoolTestProvider implements SandboxProvider {
   readonly name = "local" as const;
   readonly capabilities = {
     snapshots: false,
-    restore: false,
+    restore: true,
     timeouts: true,
     maxTimeoutMs: 24 * 3600_000,
     snapshotStopsSandbox: false,
@@ -86,8 +86,8 @@ class PoolTestProvider implements SandboxProvider {
     return Promise.reject(new Error("no snapshots"));
   }
 
-  restore(): Promise<{ providerId: string; status: SandboxState }> {
-    return Promise.reject(new Error("no snapshots"));
+  restore(snapshotId: string, config: Omit<SandboxCreateConfig, "source">): Promise<{ providerId: string; status: SandboxState }> {
+    return this.create({ ...config, source: { kind: "snapshot", snapshotId } });
   }
 
   close(): Promise<void> {
@@ -271,6 +271,14 @@ describe("the warm pool", () => {
     expect(cold.status).toBe(201);
     expect(await cold.json()).not.toHaveProperty("warm");
     expect(h.provider.created).toContain("sbx-b");
+
+    // The repository's image is what a warm sandbox already is: a create from it claims one too;
+    // a session's own snapshot (its work) never does.
+    await h.waitFor("the second refill", (state) => repoPool(state)?.warm === 2);
+    const fromImage = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-c", { snapshotId: "image-1", fromImage: true }));
+    expect(await fromImage.json()).toMatchObject({ sandboxId: "sbx-c", warm: true });
+    const ownSnapshot = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-d", { snapshotId: "session-snapshot" }));
+    expect(await ownSnapshot.json()).toMatchObject({ sandboxId: "sbx-d", providerId: "sbx-d", restoredFrom: "session-snapshot" });
   });
 
   it("never runs more than the cap: the pool fills only below it, and racing session creates at the cap evict unclaimed pool sandboxes", async () => {

@@ -27,6 +27,11 @@ export const CreateSandboxRequest = z.object({
   model: ModelRef,
   /** Restore the work directory from this snapshot instead of starting fresh. */
   snapshotId: z.string().min(1).max(512).optional(),
+  /**
+   * `snapshotId` is the repository's image (ADR 0015), not the session's own work: a warm-pool
+   * sandbox of the same repository and base branch serves the session as well, and sooner.
+   */
+  fromImage: z.boolean().optional(),
   /** The session may not push (`isReadOnlyOrigin`): its bridge commits in the sandbox and pushes nothing. */
   readOnly: z.boolean().optional(),
   /** User secrets, injected as environment variables. */

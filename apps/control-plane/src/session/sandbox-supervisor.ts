@@ -147,6 +147,7 @@ export class SandboxSupervisor implements SandboxControl {
         branch: session.branch,
         model: session.model,
         ...(source ? { snapshotId: source } : {}),
+        ...(imageSnapshotId ? { fromImage: true } : {}),
         env,
         timeoutMs: SANDBOX_MAX_LIFETIME_MS,
       });

@@ -119,7 +119,8 @@ export class WarmPool {
    * snapshot to restore. Undefined: the create starts a sandbox as usual.
    */
   reserve(request: CreateSandboxRequest): Reservation | undefined {
-    if (request.snapshotId) return undefined;
+    // A session's own snapshot holds its work; the repository's image is what a warm sandbox already is.
+    if (request.snapshotId && !request.fromImage) return undefined;
     const context = this.options.context();
     const pool = [...this.#repositories.values()].find(
       (candidate) => sameSource(candidate.target.repository, request.repository) && candidate.target.baseBranch === request.baseBranch,
