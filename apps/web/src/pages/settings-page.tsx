@@ -4,6 +4,7 @@ import { LinearSettings } from "./settings/linear-settings";
 import { ModelsSettings } from "./settings/models-settings";
 import { RepositoriesSettings } from "./settings/repositories-settings";
 import { RepositoryImagesSettings } from "./settings/repository-images-settings";
+import { SandboxPoolPage } from "./settings/sandbox-pool-page";
 import { SecretsSettings } from "./settings/secrets-settings";
 import { SlackSettings } from "./settings/slack-settings";
 import { useDocumentTitle } from "../hooks/use-document-title";
@@ -11,6 +12,7 @@ import { useDocumentTitle } from "../hooks/use-document-title";
 const TABS = [
   { id: "repositories", label: "Repositories", render: () => <RepositoriesSettings /> },
   { id: "images", label: "Images", render: () => <RepositoryImagesSettings /> },
+  { id: "pool", label: "Warm pool", render: () => <SandboxPoolPage /> },
   { id: "secrets", label: "Secrets", render: () => <SecretsSettings /> },
   { id: "models", label: "Models", render: () => <ModelsSettings /> },
   { id: "linear", label: "Linear", render: () => <LinearSettings /> },
