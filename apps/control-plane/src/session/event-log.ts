@@ -24,14 +24,19 @@ export class EventLog {
     return row ? Number(row.value) : 0;
   }
 
+  /**
+   * Appends on the hot path (every streamed frame) in three statements: take the next sequence,
+   * remove the key's earlier row (remembering where it first appeared), insert.
+   */
   append(payload: EventPayload, at: number): SessionEvent {
-    const seq = this.latestSeq() + 1;
+    const seq = this.takeSeq();
     const key = eventKey(payload);
     let firstSeq = seq;
     if (key !== null) {
-      const earlier = one(this.sql.exec<{ seq: number; first_seq: number | null }>(`SELECT seq, first_seq FROM events WHERE key = ?`, key));
+      const earlier = one(
+        this.sql.exec<{ seq: number; first_seq: number | null }>(`DELETE FROM events WHERE key = ? RETURNING seq, first_seq`, key),
+      );
       if (earlier) firstSeq = earlier.first_seq ?? earlier.seq;
-      this.sql.exec(`DELETE FROM events WHERE key = ?`, key);
     }
     this.sql.exec(
       `INSERT INTO events (seq, first_seq, key, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -42,11 +47,19 @@ export class EventLog {
       JSON.stringify(payload),
       at,
     );
-    this.sql.exec(
-      `INSERT INTO meta (key, value) VALUES ('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-      String(seq),
-    );
     return { seq, firstSeq, at, key, payload };
+  }
+
+  /** Advances `last_seq` by one and returns it (1 for the first event). */
+  private takeSeq(): number {
+    const row = one(
+      this.sql.exec<{ value: string | number }>(
+        `INSERT INTO meta (key, value) VALUES ('last_seq', '1')
+           ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value`,
+      ),
+    );
+    if (!row) throw new Error("the sequence counter returned no row");
+    return Number(row.value);
   }
 
   /** The current payload of an evolving row, if there is one. */

@@ -61,6 +61,11 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   /** The open sockets, listed once per wake-up and kept current on connect and close. */
   private sockets: Socket[] | null = null;
   private alarmChain: Promise<void> = Promise.resolve();
+  /**
+   * The schedule `rearm` made, as its `meta` row records it (null: none), kept in memory because
+   * every unit re-arms; undefined until read once after a wake-up. Written wherever the row is.
+   */
+  private armed: AlarmRecord | null | undefined = undefined;
 
   /** Frames in our protocol are the only ones clients get: no SDK identity/state/MCP messages. */
   override shouldSendProtocolMessages(): boolean {
@@ -232,6 +237,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   onDeadline(): Promise<void> {
     const core = this.sessionCore();
     durableObjectSql(this.ctx.storage).exec(`DELETE FROM meta WHERE key = 'alarm'`);
+    this.armed = null;
     core.onAlarm();
     return Promise.resolve();
   }
@@ -250,15 +256,20 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
   private async rearm(at: number | null): Promise<void> {
     if (at === null) return;
     const sql = durableObjectSql(this.ctx.storage);
-    const current = one(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'alarm'`));
-    const armed = current ? AlarmRecord.parse(JSON.parse(current.value)) : null;
+    if (this.armed === undefined) {
+      const current = one(sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'alarm'`));
+      this.armed = current ? AlarmRecord.parse(JSON.parse(current.value)) : null;
+    }
+    const armed = this.armed;
     if (armed && armed.at <= at && armed.at >= Date.now()) return;
     if (armed) await this.cancelSchedule(armed.id);
     const schedule = await this.schedule(new Date(wakeUpTime(at, Date.now())), "onDeadline");
+    const record: AlarmRecord = { id: schedule.id, at };
     sql.exec(
       `INSERT INTO meta (key, value) VALUES ('alarm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-      JSON.stringify({ id: schedule.id, at }),
+      JSON.stringify(record),
     );
+    this.armed = record;
   }
 
   // ---------------------------------------------------------------- wiring
@@ -328,6 +339,7 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 }
 
 const AlarmRecord = z.object({ id: z.string(), at: z.number() });
+type AlarmRecord = z.infer<typeof AlarmRecord>;
 
 /**
  * When to wake for a deadline `at`: the first whole second at or after it (and after `now`). The
