@@ -54,6 +54,22 @@ async function finishRun(
     at: now,
   });
   await tick(env, now);
+  // The report also woke the scheduler's own alarm, which may have claimed it before this tick did:
+  // wait until whichever of the two drained it has finished delivering.
+  await settled(run.session_id!);
+}
+
+/** Waits (with a deadline) until no report of the session is still pending in the outbox. */
+async function settled(sessionId: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const pending = await env.DB.prepare("SELECT COUNT(*) AS n FROM outbox_reports WHERE session_id = ? AND status = 'pending'")
+      .bind(sessionId)
+      .first<{ n: number }>();
+    if (pending?.n === 0) return;
+    if (Date.now() > deadline) throw new Error(`the outbox still holds ${pending?.n} pending reports of ${sessionId}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 describe("the scheduler", () => {
