@@ -10,6 +10,8 @@ import { apiClient, createRepoFixture, SessionClient, type Stack, startStack } f
  * session on that repository claims it instead of starting one, and the pool refills.
  */
 const SETUP_SCRIPT = 'echo "installing dependencies"\necho "set up by the pool" > .pool-setup-ran\n';
+/** A repository secret: the claimed sandbox's OpenCode must see it, so the claim restarts OpenCode with it. */
+const SECRET_NAME = "POOL_E2E_SECRET";
 
 let stack: Stack;
 let cookie: string;
@@ -63,6 +65,10 @@ function providerIdOf(sandboxId: string): string | undefined {
 
 describe("the warm pool", () => {
   it("a session claims the repository's warm sandbox (cloned, set up, OpenCode running), its prompt completes, and the pool refills", async () => {
+    const secret = await apiClient(stack.url, cookie)("PUT", `/api/repositories/${repositoryId}/secrets/${SECRET_NAME}`, {
+      value: "warm-pool-secret-value",
+    });
+    expect(secret.status).toBe(204);
     const set = await apiClient(stack.url, cookie)("PUT", `/api/sandbox-pool/repositories/${repositoryId}`, { size: 1 });
     expect(set.status).toBe(200);
     const warm = await waitForPool((pool) => pool?.pool?.warm === 1, "the pool to hold a warm sandbox");
@@ -92,6 +98,23 @@ describe("the warm pool", () => {
     expect(existsSync(join(workspace, ".pool-setup-ran"))).toBe(true);
     const files = client.timeline().find((e) => e.payload.type === "files.changed");
     expect(files?.payload.type === "files.changed" && files.payload.files.map((file) => file.path)).toEqual(["LOOKOUT_DEMO.md"]);
+
+    // The session's secret reached the agent's tools: OpenCode was restarted with it at the claim.
+    const check = `run the command test -n "$${SECRET_NAME}" && echo secret-reached-the-agent`;
+    const sent = await apiClient(stack.url, cookie)<{ promptId: string }>("POST", `/api/sessions/${client.sessionId}/prompts`, {
+      requestId: "secret-check",
+      text: check,
+    });
+    expect(sent.status).toBe(202);
+    await client.waitForEvent(
+      (e) => e.payload.type === "prompt.finished" && e.payload.promptId === sent.json.promptId,
+      120_000,
+      "the secret check to finish",
+    );
+    const bash = client
+      .timeline()
+      .find((e) => e.payload.type === "tool.call" && e.payload.promptId === sent.json.promptId && e.payload.tool === "bash");
+    expect(bash?.payload.type === "tool.call" ? bash.payload.output : undefined).toContain("secret-reached-the-agent");
 
     // The claim is counted and the pool makes a new warm sandbox for the next session.
     const refilled = await waitForPool(
