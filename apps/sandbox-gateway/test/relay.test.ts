@@ -127,6 +127,8 @@ describe("relay routes", () => {
     ["POST", "/git/session-1.git/git-receive-pack", "gateway"],
     ["POST", "/model-proxy/anthropic/v1/messages", "gateway"],
     ["GET", "/model-proxy/scripted/models", "gateway"],
+    ["POST", "/image-build/session-1/report", "gateway"],
+    ["POST", "/image-build/session-1/git-credentials", "gateway"],
   ])("forwards %s %s to the %s", (method, path, upstream) => {
     expect(routeOf(method, path, SESSION)).toBe(upstream);
   });
@@ -136,6 +138,7 @@ describe("relay routes", () => {
     ["GET", "/api/sessions/session-1/git-credentials"],
     ["PUT", "/api/sessions/session-1/pull-request"],
     ["DELETE", "/git/session-1.git/git-receive-pack"],
+    ["GET", "/image-build/session-1/report"],
   ])("refuses %s %s (each route takes one method)", (method, path) => {
     expect(routeOf(method, path, SESSION)).toBeUndefined();
   });
@@ -148,6 +151,8 @@ describe("relay routes", () => {
     "/api/sessions/session-1%2F..%2Fsession-2/bridge",
     "/git/session-2.git/info/refs",
     "/git/session-1.git/../session-2.git/info/refs",
+    "/image-build/session-2/report",
+    "/image-build/session-1/claim",
     "/v1/sandboxes",
     "/v1/git/branches",
     "/auth/login",
