@@ -89,10 +89,10 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const pool: WarmPool = new WarmPool({
     context: routeContext,
     settings: config.pool ?? DEFAULT_POOL_SETTINGS,
-    baseHead: async (target) => {
+    branchHead: async (target, name) => {
       if (target.repository.kind !== "local") return undefined;
       const branches = await listBranches(target.repository.path, gitDirs);
-      return branches.find((branch) => branch.name === target.baseBranch)?.sha;
+      return branches.find((branch) => branch.name === name)?.sha;
     },
   });
   const images = new ImageBuilds({ context: routeContext });
@@ -141,6 +141,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   addresses.proxyBaseUrl = `${addresses.publicUrl}/model-proxy`;
   logger.info("sandbox gateway listening", { url, provider: provider.name });
   await pool.start();
+  await images.retireOrphans();
 
   return {
     url,

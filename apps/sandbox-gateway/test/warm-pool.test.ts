@@ -260,6 +260,8 @@ describe("the warm pool", () => {
       branch: "lookout/ses-sbx-a",
       model: MODEL,
       env: { API_SECRET: "s3cret" },
+      // The base has not moved since the clone and the session branch is new: no sync needed.
+      upToDate: true,
     });
 
     const refilled = await h.waitFor("the refill", (state) => repoPool(state)?.warm === 2 && repoPool(state)?.claimed === 1);

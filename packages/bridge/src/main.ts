@@ -260,7 +260,7 @@ export async function runBridge(
       logger.info("pool sandbox claimed", { secrets: Object.keys(claim.env).length });
       connect();
       remote = sessionRemote(config, git, dir, logger);
-      await adoptSession({ config, git, remote, logger });
+      await adoptSession({ config, claim, git, remote, logger });
       if (claimNeedsRestart(claim)) {
         // Secrets reach OpenCode (and the agent's tools) only in the environment it starts with.
         const restarted = Date.now();

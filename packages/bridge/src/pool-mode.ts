@@ -63,12 +63,14 @@ export async function preparePoolSandbox(options: {
 
 /**
  * Makes a claimed pool sandbox the session's: points `origin` at the session's repository URL
- * (credentials now come from the control plane with the session's token), switches to the session
- * branch (resuming it when it exists), and syncs with the remote before the agent starts, since
- * the pool's OpenCode runs without the write gate a deferred sync needs.
+ * (credentials now come from the control plane with the session's token) and switches to the
+ * session branch (resuming it when it exists). Unless the gateway vouched that nothing moved
+ * (`upToDate`), it syncs with the remote before the agent starts, since the pool's OpenCode runs
+ * without the write gate a deferred sync needs.
  */
 export async function adoptSession(options: {
   config: BridgeConfig;
+  claim: PoolClaim;
   git: Git;
   remote: SessionRemote | undefined;
   logger: Logger;
@@ -76,8 +78,9 @@ export async function adoptSession(options: {
   const { config, git, remote } = options;
   const started = Date.now();
   const deferredSync = await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
-  if (deferredSync) await deferredSync();
-  options.logger.info("claimed pool sandbox adopted the session", { branch: config.branch, ms: Date.now() - started });
+  const synced = deferredSync !== undefined && options.claim.upToDate !== true;
+  if (synced) await deferredSync();
+  options.logger.info("claimed pool sandbox adopted the session", { branch: config.branch, synced, ms: Date.now() - started });
 }
 
 /** Whether the claim brings secrets, which OpenCode can only see in the environment it starts with. */

@@ -201,6 +201,11 @@ export const PoolClaim = z.object({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()),
   /** The session may not push (as `CreateSandboxRequest.readOnly`). */
   readOnly: z.boolean().optional(),
+  /**
+   * The base branch has not moved since the sandbox cloned it and the session branch does not exist
+   * yet: the bridge creates the branch and starts without syncing with the remote.
+   */
+  upToDate: z.boolean().optional(),
 });
 export type PoolClaim = z.infer<typeof PoolClaim>;
 

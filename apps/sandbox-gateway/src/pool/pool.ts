@@ -22,8 +22,8 @@ export interface Reservation {
 export interface WarmPoolOptions {
   readonly context: () => RouteContext;
   readonly settings: PoolSettings;
-  /** The base branch's current commit in a target's repository, when the gateway can read it. */
-  readonly baseHead: (target: PoolTarget) => Promise<string | undefined>;
+  /** A branch's current commit in a target's repository; undefined when it does not exist or cannot be read. */
+  readonly branchHead: (target: PoolTarget, branch: string) => Promise<string | undefined>;
   readonly now?: () => number;
 }
 
@@ -142,6 +142,12 @@ export class WarmPool {
 
   async #hand(pool: RepositoryPool, entry: Entry, request: CreateSandboxRequest, tokenHash: string): Promise<StartedSandbox | undefined> {
     const context = this.options.context();
+    // Nothing to sync when the base has not moved since the clone and the session branch is new.
+    const [baseHead, branchHead] = await Promise.all([
+      this.options.branchHead(pool.target, request.baseBranch).catch(() => undefined),
+      this.options.branchHead(pool.target, request.branch).catch(() => "unreadable"),
+    ]);
+    const upToDate = baseHead !== undefined && baseHead === entry.baseHead && branchHead === undefined;
     const waiter = entry.waiter ?? (await nextPoll(entry, this.options.settings.claimPickupMs));
     const record = context.registry.get(entry.sandboxId);
     if (!waiter || !record || !this.#entries.has(entry.sandboxId)) {
@@ -164,6 +170,7 @@ export class WarmPool {
       model: request.model,
       env: request.env,
       ...(request.readOnly ? { readOnly: true } : {}),
+      ...(upToDate ? { upToDate: true } : {}),
     };
     // From here to the hand-over nothing is awaited: the registry (the token the model proxy
     // accepts), the relay (the session's routes) and the bridge all switch to the session together.
@@ -276,7 +283,7 @@ export class WarmPool {
     for (const pool of this.#repositories.values()) {
       const warm = this.#entriesOf(pool.target.repositoryKey).filter((entry) => entry.state === "warm" && !entry.reserved);
       if (warm.length === 0) continue;
-      const head = await this.options.baseHead(pool.target).catch(() => undefined);
+      const head = await this.options.branchHead(pool.target, pool.target.baseBranch).catch(() => undefined);
       if (!head) continue;
       for (const entry of warm) {
         if (entry.baseHead === head || entry.reserved) continue;
