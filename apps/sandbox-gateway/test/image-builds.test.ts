@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -131,6 +131,60 @@ describe("repository image builds", () => {
     expect(state.output).toContain("npm ERR! missing peer dependency");
     expect(await (await signedFetch("GET", "/v1/capacity")).json()).toMatchObject({ running: 0 });
   }, 120_000);
+
+  it("retires a build sandbox an earlier gateway run left behind when the gateway starts again", async () => {
+    // A build whose setup script waits forever, on a gateway of its own that then stops.
+    const repo = repository("slow", "until false; do sleep 0.2; done\n");
+    const earlier = await startGateway({
+      ...settings(),
+      dataDir: join(dataDir, "restarting"),
+      sandboxProvider: provider,
+      logger: silentLogger,
+    });
+    const payload = JSON.stringify({
+      buildId: "build-orphan",
+      repository: { kind: "local", path: repo },
+      baseBranch: "main",
+      controlPlaneUrl: "http://127.0.0.1:9",
+    });
+    const headers = await signRequest(
+      { service: "control-plane", method: "POST", pathAndQuery: "/v1/images/builds", body: payload },
+      SECRET,
+    );
+    expect(
+      (
+        await fetch(`${earlier.url}/v1/images/builds`, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body: payload,
+        })
+      ).status,
+    ).toBe(202);
+    const sandboxesDir = join(dataDir, "gateway", "sandboxes-root", "sandboxes");
+    const deadline = Date.now() + 30_000;
+    let orphan: string | undefined;
+    while (!(orphan = readdirSync(sandboxesDir).find((name) => name.startsWith("img-")))) {
+      if (Date.now() > deadline) throw new Error("the build sandbox never appeared");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await earlier.close();
+    expect(existsSync(provider.sandboxDir(orphan))).toBe(true);
+
+    const again = await startGateway({
+      ...settings(),
+      dataDir: join(dataDir, "restarting"),
+      sandboxProvider: provider,
+      logger: silentLogger,
+    });
+    try {
+      expect(existsSync(provider.sandboxDir(orphan))).toBe(false);
+      // The earlier run's build saw its sandbox go and ended as failed.
+      await earlier.images.settled();
+      expect(earlier.images.get("build-orphan")).toMatchObject({ status: "failed" });
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
 
   it("refuses what it cannot build, and answers a repeated build id with the same build", async () => {
     const remote = await signedFetch("POST", "/v1/images/builds", {

@@ -8,7 +8,7 @@ import {
   type ImageBuildRequest,
   type ImageBuildState,
 } from "@lookout/protocol";
-import { describeError, sandboxLookoutUrls } from "@lookout/sandbox";
+import { describeError, sandboxLookoutUrls, SandboxProviderError } from "@lookout/sandbox";
 import { runningCount } from "../pool/capacity";
 import { terminateQuietly } from "../pool/pool-sandbox";
 import { startSandbox, type RouteContext } from "../routes";
@@ -58,6 +58,16 @@ export class ImageBuilds {
 
   constructor(private readonly options: ImageBuildsOptions) {
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Terminates build sandboxes an earlier gateway run left recorded: their builds ended with that
+   * run (the control plane records them failed when it finds the gateway no longer knows them).
+   */
+  async retireOrphans(): Promise<void> {
+    const context = this.options.context();
+    const orphans = context.registry.unstopped().filter((record) => record.sandboxId.startsWith(BUILD_SANDBOX_PREFIX));
+    for (const record of orphans) await terminateQuietly(context, record.sandboxId);
   }
 
   /** Starts a build and answers its state at once; a repeated build id answers the same build. */
@@ -174,7 +184,9 @@ export class ImageBuilds {
       const tick = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), pollMs)));
       const report = await Promise.race([reported, tick]).finally(() => clearTimeout(timer));
       if (report) return report;
-      const state = await context.provider.status(providerId).catch(() => "unknown" as const);
+      const state = await context.provider
+        .status(providerId)
+        .catch((error: unknown) => (error instanceof SandboxProviderError && error.reason === "not_found" ? "stopped" : "unknown"));
       if (state === "stopped" || state === "failed") {
         throw new LookoutError("SANDBOX_UNAVAILABLE", `The build sandbox ended (${state}) before it reported; see the gateway's log.`);
       }
