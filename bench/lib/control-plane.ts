@@ -58,6 +58,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       PUBLIC_URL: `http://${LOCAL_HOST}:${port}`,
       DEFAULT_MODEL: models[0] ?? "scripted/demo",
       MODELS: models.join(","),
+      // Shorter session timings make periodic work (a deadline firing) frequent enough to measure.
+      ...(process.env.LOOKOUT_BENCH_LIFECYCLE_OVERRIDES ? { LIFECYCLE_OVERRIDES: process.env.LOOKOUT_BENCH_LIFECYCLE_OVERRIDES } : {}),
     },
     secrets: {
       ADMIN_TOKEN_SHA256: createHash("sha256").update(loginToken).digest("hex"),
