@@ -171,7 +171,11 @@ export class SandboxSupervisor implements SandboxControl {
             type: "sandbox.status",
             status: "connecting",
             sandboxId,
-            ...(imageSnapshotId ? { detail: "Started from the repository's image." } : {}),
+            ...(info.warm
+              ? { detail: "A warm sandbox took the session." }
+              : imageSnapshotId
+                ? { detail: "Started from the repository's image." }
+                : {}),
           });
         }
         hub.broadcastSession();

@@ -172,6 +172,8 @@ export class FakeGateway implements SandboxGateway {
   readonly snapshots: string[] = [];
   failures: ("transient" | "permanent")[] = [];
   snapshotStopsSandbox = false;
+  /** Creates are answered as served from the warm pool. */
+  warm = false;
 
   async create(request: CreateSandboxRequest) {
     const failure = this.failures.shift();
@@ -188,6 +190,7 @@ export class FakeGateway implements SandboxGateway {
       providerId: `p-${request.sandboxId}`,
       status: "starting" as const,
       snapshotStopsSandbox: this.snapshotStopsSandbox,
+      ...(this.warm ? { warm: true } : {}),
     };
   }
 

@@ -21,6 +21,20 @@ describe("a session's sandbox and the repository image", () => {
     expect(connecting).toMatchObject({ detail: "Started from the repository's image." });
   });
 
+  it("marks the create as from the image, so a warm sandbox may take it, and then says a warm sandbox did", async () => {
+    const h = new Harness();
+    h.repositoryImage = async () => "snap_image_1";
+    h.gateway.warm = true;
+    h.create("do the thing");
+    await h.settle();
+    expect(h.gateway.created[0]).toMatchObject({ snapshotId: "snap_image_1", fromImage: true });
+    const connecting = h.core
+      .eventsAfter(0, 100)
+      .events.map((e) => e.payload)
+      .find((p) => p.type === "sandbox.status" && p.status === "connecting");
+    expect(connecting).toMatchObject({ detail: "A warm sandbox took the session." });
+  });
+
   it("clones when the repository has no image or the lookup fails", async () => {
     const none = new Harness();
     none.create("go");
