@@ -265,7 +265,8 @@ export async function runBridge(
         // Secrets reach OpenCode (and the agent's tools) only in the environment it starts with.
         const restarted = Date.now();
         await server.stop();
-        server = await startOpencodeServer({ ...opencodeOptions, logger, baseEnv: { ...process.env, ...claim.env } });
+        // As at a cold start, the sandbox's own variables win over a secret of the same name.
+        server = await startOpencodeServer({ ...opencodeOptions, logger, baseEnv: { ...claim.env, ...process.env } });
         logger.info("opencode restarted with the session's secrets", { ms: Date.now() - restarted });
       }
     }
