@@ -27,6 +27,12 @@ const MINUTE = 60_000;
 class ScriptedImageGateway implements ImageGateway {
   readonly started: ImageBuildRequest[] = [];
   readonly states = new Map<string, ImageBuildState | null>();
+  /** Whether its provider can snapshot (`GET /v1/capabilities`). */
+  snapshots = true;
+
+  async available(): Promise<boolean> {
+    return this.snapshots;
+  }
 
   async start(request: ImageBuildRequest): Promise<ImageBuildState> {
     this.started.push(request);
@@ -78,6 +84,13 @@ describe("the image schedule", () => {
     const idle = await localRepository("idle");
     await useRepository(active);
     const t0 = Date.now();
+
+    // A gateway whose provider cannot snapshot builds nothing, and the schedule records nothing.
+    gateway.snapshots = false;
+    expect(await imageTick(deps, t0)).toMatchObject({ started: [], nextWakeAt: null });
+    expect(gateway.started).toEqual([]);
+    expect(await history(active)).toEqual([]);
+    gateway.snapshots = true;
 
     const first = await imageTick(deps, t0);
     expect(gateway.startedFor([active, idle]).map((request) => request.repository)).toEqual([{ kind: "local", path: pathOf.get(active) }]);

@@ -126,20 +126,25 @@ export interface ImageTickSummary {
 /**
  * One wake of the image schedule (from the `TriggerScheduler` alarm, so it runs under `wrangler
  * dev` too): follows running builds, starts a build for each active local repository whose last
- * build started 30 minutes ago or more, and says when to wake next — soon while builds run, else
- * when the next active repository falls due.
+ * build started 30 minutes ago or more (when the gateway's provider can snapshot at all), and says
+ * when to wake next — soon while builds run, else when the next active repository falls due.
  */
 export async function imageTick(deps: ImageDeps, now: number): Promise<ImageTickSummary> {
   const store = new RepositoryImageStore(deps.db);
   let running = await followImageBuilds(deps, now);
   const started: RepositoryImage[] = [];
-  for (const repository of await store.due(now - IMAGE_ACTIVE_WINDOW_MS, now - IMAGE_REBUILD_INTERVAL_MS + 1)) {
+  const due = await store.due(now - IMAGE_ACTIVE_WINDOW_MS, now - IMAGE_REBUILD_INTERVAL_MS + 1);
+  // A gateway whose provider cannot snapshot builds nothing, and nothing is recorded for it.
+  if (due.length > 0 && !(await deps.gateway.available())) {
+    return { started, running, nextWakeAt: running > 0 ? now + IMAGE_FOLLOW_INTERVAL_MS : null };
+  }
+  for (const repository of due) {
     const build = await startImageBuild(deps, repository, { trigger: "schedule", requestedBy: null }, now);
     started.push(build);
     if (build.status === "building") running++;
   }
-  const due = await store.nextDueAt(now - IMAGE_ACTIVE_WINDOW_MS, IMAGE_REBUILD_INTERVAL_MS);
+  const nextDue = await store.nextDueAt(now - IMAGE_ACTIVE_WINDOW_MS, IMAGE_REBUILD_INTERVAL_MS);
   const follow = running > 0 ? now + IMAGE_FOLLOW_INTERVAL_MS : null;
-  const candidates = [follow, due === null ? null : Math.max(due, now + 1)].filter((at): at is number => at !== null);
+  const candidates = [follow, nextDue === null ? null : Math.max(nextDue, now + 1)].filter((at): at is number => at !== null);
   return { started, running, nextWakeAt: candidates.length > 0 ? Math.min(...candidates) : null };
 }

@@ -1,4 +1,4 @@
-import { ErrorBody, ImageBuildState, LookoutError, signRequest, type ImageBuildRequest } from "@lookout/protocol";
+import { ErrorBody, ImageBuildState, LookoutError, ProviderCapabilities, signRequest, type ImageBuildRequest } from "@lookout/protocol";
 import type { Env } from "../env";
 import { gatewayFetcher } from "../gateway-container";
 
@@ -7,6 +7,11 @@ const GATEWAY_TIMEOUT_MS = 10_000;
 
 /** The gateway's `/v1/images` (image builds run there, through the sandbox provider). */
 export interface ImageGateway {
+  /**
+   * Whether this gateway builds images: its provider takes and restores snapshots. False too when
+   * it cannot be asked or has no image API (an older gateway), so the schedule writes nothing.
+   */
+  available(): Promise<boolean>;
   start(request: ImageBuildRequest): Promise<ImageBuildState>;
   /** The build's state; null when the gateway does not know it (it restarted since). */
   get(buildId: string): Promise<ImageBuildState | null>;
@@ -22,6 +27,15 @@ export class HttpImageGateway implements ImageGateway {
 
   static fromEnv(env: Pick<Env, "GATEWAY_URL" | "GATEWAY_SERVICE_SECRET" | "GATEWAY" | "GATEWAY_CONTAINER">): HttpImageGateway {
     return new HttpImageGateway(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env));
+  }
+
+  async available(): Promise<boolean> {
+    try {
+      const capabilities = ProviderCapabilities.safeParse(await this.call("GET", "/v1/capabilities", undefined));
+      return capabilities.success && capabilities.data.snapshots && capabilities.data.restore;
+    } catch {
+      return false;
+    }
   }
 
   async start(request: ImageBuildRequest): Promise<ImageBuildState> {
