@@ -3,6 +3,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { errorMessage } from "../../api/api-error";
 import { useApi } from "../../api/context";
+import { useRepositories } from "../../api/queries";
 import { EmptyState, ErrorCallout, LoadingBlock } from "../../components/states";
 import { useToast } from "../../components/toasts";
 import { dateTime, duration, relativeTime } from "../../lib/format";
@@ -33,6 +34,7 @@ export function SandboxPoolPage() {
     queryFn: ({ signal }) => api.http.get("/api/sandbox-pool", { schema: SandboxPoolResponse, signal }),
     refetchInterval: REFRESH_MS,
   });
+  const repositories = useRepositories();
   const [busy, setBusy] = useState<string | null>(null);
 
   const setSize = async (repositoryId: string, size: number | null) => {
@@ -51,11 +53,25 @@ export function SandboxPoolPage() {
     }
   };
 
-  if (pool.isLoading) return <LoadingBlock />;
+  if (pool.isLoading || repositories.isLoading) return <LoadingBlock />;
   if (pool.isError)
     return <ErrorCallout title="The warm pool could not be loaded" error={pool.error} onRetry={() => void pool.refetch()} />;
   const data = pool.data;
   if (!data) return <LoadingBlock />;
+  // Every repository can be given a size; those neither used lately nor sized have none yet.
+  const listed = new Set(data.repositories.map((repository) => repository.repositoryId));
+  const rows: SandboxPoolRepository[] = [
+    ...data.repositories,
+    ...(repositories.data ?? [])
+      .filter((repository) => !listed.has(repository.id))
+      .map((repository) => ({
+        repositoryId: repository.id,
+        repository: repository.fullName,
+        size: 0,
+        configuredSize: null,
+        lastUsedAtMs: null,
+      })),
+  ];
   return (
     <div className="stack stack--lg">
       <p className="muted">
@@ -74,13 +90,13 @@ export function SandboxPoolPage() {
           <span className="callout callout--error">The sandbox gateway could not be asked: {data.gatewayError ?? "unknown reason"}</span>
         )}
       </p>
-      {data.repositories.length === 0 ? (
-        <EmptyState icon="🔥" title="No repository is pooled">
-          <p>A repository gets a warm sandbox once a session uses it, or when you give it a size here.</p>
+      {rows.length === 0 ? (
+        <EmptyState icon="🔥" title="No repositories yet">
+          <p>Register a repository under Repositories; it gets a warm sandbox once a session uses it, or when you give it a size here.</p>
         </EmptyState>
       ) : (
         <ol className="stack" aria-label="Pools">
-          {data.repositories.map((repository) => (
+          {rows.map((repository) => (
             <PoolCard
               key={repository.repositoryId}
               repository={repository}
