@@ -17,6 +17,12 @@ describe("the warm pool's settings", () => {
     expect(settings.lifetimeMs).toBe(60_000 + 330_000 + 2 * 3600_000);
   });
 
+  it("is on unless LOOKOUT_POOL=off", () => {
+    expect(loadPoolSettings({ LOOKOUT_POOL: "off" }).enabled).toBe(false);
+    expect(loadPoolSettings({ LOOKOUT_POOL: "on" }).enabled).toBe(true);
+    expect(() => loadPoolSettings({ LOOKOUT_POOL: "maybe" })).toThrow(/LOOKOUT_POOL/);
+  });
+
   it("refuses a value that is not a positive whole number of milliseconds, naming it", () => {
     expect(() => loadPoolSettings({ LOOKOUT_POOL_IDLE_MS: "30m" })).toThrow(/LOOKOUT_POOL_IDLE_MS/);
     expect(() => loadPoolSettings({ LOOKOUT_POOL_TICK_MS: "0" })).toThrow(/LOOKOUT_POOL_TICK_MS/);

@@ -375,6 +375,14 @@ describe("the warm pool", () => {
     expect(h.head()).not.toBe(oldHead);
   });
 
+  it("keeps no pool with LOOKOUT_POOL=off, whatever the targets say, and says so", async () => {
+    const h = await harness({ pool: { enabled: false } });
+    await h.setTargets([{ repositoryKey: "repo-1", size: 2 }]);
+    const held = await h.waitFor("the pool held as disabled", (state) => repoPool(state)?.held === "disabled");
+    expect(repoPool(held)).toMatchObject({ size: 2, warm: 0, starting: 0 });
+    expect(h.provider.created).toEqual([]);
+  });
+
   it("gives a pool sandbox a git credential that reads the local repository and pushes nothing, and its channel refuses other tokens", async () => {
     const h = await harness();
     await h.setTargets([{ repositoryKey: "repo-1", size: 1 }]);

@@ -23,7 +23,7 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  stack = await startStack({ gatewayEnv: { LOOKOUT_POOL_TICK_MS: "500" } });
+  stack = await startStack({ gatewayEnv: { LOOKOUT_POOL: "on", LOOKOUT_POOL_TICK_MS: "500" } });
   const cookie = await stack.login();
   const repo = createRepoFixture({ ".lookout/setup.sh": 'echo "installing"\n' });
   const created = await apiClient(stack.url, cookie)("POST", "/api/repositories", { kind: "local", path: repo, name: "pooled-app" });

@@ -94,6 +94,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         LOOKOUT_SCRIPTED_MODEL_TOKEN: modelToken,
         // Test repositories are made in the system's temporary directory.
         LOOKOUT_LOCAL_REPO_ROOTS: realpathSync(tmpdir()),
+        // No warm pool unless a test asks for one: each used repository would get a sandbox of its own.
+        LOOKOUT_POOL: "off",
         ...options.gatewayEnv,
       },
     );

@@ -20,7 +20,7 @@ const clients: SessionClient[] = [];
 
 beforeAll(async () => {
   // A short reconcile period: the pool notices a claim and refills without waiting 15 s.
-  stack = await startStack({ gatewayEnv: { LOOKOUT_POOL_TICK_MS: "500" } });
+  stack = await startStack({ gatewayEnv: { LOOKOUT_POOL: "on", LOOKOUT_POOL_TICK_MS: "500" } });
   cookie = await stack.login();
   const repo = createRepoFixture({ ".lookout/setup.sh": SETUP_SCRIPT, ".gitignore": ".pool-setup-ran\n" });
   const created = await apiClient(stack.url, cookie)<{ repository: { id: string } }>("POST", "/api/repositories", {

@@ -168,7 +168,7 @@ export const PoolRepositoryState = z.object({
   /** Sandboxes sessions claimed from this repository's pool since the gateway started. */
   claimed: z.number().int().nonnegative(),
   /** Why the pool holds fewer than `size` and is not making more, if it is not. */
-  held: z.enum(["failed", "idle", "capacity", "unsupported"]).optional(),
+  held: z.enum(["failed", "idle", "capacity", "unsupported", "disabled"]).optional(),
   failure: PoolFailure.optional(),
   entries: z.array(PoolEntry),
 });

@@ -299,6 +299,7 @@ export class WarmPool {
   async #fill(pool: RepositoryPool): Promise<void> {
     const context = this.options.context();
     const { target } = pool;
+    if (!this.options.settings.enabled) return this.#hold(pool, "disabled");
     const live = this.#entriesOf(target.repositoryKey).length;
     if (live >= target.size) {
       if (pool.held === "capacity") pool.held = undefined;

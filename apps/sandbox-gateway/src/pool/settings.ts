@@ -2,6 +2,11 @@ import { z } from "zod";
 
 /** How the warm pool behaves; every value has a `LOOKOUT_POOL_*` variable (see `loadPoolSettings`). */
 export interface PoolSettings {
+  /**
+   * `LOOKOUT_POOL=off` keeps no warm sandboxes whatever the targets say (test stacks, where every
+   * used repository would otherwise get one); on by default.
+   */
+  readonly enabled: boolean;
   /** Warm sandboxes unclaimed this long are stopped, and not refilled until the repository is used again. */
   readonly idleLimitMs: number;
   /** A pool sandbox not warm this long after its create (clone, setup script, OpenCode) has failed. */
@@ -26,6 +31,7 @@ export const DEFAULT_POOL_TICK_MS = 15_000;
 const SESSION_DEFAULT_LIFETIME_MS = 2 * 3600_000;
 
 export const DEFAULT_POOL_SETTINGS: PoolSettings = {
+  enabled: true,
   idleLimitMs: DEFAULT_POOL_IDLE_MS,
   setupTimeoutMs: DEFAULT_POOL_SETUP_TIMEOUT_MS,
   warmDeadlineMs: DEFAULT_POOL_SETUP_TIMEOUT_MS + 5 * 60_000,
@@ -38,6 +44,7 @@ export const DEFAULT_POOL_SETTINGS: PoolSettings = {
 
 const Ms = z.string().regex(/^\d+$/, "must be a whole number of milliseconds").transform(Number).pipe(z.number().int().positive());
 const PoolEnv = z.object({
+  LOOKOUT_POOL: z.enum(["on", "off"]).optional(),
   LOOKOUT_POOL_IDLE_MS: Ms.optional(),
   LOOKOUT_POOL_SETUP_TIMEOUT_MS: Ms.optional(),
   LOOKOUT_POOL_TICK_MS: Ms.optional(),
@@ -58,6 +65,7 @@ export function loadPoolSettings(env: NodeJS.ProcessEnv): PoolSettings {
   const warmDeadlineMs = setupTimeoutMs + 5 * 60_000;
   return {
     ...DEFAULT_POOL_SETTINGS,
+    enabled: parsed.data.LOOKOUT_POOL !== "off",
     idleLimitMs,
     setupTimeoutMs,
     warmDeadlineMs,

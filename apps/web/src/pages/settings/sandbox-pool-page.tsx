@@ -17,6 +17,7 @@ const HELD_LABELS: Record<NonNullable<NonNullable<SandboxPoolRepository["pool"]>
   idle: "stopped while idle; refills when a session uses the repository",
   capacity: "held at the cap on running sandboxes",
   unsupported: "not pooled (remote repositories, or no model configured)",
+  disabled: "the gateway keeps no pool (LOOKOUT_POOL=off)",
 };
 
 /**
