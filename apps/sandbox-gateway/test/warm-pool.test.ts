@@ -127,7 +127,7 @@ interface Harness {
   head(): string;
   signed(method: string, path: string, body?: unknown): Promise<Response>;
   state(): Promise<PoolState>;
-  setTargets(targets: Omit<PoolTarget, "repository" | "baseBranch">[]): Promise<void>;
+  setTargets(targets: (Omit<PoolTarget, "repository" | "baseBranch"> & Partial<Pick<PoolTarget, "repository">>)[]): Promise<void>;
   waitFor(what: string, condition: (state: PoolState) => boolean): Promise<PoolState>;
 }
 
@@ -201,7 +201,7 @@ async function harness(options: { maxRunningSandboxes?: number; pool?: Partial<P
     async setTargets(targets) {
       const response = await signed("PUT", "/v1/pool/targets", {
         controlPlaneUrl: "http://127.0.0.1:8787",
-        targets: targets.map((target) => ({ ...target, repository: { kind: "local", path: repo }, baseBranch: "main" })),
+        targets: targets.map((target) => ({ repository: { kind: "local", path: repo }, ...target, baseBranch: "main" })),
       });
       expect(response.status).toBe(200);
     },
@@ -373,6 +373,27 @@ describe("the warm pool", () => {
     const refreshed = await h.waitFor("the new warm sandbox", (state) => repoPool(state)?.warm === 1);
     expect(repoPool(refreshed)?.entries[0]?.baseHead).toBe(h.head());
     expect(h.head()).not.toBe(oldHead);
+  });
+
+  it("pools a remote repository with the control plane's read-only credential, and holds one that came without", async () => {
+    const h = await harness();
+    const remote = { kind: "remote" as const, cloneUrl: "https://github.com/acme/app.git" };
+    const gitCredential = { username: "x-access-token", password: "ghs_read-only-token", expiresAt: Date.now() + 3600_000 };
+    await h.setTargets([
+      { repositoryKey: "repo-1", size: 1, repository: remote, gitCredential },
+      { repositoryKey: "repo-2", size: 1, repository: { kind: "remote", cloneUrl: "https://github.com/acme/other.git" } },
+    ]);
+    const warm = await h.waitFor("the remote repository's warm sandbox", (state) => repoPool(state)?.warm === 1);
+    expect(warm.repositories.find((repository) => repository.repositoryKey === "repo-2")).toMatchObject({ held: "unsupported", warm: 0 });
+    const poolId = repoPool(warm)?.entries[0]?.sandboxId ?? "";
+    // The stand-in bridge asked the pool channel for its clone's credential and got the control plane's.
+    expect(h.provider.credentials.get(poolId)).toBe("ghs_read-only-token");
+
+    const response = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-r", { repository: remote }));
+    expect(await response.json()).toMatchObject({ sandboxId: "sbx-r", providerId: poolId, warm: true });
+    // The gateway cannot read a remote base branch: the bridge syncs with the remote at the claim.
+    expect(h.provider.claims.get(poolId)).toMatchObject({ repoUrl: remote.cloneUrl });
+    expect(h.provider.claims.get(poolId)).not.toHaveProperty("upToDate");
   });
 
   it("keeps no pool with LOOKOUT_POOL=off, whatever the targets say, and says so", async () => {

@@ -120,6 +120,11 @@ export const PoolTarget = z.object({
   size: z.number().int().min(0).max(16),
   /** When a session last used the repository; an idle-stopped pool refills only after newer use. */
   lastUsedAtMs: z.number().int().nonnegative().optional(),
+  /**
+   * For a remote repository: a short-lived read-only credential (a GitHub installation token that
+   * can fetch and never push) the pool's clone uses; without one a remote repository is not pooled.
+   */
+  gitCredential: z.object({ username: z.string().min(1), password: z.string().min(1), expiresAt: z.number().int().positive() }).optional(),
 });
 export type PoolTarget = z.infer<typeof PoolTarget>;
 

@@ -9,7 +9,8 @@ import {
 } from "@lookout/protocol";
 import type { Env } from "../env";
 import { gatewayFetcher } from "../gateway-container";
-import { githubCloneUrl } from "../scm/github/settings";
+import { log } from "../log";
+import { githubClient, githubCloneUrl } from "../scm/github/settings";
 import { SandboxPoolStore, type PoolWishRow } from "./store";
 
 /** A repository used this recently gets the default pool of one. */
@@ -102,9 +103,34 @@ export class GatewayPool {
  */
 export async function pushPoolTargets(env: Env, now: number, gateway: GatewayPool = GatewayPool.fromEnv(env)): Promise<number> {
   const wishes = await new SandboxPoolStore(env.DB).wishes(now - POOL_RECENT_USE_MS);
-  const targets = poolTargets(env, wishes);
+  const targets = await withReadOnlyCredentials(env, poolTargets(env, wishes));
   await gateway.setTargets({ controlPlaneUrl: env.PUBLIC_URL, targets });
   return targets.length;
+}
+
+/**
+ * Gives each GitHub target a read-only installation token (fetch, never push; an hour's life,
+ * renewed with every push of the targets) for the pool's clone. A repository the App cannot mint
+ * for goes without, and the gateway does not pool it.
+ */
+async function withReadOnlyCredentials(env: Env, targets: PoolTarget[]): Promise<PoolTarget[]> {
+  return Promise.all(
+    targets.map(async (target) => {
+      if (target.repository.kind !== "remote") return target;
+      const name =
+        target.repository.cloneUrl
+          .replace(/\.git$/, "")
+          .split("/")
+          .pop() ?? "";
+      try {
+        const token = await githubClient(env).installationToken({ name }, { workflows: false, readOnly: true });
+        return { ...target, gitCredential: { username: "x-access-token", password: token.token, expiresAt: token.expiresAt } };
+      } catch (error) {
+        log.warn("no read-only token for a pooled repository", { repositoryId: target.repositoryKey, error: String(error) });
+        return target;
+      }
+    }),
+  );
 }
 
 /** `GET /api/sandbox-pool`: D1's wishes joined with the gateway's state (which may be missing). */

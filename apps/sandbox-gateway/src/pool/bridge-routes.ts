@@ -48,8 +48,13 @@ export function poolBridgeRoutes(pool: () => WarmPool | undefined, gitCredential
     })
     .post(`/${POOL_ID}/git-credentials`, async (c) => {
       const { target, sandboxId } = authenticate(c, pool());
-      if (target.repository.kind !== "local")
-        throw new LookoutError("UNSUPPORTED", "The pool serves credentials for local repositories only.");
+      if (target.repository.kind === "remote") {
+        // The control plane's read-only token for the repository, sent with the targets.
+        const credential = target.gitCredential;
+        if (!credential || credential.expiresAt <= Date.now())
+          throw new LookoutError("SCM_NOT_CONFIGURED", "The control plane sent no read-only credential for this repository.");
+        return jsonResponse(200, credential satisfies GitCredentialResponse);
+      }
       const expiresAt = Date.now() + GIT_CREDENTIAL_TTL_MS;
       const password = await mintGitCredential(gitCredentialSecret, {
         sid: sandboxId,

@@ -111,3 +111,12 @@ export function sameSource(a: PoolTarget["repository"], b: PoolTarget["repositor
 export function sameRepository(a: PoolTarget, b: PoolTarget): boolean {
   return sameSource(a.repository, b.repository) && a.baseBranch === b.baseBranch;
 }
+
+/** A remote credential is used only with this much life left: a clone must finish with it. */
+const CREDENTIAL_MARGIN_MS = 5 * 60_000;
+
+/** The target's read-only credential for a remote repository, if it is still good for a clone. */
+export function usableCredential(target: PoolTarget, nowMs: number): PoolTarget["gitCredential"] {
+  const credential = target.gitCredential;
+  return credential && credential.expiresAt - nowMs > CREDENTIAL_MARGIN_MS ? credential : undefined;
+}

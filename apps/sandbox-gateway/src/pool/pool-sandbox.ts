@@ -1,5 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { BRIDGE_ENV, SANDBOX_TOKEN_PREFIX, type CreateSandboxRequest, type PoolTarget } from "@lookout/protocol";
+import {
+  BRIDGE_ENV,
+  localRepositoryUrl,
+  SANDBOX_TOKEN_PREFIX,
+  type CreateSandboxRequest,
+  type PoolClaim,
+  type PoolTarget,
+} from "@lookout/protocol";
 import { describeError, sandboxLookoutUrls } from "@lookout/sandbox";
 import { sandboxModelProviders } from "../model-providers";
 import { startSandbox, type RouteContext } from "../routes";
@@ -80,4 +87,25 @@ export async function terminateQuietly(context: RouteContext, sandboxId: string)
   }
   await context.relays.close(sandboxId);
   await context.registry.delete(sandboxId);
+}
+
+/** What a claim hands the waiting bridge: the session's values, with URLs as its sandbox reaches them. */
+export function claimFor(context: RouteContext, request: CreateSandboxRequest, upToDate: boolean): PoolClaim {
+  const urls = sandboxLookoutUrls(context.provider.capabilities.network, {
+    controlPlaneUrl: request.controlPlaneUrl,
+    gatewayUrl: context.publicUrl,
+  });
+  return {
+    sessionId: request.sessionId,
+    sandboxId: request.sandboxId,
+    sandboxToken: request.sandboxToken,
+    controlPlaneUrl: urls.controlPlaneUrl,
+    repoUrl: request.repository.kind === "remote" ? request.repository.cloneUrl : localRepositoryUrl(urls.gatewayUrl, request.sessionId),
+    baseBranch: request.baseBranch,
+    branch: request.branch,
+    model: request.model,
+    env: request.env,
+    ...(request.readOnly ? { readOnly: true } : {}),
+    ...(upToDate ? { upToDate: true } : {}),
+  };
 }

@@ -1,5 +1,4 @@
 import {
-  localRepositoryUrl,
   type CreateSandboxRequest,
   type PoolBridgeReport,
   type PoolClaim,
@@ -7,11 +6,20 @@ import {
   type PoolTarget,
   type PoolTargetsRequest,
 } from "@lookout/protocol";
-import { describeError, sandboxLookoutUrls } from "@lookout/sandbox";
+import { describeError } from "@lookout/sandbox";
 import { currentCapacity, type RouteContext } from "../routes";
 import { runningCount, type StartedSandbox } from "./capacity";
-import { newPoolIdentity, offeredModels, POOL_SANDBOX_PREFIX, startPoolSandbox, terminateQuietly } from "./pool-sandbox";
-import { nextPoll, repositoryState, sameRepository, sameSource, waitForClaim, type Entry, type RepositoryPool } from "./entry";
+import { claimFor, newPoolIdentity, offeredModels, POOL_SANDBOX_PREFIX, startPoolSandbox, terminateQuietly } from "./pool-sandbox";
+import {
+  nextPoll,
+  repositoryState,
+  sameRepository,
+  sameSource,
+  usableCredential,
+  waitForClaim,
+  type Entry,
+  type RepositoryPool,
+} from "./entry";
 import type { PoolSettings } from "./settings";
 
 /** A warm sandbox set aside for one create; `hand` gives it the session, or says it could not. */
@@ -155,23 +163,7 @@ export class WarmPool {
       await this.#retire(entry);
       return undefined;
     }
-    const urls = sandboxLookoutUrls(context.provider.capabilities.network, {
-      controlPlaneUrl: request.controlPlaneUrl,
-      gatewayUrl: context.publicUrl,
-    });
-    const claim: PoolClaim = {
-      sessionId: request.sessionId,
-      sandboxId: request.sandboxId,
-      sandboxToken: request.sandboxToken,
-      controlPlaneUrl: urls.controlPlaneUrl,
-      repoUrl: request.repository.kind === "remote" ? request.repository.cloneUrl : localRepositoryUrl(urls.gatewayUrl, request.sessionId),
-      baseBranch: request.baseBranch,
-      branch: request.branch,
-      model: request.model,
-      env: request.env,
-      ...(request.readOnly ? { readOnly: true } : {}),
-      ...(upToDate ? { upToDate: true } : {}),
-    };
+    const claim = claimFor(context, request, upToDate);
     // From here to the hand-over nothing is awaited: the registry (the token the model proxy
     // accepts), the relay (the session's routes) and the bridge all switch to the session together.
     const rekeyed = { ...record, sandboxId: request.sandboxId, tokenHash, createdAtMs: this.#now() };
@@ -305,9 +297,9 @@ export class WarmPool {
       if (pool.held === "capacity") pool.held = undefined;
       return;
     }
-    // Remote repositories need a read-only credential from the control plane before a session
-    // exists, which the pool channel does not carry yet; local ones are read with the gateway's own.
-    if (target.repository.kind === "remote") return this.#hold(pool, "unsupported");
+    // A remote repository is cloned with the read-only credential the control plane sends with the
+    // targets; local ones with a credential the gateway mints itself.
+    if (target.repository.kind === "remote" && !usableCredential(target, this.#now())) return this.#hold(pool, "unsupported");
     if (pool.failure && this.#now() < pool.failure.retryAtMs) return this.#hold(pool, "failed");
     if (pool.restingSinceUseMs !== undefined) {
       if ((target.lastUsedAtMs ?? 0) <= pool.restingSinceUseMs) return this.#hold(pool, "idle");
