@@ -16,7 +16,7 @@ const HELD_LABELS: Record<NonNullable<NonNullable<SandboxPoolRepository["pool"]>
   failed: "waiting after a failure",
   idle: "stopped while idle; refills when a session uses the repository",
   capacity: "held at the cap on running sandboxes",
-  unsupported: "not pooled (remote repositories, or no model configured)",
+  unsupported: "not pooled (a remote repository the GitHub App gave no read-only token for, or no model configured)",
   disabled: "the gateway keeps no pool (LOOKOUT_POOL=off)",
 };
 
