@@ -62,7 +62,11 @@ export const sessionStart: Benchmark = {
 
   async run(context) {
     context.say("starting the full stack for session start");
-    const stack = await startStack({ vars: { LIFECYCLE_OVERRIDES: JSON.stringify({ inactivityTimeoutMs: 1_500 }) } });
+    const stack = await startStack({
+      vars: { LIFECYCLE_OVERRIDES: JSON.stringify({ inactivityTimeoutMs: 1_500 }) },
+      // Test stacks keep no warm pool unless asked; `npm start` keeps one.
+      gatewayEnv: { LOOKOUT_POOL: "on" },
+    });
     const fixtures: string[] = [];
     const fixture = (name: string) => {
       const path = createRepoFixture({ "NAME.md": `${name}\n` });
