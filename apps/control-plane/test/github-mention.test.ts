@@ -140,7 +140,7 @@ describe("a pull request comment that mentions the App", () => {
     expect(await commentsOn(pull.number)).toEqual([]);
   });
 
-  it("on a pull request from a fork starts from the base branch with no push, and asks for a suggested patch", async () => {
+  it("on a pull request from a fork starts from its head (pull/<n>/head) with no push, and asks for a suggested patch", async () => {
     const pull = await openPull({ fork: true });
     const delivered = await deliver(
       "issue_comment",
@@ -149,10 +149,10 @@ describe("a pull request comment that mentions the App", () => {
     const recorded = await recordedDelivery(delivered.deliveryId);
     expect(recorded?.status).toBe("started");
     const events = await sessionEvents(recorded!.sessionId!);
-    expect(events.find((event) => event.type === "session.created")?.baseBranch).toBe("main");
+    expect(events.find((event) => event.type === "session.created")?.baseBranch).toBe(`pull/${pull.number}/head`);
     const prompt = events.find((event) => event.type === "prompt.queued")?.text ?? "";
     expect(prompt).toContain("comes from a fork, so you cannot push anything and have no repository secrets");
-    expect(prompt).toContain(`git fetch origin pull/${pull.number}/head`);
+    expect(prompt).toContain(`fetched from \`pull/${pull.number}/head\``);
     expect(prompt).not.toContain("open a pull request");
     expect((await session(recorded!.sessionId!)).origin).toMatchObject({ fork: true });
     expect((await commentsOn(pull.number))[0]!.body).toContain("suggested patch instead of pushing");

@@ -91,6 +91,34 @@ describe("Git.prepare", () => {
     expect(await git.currentBranch()).toBe("lookout/s3");
   });
 
+  it("starts a fork's session on its pull request head, which is in no branch (refs/pull/<n>/head)", async () => {
+    const origin = seededRepo();
+    // GitHub keeps a fork's commits at refs/pull/<n>/head only; no branch of the repository has them.
+    sh(origin, "switch", "--quiet", "--create", "fork-work");
+    writeFileSync(join(origin, "a.txt"), "one\ntwo, from the fork\n");
+    sh(origin, "commit", "--quiet", "-am", "the fork's change");
+    const forkHead = sh(origin, "rev-parse", "HEAD");
+    sh(origin, "update-ref", "refs/pull/7/head", forkHead);
+    sh(origin, "switch", "--quiet", "main");
+    sh(origin, "branch", "--quiet", "-D", "fork-work");
+
+    const workdir = join(tempDir(), "repo");
+    const git = new Git(workdir, bot, silentLogger);
+    await git.prepare({ remote: remoteFor(git, origin), baseBranch: "pull/7/head", branch: "lookout/fork" });
+    expect(await git.currentBranch()).toBe("lookout/fork");
+    expect(await git.head()).toBe(forkHead);
+    expect(readFileSync(join(workdir, "a.txt"), "utf8")).toContain("from the fork");
+  });
+
+  it("fetches no pull request head for an ordinary base branch", async () => {
+    const origin = seededRepo();
+    sh(origin, "update-ref", "refs/pull/7/head", sh(origin, "rev-parse", "HEAD"));
+    const workdir = join(tempDir(), "repo");
+    const git = new Git(workdir, bot, silentLogger);
+    await git.prepare({ remote: remoteFor(git, origin), baseBranch: "main", branch: "lookout/s4" });
+    expect(sh(workdir, "for-each-ref", "--format=%(refname)", "refs/remotes/origin/pull")).toBe("");
+  });
+
   it("points an existing checkout (a restored snapshot) at the remote and leaves the fetch to the deferred sync", async () => {
     const origin = seededRepo();
     const restored = seededRepo();

@@ -42,8 +42,26 @@ export type DeferredSync = () => Promise<SyncResult>;
 /** What `Git.prepare` needs of the session's remote (see `scm/remote.ts`). */
 export interface PrepareRemote {
   readonly url: string;
-  /** Fetches the remote's branches (and tags) into the checkout's `refs/remotes/origin/*`. */
-  fetch(): Promise<void>;
+  /**
+   * Fetches the remote's branches (and tags) into the checkout's `refs/remotes/origin/*`; with
+   * `pullRequestHead`, also that pull request's head (`refs/pull/<n>/head`, where GitHub keeps a
+   * fork's commits) as `origin/pull/<n>/head`.
+   */
+  fetch(options?: { pullRequestHead?: number }): Promise<void>;
+}
+
+/**
+ * The pull request whose head a base branch names: a fork's session starts from
+ * `pull/<n>/head`, which is no branch of the repository but the ref GitHub keeps for it.
+ */
+export function pullRequestHeadOf(baseBranch: string): number | undefined {
+  const match = /^pull\/([1-9][0-9]{0,9})\/head$/.exec(baseBranch);
+  return match ? Number(match[1]) : undefined;
+}
+
+function fetchOptions(baseBranch: string): { pullRequestHead?: number } {
+  const pullRequestHead = pullRequestHeadOf(baseBranch);
+  return pullRequestHead === undefined ? {} : { pullRequestHead };
 }
 
 export interface GitOptions {
@@ -131,7 +149,7 @@ export class Git {
       this.logger.info("cloning repository", { workdir: this.workdir });
       await this.run(["init", "--quiet", `--initial-branch=${baseBranch}`]);
       await this.run(["remote", "add", REMOTE_NAME, remote.url]);
-      await remote.fetch();
+      await remote.fetch(fetchOptions(baseBranch));
     } else {
       // A checkout restored from a snapshot: whoever owned its files before, they are the agent's now.
       if (user) await giveTree(this.workdir, user);
@@ -183,7 +201,7 @@ export class Git {
    */
   async syncWithRemote(remote: PrepareRemote, baseBranch: string, branch: string): Promise<SyncResult> {
     const fromSha = await this.head();
-    await remote.fetch();
+    await remote.fetch(fetchOptions(baseBranch));
     const upstreamBase = `refs/remotes/${REMOTE_NAME}/${baseBranch}`;
     const current = await this.currentBranch();
     if (current !== baseBranch && (await this.refExists(`refs/heads/${baseBranch}`)) && (await this.refExists(upstreamBase))) {

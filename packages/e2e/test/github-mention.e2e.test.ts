@@ -61,7 +61,12 @@ const AGENT_SCRIPTS: ScriptInput[] = [
     steps: [
       {
         text: "Checking what the sandbox holds.",
-        toolCalls: [{ name: "bash", arguments: { command: "printenv E2E_REPO_SECRET || echo no-repository-secret" } }],
+        toolCalls: [
+          {
+            name: "bash",
+            arguments: { command: "printenv E2E_REPO_SECRET || echo no-repository-secret; echo notes: $(cat NOTES.md 2>&1)" },
+          },
+        ],
       },
       { text: "Fixing it.", toolCalls: [{ name: "write", arguments: { filePath: "TYPO_FIX.md", content: "widget, not wigdet\n" } }] },
     ],
@@ -302,6 +307,8 @@ describe("a GitHub pull request mention on the real stack", () => {
       const events = await sessionEvents(sessionId);
       const secretCheck = events.find((event) => event.payload.type === "tool.call" && event.payload.tool === "bash");
       expect(secretCheck?.payload.output).toContain("no-repository-secret");
+      // It works on the fork's head: the fork's file (in no branch of the repository) is there.
+      expect(secretCheck?.payload.output).toContain("notes: wigdet");
       // It cloned with its read-only token, and never tried to push.
       expect(github.git.requests.filter((request) => request.service === "git-upload-pack").length).toBeGreaterThan(uploadPacksBefore);
       expect(github.git.requests.filter((request) => request.service === "git-receive-pack")).toHaveLength(receivePacksBefore);

@@ -52,18 +52,20 @@ export class SessionRemote implements PrepareRemote {
     this.scheme = remoteScheme(options.url);
   }
 
-  /** Fetches the remote's branches into the checkout's `refs/remotes/origin/*`, and its tags. */
-  async fetch(): Promise<void> {
+  /**
+   * Fetches the remote's branches into the checkout's `refs/remotes/origin/*`, and its tags; with
+   * `pullRequestHead`, that pull request's head too, as `origin/pull/<n>/head` (a fork's session
+   * starts there: its commits are in no branch of this repository).
+   */
+  async fetch(options: { pullRequestHead?: number } = {}): Promise<void> {
     await this.ensureTransport();
-    const fetched = await this.network([
-      "fetch",
-      "--quiet",
-      "--prune",
-      "--no-write-fetch-head",
-      this.url,
-      `+refs/heads/*:refs/remotes/${REMOTE_NAME}/*`,
-      "+refs/tags/*:refs/tags/*",
-    ]);
+    const refspecs = [`+refs/heads/*:refs/remotes/${REMOTE_NAME}/*`, "+refs/tags/*:refs/tags/*"];
+    const { pullRequestHead } = options;
+    if (pullRequestHead !== undefined) {
+      if (!Number.isSafeInteger(pullRequestHead) || pullRequestHead < 1) throw new Error(`not a pull request number: ${pullRequestHead}`);
+      refspecs.push(`+refs/pull/${pullRequestHead}/head:refs/remotes/${REMOTE_NAME}/pull/${pullRequestHead}/head`);
+    }
+    const fetched = await this.network(["fetch", "--quiet", "--prune", "--no-write-fetch-head", this.url, ...refspecs]);
     if (fetched.code !== 0) throw new GitError(["fetch"], fetched.code, fetched.stderr);
     const { git } = this.options;
     // The upload-pack git starts for a local path gets none of the command-scope configuration (git

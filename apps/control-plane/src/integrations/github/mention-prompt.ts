@@ -26,8 +26,8 @@ export function mentionPrompt(
   if (pull.fork) {
     lines.push(
       `The pull request comes from a fork, so you cannot push anything and have no repository secrets.`,
-      `Fetch its changes with \`git fetch origin pull/${pull.number}/head && git checkout FETCH_HEAD\`, work there,`,
-      "and end your answer with the change as a suggested patch (a unified diff in a fenced block) the author can apply.",
+      `You start on its head (commit ${pull.headSha.slice(0, 12)}, fetched from \`pull/${pull.number}/head\`). Nothing you do is pushed:`,
+      "end your answer with the change as a suggested patch (a unified diff in a fenced block) the author can apply.",
     );
   } else if (directPush) {
     lines.push(
@@ -70,8 +70,9 @@ export function mentionPrompt(
     instructions: lines.join("\n"),
     untrusted,
     title: title.length > 80 ? `${title.slice(0, 79)}…` : title,
-    // A fork's branch is not in this repository: the session starts from the base and fetches the head.
-    baseBranch: pull.fork ? pull.baseRef : pull.headRef,
+    // A fork's branch is not in this repository; GitHub keeps its commits at `refs/pull/<n>/head`,
+    // which the bridge fetches for a base named `pull/<n>/head` (`pullRequestHeadOf` in the bridge).
+    baseBranch: pull.fork ? `pull/${pull.number}/head` : pull.headRef,
     ...(directPush ? { branch: pull.headRef } : {}),
   };
 }
