@@ -139,6 +139,26 @@ describe("a mention in a channel", () => {
 });
 
 describe("repository routing", () => {
+  it("refuses a reply that names another repository than the thread's session works on, running nothing", async () => {
+    const { channel, ts, sessionId } = await startThread(`fix it repo:${repos[0]!.name}`);
+    const reply = eventCallback({ channel, user: "U0BOB", threadTs: ts, text: `${BOT} do it there instead repo:${repos[1]!.name}` });
+    expect((await sendToSlackRoute(reply.body)).status).toBe(200);
+    const refused = await waitForDelivery(channel, reply.ts);
+    expect(refused.status).toBe("skipped");
+    expect(refused.session_id).toBeNull();
+    const calls = await waitForCalls((all) =>
+      inChannel(all, channel, "chat.postMessage").some((call) => String(call.args.text).includes("can't switch")) ? all : undefined,
+    );
+    const note = inChannel(calls, channel, "chat.postMessage").find((call) => String(call.args.text).includes("can't switch"))!;
+    expect(String(note.args.text)).toContain(repos[1]!.name);
+    expect(note.args.thread_ts).toBe(ts);
+    // The session and the thread's repository are as they were; the same repository named again is a follow-up.
+    expect((await sessionOf(sessionId)).repository_id).toBe(repos[0]!.id);
+    const same = eventCallback({ channel, user: "U0BOB", threadTs: ts, text: `${BOT} and the docs repo:${repos[0]!.name}` });
+    await sendToSlackRoute(same.body);
+    expect((await waitForDelivery(channel, same.ts)).status).toBe("followed_up");
+  });
+
   it("uses the channel's default when the message names no repository, and an explicit repo: over it", async () => {
     const channel = newChannel();
     const set = await api(cookie)("PUT", `/api/slack/channels/${channel}`, { repositoryId: repos[2]!.id });

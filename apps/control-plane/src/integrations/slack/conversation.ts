@@ -91,6 +91,23 @@ export async function handleMessage(deps: SlackDeps, message: IncomingMessage): 
     await deliveries.finish(accepted.recordId, "skipped", `no registered repository is called ${route.named}`, null);
     return;
   }
+  // Thread = session: a reply that names another repository would otherwise be passed to the
+  // thread's session, which works on the first one. Say so instead, and run nothing.
+  if (
+    route.kind === "chosen" &&
+    route.why === "explicit" &&
+    thread?.sessionId &&
+    thread.repositoryId &&
+    route.repositoryId !== thread.repositoryId
+  ) {
+    const current = repositories.find((r) => r.id === thread.repositoryId)?.fullName ?? "another repository";
+    const named = repositories.find((r) => r.id === route.repositoryId)?.fullName ?? "that repository";
+    await client.post(message.channelId, key.threadTs, {
+      text: `This thread's session works on \`${current}\`, so I can't switch it to \`${named}\`. Mention me in a new message outside this thread with \`repo:${named}\` to start a session there.`,
+    });
+    await deliveries.finish(accepted.recordId, "skipped", `the thread's session works on ${current}, not ${named}`, null);
+    return;
+  }
   if (route.kind === "ask") {
     await parkRequest(env, key, text, now);
     const picker = pickerMessage(route.candidates, PICKER_TIMEOUT_MINUTES);
