@@ -14,6 +14,7 @@ import { isolationFacts, planIsolation } from "./isolation";
 import { errorMessage, type Logger } from "./logger";
 import type { GitCredentialSource } from "./scm/git-credentials";
 import { SessionRemote } from "./scm/remote";
+import { excludeSetupOutput } from "./setup-exclude";
 import { DEFAULT_SETUP_TIMEOUT_MS, describeSetupResult, runSetupScript } from "./setup-script";
 import { startUplink } from "./uplink";
 
@@ -106,6 +107,7 @@ export async function runImageBuild(config: BridgeConfig, settings: ImageBuildSe
       ...(agentUser ? { runAs: agentUser } : {}),
     });
     logger.info("image build prepared", { baseSha, setup: describeSetupResult(setup) });
+    if (setup.status === "succeeded") await excludeSetupOutput(git, config.workdir);
     outcome =
       setup.status === "succeeded" || setup.status === "absent"
         ? {

@@ -5,6 +5,7 @@ import type { AgentUser } from "./isolation";
 import type { Logger } from "./logger";
 import type { PoolChannel } from "./pool-channel";
 import { SessionRemote } from "./scm/remote";
+import { excludeSetupOutput } from "./setup-exclude";
 import { describeSetupResult, runSetupScript, type SetupScriptResult } from "./setup-script";
 
 /** Why a pool sandbox could not be made warm; reported to the gateway with the script's output. */
@@ -58,6 +59,7 @@ export async function preparePoolSandbox(options: {
   if (setup.status === "failed" || setup.status === "timed-out") {
     throw new PoolPreparationFailed(`The repository's setup script failed: ${describeSetupResult(setup)}.`, setup.output);
   }
+  await excludeSetupOutput(git, config.workdir);
   return { baseHead, setup };
 }
 
