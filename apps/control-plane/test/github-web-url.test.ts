@@ -21,7 +21,7 @@ describe("the GitHub web and git base", () => {
   it("issues git credentials for that origin and the session's repository only", async () => {
     const provider = new GitHubScmProvider({ ...env, ...(await githubEnv()), GITHUB_WEB_URL: "http://ghe.internal:8080" });
     const repository = await new RepositoryStore(env.DB).getOrThrow(await registerRepository());
-    const credential = (request: { protocol: string; host: string; path?: string }) =>
+    const credential = (request: { protocol: "http" | "https"; host: string; path?: string }) =>
       provider.gitCredential({
         repository,
         session: { id: "ses_weburl", branch: "lookout/ses_weburl", origin: { kind: "dashboard" } },
@@ -29,12 +29,13 @@ describe("the GitHub web and git base", () => {
         approvedWorkflowSha: null,
         now: Date.now(),
       });
-    for (const refused of [
+    const refusals: { protocol: "http" | "https"; host: string; path: string }[] = [
       { protocol: "https", host: "github.com", path: "acme/widgets.git" },
       { protocol: "https", host: "ghe.internal:8080", path: "acme/widgets.git" },
       { protocol: "http", host: "ghe.internal", path: "acme/widgets.git" },
       { protocol: "http", host: "ghe.internal:8080", path: "acme/other.git" },
-    ]) {
+    ];
+    for (const refused of refusals) {
       const error = await credential(refused).catch((caught: unknown) => caught);
       expect(error, JSON.stringify(refused)).toBeInstanceOf(LookoutError);
       expect((error as LookoutError).code).toBe("FORBIDDEN");
