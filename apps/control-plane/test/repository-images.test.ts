@@ -6,10 +6,13 @@ import {
   imageTick,
   newestRepositoryImage,
   RepositoryImageStore,
+  imageDeps,
+  type ImageDeps,
   type ImageGateway,
 } from "../src/repository-images";
+import { githubEnv, githubState, REPOSITORY } from "./support/github-mentions";
 import { api, login } from "./helpers";
-import { call, errorCode, memberCookie, withCookie } from "./support/auth";
+import { call, memberCookie, withCookie } from "./support/auth";
 
 /**
  * Repository images (ADR 0015) in D1 with the scheduler's image wake driven by the test's clock
@@ -57,6 +60,22 @@ class ScriptedImageGateway implements ImageGateway {
 
 const pathOf = new Map<string, string>();
 
+/** The schedule's dependencies with the test's gateway; a GitHub repository gets a stand-in token. */
+function depsFor(gateway: ImageGateway): ImageDeps {
+  return {
+    db: env.DB,
+    gateway,
+    controlPlaneUrl: env.PUBLIC_URL,
+    cloneSource: async (source) =>
+      source.kind === "local"
+        ? { repository: { kind: "local", path: source.path } }
+        : {
+            repository: { kind: "remote", cloneUrl: `https://github.com/${source.owner}/${source.name}.git` },
+            gitCredential: { username: "x-access-token", password: `ghs_${source.name}`, expiresAt: Date.now() + 3_600_000 },
+          },
+  };
+}
+
 async function localRepository(name: string): Promise<string> {
   const path = `/srv/repos/${name}-${crypto.randomUUID().slice(0, 8)}`;
   const created = await api(admin)("POST", "/api/repositories", { kind: "local", path, name: path.split("/").at(-1) });
@@ -77,9 +96,9 @@ async function history(repositoryId: string): Promise<RepositoryImage[]> {
 const SHA = (n: number) => String(n).repeat(40).slice(0, 40);
 
 describe("the image schedule", () => {
-  it("builds active local repositories only, every 30 minutes, follows each build, and keeps the newest two images", async () => {
+  it("builds active repositories only, every 30 minutes, follows each build, and keeps the newest two images", async () => {
     const gateway = new ScriptedImageGateway();
-    const deps = { db: env.DB, gateway, controlPlaneUrl: env.PUBLIC_URL };
+    const deps = depsFor(gateway);
     const active = await localRepository("active");
     const idle = await localRepository("idle");
     await useRepository(active);
@@ -133,7 +152,7 @@ describe("the image schedule", () => {
 
   it("keeps failures with the setup script's output, fails a build the gateway forgot, and leaves the last good image in use", async () => {
     const gateway = new ScriptedImageGateway();
-    const deps = { db: env.DB, gateway, controlPlaneUrl: env.PUBLIC_URL };
+    const deps = depsFor(gateway);
     const repositoryId = await localRepository("flaky");
     await useRepository(repositoryId);
     const t0 = Date.now();
@@ -163,6 +182,55 @@ describe("the image schedule", () => {
   });
 });
 
+describe("images of GitHub repositories", () => {
+  it("are built like local ones, the clone carrying a read-only credential", async () => {
+    const gateway = new ScriptedImageGateway();
+    const created = await api(admin)("POST", "/api/repositories", {
+      kind: "github",
+      owner: "acme",
+      name: `gh-${crypto.randomUUID().slice(0, 8)}`,
+    });
+    expect(created.status).toBe(201);
+    const repositoryId = created.json.repository.id as string;
+    const name = created.json.repository.name as string;
+    await useRepository(repositoryId);
+    await imageTick(depsFor(gateway), Date.now());
+    const request = gateway.started.find(
+      (started) => started.repository.kind === "remote" && started.repository.cloneUrl.endsWith(`/acme/${name}.git`),
+    );
+    expect(request).toMatchObject({ gitCredential: { username: "x-access-token", password: `ghs_${name}` }, baseBranch: "main" });
+    expect((await history(repositoryId))[0]).toMatchObject({ status: "building", trigger: "schedule" });
+  });
+
+  it("get their clone credential from the App as a read-only installation token for that repository", async () => {
+    const deps = imageDeps({ ...env, ...(await githubEnv()) });
+    const clone = await deps.cloneSource({ kind: "github", owner: REPOSITORY.owner, name: REPOSITORY.name });
+    expect(clone.repository).toEqual({ kind: "remote", cloneUrl: `https://github.com/${REPOSITORY.owner}/${REPOSITORY.name}.git` });
+    const minted = (await githubState()).minted.find((token) => token.token === clone.gitCredential?.password);
+    expect(minted?.repositories).toEqual([REPOSITORY.name]);
+    expect(minted?.permissions.contents).toBe("read");
+    expect(Object.values(minted?.permissions ?? {})).not.toContain("write");
+  });
+
+  it("fail visibly when no credential can be had (the App is not configured)", async () => {
+    const gateway = new ScriptedImageGateway();
+    const deps: ImageDeps = { ...imageDeps({ ...env, GITHUB_APP_ID: undefined }), gateway };
+    const created = await api(admin)("POST", "/api/repositories", {
+      kind: "github",
+      owner: "acme",
+      name: `nokey-${crypto.randomUUID().slice(0, 8)}`,
+    });
+    const repositoryId = created.json.repository.id as string;
+    await useRepository(repositoryId);
+    await imageTick(deps, Date.now());
+    expect(gateway.started.filter((request) => request.repository.kind === "remote")).toEqual([]);
+    expect((await history(repositoryId))[0]).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/did not start the build/) as string,
+    });
+  });
+});
+
 describe("GET/POST /api/repositories/:id/images", () => {
   it("shows an admin the history, records a build the gateway refused with its reason, and refuses members", async () => {
     const repositoryId = await localRepository("rest");
@@ -185,13 +253,6 @@ describe("GET/POST /api/repositories/:id/images", () => {
     const member = await memberCookie();
     const refused = await call(`/api/repositories/${repositoryId}/images`, withCookie(member, "GET"));
     expect(refused.status).toBe(403);
-    const github = await api(admin)("POST", "/api/repositories", {
-      kind: "github",
-      owner: "acme",
-      name: `app-${crypto.randomUUID().slice(0, 8)}`,
-    });
-    const unsupported = await call(`/api/repositories/${github.json.repository.id as string}/images`, withCookie(admin, "POST"));
-    expect(await errorCode(unsupported)).toBe("UNSUPPORTED");
     expect((await api(admin)("GET", "/api/repositories/rep_missing/images")).status).toBe(404);
   });
 });

@@ -1,8 +1,11 @@
 import { execFileSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { FakeGitRepository } from "@lookout/e2e/fake-github-git";
 import { signRequest, type ImageBuildState } from "@lookout/protocol";
 import { LocalProvider, silentLogger } from "@lookout/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +24,11 @@ const BRIDGE_BUNDLE = resolve(fileURLToPath(new URL("../../../packages/bridge/di
 let dataDir: string;
 let gateway: RunningGateway;
 let provider: LocalProvider;
+/** A GitHub-like remote for the remote-repository builds: git smart HTTP behind installation tokens, on a private address. */
+let remote: FakeGitRepository;
+let remoteServer: Server;
+let remoteUrl: string;
+const READ_ONLY_TOKEN = "ghs_read_only_installation_token";
 
 function settings(): GatewaySettings {
   return {
@@ -78,6 +86,11 @@ async function build(buildId: string, path: string, setupTimeoutMs?: number): Pr
   });
   expect(started.status).toBe(202);
   expect(await started.json()).toMatchObject({ buildId, status: "building" });
+  return waitForBuild(buildId);
+}
+
+/** Polls a build's state until it is no longer building (with a deadline). */
+async function waitForBuild(buildId: string): Promise<ImageBuildState> {
   const deadline = Date.now() + 90_000;
   for (;;) {
     const state = (await (await signedFetch("GET", `/v1/images/builds/${buildId}`)).json()) as ImageBuildState;
@@ -96,13 +109,35 @@ beforeAll(async () => {
     bridgeBundle: BRIDGE_BUNDLE,
     opencodeBin: undefined,
   });
-  gateway = await startGateway({ ...settings(), sandboxProvider: provider, logger: silentLogger });
+  remote = new FakeGitRepository("acme/remote-app", {
+    "README.md": "# remote-app\n",
+    ".lookout/setup.sh": "echo remote setup ran\nmkdir -p deps && echo ok > deps/marker\n",
+  });
+  remoteServer = createServer((request, response) => {
+    void remote
+      .serve(request, response, (token) => (token === READ_ONLY_TOKEN ? "read" : undefined))
+      .then((served) => {
+        if (!served) response.writeHead(404).end();
+      });
+  });
+  // 127.0.0.2: a private address the relay reaches only because the operator listed it (as for GitHub Enterprise).
+  await new Promise<void>((done) => remoteServer.listen(0, "127.0.0.2", done));
+  const remotePort = (remoteServer.address() as AddressInfo).port;
+  remoteUrl = `http://127.0.0.2:${remotePort}/acme/remote-app.git`;
+  gateway = await startGateway({
+    ...settings(),
+    sandboxProvider: provider,
+    logger: silentLogger,
+    privateDestinations: [{ host: "127.0.0.2", port: remotePort }],
+  });
 }, 60_000);
 
 afterAll(async () => {
   await gateway?.images.settled();
   await gateway?.close();
   await provider?.close();
+  await new Promise((done) => remoteServer?.close(done));
+  remote?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -121,6 +156,45 @@ describe("repository image builds", () => {
     // The build sandbox is gone and holds no place under the cap.
     expect(await (await signedFetch("GET", "/v1/capacity")).json()).toMatchObject({ running: 0 });
   }, 120_000);
+
+  it("builds a remote repository's image with the control plane's read-only credential, never pushing", async () => {
+    const started = await signedFetch("POST", "/v1/images/builds", {
+      buildId: "build-remote",
+      repository: { kind: "remote", cloneUrl: remoteUrl },
+      baseBranch: "main",
+      controlPlaneUrl: "http://127.0.0.1:9",
+      gitCredential: { username: "x-access-token", password: READ_ONLY_TOKEN, expiresAt: Date.now() + 3_600_000 },
+    });
+    expect(started.status).toBe(202);
+    const state = await waitForBuild("build-remote");
+    expect(state).toMatchObject({ status: "ready", baseSha: remote.sha("refs/heads/main") });
+    expect(state.output).toContain("remote setup ran");
+    const archive = join(dataDir, "gateway", "sandboxes-root", "snapshots", `${state.snapshotId}.tar.gz`);
+    expect(execFileSync("tar", ["-tzf", archive], { encoding: "utf8" })).toMatch(/workspace\/repo\/deps\/marker/);
+    // The clone used the token (every upload-pack answered), and nothing tried to push.
+    expect(remote.requests.filter((request) => request.service === "git-upload-pack").map((request) => request.status)).toContain(200);
+    expect(remote.requests.filter((request) => request.status !== 200)).toEqual([]);
+    expect(remote.requests.filter((request) => request.service === "git-receive-pack")).toEqual([]);
+  }, 120_000);
+
+  it("refuses a remote repository without a valid read-only credential, starting nothing", async () => {
+    for (const [buildId, credential] of [
+      ["build-remote-none", undefined],
+      ["build-remote-expired", { username: "x-access-token", password: READ_ONLY_TOKEN, expiresAt: Date.now() - 1_000 }],
+    ] as const) {
+      const refused = await signedFetch("POST", "/v1/images/builds", {
+        buildId,
+        repository: { kind: "remote", cloneUrl: remoteUrl },
+        baseBranch: "main",
+        controlPlaneUrl: "http://127.0.0.1:9",
+        ...(credential ? { gitCredential: credential } : {}),
+      });
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ error: { code: "SCM_NOT_CONFIGURED" } });
+      expect((await signedFetch("GET", `/v1/images/builds/${buildId}`)).status).toBe(404);
+    }
+    expect(await (await signedFetch("GET", "/v1/capacity")).json()).toMatchObject({ running: 0 });
+  });
 
   it("reports a failing setup script with its output and keeps no image", async () => {
     const repo = repository("broken", "echo 'npm ERR! missing peer dependency'\nexit 3\n");
@@ -187,13 +261,6 @@ describe("repository image builds", () => {
   }, 60_000);
 
   it("refuses what it cannot build, and answers a repeated build id with the same build", async () => {
-    const remote = await signedFetch("POST", "/v1/images/builds", {
-      buildId: "build-remote",
-      repository: { kind: "remote", cloneUrl: "https://example.com/acme/app.git" },
-      baseBranch: "main",
-      controlPlaneUrl: "http://127.0.0.1:9",
-    });
-    expect(((await remote.json()) as { error: { code: string } }).error.code).toBe("UNSUPPORTED");
     const invalid = await signedFetch("POST", "/v1/images/builds", { buildId: "x" });
     expect(((await invalid.json()) as { error: { code: string } }).error.code).toBe("VALIDATION_FAILED");
     expect((await signedFetch("GET", "/v1/images/builds/never-started")).status).toBe(404);

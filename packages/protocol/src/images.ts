@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CommitSha, Id } from "./common.ts";
 import { SandboxRepository } from "./gateway.ts";
 import { BranchName } from "./rest.ts";
+import { GitCredentialResponse } from "./scm.ts";
 
 /**
  * Repository images (ADR 0015): per repository, a snapshot of a sandbox that cloned the base
@@ -19,6 +20,11 @@ export const ImageBuildRequest = z.object({
   baseBranch: BranchName,
   /** The control plane as the gateway and its sandboxes reach it (as in `CreateSandboxRequest`). */
   controlPlaneUrl: z.string().url(),
+  /**
+   * For a remote repository: a short-lived read-only credential (a GitHub installation token that
+   * can fetch and never push) for the build's clone; a remote repository is not built without one.
+   */
+  gitCredential: GitCredentialResponse.optional(),
   /** How long the setup script may run. */
   setupTimeoutMs: z
     .number()

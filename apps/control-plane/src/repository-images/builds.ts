@@ -1,8 +1,14 @@
-import { type ImageBuildState, LookoutError, type RepositoryImage } from "@lookout/protocol";
+import {
+  type CreateSandboxRequest,
+  type GitCredentialResponse,
+  type ImageBuildState,
+  LookoutError,
+  type RepositoryImage,
+} from "@lookout/protocol";
 import { newId } from "../session/ids";
 import { log } from "../log";
 import type { ImageGateway } from "./gateway";
-import { RepositoryImageStore } from "./store";
+import { type ImageSource, RepositoryImageStore } from "./store";
 
 /** An active repository's image is rebuilt this often. */
 export const IMAGE_REBUILD_INTERVAL_MS = 30 * 60_000;
@@ -20,16 +26,24 @@ export interface ImageDeps {
   readonly gateway: ImageGateway;
   /** The control plane as the gateway and its sandboxes reach it. */
   readonly controlPlaneUrl: string;
+  /**
+   * What the build sandbox clones: a local repository's path, or a GitHub repository's clone URL
+   * with a short-lived read-only installation token (fetch, never push). Throws when no
+   * credential can be had (the App is not configured or not installed there).
+   */
+  readonly cloneSource: (
+    source: ImageSource,
+  ) => Promise<{ repository: CreateSandboxRequest["repository"]; gitCredential?: GitCredentialResponse }>;
 }
 
 /**
  * Starts one build of a repository's image: recorded as `building`, then handed to the gateway. A
- * gateway that refuses (at its cap, unreachable, a remote repository) fails the build at once,
- * with its reason, so the history shows it.
+ * build that cannot start (no read-only credential for a GitHub repository; a gateway at its cap
+ * or unreachable) fails at once, with its reason, so the history shows it.
  */
 export async function startImageBuild(
   deps: ImageDeps,
-  repository: { repositoryId: string; path: string; baseBranch: string },
+  repository: { repositoryId: string; source: ImageSource; baseBranch: string },
   origin: { trigger: RepositoryImage["trigger"]; requestedBy: string | null },
   now: number,
 ): Promise<RepositoryImage> {
@@ -38,11 +52,13 @@ export async function startImageBuild(
     throw new LookoutError("CONFLICT", "An image of this repository is being built already; wait for it to finish.");
   }
   const id = newId("img", now);
-  await store.start({ id, ...repository, ...origin, now });
+  await store.start({ id, repositoryId: repository.repositoryId, baseBranch: repository.baseBranch, ...origin, now });
   try {
+    const clone = await deps.cloneSource(repository.source);
     const state = await deps.gateway.start({
       buildId: id,
-      repository: { kind: "local", path: repository.path },
+      repository: clone.repository,
+      ...(clone.gitCredential ? { gitCredential: clone.gitCredential } : {}),
       baseBranch: repository.baseBranch,
       controlPlaneUrl: deps.controlPlaneUrl,
     });
@@ -125,7 +141,7 @@ export interface ImageTickSummary {
 
 /**
  * One wake of the image schedule (from the `TriggerScheduler` alarm, so it runs under `wrangler
- * dev` too): follows running builds, starts a build for each active local repository whose last
+ * dev` too): follows running builds, starts a build for each active repository (local or GitHub) whose last
  * build started 30 minutes ago or more (when the gateway's provider can snapshot at all), and says
  * when to wake next — soon while builds run, else when the next active repository falls due.
  */

@@ -1,5 +1,6 @@
 import type { Env } from "../env";
 import type { ImageDeps } from "./builds";
+import { githubClient, githubCloneUrl } from "../scm/github/settings";
 import { HttpImageGateway } from "./gateway";
 
 /**
@@ -9,9 +10,22 @@ import { HttpImageGateway } from "./gateway";
  */
 export { IMAGE_REBUILD_INTERVAL_MS, imageTick, startImageBuild, followImageBuilds, type ImageDeps, type ImageTickSummary } from "./builds";
 export { HttpImageGateway, type ImageGateway } from "./gateway";
-export { newestRepositoryImage, RepositoryImageStore, type ReadyImage } from "./store";
+export { newestRepositoryImage, RepositoryImageStore, type ImageSource, type ReadyImage } from "./store";
 
 /** The image builds' dependencies from the Worker's environment. */
 export function imageDeps(env: Env): ImageDeps {
-  return { db: env.DB, gateway: HttpImageGateway.fromEnv(env), controlPlaneUrl: env.PUBLIC_URL };
+  return {
+    db: env.DB,
+    gateway: HttpImageGateway.fromEnv(env),
+    controlPlaneUrl: env.PUBLIC_URL,
+    cloneSource: async (source) => {
+      if (source.kind === "local") return { repository: { kind: "local", path: source.path } };
+      // Read-only: the build sandbox runs the repository's setup script, which must not be able to push.
+      const token = await githubClient(env).installationToken({ name: source.name }, { workflows: false, readOnly: true });
+      return {
+        repository: { kind: "remote", cloneUrl: githubCloneUrl(env, `${source.owner}/${source.name}`) },
+        gitCredential: { username: "x-access-token", password: token.token, expiresAt: token.expiresAt },
+      };
+    },
+  };
 }

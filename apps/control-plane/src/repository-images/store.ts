@@ -7,11 +7,21 @@ export interface ReadyImage {
   baseSha: string | null;
 }
 
-/** A repository that should have a fresh image: where its clone comes from. */
+/** Where an image's clone comes from: a repository on the host, or a GitHub repository. */
+export type ImageSource = { kind: "local"; path: string } | { kind: "github"; owner: string; name: string };
+
+/** A repository that should have a fresh image. */
 export interface DueRepository {
   repositoryId: string;
-  path: string;
+  source: ImageSource;
   baseBranch: string;
+}
+
+/** The repositories an image is built for: every local and GitHub repository (the row's CHECK guarantees the columns). */
+const BUILDABLE = "(r.kind = 'local' AND r.path IS NOT NULL) OR (r.kind = 'github' AND r.owner IS NOT NULL)";
+
+function sourceOf(row: { kind: string; path: string | null; owner: string | null; name: string }): ImageSource {
+  return row.kind === "local" ? { kind: "local", path: row.path ?? "" } : { kind: "github", owner: row.owner ?? "", name: row.name };
 }
 
 interface Row {
@@ -145,22 +155,22 @@ export class RepositoryImageStore {
   }
 
   /**
-   * Local repositories a session used since `activeSince` whose last build started before
+   * Repositories a session used since `activeSince` whose last build started before
    * `builtBefore` (or that have none), with no build running: the ones due a rebuild.
    */
   async due(activeSince: number, builtBefore: number): Promise<DueRepository[]> {
     const { results } = await this.db
       .prepare(
-        `SELECT r.id, r.path, r.default_branch FROM repositories r
-          WHERE r.kind = 'local' AND r.path IS NOT NULL
+        `SELECT r.id, r.kind, r.path, r.owner, r.name, r.default_branch FROM repositories r
+          WHERE (${BUILDABLE})
             AND EXISTS (SELECT 1 FROM sessions s WHERE s.repository_id = r.id AND s.last_activity_at >= ?1)
             AND NOT EXISTS (SELECT 1 FROM repository_images i
                              WHERE i.repository_id = r.id AND (i.status = 'building' OR i.started_at >= ?2))
           ORDER BY r.id`,
       )
       .bind(activeSince, builtBefore)
-      .all<{ id: string; path: string; default_branch: string }>();
-    return results.map((row) => ({ repositoryId: row.id, path: row.path, baseBranch: row.default_branch }));
+      .all<{ id: string; kind: string; path: string | null; owner: string | null; name: string; default_branch: string }>();
+    return results.map((row) => ({ repositoryId: row.id, source: sourceOf(row), baseBranch: row.default_branch }));
   }
 
   /**
@@ -182,15 +192,15 @@ export class RepositoryImageStore {
   }
 
   /**
-   * When the next active local repository falls due: its newest build's start plus `intervalMs`
-   * (now, for one never built). Null when no local repository is active.
+   * When the next active repository falls due: its newest build's start plus `intervalMs`
+   * (now, for one never built). Null when no repository is active.
    */
   async nextDueAt(activeSince: number, intervalMs: number): Promise<number | null> {
     const row = await this.db
       .prepare(
         `SELECT MIN(COALESCE((SELECT MAX(i.started_at) FROM repository_images i WHERE i.repository_id = r.id), 0)) AS latest
            FROM repositories r
-          WHERE r.kind = 'local' AND r.path IS NOT NULL
+          WHERE (${BUILDABLE})
             AND EXISTS (SELECT 1 FROM sessions s WHERE s.repository_id = r.id AND s.last_activity_at >= ?1)`,
       )
       .bind(activeSince)

@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { requireAdmin } from "../auth/middleware";
 import { type RepositoryRecord, RepositoryStore } from "../db/repositories";
 import type { AppEnv } from "../http/app-env";
-import { IMAGE_REBUILD_INTERVAL_MS, imageDeps, RepositoryImageStore, startImageBuild } from "../repository-images";
+import { IMAGE_REBUILD_INTERVAL_MS, type ImageSource, imageDeps, RepositoryImageStore, startImageBuild } from "../repository-images";
 import { wakeScheduler } from "../triggers/scheduler-object";
 
 /** Builds listed per repository, newest first. */
@@ -24,18 +24,16 @@ repositoryImageRoutes.get("/:repositoryId/images", requireAdmin, async (c) => {
 
 repositoryImageRoutes.post("/:repositoryId/images", requireAdmin, async (c) => {
   const repository = await repositoryOf(c);
-  if (repository.kind !== "local" || !repository.path) {
-    throw new LookoutError(
-      "UNSUPPORTED",
-      `${repository.fullName} is a GitHub repository; images are built for local repositories only for now.`,
-    );
-  }
+  const source: ImageSource =
+    repository.kind === "local" && repository.path
+      ? { kind: "local", path: repository.path }
+      : { kind: "github", owner: repository.owner ?? "", name: repository.name };
   const principal = c.get("principal");
   const by = principal.kind === "user" ? principal.user.id : principal.kind;
   const now = Date.now();
   const image = await startImageBuild(
     imageDeps(c.env),
-    { repositoryId: repository.id, path: repository.path, baseBranch: repository.defaultBranch },
+    { repositoryId: repository.id, source, baseBranch: repository.defaultBranch },
     { trigger: "admin", requestedBy: by },
     now,
   );

@@ -4,6 +4,7 @@ import {
   LookoutError,
   SANDBOX_TOKEN_PREFIX,
   type CreateSandboxRequest,
+  type GitCredentialResponse,
   type ImageBuildReport,
   type ImageBuildRequest,
   type ImageBuildState,
@@ -27,6 +28,18 @@ export const BUILD_STATUS_POLL_MS = 1_000;
 const REMEMBERED_BUILDS = 200;
 /** A model id that names no provider: a build starts no OpenCode, so it needs none. */
 const NO_MODEL = "lookout-build/none";
+
+/** What a build sandbox's channel may hand out: a minted credential for a local repository, the control plane's for a remote one. */
+export interface BuildChannelEntry {
+  readonly sandboxId: string;
+  readonly repository:
+    { readonly kind: "local"; readonly path: string } | { readonly kind: "remote"; readonly gitCredential?: GitCredentialResponse };
+}
+
+/** A credential that is there and still valid for a minute at least (a clone takes that long at most before it asks). */
+function usable(credential: GitCredentialResponse | undefined, nowMs: number): boolean {
+  return credential !== undefined && credential.expiresAt > nowMs + 60_000;
+}
 
 interface BuildEntry {
   readonly sandboxId: string;
@@ -75,10 +88,10 @@ export class ImageBuilds {
     const existing = this.#builds.get(request.buildId);
     if (existing) return existing.state;
     const context = this.options.context();
-    if (request.repository.kind !== "local") {
+    if (request.repository.kind === "remote" && !usable(request.gitCredential, this.#now())) {
       throw new LookoutError(
-        "UNSUPPORTED",
-        "Repository images are built for local repositories only for now; sessions on remote repositories start from the base image.",
+        "SCM_NOT_CONFIGURED",
+        "An image of a remote repository needs a read-only credential for its clone, and the request carried none that is still valid.",
       );
     }
     if (!context.provider.capabilities.snapshots) {
@@ -122,12 +135,13 @@ export class ImageBuilds {
   }
 
   /** The build a channel request is for, when its token is that build sandbox's and it still waits for the report. */
-  entryFor(sandboxId: string, tokenHash: string): { sandboxId: string; repositoryPath: string } | undefined {
+  entryFor(sandboxId: string, tokenHash: string): BuildChannelEntry | undefined {
     const entry = this.#bySandbox.get(sandboxId);
-    if (!entry || entry.tokenHash !== tokenHash || entry.state.status !== "building" || entry.request.repository.kind !== "local") {
-      return undefined;
-    }
-    return { sandboxId, repositoryPath: entry.request.repository.path };
+    if (!entry || entry.tokenHash !== tokenHash || entry.state.status !== "building") return undefined;
+    const { repository, gitCredential } = entry.request;
+    return repository.kind === "local"
+      ? { sandboxId, repository: { kind: "local", path: repository.path } }
+      : { sandboxId, repository: { kind: "remote", ...(gitCredential ? { gitCredential } : {}) } };
   }
 
   /** The build sandbox's report (once; later ones are refused). */

@@ -12,7 +12,7 @@ import {
 import { Hono, type Context } from "hono";
 import { type GatewayEnv, jsonResponse } from "../http";
 import { POOL_READ_ONLY_REF } from "../pool/bridge-routes";
-import type { ImageBuilds } from "./builds";
+import type { BuildChannelEntry, ImageBuilds } from "./builds";
 
 /** Largest report body read (the setup script's output tail is the bulk of it). */
 const MAX_REPORT_BYTES = 64 * 1024;
@@ -43,7 +43,8 @@ export function imageRoutes(builds: () => ImageBuilds): Hono<GatewayEnv> {
  * A build sandbox's channel (`<gateway>/image-build/<id>/…`, through its relay), each request
  * authenticated by the token only that sandbox's bridge holds, and only while the build waits:
  *
- * - `POST git-credentials`: a short-lived read-only credential for the local repository;
+ * - `POST git-credentials`: a short-lived read-only credential: minted here for a local repository,
+ *   the control plane's installation token (sent with the build request) for a remote one;
  * - `POST report` (`ImageBuildReport`): the clone and the setup script's outcome.
  */
 export function imageBuildChannelRoutes(builds: () => ImageBuilds, gitCredentialSecret: string | undefined): Hono<GatewayEnv> {
@@ -59,12 +60,19 @@ export function imageBuildChannelRoutes(builds: () => ImageBuilds, gitCredential
       return jsonResponse(200, { ok: true });
     })
     .post(`/${BUILD_SANDBOX_ID}/git-credentials`, async (c) => {
-      const { sandboxId, repositoryPath } = authenticate(c, builds());
+      const { sandboxId, repository } = authenticate(c, builds());
+      if (repository.kind === "remote") {
+        // The control plane's read-only token for the repository, sent with the build request.
+        const credential = repository.gitCredential;
+        if (!credential || credential.expiresAt <= Date.now())
+          throw new LookoutError("SCM_NOT_CONFIGURED", "The control plane sent no valid read-only credential for this repository.");
+        return jsonResponse(200, credential satisfies GitCredentialResponse);
+      }
       const expiresAt = Date.now() + GIT_CREDENTIAL_TTL_MS;
       // Pushes nothing: the one ref it names is no valid ref name.
       const password = await mintGitCredential(gitCredentialSecret, {
         sid: sandboxId,
-        repo: repositoryPath,
+        repo: repository.path,
         ref: POOL_READ_ONLY_REF,
         exp: expiresAt,
       });
@@ -73,7 +81,7 @@ export function imageBuildChannelRoutes(builds: () => ImageBuilds, gitCredential
     });
 }
 
-function authenticate(c: Context<GatewayEnv>, builds: ImageBuilds): { sandboxId: string; repositoryPath: string } {
+function authenticate(c: Context<GatewayEnv>, builds: ImageBuilds): BuildChannelEntry {
   const token = /^Bearer (\S+)$/.exec(c.req.header("authorization") ?? "")?.[1];
   if (!token) throw new LookoutError("UNAUTHENTICATED", "The build channel takes the build sandbox's token as a bearer token.");
   const entry = builds.entryFor(c.req.param("sandboxId") ?? "", createHash("sha256").update(token).digest("hex"));

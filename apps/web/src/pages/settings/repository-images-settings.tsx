@@ -20,7 +20,7 @@ const STATUS_LABELS: Record<RepositoryImage["status"], string> = {
 };
 
 /**
- * Settings → Images: per local repository, the builds of its image (the repository cloned at the
+ * Settings → Images: per repository (local or GitHub), the builds of its image (the repository cloned at the
  * base branch with its setup script run, ADR 0015): which one new sessions start from, what each
  * build cost, why one failed with the setup script's output, and a button to build now.
  */
@@ -29,9 +29,9 @@ export function RepositoryImagesSettings() {
   const queryClient = useQueryClient();
   const notify = useToast();
   const repositories = useRepositories();
-  const local = (repositories.data ?? []).filter((repository) => repository.kind === "local");
+  const all = repositories.data ?? [];
   const [repositoryId, setRepositoryId] = useState("");
-  const selected = repositoryId || local[0]?.id || "";
+  const selected = repositoryId || all[0]?.id || "";
   const images = useQuery({
     queryKey: imagesKey(selected),
     enabled: selected !== "",
@@ -42,10 +42,10 @@ export function RepositoryImagesSettings() {
   const [busy, setBusy] = useState(false);
 
   if (repositories.isLoading) return <LoadingBlock />;
-  if (local.length === 0) {
+  if (all.length === 0) {
     return (
-      <EmptyState icon="📦" title="No local repositories yet">
-        <p>Register a local repository under Repositories; its image is built once a session uses it, and every 30 minutes after.</p>
+      <EmptyState icon="📦" title="No repositories yet">
+        <p>Register a repository under Repositories; its image is built once a session uses it, and every 30 minutes after.</p>
       </EmptyState>
     );
   }
@@ -80,7 +80,7 @@ export function RepositoryImagesSettings() {
         <label className="stack grow">
           <span>Repository</span>
           <select className="select" aria-label="Repository" value={selected} onChange={(event) => setRepositoryId(event.target.value)}>
-            {local.map((repository) => (
+            {all.map((repository) => (
               <option key={repository.id} value={repository.id}>
                 {repository.fullName}
               </option>
