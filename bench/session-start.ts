@@ -111,7 +111,7 @@ async function measureFloor(context: BenchContext, repository: string): Promise<
       await running.prompt("echo floor warm-up");
       for (let run = 0; run < RUNS; run++) {
         const prompt = await running.prompt(`echo floor start ${run}`);
-        floor.timings.push({ readyMs: 0, firstTokenMs: prompt.firstTokenAt - prompt.acceptedAt });
+        floor.timings.push({ readyMs: 0, firstTokenMs: prompt.firstTokenAt - prompt.acceptedAt, source: "clone or snapshot" });
         context.say(`floor ${run + 1}/${RUNS}: first token ${ms(floor.timings.at(-1)!.firstTokenMs)} ms`);
       }
     } finally {
@@ -121,7 +121,11 @@ async function measureFloor(context: BenchContext, repository: string): Promise<
       const fresh = await opencode.startServer();
       try {
         const prompt = await fresh.prompt(`echo floor start ${run}`);
-        starting.timings.push({ readyMs: fresh.readyAt - fresh.startedAt, firstTokenMs: prompt.firstTokenAt - fresh.startedAt });
+        starting.timings.push({
+          readyMs: fresh.readyAt - fresh.startedAt,
+          firstTokenMs: prompt.firstTokenAt - fresh.startedAt,
+          source: "clone or snapshot",
+        });
         context.say(
           `floor, OpenCode starting ${run + 1}/${RUNS}: first token ${ms(starting.timings.at(-1)!.firstTokenMs)} ms after the spawn`,
         );
@@ -185,6 +189,7 @@ async function measureColdAndSnapshot(
     }
   }
   if (withImage > 0) cold.notes.push(`${withImage} of ${RUNS} cold runs found a ready image of the repository (built by the schedule).`);
+  cold.notes.push(`cold sandboxes, by the session's connecting step: ${sources(cold.timings)}.`);
   return [cold, snapshot];
 }
 
@@ -219,6 +224,7 @@ async function measureWarm(context: BenchContext, { call, stack, cookie }: Looko
     }
   }
   warm.notes.push(`${claimed} of ${RUNS} warm-pool sessions claimed a warm sandbox (the pool's claimed count rose).`);
+  warm.notes.push(`warm pool sandboxes, by the session's connecting step: ${sources(warm.timings)}.`);
   return warm;
 }
 
@@ -249,7 +255,15 @@ async function measureFromImage(
       client.close();
     }
   }
+  image.notes.push(`from image sandboxes, by the session's connecting step: ${sources(image.timings)}.`);
   return image;
+}
+
+/** How many runs' sandboxes came from where, e.g. "9 image, 1 clone or snapshot". */
+function sources(timings: readonly Timing[]): string {
+  const counts = new Map<string, number>();
+  for (const timing of timings) counts.set(timing.source, (counts.get(timing.source) ?? 0) + 1);
+  return [...counts].map(([source, count]) => `${count} ${source}`).join(", ");
 }
 
 function summarize(timings: readonly Timing[]): Summary {

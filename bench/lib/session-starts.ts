@@ -16,6 +16,8 @@ export type Call = ReturnType<typeof apiClient>;
 export interface Timing {
   readyMs: number;
   firstTokenMs: number;
+  /** Where the sandbox came from, as the session's `connecting` step says. */
+  source: "warm sandbox" | "image" | "clone or snapshot";
 }
 
 /** Waits for the sandbox to be ready and the first token after `afterSeq`, timing both from `acceptedAt`. */
@@ -39,7 +41,13 @@ export async function timeStart(client: SessionClient, acceptedAt: number, after
     "the first token",
   );
   stamp();
-  return { readyMs: arrivals.get(ready.seq)! - acceptedAt, firstTokenMs: arrivals.get(token.seq)! - acceptedAt };
+  const connecting = client
+    .events()
+    .filter((e) => e.seq > afterSeq && e.payload.type === "sandbox.status" && e.payload.status === "connecting")
+    .at(-1);
+  const detail = connecting?.payload.type === "sandbox.status" ? (connecting.payload.detail ?? "") : "";
+  const source = /warm sandbox/i.test(detail) ? "warm sandbox" : /image/i.test(detail) ? "image" : "clone or snapshot";
+  return { readyMs: arrivals.get(ready.seq)! - acceptedAt, firstTokenMs: arrivals.get(token.seq)! - acceptedAt, source };
 }
 
 /** Creates a session with a first prompt and times its start; the client stays open for what follows. */
