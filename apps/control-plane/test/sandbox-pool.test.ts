@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import type { PoolTargetsRequest, SandboxPoolResponse } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RepositoryImageStore } from "../src/repository-images";
 import { schedulerStub } from "../src/triggers/scheduler-object";
 import { api, login } from "./helpers";
 import { call, errorCode, memberCookie, withCookie } from "./support/auth";
@@ -71,6 +72,32 @@ describe("the warm pool's targets", () => {
       configuredSize: null,
     });
     expect((await pushedTargets())?.targets.find((target) => target.repositoryKey === repositoryId)).toMatchObject({ size: 1 });
+  });
+
+  it("names the repository's newest ready image, which its pool sandboxes start from", async () => {
+    const repositoryId = await newRepository(`pool-image-${crypto.randomUUID().slice(0, 8)}`);
+    const store = new RepositoryImageStore(env.DB);
+    const now = Date.now();
+    for (const [id, snapshotId, at] of [
+      [`img_old_${repositoryId}`, "snap_older", now - 60_000],
+      [`img_new_${repositoryId}`, "snap_newest", now - 1_000],
+    ] as const) {
+      await store.start({ id, repositoryId, baseBranch: "main", trigger: "schedule", requestedBy: null, now: at });
+      await store.finish(id, { status: "ready", snapshotId, baseSha: "a".repeat(40), now: at + 500 });
+    }
+    await env.DB.prepare(
+      "INSERT INTO repository_images (id, repository_id, base_branch, status, trigger, started_at) VALUES (?, ?, 'main', 'failed', 'schedule', ?)",
+    )
+      .bind(`img_failed_${repositoryId}`, repositoryId, now)
+      .run();
+    expect((await api(admin)("PUT", `/api/sandbox-pool/repositories/${repositoryId}`, { size: 1 })).status).toBe(200);
+    expect((await pushedTargets())?.targets.find((target) => target.repositoryKey === repositoryId)).toMatchObject({
+      imageSnapshotId: "snap_newest",
+    });
+
+    const withoutImage = await newRepository(`pool-noimage-${crypto.randomUUID().slice(0, 8)}`);
+    expect((await api(admin)("PUT", `/api/sandbox-pool/repositories/${withoutImage}`, { size: 1 })).status).toBe(200);
+    expect((await pushedTargets())?.targets.find((target) => target.repositoryKey === withoutImage)?.imageSnapshotId).toBeUndefined();
   });
 
   it("refuses a size out of range and changes nothing; members may neither read nor change the pool", async () => {

@@ -43,6 +43,8 @@ class PoolTestProvider implements SandboxProvider {
     network: "host" as const,
   };
   readonly created: string[] = [];
+  /** Where each sandbox started from (the base image, or a snapshot such as the repository's image). */
+  readonly sources = new Map<string, SandboxCreateConfig["source"]>();
   readonly terminated: string[] = [];
   readonly claims = new Map<string, PoolClaim>();
   readonly credentials = new Map<string, string>();
@@ -57,6 +59,7 @@ class PoolTestProvider implements SandboxProvider {
   create(config: SandboxCreateConfig): Promise<{ providerId: string; status: SandboxState }> {
     const id = config.sandboxId;
     this.created.push(id);
+    this.sources.set(id, config.source);
     this.states.set(id, "running");
     this.alive += 1;
     this.maxAlive = Math.max(this.maxAlive, this.alive);
@@ -281,6 +284,24 @@ describe("the warm pool", () => {
     expect(await fromImage.json()).toMatchObject({ sandboxId: "sbx-c", warm: true });
     const ownSnapshot = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-d", { snapshotId: "session-snapshot" }));
     expect(await ownSnapshot.json()).toMatchObject({ sandboxId: "sbx-d", providerId: "sbx-d", restoredFrom: "session-snapshot" });
+  });
+
+  it("starts pool sandboxes from the repository's image when the targets name one, else from the base image", async () => {
+    const h = await harness();
+    await h.setTargets([{ repositoryKey: "repo-1", size: 1, imageSnapshotId: "snap_repository_image" }]);
+    const filled = await h.waitFor("a warm sandbox", (state) => repoPool(state)?.warm === 1);
+    const fromImage = repoPool(filled)!.entries[0]!.sandboxId;
+    expect(h.provider.sources.get(fromImage)).toEqual({ kind: "snapshot", snapshotId: "snap_repository_image" });
+
+    // Claimed; with no image named any more, the refill starts from the base image.
+    await h.setTargets([{ repositoryKey: "repo-1", size: 1 }]);
+    expect((await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-img"))).status).toBe(201);
+    const refilled = await h.waitFor(
+      "the refill",
+      (state) => repoPool(state)?.entries.some((entry) => entry.sandboxId !== fromImage) ?? false,
+    );
+    const plain = repoPool(refilled)!.entries.find((entry) => entry.sandboxId !== fromImage)!.sandboxId;
+    expect(h.provider.sources.get(plain)).toEqual({ kind: "image" });
   });
 
   it("never runs more than the cap: the pool fills only below it, and racing session creates at the cap evict unclaimed pool sandboxes", async () => {

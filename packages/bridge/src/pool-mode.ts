@@ -44,8 +44,14 @@ export async function preparePoolSandbox(options: {
   if (!config.repoUrl) throw new PoolPreparationFailed("The pool sandbox has no repository URL (LOOKOUT_REPO_URL).");
   await channel.report({ phase: "cloning" });
   const remote = new SessionRemote({ url: config.repoUrl, git, dir: options.privateDir, credentials: channel.credentials, logger });
-  // The pool's work tree sits on the base branch itself until a session names its own branch.
-  await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.baseBranch });
+  // The pool's work tree sits on the base branch itself until a session names its own branch. A
+  // sandbox started from the repository's image already holds it: it catches up with the base here,
+  // before it is warm (no agent reads yet, so nothing gains from deferring the sync).
+  const deferred = await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.baseBranch });
+  if (deferred) {
+    const synced = await deferred();
+    logger.info("pool sandbox started from the repository's image and caught up", { behind: synced.behind });
+  }
   const baseHead = await git.head();
   if (!baseHead) throw new PoolPreparationFailed(`The base branch ${config.baseBranch} has no commit to prepare.`);
 

@@ -125,6 +125,11 @@ export const PoolTarget = z.object({
    * can fetch and never push) the pool's clone uses; without one a remote repository is not pooled.
    */
   gitCredential: z.object({ username: z.string().min(1), password: z.string().min(1), expiresAt: z.number().int().positive() }).optional(),
+  /**
+   * The repository's newest ready image (a provider snapshot, ADR 0015): pool sandboxes start from
+   * it and only catch up with the base branch, instead of cloning and setting up from nothing.
+   */
+  imageSnapshotId: z.string().min(1).max(256).optional(),
 });
 export type PoolTarget = z.infer<typeof PoolTarget>;
 

@@ -12,6 +12,7 @@ import { gatewayFetcher } from "../gateway-container";
 import { log } from "../log";
 import { githubClient, githubCloneUrl } from "../scm/github/settings";
 import { SandboxPoolStore, type PoolWishRow } from "./store";
+import { newestRepositoryImage } from "../repository-images/store";
 
 /** A repository used this recently gets the default pool of one. */
 export const POOL_RECENT_USE_MS = 24 * 3600_000;
@@ -103,9 +104,19 @@ export class GatewayPool {
  */
 export async function pushPoolTargets(env: Env, now: number, gateway: GatewayPool = GatewayPool.fromEnv(env)): Promise<number> {
   const wishes = await new SandboxPoolStore(env.DB).wishes(now - POOL_RECENT_USE_MS);
-  const targets = await withReadOnlyCredentials(env, poolTargets(env, wishes));
+  const targets = await withImages(env.DB, await withReadOnlyCredentials(env, poolTargets(env, wishes)));
   await gateway.setTargets({ controlPlaneUrl: env.PUBLIC_URL, targets });
   return targets.length;
+}
+
+/** Names each target's newest ready repository image, which its pool sandboxes start from (ADR 0015). */
+async function withImages(db: D1Database, targets: PoolTarget[]): Promise<PoolTarget[]> {
+  return Promise.all(
+    targets.map(async (target) => {
+      const image = await newestRepositoryImage(db, target.repositoryKey, target.baseBranch);
+      return image ? { ...target, imageSnapshotId: image.snapshotId } : target;
+    }),
+  );
 }
 
 /**

@@ -49,8 +49,8 @@ export function poolChannelUrl(context: RouteContext, controlPlaneUrl: string, s
 }
 
 /**
- * Starts a pool sandbox through the provider interface like any session's: its "session" is the
- * pool sandbox itself (so its relay serves its own pool channel and git path, and nothing of any
+ * Starts a pool sandbox through the provider interface like any session's (from the repository's
+ * newest image when the targets name one): its "session" is the pool sandbox itself (so its relay serves its own pool channel and git path, and nothing of any
  * session), its branch the base branch, and `LOOKOUT_POOL_URL` puts its bridge in pool mode.
  */
 export function startPoolSandbox(
@@ -70,6 +70,9 @@ export function startPoolSandbox(
     model: options.model,
     env: {},
     timeoutMs: options.lifetimeMs,
+    // From the repository's image when it has one (and the provider restores): the bridge then only
+    // catches up with the base branch before it runs the setup script again.
+    ...(target.imageSnapshotId && context.provider.capabilities.restore ? { snapshotId: target.imageSnapshotId } : {}),
   };
   return startSandbox(request, identity.tokenHash, context, {
     [BRIDGE_ENV.poolUrl]: poolChannelUrl(context, options.controlPlaneUrl, identity.sandboxId),
