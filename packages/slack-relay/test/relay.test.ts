@@ -128,13 +128,17 @@ describe("the Slack Socket Mode relay", () => {
     });
     slack.send({ ...mention, envelope_id: "env-4", retry_attempt: 2, retry_reason: "timeout" });
     await until(() => worker.received.length === 3);
-    expect(worker.received.map((r) => [r.envelope.envelopeId, r.envelope.type])).toEqual([
+    // Each envelope is handed on as it comes, concurrently, so they may reach the Worker in any order.
+    const byId = (a: { envelope: { envelopeId: string } }, b: { envelope: { envelopeId: string } }) =>
+      a.envelope.envelopeId.localeCompare(b.envelope.envelopeId);
+    const received = [...worker.received].sort(byId);
+    expect(received.map((r) => [r.envelope.envelopeId, r.envelope.type])).toEqual([
       ["env-2", "interactive"],
       ["env-3", "slash_commands"],
       ["env-4", "events_api"],
     ]);
-    expect(worker.received[2]!.envelope).toMatchObject({ retryAttempt: 2, retryReason: "timeout" });
-    expect(slack.acks.map((ack) => ack.envelope_id)).toEqual(["env-2", "env-3", "env-4"]);
+    expect(received[2]!.envelope).toMatchObject({ retryAttempt: 2, retryReason: "timeout" });
+    expect(slack.acks.map((ack) => ack.envelope_id).sort()).toEqual(["env-2", "env-3", "env-4"]);
   });
 
   it("reconnects when Slack asks for a refresh, through a new apps.connections.open", async () => {
