@@ -15,6 +15,7 @@ import { createLogger, errorMessage, type Logger } from "./logger";
 import { startModelRelay, type ModelRelay } from "./model-relay";
 import { buildOpencodeConfig } from "./opencode-config";
 import { OpencodeDriver } from "./opencode-driver";
+import { primeOpencode } from "./opencode-prime";
 import { startOpencodeServer, type OpencodeServer } from "./opencode-server";
 import { Outbox } from "./outbox";
 import { PoolChannel } from "./pool-channel";
@@ -249,6 +250,8 @@ export async function runBridge(
     server = await startOpencodeServer(opencodeOptions);
 
     if (channel && pool) {
+      // OpenCode's own first-use work happens now, not in the claiming session's first prompt.
+      await primeOpencode(server, config.workdir, logger);
       await channel.report({
         phase: "warm",
         baseHead: pool.baseHead,
