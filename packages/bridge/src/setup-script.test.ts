@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,13 +18,30 @@ afterEach(async () => {
 const script = (body: string): Promise<void> => writeFile(join(workdir, SETUP_SCRIPT_PATH), body);
 
 /** Whether a process with this pid still exists. */
+/** Whether `pid` still runs: a process that exists and is not a zombie (killed, waiting to be reaped). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state …"; the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (with a deadline) until `pid` no longer runs: a SIGKILL is delivered asynchronously. */
+async function ended(pid: number): Promise<boolean> {
+  const deadline = Date.now() + 5_000;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
 }
 
 describe("the repository's setup script", () => {
@@ -58,7 +75,7 @@ describe("the repository's setup script", () => {
     if (result.status !== "timed-out") throw new Error("unreachable");
     expect(result.output).toContain("started");
     const backgroundPid = Number((await readFile(join(workdir, "background.pid"), "utf8")).trim());
-    expect(alive(backgroundPid)).toBe(false);
+    expect(await ended(backgroundPid)).toBe(true);
   });
 
   it("keeps only the tail of a long output and says that it cut", async () => {
