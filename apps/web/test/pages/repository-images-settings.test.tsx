@@ -75,8 +75,35 @@ describe("settings: repository images", () => {
     expect(await screen.findByText("Building the image")).toBeInTheDocument();
   });
 
-  it("says what to do when no local repository is registered", async () => {
+  it("says what to do when no repository is registered", async () => {
     renderApp("/settings/images", fakeState({ repositories: [] }));
-    expect(await screen.findByText("No local repositories yet")).toBeInTheDocument();
+    expect(await screen.findByText("No repositories yet")).toBeInTheDocument();
+  });
+
+  it("offers GitHub repositories too, whose images are built with a read-only token", async () => {
+    const github: Repository = {
+      ...LOCAL_REPO,
+      id: "r_github",
+      kind: "github",
+      fullName: "acme/app",
+      name: "app",
+      owner: "acme",
+      path: null,
+    };
+    renderApp(
+      "/settings/images",
+      fakeState({
+        repositories: [LOCAL_REPO, github],
+        overrides: new Map([
+          ["GET /api/repositories/r_local/images", { status: 200, body: { images: [], rebuildIntervalMs: 1_800_000 } }],
+          ["GET /api/repositories/r_github/images", { status: 200, body: { images: [], rebuildIntervalMs: 1_800_000 } }],
+        ]),
+      }),
+    );
+    const user = userEvent.setup();
+    const select = await screen.findByRole("combobox", { name: "Repository" });
+    expect(within(select).getByRole("option", { name: "acme/app" })).toBeInTheDocument();
+    await user.selectOptions(select, "r_github");
+    expect(select).toHaveValue("r_github");
   });
 });
