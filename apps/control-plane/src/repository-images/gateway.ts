@@ -1,9 +1,7 @@
-import { ErrorBody, ImageBuildState, LookoutError, ProviderCapabilities, signRequest, type ImageBuildRequest } from "@lookout/protocol";
+import { ImageBuildState, LookoutError, ProviderCapabilities, type ImageBuildRequest } from "@lookout/protocol";
 import type { Env } from "../env";
+import { signedGatewayCall } from "../gateway-call";
 import { gatewayFetcher } from "../gateway-container";
-
-/** How long one call to the gateway's image API may take. */
-const GATEWAY_TIMEOUT_MS = 10_000;
 
 /** The gateway's `/v1/images` (image builds run there, through the sandbox provider). */
 export interface ImageGateway {
@@ -54,26 +52,10 @@ export class HttpImageGateway implements ImageGateway {
   }
 
   /** The answer's JSON; null for a status in `absentOn`. Refusals become the gateway's own error. */
-  private async call(method: string, path: string, body: unknown, absentOn: readonly number[] = []): Promise<unknown> {
-    if (!this.secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so images cannot be built.");
-    const payload = body === undefined ? "" : JSON.stringify(body);
-    const headers = await signRequest({ service: "control-plane", method, pathAndQuery: path, body: payload }, this.secret);
-    let response: Response;
-    try {
-      response = await this.fetcher(new URL(path, this.baseUrl), {
-        method,
-        headers: { ...headers, ...(payload ? { "content-type": "application/json" } : {}) },
-        ...(payload ? { body: payload } : {}),
-        signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
-      });
-    } catch (error) {
-      throw new LookoutError("SANDBOX_UNAVAILABLE", `The sandbox gateway at ${this.baseUrl} is unreachable: ${String(error)}`);
-    }
-    if (absentOn.includes(response.status)) return null;
-    const data: unknown = await response.json().catch(() => null);
-    if (response.ok) return data;
-    const refusal = ErrorBody.safeParse(data);
-    if (refusal.success) throw new LookoutError(refusal.data.error.code, refusal.data.error.message);
-    throw new LookoutError("SANDBOX_UNAVAILABLE", `The gateway answered ${response.status}.`);
+  private call(method: string, path: string, body: unknown, absentOn: readonly number[] = []): Promise<unknown> {
+    return signedGatewayCall(
+      { baseUrl: this.baseUrl, secret: this.secret, fetcher: this.fetcher },
+      { method, path, body, absentOn, unconfigured: "images cannot be built", otherwise: "SANDBOX_UNAVAILABLE" },
+    );
   }
 }

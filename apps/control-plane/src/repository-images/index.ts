@@ -1,6 +1,6 @@
 import type { Env } from "../env";
 import type { ImageDeps } from "./builds";
-import { githubClient, githubCloneUrl } from "../scm/github/settings";
+import { githubCloneUrl, readOnlyGitCredential } from "../scm/github/settings";
 import { HttpImageGateway } from "./gateway";
 
 /**
@@ -21,10 +21,9 @@ export function imageDeps(env: Env): ImageDeps {
     cloneSource: async (source) => {
       if (source.kind === "local") return { repository: { kind: "local", path: source.path } };
       // Read-only: the build sandbox runs the repository's setup script, which must not be able to push.
-      const token = await githubClient(env).installationToken({ name: source.name }, { workflows: false, readOnly: true });
       return {
         repository: { kind: "remote", cloneUrl: githubCloneUrl(env, `${source.owner}/${source.name}`) },
-        gitCredential: { username: "x-access-token", password: token.token, expiresAt: token.expiresAt },
+        gitCredential: await readOnlyGitCredential(env, source.name),
       };
     },
   };

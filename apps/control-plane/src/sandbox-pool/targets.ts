@@ -1,16 +1,9 @@
-import {
-  ErrorBody,
-  LookoutError,
-  PoolState,
-  signRequest,
-  type PoolTarget,
-  type PoolTargetsRequest,
-  type SandboxPoolResponse,
-} from "@lookout/protocol";
+import { LookoutError, PoolState, type PoolTarget, type PoolTargetsRequest, type SandboxPoolResponse } from "@lookout/protocol";
 import type { Env } from "../env";
+import { signedGatewayCall } from "../gateway-call";
 import { gatewayFetcher } from "../gateway-container";
 import { log } from "../log";
-import { githubClient, githubCloneUrl } from "../scm/github/settings";
+import { githubCloneUrl, readOnlyGitCredential } from "../scm/github/settings";
 import { SandboxPoolStore, type PoolWishRow } from "./store";
 import { newestRepositoryImage } from "../repository-images/store";
 
@@ -20,8 +13,6 @@ export const POOL_RECENT_USE_MS = 24 * 3600_000;
 export const DEFAULT_POOL_SIZE_WHEN_USED = 1;
 /** While any repository is pooled, the scheduler pushes the targets at least this often. */
 export const POOL_PUSH_INTERVAL_MS = 60_000;
-/** How long a call to the gateway's pool may take before it is given up. */
-const GATEWAY_TIMEOUT_MS = 10_000;
 
 /** The size a repository's pool should have: its setting, else one if used in the last day. */
 export function poolSize(wish: Pick<PoolWishRow, "configuredSize" | "lastUsedAtMs">): number {
@@ -75,26 +66,11 @@ export class GatewayPool {
     await this.call("PUT", "/v1/pool/targets", request);
   }
 
-  private async call(method: string, path: string, body: unknown): Promise<unknown> {
-    if (!this.secret) throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so the pool cannot be asked.");
-    const payload = body === undefined ? "" : JSON.stringify(body);
-    const headers = await signRequest({ service: "control-plane", method, pathAndQuery: path, body: payload }, this.secret);
-    let response: Response;
-    try {
-      response = await this.fetcher(new URL(path, this.baseUrl), {
-        method,
-        headers: { ...headers, ...(payload ? { "content-type": "application/json" } : {}) },
-        ...(payload ? { body: payload } : {}),
-        signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
-      });
-    } catch (error) {
-      throw new LookoutError("SANDBOX_UNAVAILABLE", `The sandbox gateway is unreachable: ${String(error)}`);
-    }
-    const data: unknown = await response.json().catch(() => null);
-    if (response.ok) return data;
-    const failure = ErrorBody.safeParse(data);
-    if (failure.success) throw new LookoutError(failure.data.error.code, failure.data.error.message);
-    throw new LookoutError("INTERNAL", `The gateway answered ${response.status}.`);
+  private call(method: string, path: string, body: unknown): Promise<unknown> {
+    return signedGatewayCall(
+      { baseUrl: this.baseUrl, secret: this.secret, fetcher: this.fetcher },
+      { method, path, body, unconfigured: "the pool cannot be asked", otherwise: "INTERNAL" },
+    );
   }
 }
 
@@ -134,8 +110,7 @@ async function withReadOnlyCredentials(env: Env, targets: PoolTarget[]): Promise
           .split("/")
           .pop() ?? "";
       try {
-        const token = await githubClient(env).installationToken({ name }, { workflows: false, readOnly: true });
-        return { ...target, gitCredential: { username: "x-access-token", password: token.token, expiresAt: token.expiresAt } };
+        return { ...target, gitCredential: await readOnlyGitCredential(env, name) };
       } catch (error) {
         log.warn("no read-only token for a pooled repository", { repositoryId: target.repositoryKey, error: String(error) });
         return target;

@@ -1,4 +1,4 @@
-import { LookoutError } from "@lookout/protocol";
+import { type GitCredentialResponse, LookoutError } from "@lookout/protocol";
 import type { Env } from "../../env";
 import { GitHubAppClient } from "./client";
 import { toPkcs8Pem } from "./private-key";
@@ -14,6 +14,16 @@ export const DEFAULT_GITHUB_WEB_URL = "https://github.com";
 export function githubWebUrl(env: Env): string {
   const configured = env.GITHUB_WEB_URL?.trim();
   return (configured || DEFAULT_GITHUB_WEB_URL).replace(/\/+$/, "");
+}
+
+/**
+ * A git credential that can fetch one repository of the App's installation and never push (an
+ * installation token with `contents: read`, about an hour's life): what the warm pool's and an image
+ * build's clone use, since neither acts for a session that may push.
+ */
+export async function readOnlyGitCredential(env: Env, repositoryName: string): Promise<GitCredentialResponse> {
+  const token = await githubClient(env).installationToken({ name: repositoryName }, { workflows: false, readOnly: true });
+  return { username: "x-access-token", password: token.token, expiresAt: token.expiresAt };
 }
 
 /** The URL a sandbox clones a GitHub repository from. */
