@@ -1,4 +1,5 @@
-import { rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { apiClient, createRepoFixture, startStack } from "@lookout/e2e";
 import type { Benchmark, BenchContext } from "./lib/context.ts";
@@ -22,6 +23,19 @@ import { ms, ratio, type Table } from "./lib/table.ts";
 
 /** Runs per mode; the issue asks for at least 10. */
 const RUNS = Number(process.env.LOOKOUT_BENCH_SESSION_START_RUNS ?? 10);
+/** The Lookout modes measured (the floor always is): every one unless `LOOKOUT_BENCH_SESSION_START_MODES` names some. */
+const LOOKOUT_MODES = ["cold", "warm", "image"] as const;
+type LookoutMode = (typeof LOOKOUT_MODES)[number];
+const SELECTED_MODES = selectedModes(process.env.LOOKOUT_BENCH_SESSION_START_MODES);
+
+function selectedModes(value: string | undefined): ReadonlySet<LookoutMode> {
+  if (!value) return new Set(LOOKOUT_MODES);
+  const names = value.split(",").map((name) => name.trim());
+  const unknown = names.filter((name) => !(LOOKOUT_MODES as readonly string[]).includes(name));
+  if (unknown.length > 0)
+    throw new Error(`LOOKOUT_BENCH_SESSION_START_MODES: unknown mode ${unknown.join(", ")} (known: ${LOOKOUT_MODES.join(", ")})`);
+  return new Set(names as LookoutMode[]);
+}
 
 /** One way a session can start, with its runs or why it was not measured. */
 interface Mode {
@@ -79,11 +93,23 @@ export const sessionStart: Benchmark = {
       const session = { call, stack, cookie };
       const [floor, floorStarting] = await measureFloor(context, fixture("floor"));
       const pool = await probePool(call);
-      const [cold, snapshot] = await measureColdAndSnapshot(context, session, fixture("cold"), pool.available);
-      const warm = pool.available ? await measureWarm(context, session, fixture("warm")) : skipped("warm pool", pool.reason);
-      const image = await measureFromImage(context, session, fixture("image"), pool.available);
+      const notSelected = "not selected (LOOKOUT_BENCH_SESSION_START_MODES)";
+      const [cold, snapshot] = SELECTED_MODES.has("cold")
+        ? await measureColdAndSnapshot(context, session, fixture("cold"), pool.available)
+        : [skipped("cold", notSelected), skipped("from snapshot", notSelected)];
+      const warm = !SELECTED_MODES.has("warm")
+        ? skipped("warm pool", notSelected)
+        : pool.available
+          ? await measureWarm(context, session, fixture("warm"))
+          : skipped("warm pool", pool.reason);
+      const image = SELECTED_MODES.has("image")
+        ? await measureFromImage(context, session, fixture("image"), pool.available)
+        : skipped("from image", notSelected);
       return [table([floor, floorStarting, cold, warm, snapshot, image])];
     } finally {
+      // The stack's output (gateway, bridges, Worker), kept with `--keep`, shows where a start spent its time.
+      writeFileSync(join(context.workDir, "session-start-stack.log"), stack.logs());
+      copySandboxLogs(join(stack.stateDir, "gateway", "sandboxes"), join(context.workDir, "sandboxes"));
       await stack.stop();
       for (const path of fixtures) rmSync(path, { recursive: true, force: true });
     }
@@ -257,6 +283,16 @@ async function measureFromImage(
   }
   image.notes.push(`from image sandboxes, by the session's connecting step: ${sources(image.timings)}.`);
   return image;
+}
+
+/** Each sandbox's own output (its bridge's log), which the gateway keeps in the sandbox's directory. */
+function copySandboxLogs(from: string, to: string): void {
+  if (!existsSync(from)) return;
+  mkdirSync(to, { recursive: true });
+  for (const id of readdirSync(from)) {
+    const log = join(from, id, "log");
+    if (existsSync(log)) copyFileSync(log, join(to, `${id}.log`));
+  }
 }
 
 /** How many runs' sandboxes came from where, e.g. "9 image, 1 clone or snapshot". */

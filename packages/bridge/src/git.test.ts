@@ -45,6 +45,18 @@ function remoteFor(git: Git, url: string): SessionRemote {
 }
 
 describe("Git.prepare", () => {
+  it("asks for refs by exact name: a branch below the name is not the branch", async () => {
+    const repo = seededRepo();
+    sh(repo, "branch", "feature/one");
+    const git = new Git(repo, bot, silentLogger);
+    expect(await git.existingRefs(["refs/heads/feature", "refs/heads/main", "refs/remotes/origin/main"])).toEqual(
+      new Set(["refs/heads/main"]),
+    );
+    // So a session branch named like the directory of another is created, not mistaken for it.
+    await git.prepare({ remote: undefined, baseBranch: "main", branch: "feature/one" });
+    expect(await git.currentBranch()).toBe("feature/one");
+  });
+
   it("creates the session branch from the base branch", async () => {
     const repo = seededRepo();
     const git = new Git(repo, bot, silentLogger);

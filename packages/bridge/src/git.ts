@@ -142,7 +142,7 @@ export class Git {
     }
     const user = this.options.user;
     let deferred: DeferredSync | undefined;
-    if (!existsSync(join(this.workdir, ".git"))) {
+    if (!this.hasCheckout()) {
       if (!remote) throw new Error(`${this.workdir} holds no git repository and LOOKOUT_REPO_URL is not set.`);
       await mkdir(this.workdir, { recursive: true });
       if (user) await givePaths([this.workdir], user);
@@ -158,13 +158,22 @@ export class Git {
         deferred = () => this.syncWithRemote(remote, baseBranch, branch);
       }
     }
-    if (await this.refExists(`refs/heads/${branch}`)) {
+    // One git process lists the four refs that decide where the session branch comes from (this
+    // runs on the critical path of every start, where each git process costs 10–20 ms).
+    const refs = await this.existingRefs([
+      `refs/heads/${branch}`,
+      `refs/remotes/origin/${branch}`,
+      `refs/heads/${baseBranch}`,
+      `refs/remotes/origin/${baseBranch}`,
+    ]);
+    let unborn = false;
+    if (refs.has(`refs/heads/${branch}`)) {
       await this.run(["switch", "--quiet", branch]);
-    } else if (await this.refExists(`refs/remotes/origin/${branch}`)) {
+    } else if (refs.has(`refs/remotes/origin/${branch}`)) {
       await this.run(["switch", "--quiet", "--create", branch, "--track", `origin/${branch}`]);
-    } else if (await this.refExists(`refs/heads/${baseBranch}`)) {
+    } else if (refs.has(`refs/heads/${baseBranch}`)) {
       await this.run(["switch", "--quiet", "--create", branch, `refs/heads/${baseBranch}`]);
-    } else if (await this.refExists(`refs/remotes/origin/${baseBranch}`)) {
+    } else if (refs.has(`refs/remotes/origin/${baseBranch}`)) {
       await this.run(["switch", "--quiet", "--no-track", "--create", branch, `refs/remotes/origin/${baseBranch}`]);
     } else if (await this.head()) {
       this.logger.warn("base branch not found; branching from HEAD", { baseBranch });
@@ -172,12 +181,14 @@ export class Git {
     } else {
       // A repository without commits: point the unborn HEAD at the session branch.
       await this.run(["symbolic-ref", "HEAD", `refs/heads/${branch}`]);
+      unborn = true;
     }
-    // As after a clone, the base branch exists locally too.
-    if (!(await this.refExists(`refs/heads/${baseBranch}`)) && (await this.refExists(`refs/remotes/origin/${baseBranch}`))) {
+    // As after a clone, the base branch exists locally too (it does already when it is the branch just switched to).
+    const localBase = refs.has(`refs/heads/${baseBranch}`) || (branch === baseBranch && !unborn);
+    if (!localBase && refs.has(`refs/remotes/origin/${baseBranch}`)) {
       await this.run(["branch", "--quiet", "--track", baseBranch, `refs/remotes/origin/${baseBranch}`]);
     }
-    this.logger.info("repository ready", { branch, head: await this.head(), syncDeferred: deferred !== undefined });
+    this.logger.info("repository ready", { branch, syncDeferred: deferred !== undefined });
     return deferred;
   }
 
@@ -230,6 +241,19 @@ export class Git {
   private async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     const result = await this.run(["merge-base", "--is-ancestor", ancestor, descendant], { okCodes: [0, 1] });
     return result.code === 0;
+  }
+
+  /** Whether the workdir already holds a repository (an image or a snapshot): `prepare` then defers the sync when there is a remote. */
+  hasCheckout(): boolean {
+    return existsSync(join(this.workdir, ".git"));
+  }
+
+  /** Which of `refs` (full names) exist, in one git process. */
+  async existingRefs(refs: readonly string[]): Promise<Set<string>> {
+    // A pattern also matches refs below it (refs/heads/main/x), so the answer is filtered to the exact names.
+    const result = await this.run(["for-each-ref", "--format=%(refname)", ...refs]);
+    const wanted = new Set(refs);
+    return new Set(result.stdout.split("\n").filter((name) => wanted.has(name)));
   }
 
   async refExists(ref: string): Promise<boolean> {

@@ -18,6 +18,7 @@ import { OpencodeDriver } from "./opencode-driver";
 import { primeOpencode } from "./opencode-prime";
 import { startOpencodeServer, type OpencodeServer } from "./opencode-server";
 import { Outbox } from "./outbox";
+import { startWarmUpModel, WARM_UP_MODEL_ID, WARM_UP_PROVIDER_ID, type WarmUpModel } from "./warm-up-model";
 import { PoolChannel } from "./pool-channel";
 import { adoptSession, claimNeedsRestart, PoolPreparationFailed, preparePoolSandbox, type PoolPreparation } from "./pool-mode";
 import { controlPlaneCredentials } from "./scm/git-credentials";
@@ -129,6 +130,7 @@ export async function runBridge(
   let server: OpencodeServer | undefined;
   let tools: ToolServer | undefined;
   let relay: ModelRelay | undefined;
+  let warmUp: WarmUpModel | undefined;
   let privateDir: string | undefined;
   let connection: BridgeConnection | undefined;
   let shuttingDown = false;
@@ -147,6 +149,7 @@ export async function runBridge(
       await server?.stop();
       await tools?.close();
       await relay?.close();
+      await warmUp?.close();
       await uplink?.close();
       if (privateDir) await rm(privateDir, { recursive: true, force: true });
       process.exit(exitCode);
@@ -209,16 +212,15 @@ export async function runBridge(
       await channel.report({ phase: "opencode" });
     } else {
       remote = sessionRemote(config, git, dir, logger);
-      const deferredSync = await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
-      // A work tree from an image or a snapshot catches up while OpenCode starts and the agent reads.
-      sync = deferredSync
-        ? new WorkTreeSync({ run: deferredSync, head: () => git.head(), baseBranch: config.baseBranch, emit, clock: systemClock, logger })
-        : undefined;
-      sync?.start();
     }
+    // A work tree from an image or a snapshot catches up while the agent already reads; until then
+    // OpenCode asks the bridge before every write (`sync-gate.ts`). `Git.prepare` defers exactly then.
+    const holdWrites = !channel && remote !== undefined && git.hasCheckout();
     // The token, the session and the pusher are read per call: a pool sandbox gets them at its claim.
     const session: { pusher?: PushCoordinator } = {};
     relay = await startModelRelay({ providers: config.modelProviders, sandboxToken: () => config.sandboxToken, logger });
+    // A pool sandbox's OpenCode is warmed up with one whole prompt, answered on loopback (`opencode-prime.ts`).
+    if (channel) warmUp = await startWarmUpModel();
     tools = await startToolServer({
       token: randomBytes(24).toString("base64url"),
       opener: (input) =>
@@ -238,20 +240,52 @@ export async function runBridge(
       home: config.home,
       config: buildOpencodeConfig({
         model: config.model,
-        modelProviders: relay.providers,
+        modelProviders: warmUp ? [...relay.providers, warmUp.provider] : relay.providers,
         mcp: { [MCP_SERVER_NAME]: tools.opencodeConfig },
-        holdWrites: sync !== undefined,
+        holdWrites,
       }),
       gitIdentity: config.committer,
       startTimeoutMs: config.opencodeStartTimeoutMs,
       logger,
       ...(agentUser ? { runAs: agentUser } : {}),
     };
-    server = await startOpencodeServer(opencodeOptions);
+    // OpenCode (2–3 s to start) starts while the repository is cloned or switched, not after it.
+    await mkdir(config.workdir, { recursive: true });
+    const starting = startOpencodeServer(opencodeOptions).then((started) => (server = started));
+    if (!channel) {
+      try {
+        const deferredSync = await git.prepare({ remote, baseBranch: config.baseBranch, branch: config.branch });
+        if ((deferredSync !== undefined) !== holdWrites)
+          throw new Error("the work tree's sync was not the one OpenCode was configured for");
+        sync = deferredSync
+          ? new WorkTreeSync({ run: deferredSync, head: () => git.head(), baseBranch: config.baseBranch, emit, clock: systemClock, logger })
+          : undefined;
+        sync?.start();
+      } catch (error) {
+        // Started or not, OpenCode is stopped by the shutdown that follows.
+        await starting.catch(() => undefined);
+        throw error;
+      }
+    }
+    server = await starting;
+    // The session's OpenCode session (read per call: a pool sandbox's config changes at its claim).
+    const openDriver = (running: OpencodeServer) =>
+      OpencodeDriver.connect({
+        url: running.url,
+        authorization: running.authorization,
+        directory: config.workdir,
+        title: `Lookout session ${config.sessionId}`,
+        logger,
+      });
+    let driver: OpencodeDriver | undefined;
 
     if (channel && pool) {
       // OpenCode's own first-use work happens now, not in the claiming session's first prompt.
-      await primeOpencode(server, config.workdir, logger);
+      if (warmUp) {
+        await primeOpencode(server, config.workdir, { providerID: WARM_UP_PROVIDER_ID, modelID: WARM_UP_MODEL_ID }, logger);
+        await warmUp.close();
+        warmUp = undefined;
+      }
       await channel.report({
         phase: "warm",
         baseHead: pool.baseHead,
@@ -263,8 +297,11 @@ export async function runBridge(
       logger.info("pool sandbox claimed", { secrets: Object.keys(claim.env).length });
       connect();
       remote = sessionRemote(config, git, dir, logger);
-      await adoptSession({ config, claim, git, remote, logger });
-      if (claimNeedsRestart(claim)) {
+      // Without a restart, OpenCode's session is created while the work tree is adopted.
+      const restart = claimNeedsRestart(claim);
+      const [, early] = await Promise.all([adoptSession({ config, claim, git, remote, logger }), restart ? undefined : openDriver(server)]);
+      driver = early;
+      if (restart) {
         // Secrets reach OpenCode (and the agent's tools) only in the environment it starts with.
         const restarted = Date.now();
         await server.stop();
@@ -278,13 +315,7 @@ export async function runBridge(
       remote && !config.readOnly ? new PushCoordinator({ git, remote, remoteName: REMOTE_NAME, branch: config.branch, emit }) : undefined;
     if (pusher) session.pusher = pusher;
     const running = server;
-    const driver = await OpencodeDriver.connect({
-      url: running.url,
-      authorization: running.authorization,
-      directory: config.workdir,
-      title: `Lookout session ${config.sessionId}`,
-      logger,
-    });
+    driver ??= await openDriver(running);
     const ready = new Agent({
       backend: driver,
       git,

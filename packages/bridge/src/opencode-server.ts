@@ -12,7 +12,7 @@ import { errorMessage, type Logger } from "./logger";
 /** OpenCode's basic-auth user name (its default). */
 export const OPENCODE_USERNAME = "opencode";
 /** How often the health endpoint is polled while OpenCode starts. */
-const HEALTH_POLL_MS = 200;
+const HEALTH_POLL_MS = 50;
 /** How many free ports to try if another process takes the chosen one first. */
 const PORT_ATTEMPTS = 3;
 /** Time OpenCode gets to exit on SIGTERM before it is killed. */

@@ -10,16 +10,19 @@ import { createLogger } from "../src/logger";
 import { buildOpencodeConfig } from "../src/opencode-config";
 import { primeOpencode } from "../src/opencode-prime";
 import { startOpencodeServer, type OpencodeServer } from "../src/opencode-server";
+import { startWarmUpModel, WARM_UP_MODEL_ID, WARM_UP_PROVIDER_ID, type WarmUpModel } from "../src/warm-up-model";
 
 /**
- * The warm-pool sandbox's OpenCode warm-up against the real `opencode serve`: it must cost nothing
- * a session would notice — no model call (a warm sandbox waits for hours with a real provider's
- * key behind it) and no session left in OpenCode's list.
+ * The warm-pool sandbox's OpenCode warm-up against the real `opencode serve`: one whole prompt,
+ * answered by the bridge's loopback warm-up model, and otherwise nothing a session would notice —
+ * no call to a real model (a warm sandbox waits for hours with a real provider's key behind it),
+ * no session left in OpenCode's list, no change in the work tree.
  */
 const OPENCODE_BIN = join(dirname(createRequire(import.meta.url).resolve("opencode-ai/package.json")), "bin", "opencode.exe");
 const logger = createLogger("test", "error");
 let scratch: string;
 let model: ScriptedModel;
+let warmUp: WarmUpModel;
 let server: OpencodeServer;
 
 beforeAll(async () => {
@@ -30,13 +33,14 @@ beforeAll(async () => {
   execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], { cwd: repo });
   execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "init"], { cwd: repo });
   model = await startScriptedModel();
+  warmUp = await startWarmUpModel();
   server = await startOpencodeServer({
     bin: OPENCODE_BIN,
     cwd: repo,
     home: join(scratch, "home"),
     config: buildOpencodeConfig({
       model: "scripted/demo",
-      modelProviders: [{ id: "scripted", kind: "openai-compatible", baseUrl: model.url, models: ["demo"] }],
+      modelProviders: [{ id: "scripted", kind: "openai-compatible", baseUrl: model.url, models: ["demo"] }, warmUp.provider],
     }),
     gitIdentity: { name: "Lookout", email: "bot@lookout.local" },
     startTimeoutMs: 60_000,
@@ -47,19 +51,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await model?.close();
+  await warmUp?.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
 describe("warming up a pool sandbox's OpenCode", () => {
-  it("calls no model and leaves no session behind", async () => {
+  it("runs one whole prompt on the warm-up model, calls no real model, and leaves no session and no change behind", async () => {
     const client = createOpencodeClient({
       baseUrl: server.url,
       directory: join(scratch, "repo"),
       headers: { authorization: server.authorization },
     });
     const before = (await client.session.list()).data ?? [];
-    expect(await primeOpencode(server, join(scratch, "repo"), logger)).toBe(true);
+    const warmUpModel = { providerID: WARM_UP_PROVIDER_ID, modelID: WARM_UP_MODEL_ID };
+    expect(await primeOpencode(server, join(scratch, "repo"), warmUpModel, logger)).toBe(true);
+    expect(warmUp.completions()).toBeGreaterThanOrEqual(1);
     expect(model.requests).toEqual([]);
+    expect(execFileSync("git", ["status", "--porcelain"], { cwd: join(scratch, "repo"), encoding: "utf8" })).toBe("");
     expect((await client.session.list()).data ?? []).toHaveLength(before.length);
   }, 60_000);
 });
