@@ -1,6 +1,4 @@
 import { LookoutError, randomToken, timingSafeEqual } from "@lookout/protocol";
-import { exchangeWebFlowCode, getWebFlowAuthorizationUrl } from "@octokit/oauth-methods";
-import { request as octokitRequest } from "@octokit/request";
 import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
@@ -12,6 +10,7 @@ import { UserStore } from "../db/users";
 import type { Env } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { readQuery } from "../http/validate";
+import { lazy } from "../lazy";
 import { log } from "../log";
 import { DEFAULT_GITHUB_API_URL } from "../scm/github/settings";
 
@@ -35,7 +34,7 @@ const GithubOrgs = z.array(z.object({ login: z.string() }));
  */
 export const githubAuthRoutes = new Hono<AppEnv>();
 
-githubAuthRoutes.get("/", (c) => {
+githubAuthRoutes.get("/", async (c) => {
   const { clientId } = oauthClient(c.env);
   const state = randomToken(24);
   setCookie(c, STATE_COOKIE, state, {
@@ -45,12 +44,13 @@ githubAuthRoutes.get("/", (c) => {
     secure: isHttps(c),
     maxAge: STATE_TTL_SECONDS,
   });
+  const { getWebFlowAuthorizationUrl } = await octokitOAuth();
   const { url } = getWebFlowAuthorizationUrl({
     clientType: "github-app",
     clientId,
     redirectUrl: callbackUrl(c.env),
     state,
-    request: githubRequest(c.env),
+    request: await githubRequest(c.env),
   });
   return c.redirect(url, 302);
 });
@@ -62,7 +62,8 @@ githubAuthRoutes.get("/callback", async (c) => {
   deleteCookie(c, STATE_COOKIE, { path: "/auth/github" });
   if (!expected || !timingSafeEqual(expected, query.state))
     throw new LookoutError("INVALID_TOKEN", "The sign-in was not started from this browser, or it took too long; start again.");
-  const request = githubRequest(c.env);
+  const request = await githubRequest(c.env);
+  const { exchangeWebFlowCode } = await octokitOAuth();
   let authentication: { token: string; refreshToken?: string; expiresAt?: string; refreshTokenExpiresAt?: string };
   try {
     ({ authentication } = await exchangeWebFlowCode({
@@ -126,10 +127,15 @@ function oauthClient(env: Env): { clientId: string; clientSecret: string } {
   return { clientId, clientSecret };
 }
 
+/** Octokit's OAuth web flow and request, loaded by the first sign-in rather than at startup (ADR 0016). */
+const octokitOAuth = lazy("GitHub sign-in", () => import("@octokit/oauth-methods"));
+const octokitRequest = lazy("GitHub sign-in", () => import("@octokit/request"));
+
 /** Octokit's request bound to the configured API (its OAuth endpoints derive from the same base). */
-function githubRequest(env: Env) {
+async function githubRequest(env: Env) {
+  const { request } = await octokitRequest();
   const binding = env.GITHUB_API;
-  return octokitRequest.defaults({
+  return request.defaults({
     baseUrl: (env.GITHUB_API_URL?.trim() || DEFAULT_GITHUB_API_URL).replace(/\/+$/, ""),
     ...(binding ? { request: { fetch: (input: RequestInfo | URL, init?: RequestInit) => binding.fetch(input, init) } } : {}),
   });

@@ -1,5 +1,4 @@
 import { LookoutError } from "@lookout/protocol";
-import { Webhooks } from "@octokit/webhooks";
 import { Hono } from "hono";
 import { z } from "zod";
 import { WebhookDeliveryStore } from "../db/webhook-deliveries";
@@ -7,6 +6,7 @@ import type { AppEnv } from "../http/app-env";
 import { receiveMention } from "../integrations/github/mention";
 import { isMentionEvent } from "../integrations/github/mention-payload";
 import { receiveReviewRequest } from "../integrations/github/review";
+import { lazy } from "../lazy";
 import { log } from "../log";
 import { applyGithubPullRequestState, pullRequestArtifact } from "../scm/pull-requests";
 import { unwrap } from "../session/rpc";
@@ -72,7 +72,11 @@ githubWebhookRoutes.post("/github", async (c) => {
   }
 });
 
+/** Octokit's webhook verifier, loaded by the first delivery rather than at startup (ADR 0016). */
+const octokitWebhooks = lazy("GitHub webhooks", () => import("@octokit/webhooks"));
+
 async function verified(secret: string, raw: string, signature: string): Promise<boolean> {
+  const { Webhooks } = await octokitWebhooks();
   try {
     return await new Webhooks({ secret }).verify(raw, signature);
   } catch {

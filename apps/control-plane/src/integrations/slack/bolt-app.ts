@@ -1,4 +1,4 @@
-import { App, type Logger, LogLevel } from "@slack/bolt";
+import type { App, Logger, LogLevel } from "@slack/bolt";
 import type { Env } from "../../env";
 import { log } from "../../log";
 import { pickRepository, publishHome, setHomeDefault, setHomeModel, slashCommand, stopFromButton } from "./actions";
@@ -8,6 +8,7 @@ import { type IncomingMessage, type SlackDeps, handleMessage, threadKeyOf } from
 import { ACTION_HOME_DEFAULT_REPOSITORY, ACTION_PICK_REPOSITORY, ACTION_STOP, HOME_DEFAULT_BLOCK_PREFIX } from "./messages";
 import { ACTION_HOME_MODEL, HOME_MODEL_BLOCK_PREFIX } from "./preferences";
 import { WorkerReceiver } from "./receiver";
+import { slackSdk } from "./sdk";
 import { SlackStore, type SlackWorkspace } from "./store";
 
 /**
@@ -15,7 +16,12 @@ import { SlackStore, type SlackWorkspace } from "./store";
  * may not touch in workerd; `authorize` answers from the stored workspace, so no network call runs
  * before Bolt acknowledges the request.
  */
-export function slackAppFor(env: Env, config: SlackConfig, workspace: SlackWorkspace): { app: App; receiver: WorkerReceiver } {
+export async function slackAppFor(
+  env: Env,
+  config: SlackConfig,
+  workspace: SlackWorkspace,
+): Promise<{ app: App; receiver: WorkerReceiver }> {
+  const { App, LogLevel } = await slackSdk();
   const receiver = new WorkerReceiver();
   const app = new App({
     receiver,
@@ -29,7 +35,7 @@ export function slackAppFor(env: Env, config: SlackConfig, workspace: SlackWorks
     clientOptions: slackClientOptions(env, config),
     tokenVerificationEnabled: false,
     ignoreSelf: true,
-    logger: BOLT_LOGGER,
+    logger: boltLogger(LogLevel.INFO),
   });
   register(app, env, config, workspace);
   return { app, receiver };
@@ -120,13 +126,13 @@ function stringField(value: object, field: string): string | null {
   return typeof found === "string" && found ? found : null;
 }
 
-/** Bolt's own log lines, through the Worker's structured log. */
-const BOLT_LOGGER: Logger = {
+/** Bolt's own log lines, through the Worker's structured log (`level` is Bolt's own enum's INFO). */
+const boltLogger = (level: LogLevel): Logger => ({
   debug: () => {},
   info: (...message: unknown[]) => log.info("bolt", { message }),
   warn: (...message: unknown[]) => log.warn("bolt", { message }),
   error: (...message: unknown[]) => log.error("bolt", { message }),
   setLevel: () => {},
-  getLevel: () => LogLevel.INFO,
+  getLevel: () => level,
   setName: () => {},
-};
+});

@@ -1,7 +1,8 @@
-import { type types, webApi } from "@slack/bolt";
+import type { types, webApi } from "@slack/bolt";
 import type { Env } from "../../env";
 import { log } from "../../log";
 import { type SlackConfig, slackClientOptions } from "./config";
+import { slackSdk } from "./sdk";
 
 type WebClient = webApi.WebClient;
 
@@ -19,7 +20,8 @@ export interface SlackMessage {
 export class SlackClient {
   constructor(readonly web: WebClient) {}
 
-  static fromConfig(env: Env, config: SlackConfig): SlackClient {
+  static async fromConfig(env: Env, config: SlackConfig): Promise<SlackClient> {
+    const { webApi } = await slackSdk();
     return new SlackClient(new webApi.WebClient(config.botToken, slackClientOptions(env, config)));
   }
 

@@ -1,9 +1,9 @@
 import { LookoutError, type PutSlackCredentialsRequest } from "@lookout/protocol";
-import { webApi } from "@slack/bolt";
 import type { Env } from "../../env";
 import { slackErrorCode } from "./client";
 import { slackApiUrl, slackClientOptions } from "./config";
 import { SlackCredentialStore, type StoredSlackCredentials } from "./credentials";
+import { slackSdk } from "./sdk";
 import { SlackStore } from "./store";
 
 /**
@@ -18,6 +18,7 @@ export async function storeCredentials(
   updatedBy: string,
   now: number,
 ): Promise<StoredSlackCredentials> {
+  const { webApi } = await slackSdk();
   const web = new webApi.WebClient(request.botToken, slackClientOptions(env, { apiUrl: slackApiUrl(env) }));
   let result: Awaited<ReturnType<typeof web.auth.test>>;
   try {

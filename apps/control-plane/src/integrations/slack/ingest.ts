@@ -57,7 +57,8 @@ export async function ingestSlack(env: Env, waitUntil: WaitUntil, request: Verif
 
 /** Asks Slack (`auth.test`) which workspace and bot the token belongs to, and stores it. */
 export async function connectWorkspace(env: Env, config?: SlackConfig): Promise<SlackWorkspace> {
-  const result = await SlackClient.fromConfig(env, config ?? (await slackConfig(env))).web.auth.test();
+  const client = await SlackClient.fromConfig(env, config ?? (await slackConfig(env)));
+  const result = await client.web.auth.test();
   if (!result.team_id || !result.user_id) throw new Error("auth.test named no team or bot user");
   const workspace: SlackWorkspace = {
     teamId: result.team_id,
@@ -78,7 +79,7 @@ async function run(
   request: VerifiedSlackRequest,
   waitUntil: WaitUntil,
 ): Promise<SlackAnswer> {
-  const { receiver } = slackAppFor(env, config, workspace);
+  const { receiver } = await slackAppFor(env, config, workspace);
   const { acked, done } = receiver.dispatch(request.body, {
     ...(request.retryNum !== undefined ? { retryNum: request.retryNum } : {}),
     ...(request.retryReason !== undefined ? { retryReason: request.retryReason } : {}),

@@ -2,7 +2,7 @@ import { LookoutError } from "@lookout/protocol";
 import type { Env } from "../../env";
 import { log } from "../../log";
 import { SlackClient } from "./client";
-import { slackConfig } from "./config";
+import { type SlackConfig, slackConfig } from "./config";
 import { statusMessage } from "./messages";
 import { SlackStore } from "./store";
 
@@ -27,13 +27,14 @@ export async function expireSlackPickers(env: Env, now: number): Promise<number>
   const store = new SlackStore(env.DB);
   const due = await store.expiredPickers(now, EXPIRY_BATCH);
   if (due.length === 0) return 0;
-  let client: SlackClient | null = null;
+  let config: SlackConfig | null = null;
   try {
-    client = SlackClient.fromConfig(env, await slackConfig(env));
+    config = await slackConfig(env);
   } catch (error) {
     if (!(error instanceof LookoutError)) throw error;
     log.warn("Slack pickers expired while Slack is not configured; their messages stay", { error: error.message });
   }
+  const client = config ? await SlackClient.fromConfig(env, config) : null;
   let expired = 0;
   for (const thread of due) {
     const key = { teamId: thread.teamId, channelId: thread.channelId, threadTs: thread.threadTs };

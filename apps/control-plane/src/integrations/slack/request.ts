@@ -1,6 +1,7 @@
 import { LookoutError } from "@lookout/protocol";
-import { type Logger, LogLevel, verifySlackRequest } from "@slack/bolt";
+import type { Logger, LogLevel } from "@slack/bolt";
 import { readCappedBody } from "../../triggers/webhook-request";
+import { slackSdk } from "./sdk";
 
 /** Largest Slack request accepted; Slack's own payloads are a few KiB. */
 export const MAX_SLACK_BODY_BYTES = 256 * 1024;
@@ -40,13 +41,14 @@ export async function verifySlackHttpRequest(signingSecret: string, request: Req
   } catch {
     throw new LookoutError("WEBHOOK_SIGNATURE_INVALID", "The request body is not UTF-8, so it was not signed by Slack.");
   }
+  const { verifySlackRequest, LogLevel } = await slackSdk();
   try {
     verifySlackRequest({
       signingSecret,
       body: raw,
       headers: { "x-slack-signature": signature, "x-slack-request-timestamp": timestamp },
       nowMilliseconds: nowMs,
-      logger: SILENT_LOGGER,
+      logger: silentLogger(LogLevel.ERROR),
     });
   } catch {
     throw new LookoutError("WEBHOOK_SIGNATURE_INVALID", "X-Slack-Signature does not match the body under SLACK_SIGNING_SECRET.");
@@ -90,12 +92,12 @@ function retryOf(headers: Headers): Pick<VerifiedSlackRequest, "retryNum" | "ret
 }
 
 /** Bolt logs a verification failure itself; the route answers with the registry error instead. */
-const SILENT_LOGGER: Logger = {
+const silentLogger = (level: LogLevel): Logger => ({
   debug: () => {},
   info: () => {},
   warn: () => {},
   error: () => {},
   setLevel: () => {},
-  getLevel: () => LogLevel.ERROR,
+  getLevel: () => level,
   setName: () => {},
-};
+});

@@ -1,8 +1,21 @@
-import { App } from "@octokit/app";
-import { Octokit } from "@octokit/rest";
+import type { App } from "@octokit/app";
+import type { Octokit } from "@octokit/rest";
 import { type Author, LookoutError, type PullRequestState } from "@lookout/protocol";
 import { z } from "zod";
+import { lazy } from "../../lazy";
 import { log } from "../../log";
+
+/** Octokit's App and REST client, loaded by the first GitHub call rather than at startup (ADR 0016). */
+const octokitSdk = lazy("GitHub", async () => {
+  const [{ App }, { Octokit }] = await Promise.all([import("@octokit/app"), import("@octokit/rest")]);
+  return { App, Octokit };
+});
+
+/** The App and the REST client class bound to one deployment's GitHub. */
+interface AppOctokits {
+  app: App<{ Octokit: typeof Octokit }>;
+  RestOctokit: typeof Octokit;
+}
 
 /** How a deployment's GitHub App is reached. Cloudflare-free, so it runs (and is tested) in Node too. */
 export interface GitHubAppSettings {
@@ -89,12 +102,24 @@ function installationPermissions(workflows: boolean, readOnly: boolean): Record<
  * pull requests opened as the requesting user or, without their token, as the App.
  */
 export class GitHubAppClient {
-  private readonly app: App<{ Octokit: typeof Octokit }>;
+  private octokits: Promise<AppOctokits> | null = null;
   private installation: Promise<Octokit> | null = null;
-  private readonly RestOctokit: typeof Octokit;
 
-  constructor(readonly settings: GitHubAppSettings) {
-    this.RestOctokit = Octokit.defaults({
+  constructor(readonly settings: GitHubAppSettings) {}
+
+  /** The App and REST client, built once Octokit is loaded; a failed load or build is tried again next call. */
+  private appOctokits(): Promise<AppOctokits> {
+    this.octokits ??= octokitSdk().then(({ App, Octokit }) => this.build(App, Octokit));
+    const pending = this.octokits;
+    pending.catch(() => {
+      if (this.octokits === pending) this.octokits = null;
+    });
+    return pending;
+  }
+
+  private build(AppClass: typeof App, OctokitClass: typeof Octokit): AppOctokits {
+    const settings = this.settings;
+    const RestOctokit = OctokitClass.defaults({
       baseUrl: settings.apiUrl.replace(/\/+$/, ""),
       // Failures come back as registry errors; Octokit's own console lines would only repeat them.
       log: {
@@ -105,7 +130,7 @@ export class GitHubAppClient {
       },
       ...(settings.fetch ? { request: { fetch: settings.fetch } } : {}),
     });
-    this.app = new App({ appId: settings.appId, privateKey: settings.privateKey, Octokit: this.RestOctokit });
+    return { RestOctokit, app: new AppClass({ appId: settings.appId, privateKey: settings.privateKey, Octokit: RestOctokit }) };
   }
 
   /**
@@ -114,8 +139,9 @@ export class GitHubAppClient {
    * permission, so leaving it out enforces the approval step on GitHub's side too.
    */
   async installationToken(repository: { name: string }, options: { workflows: boolean; readOnly?: boolean }): Promise<InstallationToken> {
+    const { app } = await this.appOctokits();
     const authentication = await this.call(() =>
-      this.app.octokit.auth({
+      app.octokit.auth({
         type: "installation",
         installationId: this.settings.installationId,
         repositoryNames: [repository.name],
@@ -148,7 +174,8 @@ export class GitHubAppClient {
    */
   async openOrUpdatePullRequest(input: OpenPullRequestInput): Promise<GitHubPullRequest> {
     const app = await this.installationOctokit();
-    const user = input.userToken ? new this.RestOctokit({ auth: input.userToken }) : null;
+    const { RestOctokit } = await this.appOctokits();
+    const user = input.userToken ? new RestOctokit({ auth: input.userToken }) : null;
     const existing = await this.findOpen(app, input);
     if (existing) {
       const octokit = user ?? app;
@@ -249,12 +276,13 @@ export class GitHubAppClient {
   }
 
   /** Runs `work` as the App itself (JWT-signed requests, e.g. `GET /app`). */
-  asApp<T>(work: (octokit: Octokit) => Promise<T>): Promise<T> {
-    return this.call(() => work(this.app.octokit));
+  async asApp<T>(work: (octokit: Octokit) => Promise<T>): Promise<T> {
+    const { app } = await this.appOctokits();
+    return this.call(() => work(app.octokit));
   }
 
   private installationOctokit(): Promise<Octokit> {
-    this.installation ??= this.call(() => this.app.getInstallationOctokit(this.settings.installationId));
+    this.installation ??= this.appOctokits().then(({ app }) => this.call(() => app.getInstallationOctokit(this.settings.installationId)));
     const pending = this.installation;
     pending.catch(() => {
       if (this.installation === pending) this.installation = null;

@@ -25,7 +25,7 @@ export const slackSink: ReportSink = {
     const { outcome } = report;
     const origin = outcome.origin;
     if (origin.kind !== "slack") return;
-    const client = SlackClient.fromConfig(env, await slackConfig(env));
+    const client = await SlackClient.fromConfig(env, await slackConfig(env));
     const store = new SlackStore(env.DB);
     const key = { teamId: origin.teamId, channelId: origin.channelId, threadTs: origin.threadTs };
     const link = sessionUrl(env, outcome.sessionId);
