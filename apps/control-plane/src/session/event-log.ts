@@ -29,6 +29,14 @@ export class EventLog {
    * remove the key's earlier row (remembering where it first appeared), insert.
    */
   append(payload: EventPayload, at: number): SessionEvent {
+    return this.appendSerialized(payload, at).event;
+  }
+
+  /**
+   * `append`, also returning the event as `SessionEvent` JSON built around the payload's stored
+   * JSON, so a broadcast of it serializes the payload once, not twice.
+   */
+  appendSerialized(payload: EventPayload, at: number): { event: SessionEvent; json: string } {
     const seq = this.takeSeq();
     const key = eventKey(payload);
     let firstSeq = seq;
@@ -38,16 +46,17 @@ export class EventLog {
       );
       if (earlier) firstSeq = earlier.first_seq ?? earlier.seq;
     }
+    const stored = JSON.stringify(payload);
     this.sql.exec(
       `INSERT INTO events (seq, first_seq, key, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)`,
       seq,
       firstSeq,
       key,
       payload.type,
-      JSON.stringify(payload),
+      stored,
       at,
     );
-    return { seq, firstSeq, at, key, payload };
+    return { event: { seq, firstSeq, at, key, payload }, json: serializedEvent(seq, firstSeq, at, key, stored) };
   }
 
   /** Advances `last_seq` by one and returns it (1 for the first event). */
@@ -86,10 +95,7 @@ export class EventLog {
       limit,
     );
     return {
-      json: rows.map(
-        (row) =>
-          `{"seq":${row.seq},"firstSeq":${row.first_seq ?? row.seq},"at":${row.at},"key":${JSON.stringify(row.key)},"payload":${row.payload}}`,
-      ),
+      json: rows.map((row) => serializedEvent(row.seq, row.first_seq ?? row.seq, row.at, row.key, row.payload)),
       lastSeq: rows.at(-1)?.seq ?? afterSeq,
     };
   }
@@ -111,6 +117,11 @@ export class EventLog {
   count(): number {
     return one(this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM events`))?.n ?? 0;
   }
+}
+
+/** A `SessionEvent` as JSON, around its payload's JSON as stored. */
+function serializedEvent(seq: number, firstSeq: number, at: number, key: string | null, payload: string): string {
+  return `{"seq":${seq},"firstSeq":${firstSeq},"at":${at},"key":${JSON.stringify(key)},"payload":${payload}}`;
 }
 
 function toEvent(row: EventRow): SessionEvent {

@@ -106,9 +106,10 @@ export class SessionHub {
 
   /** Appends an event to the log and sends it to every subscriber. */
   record(payload: EventPayload): SessionEvent {
-    const event = this.stores.events.append(payload, this.ports.now());
+    const { event, json } = this.stores.events.appendSerialized(payload, this.ports.now());
     this.stores.retention.afterAppend(payload);
-    this.broadcast({ type: "events", events: [event], replay: false });
+    // The `events` frame around the stored JSON: every streamed token is serialized once.
+    this.broadcastText(`{"type":"events","events":[${json}],"replay":false}`);
     for (const observer of this.observers) observer(payload);
     return event;
   }
@@ -162,11 +163,21 @@ export class SessionHub {
 
   /** Sends to every client subscribed now; the frame is serialized once. */
   broadcast(message: ServerMessage): void {
-    const text = JSON.stringify(message);
+    this.broadcastText(JSON.stringify(message));
+  }
+
+  /** Sends a serialized `ServerMessage` to every client subscribed now, as one output of the unit. */
+  private broadcastText(text: string): void {
+    const subscribers: Socket[] = [];
     for (const socket of this.ports.sockets()) {
       const state = socket.state();
-      if (state?.kind === "client" && state.subscribed) this.sendText(socket, text);
+      if (state?.kind === "client" && state.subscribed) subscribers.push(socket);
     }
+    if (subscribers.length === 0) return;
+    this.outputs.push(() => {
+      for (const socket of subscribers) safeSend(socket, text);
+    });
+    if (this.depth === 0) this.flush();
   }
 
   send(socket: Socket, message: ServerMessage | SessionCommand): void {
