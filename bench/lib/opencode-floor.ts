@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { buildOpencodeConfig } from "@lookout/bridge";
+import { buildOpencodeConfig, opencodeEnv } from "@lookout/bridge";
 import { freePort } from "@lookout/dev-stack";
 import { REPO_ROOT } from "@lookout/e2e";
 import { type ScriptedModel, startScriptedModel } from "@lookout/scripted-model";
@@ -77,24 +77,18 @@ export class OpencodeFloor {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const started = performance.now();
-    // The bridge's environment for OpenCode (`opencodeEnv` in packages/bridge/src/opencode-server.ts).
+    // The bridge's environment for OpenCode, as the bridge builds it.
     const child = spawn(bin, ["serve", "--hostname=127.0.0.1", `--port=${port}`], {
       cwd: this.repository,
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: home,
-        XDG_CONFIG_HOME: join(home, ".config"),
-        XDG_DATA_HOME: join(home, ".local", "share"),
-        XDG_CACHE_HOME: join(home, ".cache"),
-        XDG_STATE_HOME: join(home, ".local", "state"),
-        OPENCODE_CONFIG_CONTENT: JSON.stringify(config),
-        OPENCODE_DISABLE_MODELS_FETCH: "1",
-        OPENCODE_DISABLE_AUTOUPDATE: "1",
-        OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
-        OPENCODE_SERVER_USERNAME: "opencode",
-        OPENCODE_SERVER_PASSWORD: password,
-        GIT_TERMINAL_PROMPT: "0",
-      },
+      env: opencodeEnv(
+        {
+          home,
+          config,
+          gitIdentity: { name: "Lookout bench", email: "bench@lookout.local" },
+          baseEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+        },
+        password,
+      ),
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });

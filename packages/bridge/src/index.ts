@@ -4,6 +4,7 @@
  */
 export { loadConfig, bridgeSocketUrl, splitModelRef, ConfigError, type BridgeConfig } from "./config";
 export { buildOpencodeConfig, AGENT_PERMISSION, COMPATIBLE_MODEL_LIMIT } from "./opencode-config";
+export { opencodeEnv } from "./opencode-server";
 export { checkBranchName, isValidBranchName } from "./branch";
 export { EventTranslator, type TranslatorOutput } from "./translator";
 export { Outbox, type OutboxEntry } from "./outbox";

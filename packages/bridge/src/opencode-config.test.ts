@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildOpencodeConfig } from "./opencode-config";
 
 describe("buildOpencodeConfig", () => {
-  it("configures Lookout's providers only, with updates and sharing off and nothing asking for approval", () => {
+  it("configures Lookout's providers only, with updates, sharing and OpenCode's own snapshots off and nothing asking for approval", () => {
     const config = buildOpencodeConfig({
       model: "scripted/demo",
       modelProviders: [
@@ -14,6 +14,7 @@ describe("buildOpencodeConfig", () => {
       $schema: "https://opencode.ai/config.json",
       autoupdate: false,
       share: "disabled",
+      snapshot: false,
       model: "scripted/demo",
       small_model: "scripted/demo",
       permission: { "*": "allow", question: "deny", plan_enter: "deny", plan_exit: "deny" },

@@ -66,6 +66,9 @@ export function buildOpencodeConfig(input: OpencodeConfigInput): Config {
     $schema: "https://opencode.ai/config.json",
     autoupdate: false,
     share: "disabled",
+    // The bridge measures the agent's changes with git itself; OpenCode's own snapshot repository
+    // (undo for its TUI) would only cost a `git add` of the work tree at every step.
+    snapshot: false,
     model: input.model,
     small_model: input.model,
     permission: { ...AGENT_PERMISSION, ...(input.holdWrites ? SYNC_GATED_PERMISSION : {}) },

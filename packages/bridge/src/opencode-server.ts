@@ -82,6 +82,8 @@ export function opencodeEnv(
     OPENCODE_DISABLE_MODELS_FETCH: "1",
     OPENCODE_DISABLE_AUTOUPDATE: "1",
     OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
+    // Nothing of Lookout reads OpenCode's file-watcher events; its watcher costs every start ~0.1 s.
+    OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER: "1",
     OPENCODE_SERVER_USERNAME: OPENCODE_USERNAME,
     OPENCODE_SERVER_PASSWORD: password,
     GIT_AUTHOR_NAME: options.gitIdentity.name,
