@@ -176,7 +176,7 @@ async function harness(options: { maxRunningSandboxes?: number; pool?: Partial<P
     },
     logLevel: "error",
     maxRunningSandboxes: options.maxRunningSandboxes ?? 8,
-    pool: { ...DEFAULT_POOL_SETTINGS, tickMs: 50, claimPickupMs: 2_000, ...options.pool },
+    pool: { ...DEFAULT_POOL_SETTINGS, tickMs: 50, claimPickupMs: 2_000, refillDelayMs: 0, ...options.pool },
   };
   const gateway = await startGateway({ ...settings, sandboxProvider: provider, logger: silentLogger });
   cleanups.push(async () => {
@@ -284,6 +284,17 @@ describe("the warm pool", () => {
     expect(await fromImage.json()).toMatchObject({ sandboxId: "sbx-c", warm: true });
     const ownSnapshot = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-d", { snapshotId: "session-snapshot" }));
     expect(await ownSnapshot.json()).toMatchObject({ sandboxId: "sbx-d", providerId: "sbx-d", restoredFrom: "session-snapshot" });
+  });
+
+  it("starts a claimed sandbox's replacement only after the refill delay, so it does not compete with the claimed session's first prompt", async () => {
+    const h = await harness({ pool: { refillDelayMs: 800 } });
+    await h.setTargets([{ repositoryKey: "repo-1", size: 1 }]);
+    await h.waitFor("a warm sandbox", (state) => repoPool(state)?.warm === 1);
+    const claimedAt = Date.now();
+    const claimed = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-a"));
+    expect(await claimed.json()).toMatchObject({ warm: true });
+    await h.waitFor("the refill", () => h.provider.created.length === 2);
+    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(800);
   });
 
   it("starts pool sandboxes from the repository's image when the targets name one, else from the base image", async () => {

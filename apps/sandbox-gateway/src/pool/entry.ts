@@ -38,6 +38,8 @@ export interface RepositoryPool {
   held?: PoolRepositoryState["held"];
   /** Replacements still to start for sandboxes retired because the base branch moved. */
   refreshesDue: number;
+  /** After a claim no replacement starts before this, so the refill does not slow the claimed session's first prompt. */
+  refillNotBeforeMs?: number;
 }
 
 /**

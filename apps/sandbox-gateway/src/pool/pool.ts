@@ -178,6 +178,7 @@ export class WarmPool {
     entry.waiter = undefined;
     waiter(claim);
     pool.claimed += 1;
+    this.#deferRefill(pool);
     await writes;
     context.logger.info("warm sandbox claimed", {
       poolSandboxId: entry.sandboxId,
@@ -300,6 +301,7 @@ export class WarmPool {
     // A remote repository is cloned with the read-only credential the control plane sends with the
     // targets; local ones with a credential the gateway mints itself.
     if (target.repository.kind === "remote" && !usableCredential(target, this.#now())) return this.#hold(pool, "unsupported");
+    if (pool.refillNotBeforeMs !== undefined && this.#now() < pool.refillNotBeforeMs) return;
     if (pool.failure && this.#now() < pool.failure.retryAtMs) return this.#hold(pool, "failed");
     if (pool.restingSinceUseMs !== undefined) {
       if ((target.lastUsedAtMs ?? 0) <= pool.restingSinceUseMs) return this.#hold(pool, "idle");
@@ -315,6 +317,14 @@ export class WarmPool {
       if (runningCount(context.registry, context.creating) >= context.maxRunningSandboxes) return this.#hold(pool, "capacity");
       this.#startEntry(pool, controlPlaneUrl, defaultModel, models);
     }
+  }
+
+  /** The replacement for a claimed sandbox starts `refillDelayMs` later (a tick after that at the latest). */
+  #deferRefill(pool: RepositoryPool): void {
+    const delayMs = this.options.settings.refillDelayMs;
+    if (delayMs <= 0) return;
+    pool.refillNotBeforeMs = this.#now() + delayMs;
+    setTimeout(() => this.poke(), delayMs).unref();
   }
 
   #startEntry(pool: RepositoryPool, controlPlaneUrl: string, model: string, models: ReadonlySet<string>): void {

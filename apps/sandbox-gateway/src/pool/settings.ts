@@ -20,6 +20,12 @@ export interface PoolSettings {
   readonly backoffMaxMs: number;
   /** How long a claim waits for the warm sandbox's bridge to pick it up before starting one instead. */
   readonly claimPickupMs: number;
+  /**
+   * How long after a claim the replacement waits to start. Starting a sandbox (its OpenCode above
+   * all) takes a core for seconds; on a small machine that competes with the claimed session's
+   * first prompt, which is the start the pool exists to make fast.
+   */
+  readonly refillDelayMs: number;
   /** A pool sandbox's whole lifetime (the provider stops it then): waiting plus a session's default. */
   readonly lifetimeMs: number;
 }
@@ -39,6 +45,7 @@ export const DEFAULT_POOL_SETTINGS: PoolSettings = {
   backoffBaseMs: 60_000,
   backoffMaxMs: 30 * 60_000,
   claimPickupMs: 5_000,
+  refillDelayMs: 5_000,
   lifetimeMs: DEFAULT_POOL_IDLE_MS + DEFAULT_POOL_SETUP_TIMEOUT_MS + 5 * 60_000 + SESSION_DEFAULT_LIFETIME_MS,
 };
 
@@ -48,6 +55,12 @@ const PoolEnv = z.object({
   LOOKOUT_POOL_IDLE_MS: Ms.optional(),
   LOOKOUT_POOL_SETUP_TIMEOUT_MS: Ms.optional(),
   LOOKOUT_POOL_TICK_MS: Ms.optional(),
+  LOOKOUT_POOL_REFILL_DELAY_MS: z
+    .string()
+    .regex(/^\d+$/, "must be a whole number of milliseconds")
+    .transform(Number)
+    .pipe(z.number().int().nonnegative())
+    .optional(),
 });
 
 /** The pool's settings from the environment; throws a readable message for a bad value. */
@@ -70,6 +83,7 @@ export function loadPoolSettings(env: NodeJS.ProcessEnv): PoolSettings {
     setupTimeoutMs,
     warmDeadlineMs,
     tickMs: parsed.data.LOOKOUT_POOL_TICK_MS ?? DEFAULT_POOL_SETTINGS.tickMs,
+    refillDelayMs: parsed.data.LOOKOUT_POOL_REFILL_DELAY_MS ?? DEFAULT_POOL_SETTINGS.refillDelayMs,
     lifetimeMs: idleLimitMs + warmDeadlineMs + SESSION_DEFAULT_LIFETIME_MS,
   };
 }
