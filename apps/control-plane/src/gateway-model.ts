@@ -1,8 +1,7 @@
-import { ErrorBody, LookoutError, type ModelCompleteRequest, ModelCompleteResponse, signRequest } from "@lookout/protocol";
+import { type ModelCompleteRequest, LookoutError, ModelCompleteResponse } from "@lookout/protocol";
 import type { Env } from "./env";
+import { type GatewayEndpoint, signedGatewayCall } from "./gateway-call";
 import { gatewayFetcher } from "./gateway-container";
-
-const COMPLETE_PATH = "/v1/model/complete";
 
 /**
  * The sandbox gateway's model access for the control plane (`POST /v1/model/complete`, signed like
@@ -10,46 +9,33 @@ const COMPLETE_PATH = "/v1/model/complete";
  * calls the provider. The gateway's registry errors come back as the same `LookoutError`s.
  */
 export class GatewayModel {
-  constructor(
-    private readonly baseUrl: string,
-    private readonly secret: string | undefined,
-    private readonly fetcher: typeof fetch,
-  ) {}
+  private readonly endpoint: GatewayEndpoint;
+
+  constructor(baseUrl: string, secret: string | undefined, fetcher: typeof fetch) {
+    this.endpoint = { baseUrl, secret, fetcher };
+  }
 
   static fromEnv(env: Pick<Env, "GATEWAY_URL" | "GATEWAY_SERVICE_SECRET" | "GATEWAY" | "GATEWAY_CONTAINER">): GatewayModel {
     return new GatewayModel(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env));
   }
 
-  /** One short completion; `signal` ends the wait (the caller's time budget). */
+  /**
+   * One short completion; `signal` ends the wait (the caller's time budget), and the gateway drops
+   * the provider's call when it does. No limit of its own: the gateway bounds the provider's call.
+   */
   async complete(request: ModelCompleteRequest, signal?: AbortSignal): Promise<ModelCompleteResponse> {
-    if (!this.secret)
-      throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so the gateway's model cannot be asked.");
-    const payload = JSON.stringify(request);
-    const headers = await signRequest(
-      { service: "control-plane", method: "POST", pathAndQuery: COMPLETE_PATH, body: payload },
-      this.secret,
-    );
-    let response: Response;
-    let data: unknown;
-    try {
-      response = await this.fetcher(new URL(COMPLETE_PATH, this.baseUrl), {
-        method: "POST",
-        headers: { ...headers, "content-type": "application/json" },
-        body: payload,
-        ...(signal ? { signal } : {}),
-      });
-      data = await response.json().catch(() => null);
-    } catch (error) {
-      if (signal?.aborted) throw new LookoutError("MODEL_TIMEOUT", "The gateway's model did not answer in time.");
-      throw new LookoutError("SANDBOX_UNAVAILABLE", `The sandbox gateway is unreachable: ${String(error)}`);
-    }
-    if (response.ok) {
-      const parsed = ModelCompleteResponse.safeParse(data);
-      if (!parsed.success) throw new LookoutError("MODEL_OUTPUT_INVALID", "The gateway's completion answer has the wrong shape.");
-      return parsed.data;
-    }
-    const failure = ErrorBody.safeParse(data);
-    if (failure.success) throw new LookoutError(failure.data.error.code, failure.data.error.message, failure.data.error.details);
-    throw new LookoutError("INTERNAL", `The gateway answered ${response.status}.`);
+    const data = await signedGatewayCall(this.endpoint, {
+      method: "POST",
+      path: "/v1/model/complete",
+      body: request,
+      unconfigured: "the gateway's model cannot be asked",
+      otherwise: "INTERNAL",
+      timeoutMs: null,
+      ...(signal ? { abandon: { signal, code: "MODEL_TIMEOUT", message: "The gateway's model did not answer in time." } } : {}),
+      omitUrl: true,
+    });
+    const parsed = ModelCompleteResponse.safeParse(data);
+    if (!parsed.success) throw new LookoutError("MODEL_OUTPUT_INVALID", "The gateway's completion answer has the wrong shape.");
+    return parsed.data;
   }
 }

@@ -1,31 +1,29 @@
 import {
-  type ErrorBody,
   GitBranchesResponse,
   GitCheckResponse,
   type GitCompareRequest,
   GitCompareResponse,
   type GitMergeRequest,
   GitMergeResponse,
-  isErrorCode,
-  LookoutError,
   type PullRequestReview,
-  signRequest,
 } from "@lookout/protocol";
 import type { z } from "zod";
 import type { Env } from "../env";
+import { type GatewayEndpoint, signedGatewayCall } from "../gateway-call";
 import { gatewayFetcher } from "../gateway-container";
 
 /**
  * The sandbox gateway's git operations on host repositories (`/v1/git/*`), called with signed
  * requests like the rest of `/v1`. The gateway's registry errors (`MERGE_CONFLICT`,
- * `BRANCH_NOT_PUSHED`, …) come back as the same `LookoutError`s.
+ * `BRANCH_NOT_PUSHED`, …) come back as the same `LookoutError`s. A call has no limit of its own: a
+ * merge or compare takes as long as the repository needs.
  */
 export class GatewayGit {
-  constructor(
-    private readonly baseUrl: string,
-    private readonly secret: string | undefined,
-    private readonly fetcher: typeof fetch,
-  ) {}
+  private readonly endpoint: GatewayEndpoint;
+
+  constructor(baseUrl: string, secret: string | undefined, fetcher: typeof fetch) {
+    this.endpoint = { baseUrl, secret, fetcher };
+  }
 
   static fromEnv(env: Pick<Env, "GATEWAY_URL" | "GATEWAY_SERVICE_SECRET" | "GATEWAY" | "GATEWAY_CONTAINER">): GatewayGit {
     return new GatewayGit(env.GATEWAY_URL, env.GATEWAY_SERVICE_SECRET, gatewayFetcher(env));
@@ -49,24 +47,15 @@ export class GatewayGit {
   }
 
   private async call<T extends z.ZodType>(path: string, body: unknown, schema: T): Promise<z.infer<T>> {
-    if (!this.secret)
-      throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so local repositories cannot be reached.");
-    const payload = JSON.stringify(body);
-    const headers = await signRequest({ service: "control-plane", method: "POST", pathAndQuery: path, body: payload }, this.secret);
-    let response: Response;
-    try {
-      response = await this.fetcher(new URL(path, this.baseUrl), {
-        method: "POST",
-        headers: { ...headers, "content-type": "application/json" },
-        body: payload,
-      });
-    } catch (error) {
-      throw new LookoutError("SANDBOX_UNAVAILABLE", `The sandbox gateway is unreachable: ${String(error)}`);
-    }
-    const data: unknown = await response.json().catch(() => null);
-    if (response.ok) return schema.parse(data);
-    const error = (data as Partial<ErrorBody> | null)?.error;
-    if (error && isErrorCode(error.code)) throw new LookoutError(error.code, error.message, error.details);
-    throw new LookoutError("INTERNAL", `The gateway answered ${response.status}.`);
+    const data = await signedGatewayCall(this.endpoint, {
+      method: "POST",
+      path,
+      body,
+      unconfigured: "local repositories cannot be reached",
+      otherwise: "INTERNAL",
+      timeoutMs: null,
+      omitUrl: true,
+    });
+    return schema.parse(data);
   }
 }
