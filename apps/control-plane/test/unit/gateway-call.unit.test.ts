@@ -37,8 +37,8 @@ describe("signedGatewayCall", () => {
     const nonces = new MemoryNonceStore();
     let service: string | undefined;
     const verifying: typeof fetch = async (input, init) => {
-      const url = new URL(String(input));
-      const body = String(init?.body);
+      const url = new URL(input instanceof Request ? input.url : input);
+      const body = typeof init?.body === "string" ? init.body : "";
       service = await verifySignedRequest(
         new Headers(init?.headers),
         { method: init?.method ?? "GET", pathAndQuery: url.pathname, body },
