@@ -1,5 +1,6 @@
 import { PutSlackCredentialsRequest, type SlackSettingsView } from "@lookout/protocol";
 import { useState } from "react";
+import { TextField } from "./repositories-settings";
 
 /**
  * Settings → Slack → Tokens: paste, replace or remove the bot token, signing secret and (for Socket
@@ -64,49 +65,26 @@ export function SlackCredentialsForm({
           </>
         )}
       </p>
-      <div className="field">
-        <label htmlFor="slack-bot-token" className="field__label">
-          Bot token
-        </label>
-        <input
-          id="slack-bot-token"
-          className="input mono"
-          type="password"
-          autoComplete="off"
-          placeholder="xoxb-…"
-          value={botToken}
-          onChange={(event) => setBotToken(event.target.value)}
-        />
-      </div>
-      <div className="field">
-        <label htmlFor="slack-signing-secret" className="field__label">
-          Signing secret
-        </label>
-        <input
-          id="slack-signing-secret"
-          className="input mono"
-          type="password"
-          autoComplete="off"
-          placeholder="32 hexadecimal characters"
-          value={signingSecret}
-          onChange={(event) => setSigningSecret(event.target.value)}
-        />
-      </div>
-      <div className="field">
-        <label htmlFor="slack-app-token" className="field__label">
-          App-level token (Socket Mode, optional)
-        </label>
-        <input
-          id="slack-app-token"
-          className="input mono"
-          type="password"
-          autoComplete="off"
-          placeholder="xapp-…"
-          value={appToken}
-          onChange={(event) => setAppToken(event.target.value)}
-        />
-        <span className="field__hint">Checked with Slack, encrypted at rest and never shown again.</span>
-      </div>
+      <TextField id="slack-bot-token" label="Bot token" type="password" mono placeholder="xoxb-…" value={botToken} onChange={setBotToken} />
+      <TextField
+        id="slack-signing-secret"
+        label="Signing secret"
+        type="password"
+        mono
+        placeholder="32 hexadecimal characters"
+        value={signingSecret}
+        onChange={setSigningSecret}
+      />
+      <TextField
+        id="slack-app-token"
+        label="App-level token (Socket Mode, optional)"
+        type="password"
+        mono
+        placeholder="xapp-…"
+        value={appToken}
+        onChange={setAppToken}
+        hint="Checked with Slack, encrypted at rest and never shown again."
+      />
       {problem && (
         <p className="field__error" role="alert">
           {problem}
