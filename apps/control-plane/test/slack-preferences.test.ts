@@ -1,10 +1,20 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { app } from "../src/app";
 import type { Env } from "../src/env";
-import { ORIGIN, api, login } from "./helpers";
+import { api, login } from "./helpers";
 import { FAKE_SLACK, type FakeSlackCall } from "./support/fake-slack";
-import { eventCallback, newChannel, slackCalls, slackSignature, waitForDelivery } from "./support/slack";
+import {
+  INTERACTION,
+  type SendOptions,
+  eventCallback,
+  homeOpened,
+  homeSelect,
+  newChannel,
+  registerRepository,
+  sendToSlackApp,
+  slackCalls,
+  waitForDelivery,
+} from "./support/slack";
 
 const BOT = `<@${FAKE_SLACK.botUserId}>`;
 /** Two models offered, the scripted demo the default: a choice in App Home is visible in the session. */
@@ -15,62 +25,16 @@ let repoName: string;
 
 beforeAll(async () => {
   cookie = await login();
-  repoName = `prefs-${crypto.randomUUID().slice(0, 8)}`;
-  const created = await api(cookie)("POST", "/api/repositories", { kind: "local", path: `/srv/repos/${repoName}`, name: repoName });
-  expect(created.status).toBe(201);
+  repoName = (await registerRepository(cookie, "prefs")).name;
 });
 
 /** Sends `body` to a Slack route signed like Slack, with two models offered, and waits for its background work. */
-async function send(body: string, path = "/api/slack/events", contentType = "application/json"): Promise<number> {
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const request = new Request(`${ORIGIN}${path}`, {
-    method: "POST",
-    headers: {
-      "content-type": contentType,
-      "x-slack-request-timestamp": timestamp,
-      "x-slack-signature": await slackSignature(FAKE_SLACK.signingSecret, timestamp, body),
-    },
-    body,
-  });
-  const ctx = createExecutionContext();
-  const response = await app.fetch(request, { ...env, ...OFFERED }, ctx);
-  await waitOnExecutionContext(ctx);
-  return response.status;
-}
-
-function homeOpened(user: string, channel: string): string {
-  return JSON.stringify({
-    token: "x",
-    team_id: FAKE_SLACK.teamId,
-    api_app_id: "A0LOOKOUT",
-    type: "event_callback",
-    event_id: `EvHOME${crypto.randomUUID().slice(0, 8)}`,
-    event_time: Math.floor(Date.now() / 1000),
-    event: { type: "app_home_opened", user, channel, tab: "home", event_ts: "1.2" },
-  });
+async function send(body: string, options: SendOptions = {}): Promise<number> {
+  return (await sendToSlackApp(OFFERED, body, options)).status;
 }
 
 function modelChosen(user: string, blockId: string, model: string): string {
-  const payload = {
-    type: "block_actions",
-    team: { id: FAKE_SLACK.teamId, domain: "acme" },
-    user: { id: user, username: user.toLowerCase(), team_id: FAKE_SLACK.teamId },
-    api_app_id: "A0LOOKOUT",
-    token: "unused",
-    container: { type: "view", view_id: "V0HOME" },
-    trigger_id: "1.2.3",
-    view: { id: "V0HOME", type: "home", blocks: [] },
-    actions: [
-      {
-        type: "static_select",
-        action_id: "lookout_home_model",
-        block_id: blockId,
-        selected_option: { value: model, text: { type: "plain_text", text: model } },
-        action_ts: "1.4",
-      },
-    ],
-  };
-  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  return homeSelect({ user, actionId: "lookout_home_model", blockId, value: model, text: model });
 }
 
 async function lastHome(user: string): Promise<FakeSlackCall> {
@@ -104,9 +68,7 @@ describe("App Home's default model", () => {
     expect(offered.options).toEqual(["scripted/demo", "scripted/careful"]);
     expect(offered.selected).toBe("scripted/demo");
 
-    expect(
-      await send(modelChosen("U0BOB", offered.blockId, "scripted/careful"), "/api/slack/interactions", "application/x-www-form-urlencoded"),
-    ).toBe(200);
+    expect(await send(modelChosen("U0BOB", offered.blockId, "scripted/careful"), INTERACTION)).toBe(200);
     const republished = modelSelect(await lastHome("U0BOB"));
     expect(republished.selected).toBe("scripted/careful");
     // The view is published whole again: the DM's repository preference is still there.
@@ -137,9 +99,7 @@ describe("App Home's default model", () => {
     expect(await send(homeOpened("U0BOB", dm))).toBe(200);
     await env.DB.prepare("DELETE FROM slack_user_preferences WHERE user_id = 'U0BOB'").run();
     const { blockId } = modelSelect(await lastHome("U0BOB"));
-    expect(await send(modelChosen("U0BOB", blockId, "openai/gpt-5"), "/api/slack/interactions", "application/x-www-form-urlencoded")).toBe(
-      200,
-    );
+    expect(await send(modelChosen("U0BOB", blockId, "openai/gpt-5"), INTERACTION)).toBe(200);
     expect(await env.DB.prepare("SELECT * FROM slack_user_preferences WHERE user_id = 'U0BOB'").first()).toBeNull();
 
     const direct = eventCallback({

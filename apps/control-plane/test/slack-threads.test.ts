@@ -1,19 +1,23 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import type { SessionOutcome } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OutboxDrainer, enqueueOutcome, idempotencyKeyOf } from "../src/triggers/outbox";
 import { slackSink } from "../src/triggers/sinks/slack";
-import { app } from "../src/app";
-import { ORIGIN, api, login } from "./helpers";
+import { api, login } from "./helpers";
 import { FAKE_SLACK, type FakeSlackCall, NOT_IN_CHANNEL_PREFIX } from "./support/fake-slack";
 import {
+  INTERACTION,
   blockAction,
   eventCallback,
+  homeOpened,
+  homeSelect,
   newChannel,
   nextTs,
+  registerRepository,
+  repositoryPick,
+  sendToSlackApp,
   sendToSlackRoute,
   slackCalls,
-  slackSignature,
   waitForCalls,
   waitForDelivery,
 } from "./support/slack";
@@ -21,16 +25,9 @@ import {
 let cookie: string;
 const repos: { id: string; name: string }[] = [];
 
-async function registerRepository(): Promise<{ id: string; name: string }> {
-  const name = `slack-${crypto.randomUUID().slice(0, 8)}`;
-  const repo = await api(cookie)("POST", "/api/repositories", { kind: "local", path: `/srv/repos/${name}`, name });
-  expect(repo.status).toBe(201);
-  return { id: repo.json.repository.id, name };
-}
-
 beforeAll(async () => {
   cookie = await login();
-  repos.push(await registerRepository(), await registerRepository(), await registerRepository());
+  for (let i = 0; i < 3; i++) repos.push(await registerRepository(cookie, "slack"));
 });
 
 const BOT = `<@${FAKE_SLACK.botUserId}>`;
@@ -192,17 +189,8 @@ describe("repository routing", () => {
     expect(select).toContain("lookout_pick_repository");
     for (const repo of repos) expect(select).toContain(repo.id);
 
-    const pick = blockAction({
-      channel,
-      messageTs: picker.ts!,
-      threadTs: mention.ts,
-      action: {
-        type: "static_select",
-        action_id: "lookout_pick_repository",
-        selected_option: { value: repos[1]!.id, text: { type: "plain_text", text: repos[1]!.name } },
-      },
-    });
-    const answered = await sendToSlackRoute(pick, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" });
+    const pick = repositoryPick({ channel, pickerTs: picker.ts!, threadTs: mention.ts, repository: repos[1]! });
+    const answered = await sendToSlackRoute(pick, INTERACTION);
     expect(answered.status).toBe(200);
     const started = await waitForDelivery(channel, mention.ts, ":picked");
     expect(started.status).toBe("started");
@@ -230,17 +218,8 @@ describe("repository routing", () => {
     await env.DB.prepare("UPDATE slack_threads SET picker_expires_at = ? WHERE channel_id = ?")
       .bind(Date.now() - 60_000, channel)
       .run();
-    const pick = blockAction({
-      channel,
-      messageTs: picker.ts!,
-      threadTs: mention.ts,
-      action: {
-        type: "static_select",
-        action_id: "lookout_pick_repository",
-        selected_option: { value: repos[0]!.id, text: { type: "plain_text", text: "x" } },
-      },
-    });
-    await sendToSlackRoute(pick, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" });
+    const pick = repositoryPick({ channel, pickerTs: picker.ts!, threadTs: mention.ts, repository: repos[0]! });
+    await sendToSlackRoute(pick, INTERACTION);
     const calls = await waitForCalls((all) => (inChannel(all, channel, "chat.update").length > 0 ? all : undefined));
     expect(String(inChannel(calls, channel, "chat.update")[0]!.args.text)).toContain(
       "This request expired — mention me again with `repo:owner/name`",
@@ -342,9 +321,7 @@ describe("buttons and App Home", () => {
       user: "U0BOB",
       action: { type: "button", action_id: "lookout_stop", value: sessionId },
     });
-    expect(
-      (await sendToSlackRoute(stop, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" })).status,
-    ).toBe(200);
+    expect((await sendToSlackRoute(stop, INTERACTION)).status).toBe(200);
     const calls = await waitForCalls((all) =>
       inChannel(all, channel).some(
         (call) =>
@@ -365,16 +342,7 @@ describe("buttons and App Home", () => {
 
   it("App Home lists the person's recent sessions with links", async () => {
     const { sessionId } = await startThread(`home test repo:${repos[0]!.name}`, "U0ALICE");
-    const opened = {
-      token: "x",
-      team_id: FAKE_SLACK.teamId,
-      api_app_id: "A0LOOKOUT",
-      type: "event_callback",
-      event_id: `EvHOME${crypto.randomUUID().slice(0, 6)}`,
-      event_time: Math.floor(Date.now() / 1000),
-      event: { type: "app_home_opened", user: "U0ALICE", channel: "D0HOME", tab: "home", event_ts: "1.2" },
-    };
-    expect((await sendToSlackRoute(JSON.stringify(opened))).status).toBe(200);
+    expect((await sendToSlackRoute(homeOpened("U0ALICE", "D0HOME"))).status).toBe(200);
     const publish = await waitForCalls((all) =>
       all.filter((call) => call.method === "views.publish" && call.args.user_id === "U0ALICE").at(-1),
     );
@@ -383,42 +351,18 @@ describe("buttons and App Home", () => {
 
   it("App Home sets the person's default repository for DMs, which a DM naming none then works in", async () => {
     const dm = newChannel("D");
-    const opened = {
-      token: "x",
-      team_id: FAKE_SLACK.teamId,
-      api_app_id: "A0LOOKOUT",
-      type: "event_callback",
-      event_id: `EvHOME${crypto.randomUUID().slice(0, 6)}`,
-      event_time: Math.floor(Date.now() / 1000),
-      event: { type: "app_home_opened", user: "U0BOB", channel: dm, tab: "home", event_ts: "1.3" },
-    };
-    await sendToSlackRoute(JSON.stringify(opened));
+    await sendToSlackRoute(homeOpened("U0BOB", dm));
     const home = await waitForCalls((all) => all.filter((call) => call.method === "views.publish" && call.args.user_id === "U0BOB").at(-1));
     expect(JSON.stringify(home.args.view)).toContain(`home_default:${dm}`);
 
-    const payload = {
-      type: "block_actions",
-      team: { id: FAKE_SLACK.teamId, domain: "acme" },
-      user: { id: "U0BOB", username: "bob", team_id: FAKE_SLACK.teamId },
-      api_app_id: "A0LOOKOUT",
-      token: "unused",
-      container: { type: "view", view_id: "V0HOME" },
-      trigger_id: "1.2.3",
-      view: { id: "V0HOME", type: "home", blocks: [] },
-      actions: [
-        {
-          type: "static_select",
-          action_id: "lookout_home_default_repository",
-          block_id: `home_default:${dm}`,
-          selected_option: { value: repos[2]!.id, text: { type: "plain_text", text: repos[2]!.name } },
-          action_ts: "1.4",
-        },
-      ],
-    };
-    const form = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
-    expect(
-      (await sendToSlackRoute(form, { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" })).status,
-    ).toBe(200);
+    const form = homeSelect({
+      user: "U0BOB",
+      actionId: "lookout_home_default_repository",
+      blockId: `home_default:${dm}`,
+      value: repos[2]!.id,
+      text: repos[2]!.name,
+    });
+    expect((await sendToSlackRoute(form, INTERACTION)).status).toBe(200);
     await waitForCalls((all) => all.filter((call) => call.method === "views.publish" && call.args.user_id === "U0BOB").length >= 2);
 
     const message = eventCallback({ type: "message", channelType: "im", channel: dm, user: "U0BOB", text: "tidy the changelog" });
@@ -430,23 +374,6 @@ describe("buttons and App Home", () => {
 });
 
 describe("configuration and commands", () => {
-  async function sendWith(overrides: Partial<typeof env>, body: string, path = "/api/slack/events", contentType = "application/json") {
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const request = new Request(`${ORIGIN}${path}`, {
-      method: "POST",
-      headers: {
-        "content-type": contentType,
-        "x-slack-request-timestamp": timestamp,
-        "x-slack-signature": await slackSignature(FAKE_SLACK.signingSecret, timestamp, body),
-      },
-      body,
-    });
-    const ctx = createExecutionContext();
-    const response = await app.fetch(request, { ...env, ...overrides }, ctx);
-    await waitOnExecutionContext(ctx);
-    return response;
-  }
-
   it("with SLACK_THREAD_REPLIES=any, a reply without a mention in a thread Lookout owns is a follow-up; elsewhere it is ignored", async () => {
     const { channel, ts, sessionId } = await startThread(`start here repo:${repos[0]!.name}`);
     const reply = eventCallback({
@@ -457,7 +384,7 @@ describe("configuration and commands", () => {
       threadTs: ts,
       text: "and the footer too",
     });
-    expect((await sendWith({ SLACK_THREAD_REPLIES: "any" }, reply.body)).status).toBe(200);
+    expect((await sendToSlackApp({ SLACK_THREAD_REPLIES: "any" }, reply.body)).status).toBe(200);
     const followUp = await waitForDelivery(channel, reply.ts);
     expect(followUp).toMatchObject({ status: "followed_up", session_id: sessionId });
 
@@ -469,7 +396,7 @@ describe("configuration and commands", () => {
       threadTs: nextTs(),
       text: "unrelated chatter",
     });
-    expect((await sendWith({ SLACK_THREAD_REPLIES: "any" }, stray.body)).status).toBe(200);
+    expect((await sendToSlackApp({ SLACK_THREAD_REPLIES: "any" }, stray.body)).status).toBe(200);
     const sameWithoutAny = eventCallback({
       type: "message",
       channelType: "channel",
@@ -478,7 +405,7 @@ describe("configuration and commands", () => {
       threadTs: ts,
       text: "not for the bot",
     });
-    expect((await sendWith({}, sameWithoutAny.body)).status).toBe(200);
+    expect((await sendToSlackApp({}, sameWithoutAny.body)).status).toBe(200);
     const rows = await env.DB.prepare("SELECT delivery_id FROM trigger_deliveries WHERE delivery_id IN (?, ?)")
       .bind(`${FAKE_SLACK.teamId}:${channel}:${stray.ts}`, `${FAKE_SLACK.teamId}:${channel}:${sameWithoutAny.ts}`)
       .all();
@@ -501,7 +428,9 @@ describe("configuration and commands", () => {
       trigger_id: "1.2.3",
       api_app_id: "A0LOOKOUT",
     }).toString();
-    expect((await sendWith({}, command, "/api/slack/commands", "application/x-www-form-urlencoded")).status).toBe(200);
+    expect(
+      (await sendToSlackApp({}, command, { path: "/api/slack/commands", contentType: "application/x-www-form-urlencoded" })).status,
+    ).toBe(200);
     const answer = inChannel(await slackCalls(), channel, "chat.postEphemeral")[0]!;
     expect(answer.args.user).toBe("U0ALICE");
     expect(String(answer.args.text)).toContain(repos[1]!.name);

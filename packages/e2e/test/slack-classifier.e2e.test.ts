@@ -1,9 +1,8 @@
-import { randomBytes, randomUUID } from "node:crypto";
 import type { SessionSummary } from "@lookout/protocol";
-import { SlackRelay } from "@lookout/slack-relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, createRepoFixture, type Stack, startStack } from "../src";
-import { FAKE_SLACK_TEAM, FAKE_SLACK_TOKENS, type FakeSlack, type FakeSlackCall, startFakeSlack } from "../src/fake-slack";
+import { apiClient, type Stack } from "../src";
+import { FAKE_SLACK_TEAM, type FakeSlack, type FakeSlackCall } from "../src/fake-slack";
+import { mentionEnvelope, type SlackStack, startSlackStack } from "../src/slack-stack";
 
 /**
  * The repository classifier on the real stack: a Slack mention that names no repository is
@@ -11,74 +10,30 @@ import { FAKE_SLACK_TEAM, FAKE_SLACK_TOKENS, type FakeSlack, type FakeSlackCall,
  * offline model (the repository whose description shares the most words with the message), and the
  * session starts there; a message no description fits gets the picker.
  */
-const RELAY_SECRET = randomBytes(32).toString("base64url");
 const CHANNEL = "C0E2ECLASSIFY";
-const POLL_MS = 250;
 /** The session is created once a sandbox is asked for; the classifier's budget is 4 s of it. */
 const START_TIMEOUT_MS = 60_000;
 
+let slackStack: SlackStack;
 let stack: Stack;
 let slack: FakeSlack;
-let relay: SlackRelay;
 let cookie: string;
 const repositories: Record<"billing" | "website", string> = { billing: "", website: "" };
 
 beforeAll(async () => {
-  slack = await startFakeSlack();
-  stack = await startStack({
-    vars: { SLACK_BOT_TOKEN: FAKE_SLACK_TOKENS.bot, SLACK_API_URL: slack.apiUrl, SERVICE_SECRET_SLACK_RELAY: RELAY_SECRET },
-  });
-  cookie = await stack.login();
+  slackStack = await startSlackStack({ botTokenInEnvironment: true });
+  ({ stack, slack, cookie } = slackStack);
   const descriptions = { billing: "Invoices, payments and the checkout.", website: "The marketing site and its blog." };
-  for (const name of ["billing", "website"] as const) {
-    const created = await apiClient(stack.url, cookie)<{ repository: { id: string } }>("POST", "/api/repositories", {
-      kind: "local",
-      path: createRepoFixture(),
-      name,
-      description: descriptions[name],
-    });
-    expect(created.status).toBe(201);
-    repositories[name] = created.json.repository.id;
-  }
-  relay = new SlackRelay({ appToken: FAKE_SLACK_TOKENS.app, workerUrl: stack.url, serviceSecret: RELAY_SECRET, slackApiUrl: slack.apiUrl });
-  await relay.start();
-  await slack.connected;
+  for (const name of ["billing", "website"] as const) repositories[name] = await slackStack.addRepository(name, descriptions[name]);
+  await slackStack.connectRelay();
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await stack?.stop();
-  await slack?.close();
+  await slackStack?.stop();
 });
 
-async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000}s waiting for ${what}\n${JSON.stringify(slack.calls.slice(-10))}\n${stack.logs().slice(-3000)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
 function mention(text: string, ts: string): void {
-  slack.sendEnvelope({
-    envelope_id: randomUUID(),
-    type: "events_api",
-    accepts_response_payload: false,
-    payload: {
-      type: "event_callback",
-      team_id: FAKE_SLACK_TEAM.id,
-      api_app_id: "A0LOOKOUT",
-      event_id: `Ev${randomUUID().slice(0, 8)}`,
-      event_time: Math.floor(Date.now() / 1000),
-      event: { type: "app_mention", user: "U0ALICE", text: `<@${FAKE_SLACK_TEAM.botUserId}> ${text}`, ts, channel: CHANNEL, event_ts: ts },
-    },
-  });
+  slack.sendEnvelope(mentionEnvelope({ channel: CHANNEL, user: "U0ALICE", text, ts }));
 }
 
 /** Lookout's messages in a thread: its first post and every later edit of it. */
@@ -95,7 +50,7 @@ describe("the repository classifier on the real stack", () => {
   it("starts the session on the repository the offline model picks, and says so in the thread", async () => {
     const ts = "1800000001.000100";
     mention("the checkout charges twice when invoices are paid by card", ts);
-    const working = await eventually(
+    const working = await slackStack.eventually(
       () => threadTexts(ts).texts.find((text) => text.includes("Working on it")),
       START_TIMEOUT_MS,
       "the session to start",
@@ -114,7 +69,7 @@ describe("the repository classifier on the real stack", () => {
   it("asks with the picker when no repository's name or description fits the message", async () => {
     const ts = "1800000001.000200";
     mention("rename the variable", ts);
-    const picker = await eventually(
+    const picker = await slackStack.eventually(
       () => threadTexts(ts).posts.find((call) => JSON.stringify(call.args.blocks ?? "").includes("lookout_pick_repository")),
       START_TIMEOUT_MS,
       "the picker",

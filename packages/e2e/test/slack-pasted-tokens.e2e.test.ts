@@ -1,8 +1,9 @@
-import { randomBytes, randomUUID } from "node:crypto";
-import { type ForwardResult, SlackRelay, fetchRelaySettings } from "@lookout/slack-relay";
+import { randomBytes } from "node:crypto";
+import { type ForwardResult, fetchRelaySettings } from "@lookout/slack-relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, createRepoFixture, type Stack, startStack } from "../src";
-import { FAKE_SLACK_TEAM, FAKE_SLACK_TOKENS, type FakeSlack, startFakeSlack } from "../src/fake-slack";
+import { apiClient, type Stack } from "../src";
+import { FAKE_SLACK_TEAM, FAKE_SLACK_TOKENS, type FakeSlack } from "../src/fake-slack";
+import { mentionEnvelope, type SlackStack, startSlackStack } from "../src/slack-stack";
 
 /**
  * Slack connected from the dashboard on the real stack: the Worker starts with no Slack token in
@@ -11,72 +12,30 @@ import { FAKE_SLACK_TEAM, FAKE_SLACK_TOKENS, type FakeSlack, startFakeSlack } fr
  * route, connects in Socket Mode, and a mention starts a session answered with the pasted bot token;
  * once the tokens are removed, Slack is refused again.
  */
-const RELAY_SECRET = randomBytes(32).toString("base64url");
 const SIGNING_SECRET = randomBytes(16).toString("hex");
 const CHANNEL = "C0E2EPASTED";
-const POLL_MS = 250;
 /** Session creation and the status message's first edits; no sandbox has to finish. */
 const START_TIMEOUT_MS = 60_000;
 
+let slackStack: SlackStack;
 let stack: Stack;
 let slack: FakeSlack;
-let relay: SlackRelay | undefined;
 let cookie: string;
+let relaySecret: string;
 const forwarded: ForwardResult[] = [];
 
 beforeAll(async () => {
-  slack = await startFakeSlack();
-  stack = await startStack({ vars: { SLACK_API_URL: slack.apiUrl, SERVICE_SECRET_SLACK_RELAY: RELAY_SECRET } });
-  cookie = await stack.login();
-  const created = await apiClient(stack.url, cookie)("POST", "/api/repositories", {
-    kind: "local",
-    path: createRepoFixture(),
-    name: "fixture",
-  });
-  expect(created.status).toBe(201);
+  slackStack = await startSlackStack({ botTokenInEnvironment: false });
+  ({ stack, slack, cookie, relaySecret } = slackStack);
+  await slackStack.addRepository("fixture");
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await stack?.stop();
-  await slack?.close();
+  await slackStack?.stop();
 });
 
-async function eventually<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000}s waiting for ${what}\n${JSON.stringify(slack.calls.slice(-10))}\n${stack.logs().slice(-3000)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
-function mention(ts: string): Record<string, unknown> {
-  return {
-    envelope_id: randomUUID(),
-    type: "events_api",
-    accepts_response_payload: false,
-    payload: {
-      type: "event_callback",
-      team_id: FAKE_SLACK_TEAM.id,
-      api_app_id: "A0LOOKOUT",
-      event_id: `Ev${randomUUID().slice(0, 8)}`,
-      event_time: Math.floor(Date.now() / 1000),
-      event: {
-        type: "app_mention",
-        user: "U0ALICE",
-        text: `<@${FAKE_SLACK_TEAM.botUserId}> make greet() say hello politely repo:fixture`,
-        ts,
-        channel: CHANNEL,
-        event_ts: ts,
-      },
-    },
-  };
+function mention(ts: string): ReturnType<typeof mentionEnvelope> {
+  return mentionEnvelope({ channel: CHANNEL, user: "U0ALICE", text: "make greet() say hello politely repo:fixture", ts });
 }
 
 describe("Slack tokens pasted in the dashboard, on the real stack", () => {
@@ -84,7 +43,7 @@ describe("Slack tokens pasted in the dashboard, on the real stack", () => {
     const api = apiClient(stack.url, cookie);
     const before = await api<{ settings: { configured: boolean; missing: string[] } }>("GET", "/api/slack/settings");
     expect(before.json.settings).toMatchObject({ configured: false, missing: ["SLACK_BOT_TOKEN"] });
-    expect(await fetchRelaySettings(stack.url, RELAY_SECRET)).toEqual({ mode: null, appToken: null });
+    expect(await fetchRelaySettings(stack.url, relaySecret)).toEqual({ mode: null, appToken: null });
 
     const pasted = await api("PUT", "/api/slack/credentials", {
       botToken: FAKE_SLACK_TOKENS.bot,
@@ -99,26 +58,18 @@ describe("Slack tokens pasted in the dashboard, on the real stack", () => {
     });
 
     // The relay has no app token of its own: it takes the pasted one from the control plane.
-    const settings = await fetchRelaySettings(stack.url, RELAY_SECRET);
+    const settings = await fetchRelaySettings(stack.url, relaySecret);
     expect(settings).toEqual({ mode: "socket", appToken: FAKE_SLACK_TOKENS.app });
-    relay = new SlackRelay({
-      appToken: settings.appToken!,
-      workerUrl: stack.url,
-      serviceSecret: RELAY_SECRET,
-      slackApiUrl: slack.apiUrl,
-      onForwarded: (result) => forwarded.push(result),
-    });
-    await relay.start();
-    await slack.connected;
+    await slackStack.connectRelay({ appToken: settings.appToken!, onForwarded: (result) => forwarded.push(result) });
 
     const ts = "1800000100.000100";
     slack.sendEnvelope(mention(ts));
-    await eventually(
+    await slackStack.eventually(
       () => slack.calls.find((call) => call.method === "reactions.add" && call.args.timestamp === ts),
       START_TIMEOUT_MS,
       "👀 with the pasted bot token",
     );
-    await eventually(
+    await slackStack.eventually(
       () =>
         slack.calls.find(
           (call) => call.method === "chat.update" && call.args.channel === CHANNEL && String(call.args.text).includes("Working on it"),
@@ -130,7 +81,7 @@ describe("Slack tokens pasted in the dashboard, on the real stack", () => {
     expect((await api("DELETE", "/api/slack/credentials")).status).toBe(200);
     const late = mention("1800000100.000200");
     slack.sendEnvelope(late);
-    const refused = await eventually(
+    const refused = await slackStack.eventually(
       () => forwarded.find((result) => result.envelopeId === late.envelope_id),
       START_TIMEOUT_MS,
       "the Worker's answer to an envelope after the tokens were removed",

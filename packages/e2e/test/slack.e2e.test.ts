@@ -1,9 +1,8 @@
-import { randomBytes, randomUUID } from "node:crypto";
 import type { SessionSummary } from "@lookout/protocol";
-import { SlackRelay } from "@lookout/slack-relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, createRepoFixture, type Stack, startStack } from "../src";
-import { FAKE_SLACK_TEAM, FAKE_SLACK_TOKENS, type FakeSlack, type FakeSlackCall, startFakeSlack } from "../src/fake-slack";
+import { apiClient, type Stack } from "../src";
+import { FAKE_SLACK_TEAM, type FakeSlack, type FakeSlackCall } from "../src/fake-slack";
+import { mentionEnvelope, type SlackStack, startSlackStack } from "../src/slack-stack";
 
 /**
  * Slack on the real stack (wrangler dev, the gateway's bubblewrap sandboxes, OpenCode and the
@@ -12,69 +11,25 @@ import { FAKE_SLACK_TEAM, FAKE_SLACK_TOKENS, type FakeSlack, type FakeSlackCall,
  * updated in place, the completion reply with the session link lands in the thread exactly once, and
  * a thread reply from a second person runs as a follow-up authored by them.
  */
-const RELAY_SECRET = randomBytes(32).toString("base64url");
 /** A sandbox starts, clones, runs OpenCode, and the outbox reports the settled prompt. */
 const SESSION_TIMEOUT_MS = 150_000;
-const POLL_MS = 250;
 const CHANNEL = "C0E2EGENERAL";
 
+let slackStack: SlackStack;
 let stack: Stack;
 let slack: FakeSlack;
-let relay: SlackRelay;
 let cookie: string;
 
 beforeAll(async () => {
-  slack = await startFakeSlack();
-  stack = await startStack({
-    vars: { SLACK_BOT_TOKEN: FAKE_SLACK_TOKENS.bot, SLACK_API_URL: slack.apiUrl, SERVICE_SECRET_SLACK_RELAY: RELAY_SECRET },
-  });
-  cookie = await stack.login();
-  const created = await apiClient(stack.url, cookie)("POST", "/api/repositories", {
-    kind: "local",
-    path: createRepoFixture(),
-    name: "fixture",
-  });
-  expect(created.status).toBe(201);
-  relay = new SlackRelay({ appToken: FAKE_SLACK_TOKENS.app, workerUrl: stack.url, serviceSecret: RELAY_SECRET, slackApiUrl: slack.apiUrl });
-  await relay.start();
-  await slack.connected;
+  slackStack = await startSlackStack({ botTokenInEnvironment: true });
+  ({ stack, slack, cookie } = slackStack);
+  await slackStack.addRepository("fixture");
+  await slackStack.connectRelay();
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await stack?.stop();
-  await slack?.close();
+  await slackStack?.stop();
 });
-
-async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000}s waiting for ${what}\n${JSON.stringify(slack.calls.slice(-10))}\n${stack.logs().slice(-3000)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
-function mentionEnvelope(user: string, text: string, ts: string, threadTs?: string): Record<string, unknown> {
-  return {
-    envelope_id: randomUUID(),
-    type: "events_api",
-    accepts_response_payload: false,
-    payload: {
-      type: "event_callback",
-      team_id: FAKE_SLACK_TEAM.id,
-      api_app_id: "A0LOOKOUT",
-      event_id: `Ev${randomUUID().slice(0, 8)}`,
-      event_time: Math.floor(Date.now() / 1000),
-      event: { type: "app_mention", user, text, ts, channel: CHANNEL, event_ts: ts, ...(threadTs ? { thread_ts: threadTs } : {}) },
-    },
-  };
-}
 
 const threadCalls = (method: string, threadTs: string): FakeSlackCall[] =>
   slack.calls.filter(
@@ -88,12 +43,12 @@ const completionReplies = (threadTs: string): FakeSlackCall[] =>
 describe("Slack in Socket Mode on the real stack", () => {
   it("runs a mention to a completed session, keeps one status message, replies once, and takes a follow-up from a second person", async () => {
     const ts = "1800000000.000100";
-    const envelope = mentionEnvelope("U0ALICE", `<@${FAKE_SLACK_TEAM.botUserId}> make greet() say hello politely repo:fixture`, ts);
+    const envelope = mentionEnvelope({ channel: CHANNEL, user: "U0ALICE", text: "make greet() say hello politely repo:fixture", ts });
     const sentAt = Date.now();
     slack.sendEnvelope(envelope);
 
-    await eventually(() => (slack.acks.includes(String(envelope.envelope_id)) ? true : undefined), 3_000, "the envelope's ack");
-    const eyes = await eventually(
+    await slackStack.eventually(() => (slack.acks.includes(String(envelope.envelope_id)) ? true : undefined), 3_000, "the envelope's ack");
+    const eyes = await slackStack.eventually(
       () => slack.calls.find((call) => call.method === "reactions.add" && call.args.timestamp === ts),
       10_000,
       "👀",
@@ -101,7 +56,7 @@ describe("Slack in Socket Mode on the real stack", () => {
     expect(eyes.args.name).toBe("eyes");
     expect(eyes.at - sentAt).toBeLessThan(3_000);
 
-    const reply = await eventually(() => completionReplies(ts)[0], SESSION_TIMEOUT_MS, "the completion reply");
+    const reply = await slackStack.eventually(() => completionReplies(ts)[0], SESSION_TIMEOUT_MS, "the completion reply");
     const sessionId = /\/sessions\/([A-Za-z0-9_]+)/.exec(String(reply.args.text))?.[1] ?? "";
     expect(String(reply.args.text)).toContain(`${stack.url}/sessions/${sessionId}`);
     const session = await apiClient(stack.url, cookie)<{ session: SessionSummary }>("GET", `/api/sessions/${sessionId}`);
@@ -123,8 +78,8 @@ describe("Slack in Socket Mode on the real stack", () => {
 
     // A reply in the thread from Bob is a follow-up on the same session, authored by him.
     const replyTs = "1800000000.000200";
-    slack.sendEnvelope(mentionEnvelope("U0BOB", `<@${FAKE_SLACK_TEAM.botUserId}> also add a test`, replyTs, ts));
-    await eventually(() => (completionReplies(ts).length === 2 ? true : undefined), SESSION_TIMEOUT_MS, "the follow-up's reply");
+    slack.sendEnvelope(mentionEnvelope({ channel: CHANNEL, user: "U0BOB", text: "also add a test", ts: replyTs, threadTs: ts }));
+    await slackStack.eventually(() => (completionReplies(ts).length === 2 ? true : undefined), SESSION_TIMEOUT_MS, "the follow-up's reply");
     const events = await apiClient(stack.url, cookie)<{ events: unknown[] }>("GET", `/api/sessions/${sessionId}/events?limit=500`);
     const queued = JSON.stringify(events.json).match(/"type":"prompt\.queued"[^}]*"author":\{[^}]*"name":"([^"]+)"/g) ?? [];
     expect(queued.some((entry) => entry.includes('"name":"bob"'))).toBe(true);

@@ -1,5 +1,7 @@
-import { SELF, env } from "cloudflare:test";
-import { ORIGIN } from "../helpers";
+import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { app } from "../../src/app";
+import type { Env } from "../../src/env";
+import { ORIGIN, api } from "../helpers";
 import { FAKE_SLACK, type FakeSlackCall } from "./fake-slack";
 
 /** Helpers that talk to the Worker the way Slack does, and read what the fake Slack was asked. */
@@ -31,8 +33,8 @@ export interface SendOptions {
   headers?: Record<string, string>;
 }
 
-/** Posts `body` signed like Slack: `v0=` HMAC-SHA256 of `v0:{ts}:{raw body}` with the signing secret. */
-export async function sendToSlackRoute(body: string, options: SendOptions = {}): Promise<{ status: number; text: string }> {
+/** `body` posted to a Slack route signed like Slack: `v0=` HMAC-SHA256 of `v0:{ts}:{raw body}` with the signing secret. */
+async function slackRequest(body: string, options: SendOptions): Promise<Request> {
   const timestamp = options.timestamp === undefined ? String(Math.floor(Date.now() / 1000)) : options.timestamp;
   const headers: Record<string, string> = { "content-type": options.contentType ?? "application/json", ...options.headers };
   if (timestamp !== null) headers["x-slack-request-timestamp"] = timestamp;
@@ -41,9 +43,32 @@ export async function sendToSlackRoute(body: string, options: SendOptions = {}):
       ? await slackSignature(options.secret ?? FAKE_SLACK.signingSecret, timestamp ?? "0", body)
       : options.signature;
   if (signature !== null) headers["x-slack-signature"] = signature;
-  const response = await SELF.fetch(`${ORIGIN}${options.path ?? "/api/slack/events"}`, { method: "POST", headers, body });
+  return new Request(`${ORIGIN}${options.path ?? "/api/slack/events"}`, { method: "POST", headers, body });
+}
+
+/** Posts `body` signed like Slack to the Worker. */
+export async function sendToSlackRoute(body: string, options: SendOptions = {}): Promise<{ status: number; text: string }> {
+  const response = await SELF.fetch(await slackRequest(body, options));
   return { status: response.status, text: await response.text() };
 }
+
+/**
+ * Posts `body` signed like Slack straight to the app, with `overrides` in place of those of the
+ * Worker's bindings, and waits for the background work the request started.
+ */
+export async function sendToSlackApp(
+  overrides: Partial<Env>,
+  body: string,
+  options: SendOptions = {},
+): Promise<{ status: number; text: string }> {
+  const ctx = createExecutionContext();
+  const response = await app.fetch(await slackRequest(body, options), { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return { status: response.status, text: await response.text() };
+}
+
+/** The options that send a form-encoded interactivity payload (`blockAction`, `homeSelect`). */
+export const INTERACTION: SendOptions = { path: "/api/slack/interactions", contentType: "application/x-www-form-urlencoded" };
 
 export interface MessageEvent {
   type?: "app_mention" | "message";
@@ -115,6 +140,70 @@ export function blockAction(input: {
     actions: [{ block_id: "b1", action_ts: String(Date.now() / 1000), ...input.action }],
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+/** A repository chosen in the picker message, as Slack sends it to the interactivity URL. */
+export function repositoryPick(input: {
+  channel: string;
+  pickerTs: string;
+  threadTs: string;
+  repository: { id: string; name: string };
+}): string {
+  return blockAction({
+    channel: input.channel,
+    messageTs: input.pickerTs,
+    threadTs: input.threadTs,
+    action: {
+      type: "static_select",
+      action_id: "lookout_pick_repository",
+      selected_option: { value: input.repository.id, text: { type: "plain_text", text: input.repository.name } },
+    },
+  });
+}
+
+/** `app_home_opened` for the Home tab, as the Events API delivers it. */
+export function homeOpened(user: string, channel: string): string {
+  return JSON.stringify({
+    token: "x",
+    team_id: FAKE_SLACK.teamId,
+    api_app_id: "A0LOOKOUT",
+    type: "event_callback",
+    event_id: nextEventId(),
+    event_time: Math.floor(Date.now() / 1000),
+    event: { type: "app_home_opened", user, channel, tab: "home", event_ts: "1.2" },
+  });
+}
+
+/** A `static_select` chosen on App Home, as `block_actions` from a view: form-encoded, JSON in `payload`. */
+export function homeSelect(input: { user: string; actionId: string; blockId: string; value: string; text: string }): string {
+  const payload = {
+    type: "block_actions",
+    team: { id: FAKE_SLACK.teamId, domain: "acme" },
+    user: { id: input.user, username: input.user.toLowerCase(), team_id: FAKE_SLACK.teamId },
+    api_app_id: "A0LOOKOUT",
+    token: "unused",
+    container: { type: "view", view_id: "V0HOME" },
+    trigger_id: "1.2.3",
+    view: { id: "V0HOME", type: "home", blocks: [] },
+    actions: [
+      {
+        type: "static_select",
+        action_id: input.actionId,
+        block_id: input.blockId,
+        selected_option: { value: input.value, text: { type: "plain_text", text: input.text } },
+        action_ts: "1.4",
+      },
+    ],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+/** Registers a local repository with a fresh name starting with `prefix`. */
+export async function registerRepository(cookie: string, prefix: string): Promise<{ id: string; name: string }> {
+  const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  const created = await api(cookie)("POST", "/api/repositories", { kind: "local", path: `/srv/repos/${name}`, name });
+  if (created.status !== 201) throw new Error(`repository ${name}: ${created.status} ${JSON.stringify(created.json)}`);
+  return { id: created.json.repository.id, name };
 }
 
 export async function slackCalls(): Promise<FakeSlackCall[]> {

@@ -1,57 +1,12 @@
 import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import type { Repository, SessionEvent } from "@lookout/protocol";
+import type { SessionEvent } from "@lookout/protocol";
 import { ApiError } from "../../src/api/api-error";
-import { GRACE, ev, pending, queued, summary, text, tool } from "../fixtures";
+import { GRACE, PR_DIFF, ev, pending, queued, summary, text, tool } from "../fixtures";
 import { fakeState, ME, toState } from "../fake-api";
-import { renderApp, type FakeConnection } from "../render-app";
-
-const REPO: Repository = {
-  id: "r_1",
-  kind: "github",
-  fullName: "acme/web",
-  name: "web",
-  owner: "acme",
-  path: null,
-  defaultBranch: "main",
-  description: null,
-  createdAt: 1,
-  updatedAt: 1,
-};
-
-const DIFF = `diff --git a/src/login.ts b/src/login.ts
-index 1111111..2222222 100644
---- a/src/login.ts
-+++ b/src/login.ts
-@@ -1,3 +1,3 @@
- export function login() {
--  return retry(3);
-+  return retry(5);
- }
-`;
-
-function setup() {
-  const base = summary({ id: "s_1", status: "running", owner: ME });
-  const state = fakeState({ repositories: [REPO], sessions: [base] });
-  state.sessionStates.set("s_1", toState(base, { sandboxStatus: "running" }));
-  return state;
-}
-
-async function connected(app: ReturnType<typeof renderApp>): Promise<FakeConnection> {
-  await waitFor(() => expect(app.connections.length).toBeGreaterThan(0));
-  const connection = app.connections.at(-1)!;
-  return connection;
-}
-
-function replay(connection: FakeConnection, events: SessionEvent[]) {
-  act(() => {
-    connection.state({ kind: "replaying" });
-    connection.frame({ type: "events", events, replay: true, highestSeq: events.at(-1)?.seq ?? 0, skipped: 0 });
-    connection.frame({ type: "subscribed", latestSeq: events.at(-1)?.seq ?? 0 });
-    connection.state({ kind: "live" });
-  });
-}
+import { renderApp } from "../render-app";
+import { connected, replay, runningSession } from "../session-page";
 
 const RUN: SessionEvent[] = [
   ev(1, { type: "session.created", title: "Fix login", repositoryId: "r_1", baseBranch: "main", model: "scripted/demo", owner: ME }),
@@ -64,7 +19,7 @@ const RUN: SessionEvent[] = [
     type: "files.changed",
     promptId: "p1",
     files: [{ path: "src/login.ts", change: "modified", additions: 1, deletions: 1 }],
-    diff: DIFF,
+    diff: PR_DIFF,
   }),
   ev(8, {
     type: "step.finished",
@@ -84,7 +39,7 @@ const RUN: SessionEvent[] = [
 
 describe("session view", () => {
   it("shows the session header from the REST detail, then the replayed timeline", async () => {
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     expect(await screen.findByRole("heading", { name: "Fix the flaky login test" })).toBeInTheDocument();
     const connection = await connected(app);
     expect(connection.started).toBe(true);
@@ -101,14 +56,14 @@ describe("session view", () => {
   });
 
   it("renders agent markdown without injecting raw HTML", async () => {
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     replay(await connected(app), RUN);
     expect(document.querySelector(".turn img")).toBeNull();
     expect(screen.getByText(/<img src=x onerror=alert\(1\)>/)).toBeInTheDocument();
   });
 
   it("streams: a later event with the same key replaces the row instead of adding one", async () => {
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     const connection = await connected(app);
     replay(connection, RUN.slice(0, 5));
     act(() =>
@@ -126,7 +81,7 @@ describe("session view", () => {
 
   it("expands a tool call to show its input and output", async () => {
     const user = userEvent.setup();
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     replay(await connected(app), RUN);
     await user.click(screen.getByRole("button", { name: /Read src\/login.ts/ }));
     expect(screen.getByText("Input")).toBeInTheDocument();
@@ -136,7 +91,7 @@ describe("session view", () => {
 
   it("shows changed files with a colored unified diff in the Changes tab, and artifacts", async () => {
     const user = userEvent.setup();
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     replay(await connected(app), RUN);
     await user.click(screen.getByRole("button", { name: "Review changes" }));
     const diff = await screen.findByRole("region", { name: "Diff of src/login.ts" });
@@ -154,7 +109,7 @@ describe("session view", () => {
 
   it("sends a follow-up with Cmd+Enter through the API, and the draft survives until accepted", async () => {
     const user = userEvent.setup();
-    const state = setup();
+    const state = runningSession();
     const app = renderApp("/sessions/s_1", state);
     replay(await connected(app), RUN);
     const box = screen.getByLabelText("Follow-up prompt");
@@ -168,7 +123,7 @@ describe("session view", () => {
 
   it("pre-warms: typing sends a typing frame on the socket", async () => {
     const user = userEvent.setup();
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     const connection = await connected(app);
     replay(connection, RUN);
     await user.type(screen.getByLabelText("Follow-up prompt"), "a");
@@ -177,7 +132,7 @@ describe("session view", () => {
 
   it("lists queued prompts and cancels one", async () => {
     const user = userEvent.setup();
-    const state = setup();
+    const state = runningSession();
     state.queues.set("s_1", [pending("p2", "Then update the docs")]);
     const app = renderApp("/sessions/s_1", state);
     const connection = await connected(app);
@@ -193,7 +148,7 @@ describe("session view", () => {
 
   it("stops a running session", async () => {
     const user = userEvent.setup();
-    const state = setup();
+    const state = runningSession();
     const app = renderApp("/sessions/s_1", state);
     replay(await connected(app), RUN);
     await user.click(screen.getByRole("button", { name: /Stop/ }));
@@ -202,7 +157,7 @@ describe("session view", () => {
 
   it("shows an API error as a toast, in the API's words", async () => {
     const user = userEvent.setup();
-    const state = setup();
+    const state = runningSession();
     state.overrides.set("POST /api/sessions/s_1/stop", {
       status: 409,
       body: { error: { code: "NOTHING_RUNNING", message: "No prompt is running." } },
@@ -214,7 +169,7 @@ describe("session view", () => {
   });
 
   it("shows who is here and who is typing", async () => {
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     const connection = await connected(app);
     replay(connection, RUN);
     act(() =>
@@ -231,7 +186,7 @@ describe("session view", () => {
   });
 
   it("lets a viewer watch but not prompt, stop or rename, as the session says", async () => {
-    const state = setup();
+    const state = runningSession();
     state.roles.set("s_1", "viewer");
     const app = renderApp("/sessions/s_1", state);
     const connection = await connected(app);
@@ -242,7 +197,7 @@ describe("session view", () => {
   });
 
   it("takes the role from the socket's hello once it has spoken", async () => {
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     const connection = await connected(app);
     replay(connection, RUN);
     expect(await screen.findByRole("button", { name: /Stop/ })).toBeInTheDocument();
@@ -262,7 +217,7 @@ describe("session view", () => {
 
   it("archives after confirmation and then offers to unarchive", async () => {
     const user = userEvent.setup();
-    const state = setup();
+    const state = runningSession();
     const app = renderApp("/sessions/s_1", state);
     replay(await connected(app), RUN);
     await user.click(screen.getByRole("button", { name: "Archive" }));
@@ -273,7 +228,7 @@ describe("session view", () => {
   });
 
   it("says when it is reconnecting and when it is live", async () => {
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     const connection = await connected(app);
     act(() => connection.state({ kind: "waiting", attempt: 2, retryAt: Date.now() + 4000, reason: "connection closed (1006)" }));
     expect(screen.getByText(/Reconnecting in \d+s/)).toBeInTheDocument();
@@ -282,7 +237,7 @@ describe("session view", () => {
   });
 
   it("keeps the timeline moving over REST while the socket is down, without duplicates", async () => {
-    const state = setup();
+    const state = runningSession();
     state.events.set("s_1", RUN);
     const app = renderApp("/sessions/s_1", state);
     const connection = await connected(app);
@@ -297,7 +252,7 @@ describe("session view", () => {
   });
 
   it("coming back to a session shows what it had and resumes after the last event seen", async () => {
-    const state = setup();
+    const state = runningSession();
     const first = renderApp("/sessions/s_1", state);
     replay(await connected(first), RUN);
     first.unmount();
@@ -313,7 +268,7 @@ describe("session view", () => {
   });
 
   it("stops live updates and says why when the socket is refused", async () => {
-    const app = renderApp("/sessions/s_1", setup());
+    const app = renderApp("/sessions/s_1", runningSession());
     const connection = await connected(app);
     await screen.findByRole("heading", { name: "Fix the flaky login test" });
     act(() => connection.state({ kind: "failed", error: new ApiError(403, "FORBIDDEN", "You are not allowed to do this.") }));
