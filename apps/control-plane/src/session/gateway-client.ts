@@ -1,13 +1,6 @@
-import {
-  type CreateSandboxRequest,
-  type ErrorBody,
-  isErrorCode,
-  LookoutError,
-  SandboxInfo,
-  signRequest,
-  SnapshotResponse,
-} from "@lookout/protocol";
+import { type CreateSandboxRequest, LookoutError, SandboxInfo, SnapshotResponse } from "@lookout/protocol";
 import type { z } from "zod";
+import { signedGatewayCall } from "../gateway-call";
 
 /** Calls the sandbox gateway with signed requests (service `control-plane`). */
 export interface SandboxGateway {
@@ -30,6 +23,12 @@ export class GatewayError extends Error {
 
 const TRANSIENT_CODES = new Set(["PROVIDER_TRANSIENT", "SANDBOX_UNAVAILABLE", "RATE_LIMITED", "INTERNAL"]);
 
+/**
+ * What `signedGatewayCall` names a refusal that carries no registry error; never a code the gateway
+ * sends (the registry keeps it for stored rows), so here it can only mean such a refusal.
+ */
+const NO_REGISTRY_ERROR = "UNKNOWN";
+
 export class HttpSandboxGateway implements SandboxGateway {
   constructor(
     private readonly baseUrl: string,
@@ -49,44 +48,39 @@ export class HttpSandboxGateway implements SandboxGateway {
     await this.call("DELETE", `/v1/sandboxes/${encodeURIComponent(sandboxId)}`, undefined);
   }
 
+  /** One signed call with no limit of its own (a sandbox takes as long as its provider needs to start). */
   private async call(method: string, path: string, body: unknown): Promise<unknown> {
-    if (!this.secret)
-      throw new LookoutError("SERVICE_NOT_CONFIGURED", "GATEWAY_SERVICE_SECRET is not set, so sandboxes cannot be started.");
-    const payload = body === undefined ? "" : JSON.stringify(body);
-    const headers = await signRequest({ service: "control-plane", method, pathAndQuery: path, body: payload }, this.secret);
-    let response: Response;
+    // The classification reads the status the gateway answered, which a refusal without a registry
+    // error carries only in its words.
+    let status: number | undefined;
+    const fetcher: typeof fetch = async (input, init) => {
+      const response = await this.fetcher(input, init);
+      status = response.status;
+      return response;
+    };
     try {
-      response = await this.fetcher(new URL(path, this.baseUrl), {
-        method,
-        headers: { ...headers, ...(payload ? { "content-type": "application/json" } : {}) },
-        ...(payload ? { body: payload } : {}),
-      });
+      return await signedGatewayCall(
+        { baseUrl: this.baseUrl, secret: this.secret, fetcher },
+        { method, path, body, unconfigured: "sandboxes cannot be started", otherwise: NO_REGISTRY_ERROR, timeoutMs: null },
+      );
     } catch (error) {
-      throw new GatewayError(true, "GATEWAY_UNREACHABLE", `The sandbox gateway at ${this.baseUrl} is unreachable: ${String(error)}`);
+      throw error instanceof LookoutError ? gatewayError(error, status) : error;
     }
-    const text = await response.text();
-    const data: unknown = text ? safeJson(text) : null;
-    if (response.ok) return data;
-    const error = errorOf(data);
-    const code = error?.code ?? `HTTP_${response.status}`;
-    const transient = TRANSIENT_CODES.has(code) || response.status >= 500 || response.status === 429;
-    throw new GatewayError(transient && code !== "PROVIDER_PERMANENT", code, error?.message ?? `The gateway answered ${response.status}.`);
   }
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
+/**
+ * The session's side of a failed call: with no answer, a missing secret is permanent and an
+ * unreachable gateway transient (`GATEWAY_UNREACHABLE`); an answer is transient by its code or
+ * status (5xx, 429), except `PROVIDER_PERMANENT`, and without a registry error is named `HTTP_<status>`.
+ */
+function gatewayError(error: LookoutError, status: number | undefined): GatewayError {
+  if (status === undefined) {
+    return error.code === "SERVICE_NOT_CONFIGURED"
+      ? new GatewayError(false, error.code, error.message)
+      : new GatewayError(true, "GATEWAY_UNREACHABLE", error.message);
   }
-}
-
-function errorOf(data: unknown): ErrorBody["error"] | null {
-  if (typeof data !== "object" || data === null || !("error" in data)) return null;
-  const error = data.error;
-  if (typeof error !== "object" || error === null) return null;
-  const code = (error as { code?: unknown }).code;
-  const message = (error as { message?: unknown }).message;
-  return isErrorCode(code) && typeof message === "string" ? { code, message } : null;
+  const code = error.code === NO_REGISTRY_ERROR ? `HTTP_${status}` : error.code;
+  const transient = TRANSIENT_CODES.has(code) || status >= 500 || status === 429;
+  return new GatewayError(transient && code !== "PROVIDER_PERMANENT", code, error.message);
 }
