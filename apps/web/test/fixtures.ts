@@ -1,9 +1,23 @@
-import type { Author, EventPayload, PullRequest, QueuedPrompt, SessionEvent, SessionState } from "@lookout/protocol";
+import type { Author, EventPayload, PullRequest, QueuedPrompt, Repository, SessionEvent, SessionState } from "@lookout/protocol";
 import { eventKey } from "@lookout/protocol";
 import type { SessionSummary } from "@lookout/protocol";
 
 export const ADA: Author = { userId: "u_ada", name: "Ada Lovelace", email: "ada@example.com" };
 export const GRACE: Author = { userId: "u_grace", name: "Grace Hopper" };
+
+/** The GitHub repository `r_1` the fixture sessions run on. */
+export const ACME_WEB: Repository = {
+  id: "r_1",
+  kind: "github",
+  fullName: "acme/web",
+  name: "web",
+  owner: "acme",
+  path: null,
+  defaultBranch: "main",
+  description: null,
+  createdAt: 1,
+  updatedAt: 1,
+};
 
 /** A stored event with the key the server would give its payload. */
 export function ev(seq: number, payload: EventPayload, at = 1_700_000_000_000 + seq * 1000): SessionEvent {

@@ -1,29 +1,16 @@
 import { act, waitFor } from "@testing-library/react";
 import { expect } from "vitest";
-import type { Repository, SessionEvent } from "@lookout/protocol";
-import { summary } from "./fixtures";
+import type { SessionEvent } from "@lookout/protocol";
+import { ACME_WEB, summary } from "./fixtures";
 import { type FakeApiState, fakeState, ME, toState } from "./fake-api";
 import type { FakeConnection, renderApp } from "./render-app";
 
 /** Fixtures for the session page: one running session on a GitHub repository, and its socket. */
 
-export const GITHUB_REPO: Repository = {
-  id: "r_1",
-  kind: "github",
-  fullName: "acme/web",
-  name: "web",
-  owner: "acme",
-  path: null,
-  defaultBranch: "main",
-  description: null,
-  createdAt: 1,
-  updatedAt: 1,
-};
-
-/** The signed-in user's running session `s_1` on `GITHUB_REPO`, its sandbox running. */
+/** The signed-in user's running session `s_1` on `ACME_WEB`, its sandbox running. */
 export function runningSession(): FakeApiState {
   const base = summary({ id: "s_1", status: "running", owner: ME });
-  const state = fakeState({ repositories: [GITHUB_REPO], sessions: [base] });
+  const state = fakeState({ repositories: [ACME_WEB], sessions: [base] });
   state.sessionStates.set("s_1", toState(base, { sandboxStatus: "running" }));
   return state;
 }

@@ -1,26 +1,14 @@
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import type { GithubTriggerSettingsResponse, Repository } from "@lookout/protocol";
+import type { GithubTriggerSettingsResponse } from "@lookout/protocol";
 import { fakeState } from "../fake-api";
+import { ACME_WEB } from "../fixtures";
 import { renderApp } from "../render-app";
 
-const GITHUB_REPO: Repository = {
-  id: "r_gh",
-  kind: "github",
-  fullName: "acme/widgets",
-  name: "widgets",
-  owner: "acme",
-  path: null,
-  defaultBranch: "main",
-  description: null,
-  createdAt: 1,
-  updatedAt: 1,
-};
-
 const DEFAULTS: GithubTriggerSettingsResponse = {
-  repositoryId: "r_gh",
-  repository: "acme/widgets",
+  repositoryId: "r_1",
+  repository: "acme/web",
   settings: { enabled: true, allowlist: [], pushPolicy: "child-pull-request", autoReview: false },
   saved: false,
 };
@@ -34,10 +22,10 @@ describe("settings: GitHub mentions", () => {
       saved: true,
     };
     const state = fakeState({
-      repositories: [GITHUB_REPO],
+      repositories: [ACME_WEB],
       overrides: new Map([
-        ["GET /api/github-triggers/r_gh", { status: 200, body: DEFAULTS }],
-        ["PUT /api/github-triggers/r_gh", { status: 200, body: saved }],
+        ["GET /api/github-triggers/r_1", { status: 200, body: DEFAULTS }],
+        ["PUT /api/github-triggers/r_1", { status: 200, body: saved }],
       ]),
     });
     renderApp("/settings/github", state);
@@ -48,7 +36,7 @@ describe("settings: GitHub mentions", () => {
     await user.click(screen.getByRole("button", { name: "Save" }));
     await waitFor(() => expect(state.calls.find((call) => call.method === "PUT")).toBeDefined());
     expect(state.calls.find((call) => call.method === "PUT")?.body).toEqual(saved.settings);
-    expect(await screen.findByText("Saved the GitHub mention settings for acme/widgets")).toBeInTheDocument();
+    expect(await screen.findByText("Saved the GitHub mention settings for acme/web")).toBeInTheDocument();
   });
 
   it("says what to do when no GitHub repository is registered", async () => {

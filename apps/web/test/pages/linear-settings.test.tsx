@@ -1,22 +1,10 @@
 import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import type { LinearSettingsView, Repository } from "@lookout/protocol";
+import type { LinearSettingsView } from "@lookout/protocol";
 import { fakeState } from "../fake-api";
+import { ACME_WEB } from "../fixtures";
 import { renderApp } from "../render-app";
-
-const REPO: Repository = {
-  id: "r_1",
-  kind: "github",
-  fullName: "acme/widgets",
-  name: "widgets",
-  owner: "acme",
-  path: null,
-  defaultBranch: "main",
-  description: null,
-  createdAt: 1,
-  updatedAt: 1,
-};
 
 const SETTINGS: LinearSettingsView = {
   connections: [
@@ -37,7 +25,7 @@ const SETTINGS: LinearSettingsView = {
 describe("settings: Linear", () => {
   it("shows the connected workspace and the webhook URL, and saves the repository rules", async () => {
     const user = userEvent.setup();
-    const state = fakeState({ repositories: [REPO] });
+    const state = fakeState({ repositories: [ACME_WEB] });
     state.overrides.set("GET /api/linear/settings", { status: 200, body: { settings: SETTINGS } });
     state.overrides.set("PUT /api/linear/mappings", {
       status: 200,
@@ -68,7 +56,7 @@ describe("settings: Linear", () => {
   });
 
   it("offers to connect when no workspace is connected", async () => {
-    const state = fakeState({ repositories: [REPO] });
+    const state = fakeState({ repositories: [ACME_WEB] });
     state.overrides.set("GET /api/linear/settings", { status: 200, body: { settings: { ...SETTINGS, connections: [], rules: [] } } });
     renderApp("/settings/linear", state);
     expect(await screen.findByRole("link", { name: "Connect Linear" })).toHaveAttribute("href", "http://lookout.test/api/linear/install");

@@ -3,21 +3,11 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { Repository } from "@lookout/protocol";
 import { fakeState } from "../fake-api";
+import { ACME_WEB } from "../fixtures";
 import { renderApp } from "../render-app";
 
 const REPOSITORIES: Repository[] = [
-  {
-    id: "r_1",
-    kind: "github",
-    fullName: "acme/web",
-    name: "web",
-    owner: "acme",
-    path: null,
-    defaultBranch: "main",
-    description: null,
-    createdAt: 1,
-    updatedAt: 1,
-  },
+  ACME_WEB,
   {
     id: "r_2",
     kind: "local",

@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { GRACE, summary } from "../fixtures";
+import { ACME_WEB, GRACE, summary } from "../fixtures";
 import { fakeState, type FakeApiState } from "../fake-api";
 import { renderApp } from "../render-app";
 
@@ -18,20 +18,7 @@ function withSessions(count: number): FakeApiState {
   );
   return fakeState({
     sessions,
-    repositories: [
-      {
-        id: "r_1",
-        kind: "github",
-        fullName: "acme/web",
-        name: "web",
-        owner: "acme",
-        path: null,
-        defaultBranch: "main",
-        description: null,
-        createdAt: 1,
-        updatedAt: 1,
-      },
-    ],
+    repositories: [ACME_WEB],
   });
 }
 

@@ -1,22 +1,10 @@
 import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import type { Repository, SlackSettingsView } from "@lookout/protocol";
+import type { SlackSettingsView } from "@lookout/protocol";
 import { fakeState } from "../fake-api";
+import { ACME_WEB } from "../fixtures";
 import { renderApp } from "../render-app";
-
-const REPO: Repository = {
-  id: "r_1",
-  kind: "github",
-  fullName: "acme/widgets",
-  name: "widgets",
-  owner: "acme",
-  path: null,
-  defaultBranch: "main",
-  description: null,
-  createdAt: 1,
-  updatedAt: 1,
-};
 
 const CONNECTED: SlackSettingsView = {
   configured: true,
@@ -32,7 +20,7 @@ const CONNECTED: SlackSettingsView = {
 describe("settings: Slack", () => {
   it("shows the workspace, bot and mode, and sets a channel's default repository", async () => {
     const user = userEvent.setup();
-    const state = fakeState({ repositories: [REPO] });
+    const state = fakeState({ repositories: [ACME_WEB] });
     state.overrides.set("GET /api/slack/settings", { status: 200, body: { settings: CONNECTED } });
     state.overrides.set("PUT /api/slack/channels/C0RANDOM", { status: 200, body: { settings: CONNECTED } });
     renderApp("/settings/slack", state);
@@ -40,7 +28,7 @@ describe("settings: Slack", () => {
     expect(connection).toHaveTextContent("Acme");
     expect(connection).toHaveTextContent("bot @lookout");
     expect(connection).toHaveTextContent("Socket Mode (relay)");
-    expect(screen.getByRole("list", { name: "Slack channel defaults" })).toHaveTextContent("C0GENERALacme/widgets");
+    expect(screen.getByRole("list", { name: "Slack channel defaults" })).toHaveTextContent("C0GENERALacme/web");
 
     const set = screen.getByRole("button", { name: "Set default" });
     expect(set).toBeDisabled();
@@ -52,7 +40,7 @@ describe("settings: Slack", () => {
   });
 
   it("says what to set while Slack is not connected", async () => {
-    const state = fakeState({ repositories: [REPO] });
+    const state = fakeState({ repositories: [ACME_WEB] });
     state.overrides.set("GET /api/slack/settings", {
       status: 200,
       body: { settings: { ...CONNECTED, configured: false, missing: ["SLACK_BOT_TOKEN"], workspace: null, channelDefaults: [] } },
@@ -64,7 +52,7 @@ describe("settings: Slack", () => {
 
   it("pastes tokens, checks their shape before sending, shows only their last four characters, and removes them", async () => {
     const user = userEvent.setup();
-    const state = fakeState({ repositories: [REPO] });
+    const state = fakeState({ repositories: [ACME_WEB] });
     const stored: SlackSettingsView = {
       ...CONNECTED,
       source: "dashboard",
