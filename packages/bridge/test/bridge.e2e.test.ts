@@ -8,6 +8,7 @@ import type { BridgeEventPayload, SessionCommand } from "@lookout/protocol";
 import { startScriptedModel, type ScriptedModel } from "@lookout/scripted-model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSession } from "./support/fake-session";
+import { localPullRequest } from "./support/pull-request";
 
 /**
  * End to end: the bundled bridge as a child process, the real opencode binary, a temp git
@@ -45,33 +46,6 @@ function prompt(promptId: string, text: string): SessionCommand {
 function finished(promptId: string) {
   return (): Extract<BridgeEventPayload, { type: "prompt.finished" }> | undefined =>
     session.events("prompt.finished").find((e) => e.promptId === promptId);
-}
-
-/** A pull request as the control plane answers it. */
-function pullRequest(title: string) {
-  return {
-    id: "pr_e2e",
-    sessionId: SESSION_ID,
-    repositoryId: "rep_e2e",
-    provider: "local",
-    number: null,
-    url: `http://lookout.test/sessions/${SESSION_ID}`,
-    title,
-    body: "",
-    baseBranch: "main",
-    headBranch: `lookout/${SESSION_ID}`,
-    headSha: null,
-    state: "open",
-    draft: false,
-    openedBy: alice,
-    openedAs: "local",
-    review: null,
-    mergeSha: null,
-    createdAt: 1,
-    updatedAt: 1,
-    mergedAt: null,
-    closedAt: null,
-  };
 }
 
 beforeAll(async () => {
@@ -266,7 +240,7 @@ describe("bridge with the real opencode", () => {
   it("offers the agent a create_pull_request tool over MCP that opens the pull request as the sandbox", async () => {
     session.answers.set(`POST /api/sessions/${SESSION_ID}/pull-request`, {
       status: 201,
-      body: { created: true, pullRequest: pullRequest("Bridge PR") },
+      body: { created: true, pullRequest: localPullRequest({ sessionId: SESSION_ID, title: "Bridge PR", draft: false, openedBy: alice }) },
     });
     session.send(prompt("p6", "open a pull request titled Bridge PR"));
     const done = await session.waitFor("p6 finished", finished("p6"), 60_000);

@@ -3,6 +3,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { bodyText, requestUrl } from "../../test/support/fetch-request";
+import { localPullRequest } from "../../test/support/pull-request";
 import {
   controlPlaneOpener,
   MCP_SERVER_NAME,
@@ -11,30 +12,6 @@ import {
   startToolServer,
   type ToolServer,
 } from "./pull-request-tool";
-
-const PULL_REQUEST = {
-  id: "pr_1",
-  sessionId: "ses_1",
-  repositoryId: "r1",
-  provider: "local",
-  number: null,
-  url: "http://cp/sessions/ses_1",
-  title: "T",
-  body: "B",
-  baseBranch: "main",
-  headBranch: "lookout/ses_1",
-  headSha: null,
-  state: "open",
-  draft: true,
-  openedBy: { userId: "u", name: "Ada" },
-  openedAs: "local",
-  review: null,
-  mergeSha: null,
-  createdAt: 1,
-  updatedAt: 1,
-  mergedAt: null,
-  closedAt: null,
-};
 
 /** An MCP client as OpenCode runs one: the SDK's `Client` over streamable HTTP, with the bearer from the config. */
 async function connectClient(server: ToolServer, authorization = server.opencodeConfig.headers?.authorization ?? ""): Promise<Client> {
@@ -120,7 +97,10 @@ describe("the create_pull_request tool over MCP", () => {
       ...target,
       fetcher: async (input, init) => {
         forwarded.push({ url: requestUrl(input), headers: new Headers(init?.headers), body: bodyText(init) });
-        return Response.json({ created: true, pullRequest: PULL_REQUEST }, { status: 201 });
+        return Response.json(
+          { created: true, pullRequest: localPullRequest({ title: "T", url: "http://cp/sessions/ses_1" }) },
+          { status: 201 },
+        );
       },
     });
     expect(await opener({ title: "T" })).toEqual({
