@@ -7,6 +7,7 @@ import { TriggerDeliveryStore } from "../src/db/trigger-deliveries";
 import { TriggerRunStore } from "../src/db/trigger-runs";
 import { SlackStore } from "../src/integrations/slack/store";
 import { newestRepositoryImage, RepositoryImageStore } from "../src/repository-images";
+import { SandboxPoolStore } from "../src/sandbox-pool/store";
 
 interface Recorded {
   sql: string;
@@ -136,6 +137,8 @@ describe("D1 query plans on the hot paths use indexes", () => {
     ["the newest image a session starts from", (db) => newestRepositoryImage(db, ID, "main")],
     ["a repository's image history", (db) => new RepositoryImageStore(db).list(ID, 20)],
     ["image builds running", (db) => new RepositoryImageStore(db).building()],
+    // Reads every repository (the pool weighs each); the per-repository activity must come from an index.
+    ["the warm pool's wishes", (db) => new SandboxPoolStore(db).wishes(NOW)],
     [
       "queueing a running prompt's step",
       (db) =>
