@@ -276,18 +276,21 @@ export class SessionAgent extends Agent<Cloudflare.Env> {
 
   private toSocket(connection: Connection): Socket {
     const states = this.states;
+    // Read once: the SDK's `id` getter looks the socket's attachment up on every read, and `state()`
+    // runs for every subscriber on every streamed event.
+    const id = connection.id;
     return {
-      id: connection.id,
+      id,
       state() {
-        if (states.has(connection.id)) return states.get(connection.id) ?? null;
+        if (states.has(id)) return states.get(id) ?? null;
         const parsed = ConnectionState.safeParse(connection.state);
         const state = parsed.success ? parsed.data : null;
-        states.set(connection.id, state);
+        states.set(id, state);
         return state;
       },
       setState(state) {
         connection.setState(state);
-        states.set(connection.id, state);
+        states.set(id, state);
       },
       send(text) {
         connection.send(text);
