@@ -62,6 +62,9 @@ class SlowRemoteProvider implements SandboxProvider {
   restore(): Promise<SandboxHandle> {
     return Promise.reject(new Error("not used"));
   }
+  deleteSnapshot(): Promise<void> {
+    return Promise.reject(new Error("not used"));
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -59,6 +59,9 @@ class FakeRemoteProvider implements SandboxProvider {
   restore(): Promise<SandboxHandle> {
     return Promise.reject(new Error("not used"));
   }
+  deleteSnapshot(): Promise<void> {
+    return Promise.reject(new Error("not used"));
+  }
   terminate(providerId: string): Promise<void> {
     this.states.delete(providerId);
     return Promise.resolve();

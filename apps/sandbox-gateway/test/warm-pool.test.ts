@@ -89,6 +89,10 @@ class PoolTestProvider implements SandboxProvider {
     return Promise.reject(new Error("no snapshots"));
   }
 
+  deleteSnapshot(): Promise<void> {
+    return Promise.reject(new Error("no snapshots"));
+  }
+
   restore(snapshotId: string, config: Omit<SandboxCreateConfig, "source">): Promise<{ providerId: string; status: SandboxState }> {
     return this.create({ ...config, source: { kind: "snapshot", snapshotId } });
   }

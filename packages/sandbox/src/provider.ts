@@ -96,6 +96,13 @@ export interface SandboxProvider {
   /** Starts a sandbox from `snapshotId` (same as `create` with a snapshot source). */
   restore(snapshotId: string, config: Omit<SandboxCreateConfig, "source">): Promise<SandboxHandle>;
 
+  /**
+   * Deletes a snapshot from the provider's storage, for good: nothing can start from it afterwards.
+   * Deleting an unknown or already deleted snapshot succeeds; a malformed id is `invalid_request`;
+   * any other failure throws `SandboxProviderError`. Sandboxes already started from it keep running.
+   */
+  deleteSnapshot(snapshotId: string): Promise<void>;
+
   /** Stops the sandbox and releases everything it holds. Terminating a gone sandbox succeeds. */
   terminate(providerId: string): Promise<void>;
 

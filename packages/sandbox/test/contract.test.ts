@@ -18,6 +18,7 @@ function withUplink(provider: LocalProvider, uplinkSocket: string): SandboxProvi
     restore: (snapshotId, config) => provider.restore(snapshotId, { ...config, uplinkSocket }),
     status: (providerId) => provider.status(providerId),
     snapshot: (providerId) => provider.snapshot(providerId),
+    deleteSnapshot: (snapshotId) => provider.deleteSnapshot(snapshotId),
     terminate: (providerId) => provider.terminate(providerId),
     close: () => provider.close(),
   };
@@ -81,6 +82,15 @@ runProviderContract({
         fake.http.failNext("POST", /^\/sandbox$/, { status: 403, body: { statusCode: 403, message: "Forbidden", code: "FORBIDDEN" } }),
       failNextCreateTransiently: () =>
         fake.http.failNext("POST", /^\/sandbox$/, { status: 503, body: { statusCode: 503, message: "Service Unavailable" } }),
+      failSnapshotDeletesTransiently: () => {
+        fake.http.failNext(
+          "DELETE",
+          /^\/snapshots\/[^/]+$/,
+          { status: 503, body: { statusCode: 503, message: "Service Unavailable" } },
+          20,
+        );
+        return () => fake.http.clearFailures();
+      },
       teardown: async () => {
         await provider.close();
         await fake.stop();
@@ -121,6 +131,15 @@ runProviderContract({
           { status: 503, body: { error: { code: "unavailable", message: "Try later" } } },
           20,
         ),
+      failSnapshotDeletesTransiently: () => {
+        fake.http.failNext(
+          "DELETE",
+          /^\/v2\/sandboxes\/snapshots\/[^/]+$/,
+          { status: 503, body: { error: { code: "unavailable", message: "Try later" } } },
+          20,
+        );
+        return () => fake.http.clearFailures();
+      },
       teardown: async () => {
         await provider.close();
         await fake.stop();
@@ -149,6 +168,10 @@ runProviderContract({
       restoredFrom: async (providerId) => fake.images.get(fake.sandboxes.get(providerId)?.imageId ?? "")?.replace(/^lookout-/, ""),
       failNextCreatePermanently: () => fake.failNext("SandboxCreateV2", GrpcStatus.PERMISSION_DENIED),
       failNextCreateTransiently: () => fake.failNext("SandboxCreateV2", GrpcStatus.UNAVAILABLE, 10),
+      failSnapshotDeletesTransiently: () => {
+        fake.failNext("ImageDelete", GrpcStatus.UNAVAILABLE, 20);
+        return () => fake.clearFailures();
+      },
       teardown: async () => {
         await provider.close();
         await fake.stop();

@@ -13,6 +13,11 @@ export interface ContractSubject {
   failNextCreateTransiently?(): void;
   /** Makes the next create fail the way the vendor refuses a request (400, 403, …). */
   failNextCreatePermanently(): void;
+  /**
+   * Makes snapshot deletions fail the way the vendor fails transiently (503, UNAVAILABLE, …), past
+   * the SDK's own retries, until the returned function is called.
+   */
+  failSnapshotDeletesTransiently?(): () => void;
   teardown(): Promise<void>;
 }
 
@@ -32,8 +37,8 @@ export function createConfig(sandboxId: string): SandboxCreateConfig {
 
 /**
  * The provider contract every backend passes: create → running (with the bridge launched and the
- * sandbox layout in its env) → snapshot → restore → terminate, and vendor failures classified as
- * transient or permanent from structured fields.
+ * sandbox layout in its env) → snapshot → restore → terminate, snapshots deleted idempotently, and
+ * vendor failures classified as transient or permanent from structured fields.
  */
 export function runProviderContract(harness: ContractHarness): void {
   describe(`${harness.name} provider contract`, () => {
@@ -75,6 +80,28 @@ export function runProviderContract(harness: ContractHarness): void {
       else expect(after).toBe("stopped");
       // Terminating what is already gone succeeds: the control plane may retry.
       await provider.terminate(restored.providerId);
+    });
+
+    it("deletes a snapshot for good, and deleting it again succeeds", async () => {
+      const { provider } = subject;
+      const created = await provider.create(createConfig("contract-c"));
+      await waitFor(async () => (await provider.status(created.providerId)) === "running", "the sandbox to run");
+      const { snapshotId } = await provider.snapshot(created.providerId);
+      await provider.terminate(created.providerId);
+
+      if (subject.failSnapshotDeletesTransiently) {
+        const recover = subject.failSnapshotDeletesTransiently();
+        const failed = await provider.deleteSnapshot(snapshotId).catch((caught: unknown) => caught);
+        recover();
+        expect(failed).toBeInstanceOf(SandboxProviderError);
+        expect(failed).toMatchObject({ kind: "transient", provider: provider.name });
+      }
+      await provider.deleteSnapshot(snapshotId);
+      const restored = await provider.restore(snapshotId, createConfig("contract-d")).catch((caught: unknown) => caught);
+      expect(restored).toBeInstanceOf(SandboxProviderError);
+      expect(restored).toMatchObject({ kind: "permanent", reason: "not_found" });
+      // The control plane retries a deletion whose answer it did not get: a gone snapshot is deleted.
+      await provider.deleteSnapshot(snapshotId);
     });
 
     it("classifies a vendor refusal as a permanent failure", async () => {

@@ -280,6 +280,30 @@ describe("local provider (bubblewrap)", () => {
     await provider.terminate("short");
   });
 
+  it("deletes a snapshot's archive, and refuses an id that could reach outside the snapshots directory", async () => {
+    await provider.create(config("doomed", "touch /workspace/started; sleep 600"));
+    await waitFor(() => existsSync(workspaceFile("doomed", "started")), "the sandbox to start");
+    const { snapshotId } = await provider.snapshot("doomed");
+    await provider.terminate("doomed");
+    const archive = join(dataDir, "snapshots", `${snapshotId}.tar.gz`);
+    expect(existsSync(archive)).toBe(true);
+
+    await provider.deleteSnapshot(snapshotId);
+    expect(existsSync(archive)).toBe(false);
+    await provider.deleteSnapshot(snapshotId);
+
+    // Decoys where a path-joined id would land.
+    writeFileSync(join(dataDir, "x.tar.gz"), "decoy");
+    writeFileSync(join(dataDir, "snapshots", "x.tar.gz"), "decoy");
+    for (const badId of ["../x", "x", "snap_../../x", "/etc/passwd", `${snapshotId}/..`, ""]) {
+      const error = await provider.deleteSnapshot(badId).catch((caught: unknown) => caught);
+      expect(error, badId).toBeInstanceOf(SandboxProviderError);
+      expect(error, badId).toMatchObject({ kind: "permanent", reason: "invalid_request" });
+    }
+    expect(readFileSync(join(dataDir, "x.tar.gz"), "utf8")).toBe("decoy");
+    expect(readFileSync(join(dataDir, "snapshots", "x.tar.gz"), "utf8")).toBe("decoy");
+  });
+
   it("classifies an unknown snapshot as a permanent not_found error", async () => {
     const error = await provider
       .restore("snap_doesnotexistdoesnotexist", { sandboxId: "ghost", env: {}, timeoutMs: 1_000, uplinkSocket: uplink.path })

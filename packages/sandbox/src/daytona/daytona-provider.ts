@@ -131,6 +131,26 @@ export class DaytonaProvider implements SandboxProvider {
     return { snapshotId: name };
   }
 
+  /**
+   * Deletes the named Daytona snapshot (`snapshot.delete` resolves the name to its id, then
+   * `DELETE /snapshots/{id}`). The base snapshot is never deleted here: every sandbox starts from it.
+   */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    if (snapshotId === this.baseSnapshot) {
+      throw providerError(PROVIDER, "The base snapshot every sandbox starts from is not deleted.", {
+        kind: "permanent",
+        reason: "invalid_request",
+      });
+    }
+    try {
+      await this.call("delete the snapshot", () => this.client.snapshot.delete(snapshotId));
+    } catch (error) {
+      if (error instanceof SandboxProviderError && error.reason === "not_found") return;
+      throw error;
+    }
+    this.logger.info("snapshot deleted", { snapshotId });
+  }
+
   async terminate(providerId: string): Promise<void> {
     try {
       const sandbox = await this.call("read the sandbox", () => this.client.get(providerId));

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, realpathSync, symlinkSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BRIDGE_ENV } from "@lookout/protocol";
 import { SANDBOX_IMAGE } from "@lookout/sandbox-image";
@@ -11,15 +10,14 @@ import { describeError, silentLogger, type Logger } from "../logger";
 import type { SandboxCreateConfig, SandboxHandle, SandboxProvider, SandboxProviderCapabilities, SandboxState } from "../provider";
 import { prepareExecuteOnlyNode } from "./bridge-node";
 import { isOpencodeConfigPrepared, prepareOpencodeConfig } from "./opencode-config";
-import { runTar } from "./tar";
 import { killGroup, signalSandbox } from "./process-tree";
+import { LocalSnapshots } from "./snapshots";
 import { BWRAP_INSTALL_HINT, bwrapArgs, probeBubblewrap, SANDBOX_PATHS, writeIdentityFiles } from "./bwrap";
 
 const PROVIDER = "local";
 /** How long a sandbox gets to exit on SIGTERM before its whole process group is killed. */
 export const TERMINATE_GRACE_MS = 3_000;
 const SANDBOX_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-const SNAPSHOT_ID_PATTERN = /^snap_[A-Za-z0-9_-]{16,64}$/;
 
 export interface LocalProviderOptions {
   /** Root of everything the provider writes: `sandboxes/<id>/` and `snapshots/<id>.tar.gz`. */
@@ -79,12 +77,14 @@ export class LocalProvider implements SandboxProvider {
   private readonly nodeBin: string;
   private readonly bwrapPath: string;
   private readonly command: readonly string[];
+  private readonly snapshots: LocalSnapshots;
 
   private constructor(private readonly options: LocalProviderOptions) {
     this.logger = (options.logger ?? silentLogger).child({ provider: PROVIDER });
     this.nodeBin = options.nodeBin ?? realpathSync(process.execPath);
     this.bwrapPath = options.bwrapPath ?? "/usr/bin/bwrap";
     this.command = options.command ?? DEFAULT_COMMAND;
+    this.snapshots = new LocalSnapshots(join(options.dataDir, "snapshots"));
     this.capabilities = {
       snapshots: true,
       restore: true,
@@ -172,7 +172,7 @@ export class LocalProvider implements SandboxProvider {
       await mkdir(join(dir, "etc"), { recursive: true });
       // The bridge clones the repository itself (local ones from the gateway's git endpoint); a
       // snapshot brings the clone along.
-      if (config.source.kind === "snapshot") await this.unpackSnapshot(config.source.snapshotId, dir);
+      if (config.source.kind === "snapshot") await this.snapshots.unpack(config.source.snapshotId, dir);
       this.launch(providerId, config);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
@@ -210,18 +210,18 @@ export class LocalProvider implements SandboxProvider {
   async snapshot(providerId: string): Promise<{ snapshotId: string }> {
     const dir = this.sandboxDir(providerId);
     if (!SANDBOX_ID_PATTERN.test(providerId) || !existsSync(join(dir, "workspace"))) throw notFound(providerId);
-    const snapshotId = `snap_${randomBytes(18).toString("base64url")}`;
-    const target = this.snapshotPath(snapshotId);
-    const partial = `${target}.partial`;
-    try {
-      await runTar(["-C", dir, "-czf", partial, "workspace"], { toleratesChangedFiles: true });
-      await rename(partial, target);
-    } catch (error) {
-      await rm(partial, { force: true });
+    const snapshotId = await this.snapshots.take(dir).catch((error: unknown) => {
       throw asProviderError(error, "Could not archive the work directory");
-    }
+    });
     this.logger.info("snapshot taken", { providerId, snapshotId });
     return { snapshotId };
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    await this.snapshots.delete(snapshotId).catch((error: unknown) => {
+      throw asProviderError(error, "Could not delete the snapshot");
+    });
+    this.logger.info("snapshot deleted", { snapshotId });
   }
 
   async terminate(providerId: string): Promise<void> {
@@ -234,21 +234,6 @@ export class LocalProvider implements SandboxProvider {
 
   async close(): Promise<void> {
     await Promise.all([...this.live.keys()].map((id) => this.stop(id)));
-  }
-
-  private snapshotPath(snapshotId: string): string {
-    return join(this.options.dataDir, "snapshots", `${snapshotId}.tar.gz`);
-  }
-
-  private async unpackSnapshot(snapshotId: string, dir: string): Promise<void> {
-    if (!SNAPSHOT_ID_PATTERN.test(snapshotId)) {
-      throw providerError(PROVIDER, "The snapshot id is malformed.", { kind: "permanent", reason: "invalid_request" });
-    }
-    const archive = this.snapshotPath(snapshotId);
-    if (!existsSync(archive)) {
-      throw providerError(PROVIDER, `No snapshot ${snapshotId}.`, { kind: "permanent", reason: "not_found" });
-    }
-    await runTar(["-C", dir, "-xzf", archive, "workspace"], { toleratesChangedFiles: false });
   }
 
   private launch(providerId: string, config: SandboxCreateConfig): void {

@@ -112,6 +112,17 @@ export class ModalProvider implements SandboxProvider {
     return { snapshotId: image.imageId };
   }
 
+  /** A snapshot is a Modal image; `images.delete` removes that image (not the layers under it, which Modal shares). */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    try {
+      await this.call("delete the snapshot", () => this.client.images.delete(snapshotId));
+    } catch (error) {
+      if (error instanceof SandboxProviderError && error.reason === "not_found") return;
+      throw error;
+    }
+    this.logger.info("snapshot deleted", { snapshotId });
+  }
+
   async terminate(providerId: string): Promise<void> {
     try {
       const sandbox = await this.call("find the sandbox", () => this.client.sandboxes.fromId(providerId));

@@ -1,5 +1,5 @@
 import { allowedDomains, PRIVATE_CIDRS } from "../vendor-egress";
-import { APIError, Sandbox, StreamError } from "@vercel/sandbox";
+import { APIError, Sandbox, Snapshot, StreamError } from "@vercel/sandbox";
 import { IMAGE_LAYOUT, withLayout } from "../bridge-env";
 import { classifyErrno, classifyHttpStatus, findErrno, providerError, SandboxProviderError, type Classification } from "../errors";
 import { describeError, silentLogger, type Logger } from "../logger";
@@ -115,6 +115,27 @@ export class VercelProvider implements SandboxProvider {
     const sandbox = await this.get(providerId);
     const snapshot = await this.call("snapshot the sandbox", () => sandbox.snapshot());
     return { snapshotId: snapshot.snapshotId };
+  }
+
+  /**
+   * Deletes a snapshot (`Snapshot.get`, then its `delete`: `DELETE /v2/sandboxes/snapshots/{id}`).
+   * One Vercel already reports deleted is left as it is; the base snapshot is never deleted here.
+   */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    if (snapshotId === this.options.baseSnapshotId) {
+      throw providerError(PROVIDER, "The base snapshot every sandbox starts from is not deleted.", {
+        kind: "permanent",
+        reason: "invalid_request",
+      });
+    }
+    try {
+      const snapshot = await this.call("read the snapshot", () => Snapshot.get({ ...this.credentials, snapshotId }));
+      if (snapshot.status !== "deleted") await this.call("delete the snapshot", () => snapshot.delete());
+    } catch (error) {
+      if (error instanceof SandboxProviderError && error.reason === "not_found") return;
+      throw error;
+    }
+    this.logger.info("snapshot deleted", { snapshotId });
   }
 
   async terminate(providerId: string): Promise<void> {

@@ -23,6 +23,8 @@ export class DaytonaFake {
   readonly sandboxes = new Map<string, FakeDaytonaSandbox>();
   /** Snapshot name → the `lookout.sandbox-id` label of the sandbox it was taken from. */
   readonly snapshots = new Map<string, string>();
+  /** Snapshot name → its id (`GET /snapshots/{idOrName}` answers it; `DELETE /snapshots/{id}` takes it). */
+  readonly snapshotIds = new Map<string, string>();
   /** The base snapshot an image-rebuild job would have built for the current image definition. */
   readonly knownBaseSnapshots = new Set<string>([daytonaSnapshotName(SANDBOX_IMAGE)]);
 
@@ -32,6 +34,8 @@ export class DaytonaFake {
     http.route("GET", /^\/sandbox\/([^/]+)$/, (_request, [id]) => this.read(id ?? ""));
     http.route("DELETE", /^\/sandbox\/([^/]+)$/, (_request, [id]) => this.remove(id ?? ""));
     http.route("POST", /^\/sandbox\/([^/]+)\/snapshot$/, (request, [id]) => this.snapshot(id ?? "", request.body));
+    http.route("GET", /^\/snapshots\/([^/]+)$/, (_request, [idOrName]) => this.readSnapshot(idOrName ?? ""));
+    http.route("DELETE", /^\/snapshots\/([^/]+)$/, (_request, [id]) => this.removeSnapshot(id ?? ""));
     http.route("GET", /^\/sandbox\/([^/]+)\/toolbox-proxy-url$/, () => ({ status: 200, body: { url: `${http.url}/toolbox` } }));
     http.route("POST", /^\/toolbox\/([^/]+)\/process\/session$/, (_request, [id]) =>
       this.sandboxes.has(id ?? "") ? { status: 201 } : { status: 404, body: { message: "not found" } },
@@ -111,8 +115,29 @@ export class DaytonaFake {
     const name = objectOf(rawBody).name;
     if (typeof name !== "string") return { status: 400, body: { statusCode: 400, message: "name is required" } };
     this.snapshots.set(name, sandbox.labels["lookout.sandbox-id"] ?? "");
+    this.snapshotIds.set(name, randomUUID());
     sandbox.state = "snapshotting";
     return { status: 200, body: this.dto(sandbox) };
+  }
+
+  private snapshotName(idOrName: string): string | undefined {
+    if (this.snapshots.has(idOrName)) return idOrName;
+    return [...this.snapshotIds].find(([, id]) => id === idOrName)?.[0];
+  }
+
+  private readSnapshot(idOrName: string): FakeReply {
+    const name = this.snapshotName(idOrName);
+    if (name === undefined) return { status: 404, body: { statusCode: 404, message: `Snapshot ${idOrName} not found`, code: "NOT_FOUND" } };
+    const id = this.snapshotIds.get(name) ?? "";
+    return { status: 200, body: { id, name, state: "active", general: false, createdAt: new Date().toISOString() } };
+  }
+
+  private removeSnapshot(id: string): FakeReply {
+    const name = [...this.snapshotIds].find(([, candidate]) => candidate === id)?.[0];
+    if (name === undefined) return { status: 404, body: { statusCode: 404, message: `Snapshot ${id} not found`, code: "NOT_FOUND" } };
+    this.snapshots.delete(name);
+    this.snapshotIds.delete(name);
+    return { status: 200 };
   }
 }
 

@@ -68,6 +68,11 @@ export class ModalFake {
     for (let i = 0; i < times; i++) this.failures.push({ method, code });
   }
 
+  /** Forgets failures that were injected but not consumed. */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
   private readonly handlers: Record<string, Handler> = {
     AuthTokenGet: () => ({ token: fakeJwt() }),
     AppGetOrCreate: () => ({ appId: "ap-lookout" }),
@@ -81,6 +86,11 @@ export class ModalFake {
       const imageId = String(request.imageId);
       if (!this.images.has(imageId)) throw status(grpc.status.NOT_FOUND, `Could not find image with ID ${imageId}`);
       return { imageId };
+    },
+    ImageDelete: (request) => {
+      const imageId = String(request.imageId);
+      if (!this.images.delete(imageId)) throw status(grpc.status.NOT_FOUND, `Could not find image with ID ${imageId}`);
+      return {};
     },
     SecretGetOrCreate: (request) => {
       const secretId = `st-${randomUUID()}`;

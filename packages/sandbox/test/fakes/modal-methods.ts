@@ -7,6 +7,7 @@ export const MODAL_METHODS = {
     "ImageGetOrCreate",
     "ImageJoinStreaming",
     "ImageFromId",
+    "ImageDelete",
     "SecretGetOrCreate",
     "SandboxCreate",
     "SandboxGetTaskId",

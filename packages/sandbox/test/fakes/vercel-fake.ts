@@ -25,6 +25,8 @@ export class VercelFake {
   readonly sandboxes = new Map<string, FakeVercelSandbox>();
   /** Snapshot id → the `lookout-sandbox-id` tag of the sandbox it came from. */
   readonly snapshots = new Map<string, string>();
+  /** Snapshots deleted (`DELETE /v2/sandboxes/snapshots/{id}`): still read, with status `deleted`. */
+  readonly deletedSnapshots = new Set<string>();
   readonly baseSnapshots = new Set(["snap_base"]);
 
   constructor(private readonly token: string) {}
@@ -58,6 +60,16 @@ export class VercelFake {
       "DELETE",
       /^\/v2\/sandboxes\/([^/]+)$/,
       authed((_request, [name]) => this.remove(name ?? "")),
+    );
+    http.route(
+      "GET",
+      /^\/v2\/sandboxes\/snapshots\/([^/]+)$/,
+      authed((_request, [id]) => this.readSnapshot(id ?? "")),
+    );
+    http.route(
+      "DELETE",
+      /^\/v2\/sandboxes\/snapshots\/([^/]+)$/,
+      authed((_request, [id]) => this.removeSnapshot(id ?? "")),
     );
     http.route(
       "POST",
@@ -182,6 +194,26 @@ export class VercelFake {
         session: this.session(sandbox),
       },
     };
+  }
+
+  private snapshotBody(id: string): Record<string, unknown> {
+    const now = Date.now();
+    const status = this.deletedSnapshots.has(id) ? "deleted" : "created";
+    return { id, sourceSessionId: "sess_origin", region: "iad1", status, sizeBytes: 1024, createdAt: now, updatedAt: now };
+  }
+
+  private readSnapshot(id: string): FakeReply {
+    if (!this.snapshots.has(id) && !this.deletedSnapshots.has(id)) {
+      return { status: 404, body: { error: { code: "not_found", message: "Snapshot not found" } } };
+    }
+    return { status: 200, body: { snapshot: this.snapshotBody(id) } };
+  }
+
+  private removeSnapshot(id: string): FakeReply {
+    if (!this.snapshots.has(id)) return { status: 404, body: { error: { code: "not_found", message: "Snapshot not found" } } };
+    this.snapshots.delete(id);
+    this.deletedSnapshots.add(id);
+    return { status: 200, body: { snapshot: this.snapshotBody(id) } };
   }
 }
 
