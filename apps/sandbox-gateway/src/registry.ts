@@ -27,6 +27,8 @@ const RegistryFile = z.object({ version: z.literal(1), sandboxes: z.array(Sandbo
 export class SandboxRegistry {
   private readonly records = new Map<string, SandboxRecord>();
   private readonly byTokenHash = new Map<string, SandboxRecord>();
+  /** Snapshots sandboxes are being started from, with how many starts each (a restart ends those starts, so not persisted). */
+  private readonly starting = new Map<string, number>();
   private writes: Promise<void> = Promise.resolve();
 
   private constructor(private readonly path: string) {}
@@ -53,6 +55,24 @@ export class SandboxRegistry {
   /** Every sandbox the gateway has not stopped or terminated (some may have ended on their own). */
   unstopped(): SandboxRecord[] {
     return [...this.records.values()].filter((record) => record.stoppedAtMs === undefined);
+  }
+
+  /** Marks a snapshot as one a sandbox is being started from, until the returned function is called. */
+  startingFrom(snapshotId: string): () => void {
+    this.starting.set(snapshotId, (this.starting.get(snapshotId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.starting.get(snapshotId) ?? 1) - 1;
+      if (left > 0) this.starting.set(snapshotId, left);
+      else this.starting.delete(snapshotId);
+    };
+  }
+
+  /** Whether a sandbox is being started from the snapshot, or one the gateway has not stopped was started from it. */
+  usesSnapshot(snapshotId: string): boolean {
+    return this.starting.has(snapshotId) || this.unstopped().some((record) => record.restoredFrom === snapshotId);
   }
 
   async put(record: SandboxRecord): Promise<void> {

@@ -200,6 +200,21 @@ export async function startSandbox(
   context: RouteContext,
   extraEnv: Readonly<Record<string, string>> = {},
 ): Promise<StartedSandbox> {
+  // Marked before anything is awaited, so the snapshot is not deleted while this sandbox starts from it.
+  const release = request.snapshotId ? context.registry.startingFrom(request.snapshotId) : undefined;
+  try {
+    return await startRecorded(request, tokenHash, context, extraEnv);
+  } finally {
+    release?.();
+  }
+}
+
+async function startRecorded(
+  request: CreateSandboxRequest,
+  tokenHash: string,
+  context: RouteContext,
+  extraEnv: Readonly<Record<string, string>>,
+): Promise<StartedSandbox> {
   const { provider, registry } = context;
   const network = provider.capabilities.network;
   // A sandbox with its own network reaches Lookout only through its relay, at the uplink's URLs.

@@ -13,6 +13,7 @@ import { describeError, sandboxLookoutUrls, SandboxProviderError } from "@lookou
 import { runningCount } from "../pool/capacity";
 import { terminateQuietly } from "../pool/pool-sandbox";
 import { startSandbox, type RouteContext } from "../routes";
+import { deleteSnapshot } from "./snapshots";
 
 /** Every build sandbox's id starts with this. */
 export const BUILD_SANDBOX_PREFIX = "img-";
@@ -151,6 +152,11 @@ export class ImageBuilds {
     if (!entry || !deliver) throw new LookoutError("CONFLICT", "This build has already reported.");
     entry.reported = undefined;
     deliver(report);
+  }
+
+  /** Deletes a superseded image's snapshot from the provider (see `deleteSnapshot`). */
+  deleteSnapshot(snapshotId: string): Promise<void> {
+    return deleteSnapshot(this.options.context(), snapshotId);
   }
 
   /** Resolves once no build runs (shutdown and tests). */

@@ -13,17 +13,22 @@ import { Hono, type Context } from "hono";
 import { type GatewayEnv, jsonResponse } from "../http";
 import { POOL_READ_ONLY_REF } from "../pool/bridge-routes";
 import type { BuildChannelEntry, ImageBuilds } from "./builds";
+import { SNAPSHOT_ID_PATTERN } from "./snapshots";
 
 /** Largest report body read (the setup script's output tail is the bulk of it). */
 const MAX_REPORT_BYTES = 64 * 1024;
 const BUILD_ID = ":buildId{[A-Za-z0-9_-]{1,128}}";
 const BUILD_SANDBOX_ID = ":sandboxId{img-[a-f0-9]{18}}";
+const SNAPSHOT_ID = `:snapshotId{${SNAPSHOT_ID_PATTERN}}`;
 
 /**
  * `/v1/images` (behind the service signature):
  *
  * - `POST builds` (`ImageBuildRequest`): starts a build, answered at once with `202` and its state;
- * - `GET builds/:buildId`: the build's state (`ImageBuildState`), `ready` with its snapshot id.
+ * - `GET builds/:buildId`: the build's state (`ImageBuildState`), `ready` with its snapshot id;
+ * - `DELETE snapshots/:snapshotId`: deletes a superseded image's snapshot from the provider
+ *   (`200 { snapshotId }`; a snapshot already gone too), `409 CONFLICT` while a sandbox starts or
+ *   runs from it.
  */
 export function imageRoutes(builds: () => ImageBuilds): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>()
@@ -36,6 +41,11 @@ export function imageRoutes(builds: () => ImageBuilds): Hono<GatewayEnv> {
       const state = builds().get(c.req.param("buildId"));
       if (!state) throw new LookoutError("NOT_FOUND", "This gateway knows no such image build (it may have restarted).");
       return jsonResponse(200, state);
+    })
+    .delete(`/snapshots/${SNAPSHOT_ID}`, async (c) => {
+      const snapshotId = c.req.param("snapshotId");
+      await builds().deleteSnapshot(snapshotId);
+      return jsonResponse(200, { snapshotId });
     });
 }
 
