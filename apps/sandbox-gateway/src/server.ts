@@ -7,13 +7,13 @@ import { createLogger, describeError, type Logger, type SandboxEgress, type Sand
 import { createGatewayApp } from "./app";
 import { DEFAULT_MAX_RUNNING_SANDBOXES, MAX_BODY_BYTES, MAX_MODEL_PROXY_BODY_BYTES, type GatewaySettings } from "./config";
 import { installHooks } from "./git/http-backend";
-import { listBranches } from "./git/repo-ops";
 import { RepositoryRoots } from "./git/repo-roots";
 import { jsonResponse, toErrorResponse } from "./http";
 import { proxyTargets } from "./model-providers";
 import { SandboxLiveness } from "./model-proxy";
 import type { CreatesInFlight } from "./pool/capacity";
 import { ImageBuilds } from "./images/builds";
+import { poolBranchHeads } from "./pool/branch-heads";
 import { WarmPool } from "./pool/pool";
 import { DEFAULT_POOL_SETTINGS } from "./pool/settings";
 import { createProvider } from "./providers";
@@ -89,11 +89,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const pool: WarmPool = new WarmPool({
     context: routeContext,
     settings: config.pool ?? DEFAULT_POOL_SETTINGS,
-    branchHead: async (target, name) => {
-      if (target.repository.kind !== "local") return undefined;
-      const branches = await listBranches(target.repository.path, gitDirs);
-      return branches.find((branch) => branch.name === name)?.sha;
-    },
+    branchHeads: poolBranchHeads(gitDirs, logger),
   });
   const images = new ImageBuilds({ context: routeContext });
   const app = createGatewayApp({

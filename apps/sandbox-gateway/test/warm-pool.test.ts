@@ -18,6 +18,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { GatewaySettings } from "../src/config";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "../src/pool/settings";
 import { startGateway, type RunningGateway } from "../src/server";
+import { startGitHubRemote, type GitHubRemote } from "./support/github-remote";
 
 /**
  * The warm pool in the gateway (ADR 0012), through its HTTP API: `PUT /v1/pool/targets`,
@@ -54,7 +55,8 @@ class PoolTestProvider implements SandboxProvider {
   private readonly states = new Map<string, SandboxState>();
   private readonly stops = new Map<string, AbortController>();
 
-  constructor(private readonly baseHead: () => string) {}
+  /** The base commit a stand-in bridge reports when warm (the clone's HEAD). */
+  constructor(public baseHead: () => string) {}
 
   create(config: SandboxCreateConfig): Promise<{ providerId: string; status: SandboxState }> {
     const id = config.sandboxId;
@@ -221,6 +223,25 @@ async function harness(options: { maxRunningSandboxes?: number; pool?: Partial<P
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
+  };
+}
+
+/** A harness whose pool target is a GitHub-like remote; its stand-in bridges report the remote's main as their base. */
+async function remoteHarness(): Promise<{
+  h: Harness;
+  github: GitHubRemote;
+  remote: PoolTarget["repository"];
+  gitCredential: NonNullable<PoolTarget["gitCredential"]>;
+}> {
+  const h = await harness({ pool: { tickMs: 100 } });
+  const github = await startGitHubRemote();
+  cleanups.push(() => github.close());
+  h.provider.baseHead = () => github.main();
+  return {
+    h,
+    github,
+    remote: { kind: "remote", cloneUrl: github.url },
+    gitCredential: { username: "x-access-token", password: github.token, expiresAt: Date.now() + 3600_000 },
   };
 }
 
@@ -412,9 +433,7 @@ describe("the warm pool", () => {
   });
 
   it("pools a remote repository with the control plane's read-only credential, and holds one that came without", async () => {
-    const h = await harness();
-    const remote = { kind: "remote" as const, cloneUrl: "https://github.com/acme/app.git" };
-    const gitCredential = { username: "x-access-token", password: "ghs_read-only-token", expiresAt: Date.now() + 3600_000 };
+    const { h, github, remote, gitCredential } = await remoteHarness();
     await h.setTargets([
       { repositoryKey: "repo-1", size: 1, repository: remote, gitCredential },
       { repositoryKey: "repo-2", size: 1, repository: { kind: "remote", cloneUrl: "https://github.com/acme/other.git" } },
@@ -423,13 +442,63 @@ describe("the warm pool", () => {
     expect(warm.repositories.find((repository) => repository.repositoryKey === "repo-2")).toMatchObject({ held: "unsupported", warm: 0 });
     const poolId = repoPool(warm)?.entries[0]?.sandboxId ?? "";
     // The stand-in bridge asked the pool channel for its clone's credential and got the control plane's.
-    expect(h.provider.credentials.get(poolId)).toBe("ghs_read-only-token");
+    expect(h.provider.credentials.get(poolId)).toBe(github.token);
+    expect(repoPool(warm)?.entries[0]?.baseHead).toBe(github.main());
+  });
 
-    const response = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-r", { repository: remote }));
-    expect(await response.json()).toMatchObject({ sandboxId: "sbx-r", providerId: poolId, warm: true });
-    // The gateway cannot read a remote base branch: the bridge syncs with the remote at the claim.
-    expect(h.provider.claims.get(poolId)).toMatchObject({ repoUrl: remote.cloneUrl });
-    expect(h.provider.claims.get(poolId)).not.toHaveProperty("upToDate");
+  it("retires a remote repository's warm sandbox once its base branch moves on the remote (read with the pool's credential), and keeps it while it does not", async () => {
+    const { h, github, remote, gitCredential } = await remoteHarness();
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    h.provider.behaviour = () => {
+      const behaviour: Behaviour = first ? { kind: "warm" } : { kind: "warm", gate };
+      first = false;
+      return behaviour;
+    };
+    await h.setTargets([{ repositoryKey: "repo-1", size: 1, repository: remote, gitCredential }]);
+    const warm = await h.waitFor("a warm sandbox", (state) => repoPool(state)?.warm === 1);
+    const kept = repoPool(warm)?.entries[0]?.sandboxId;
+    // The base has not moved: reconciles read the remote (with the token: every request served) and keep it.
+    const servedAtWarm = github.served();
+    // (Two reads: each is an advertisement and an ls-refs request.)
+    await h.waitFor("two more reads of the remote", () => github.served() >= servedAtWarm + 4);
+    expect(github.repository.requests.every((request) => request.status === 200)).toBe(true);
+    expect(repoPool(await h.state())).toMatchObject({ warm: 1, refreshing: 0, entries: [{ sandboxId: kept }] });
+    expect(h.provider.terminated).toEqual([]);
+
+    const oldHead = github.main();
+    const newHead = github.moveMain();
+    const refreshing = await h.waitFor("the refresh", (state) => repoPool(state)?.refreshing === 1);
+    expect(repoPool(refreshing)).toMatchObject({ warm: 0 });
+    expect(h.provider.terminated).toEqual([kept]);
+
+    release();
+    const refreshed = await h.waitFor("the new warm sandbox", (state) => repoPool(state)?.warm === 1);
+    expect(repoPool(refreshed)?.entries[0]?.baseHead).toBe(newHead);
+    expect(newHead).not.toBe(oldHead);
+  });
+
+  it("a remote repository's claim is up to date only when the remote, read at the claim, has the sandbox's base and no session branch", async () => {
+    const { h, github, remote, gitCredential } = await remoteHarness();
+    await h.setTargets([{ repositoryKey: "repo-1", size: 1, repository: remote, gitCredential }]);
+    const claim = async (sandboxId: string) => {
+      const state = await h.waitFor("a warm sandbox", (current) => repoPool(current)?.warm === 1);
+      const poolId = repoPool(state)?.entries[0]?.sandboxId ?? "";
+      const response = await h.signed("POST", "/v1/sandboxes", createRequest(h, sandboxId, { repository: remote }));
+      expect(await response.json()).toMatchObject({ sandboxId, providerId: poolId, warm: true });
+      return h.provider.claims.get(poolId);
+    };
+
+    expect(await claim("sbx-new")).toMatchObject({ repoUrl: github.url, upToDate: true });
+    // The session branch exists on the remote: the bridge must sync it.
+    github.repository.addHead("main", "refs/heads/lookout/ses-sbx-old", { "work.txt": "work\n" }, "earlier work");
+    expect(await claim("sbx-old")).not.toHaveProperty("upToDate");
+    // The remote cannot be read (the token was revoked): unknown is never "nothing moved".
+    await h.setTargets([
+      { repositoryKey: "repo-1", size: 1, repository: remote, gitCredential: { ...gitCredential, password: "ghs_revoked" } },
+    ]);
+    expect(await claim("sbx-unread")).not.toHaveProperty("upToDate");
   });
 
   it("keeps no pool with LOOKOUT_POOL=off, whatever the targets say, and says so", async () => {

@@ -1,4 +1,5 @@
 import type { PoolClaim, PoolFailure, PoolRepositoryState, PoolTarget } from "@lookout/protocol";
+import type { RouteContext } from "../routes";
 import type { StartedSandbox } from "./capacity";
 
 /** One pool sandbox, from its create until it is claimed or retired. */
@@ -76,6 +77,14 @@ export function nextPoll(entry: Entry, pickupMs: number): Promise<((claim: PoolC
       resolve(entry.waiter);
     };
   });
+}
+
+/** Whether a recorded sandbox ended on its own (stopped or failed); a state that cannot be read is not an end. */
+export async function hasEnded(context: RouteContext, sandboxId: string): Promise<boolean> {
+  const record = context.registry.get(sandboxId);
+  if (!record) return false;
+  const state = await context.provider.status(record.providerId).catch(() => "unknown" as const);
+  return state === "stopped" || state === "failed";
 }
 
 /** A repository's pool as `GET /v1/pool` shows it; entries being handed to a session are not counted. */

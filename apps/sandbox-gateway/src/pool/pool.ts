@@ -11,6 +11,7 @@ import { currentCapacity, type RouteContext } from "../routes";
 import { runningCount, type StartedSandbox } from "./capacity";
 import { claimFor, newPoolIdentity, offeredModels, POOL_SANDBOX_PREFIX, startPoolSandbox, terminateQuietly } from "./pool-sandbox";
 import {
+  hasEnded,
   nextPoll,
   repositoryState,
   sameRepository,
@@ -20,6 +21,7 @@ import {
   type Entry,
   type RepositoryPool,
 } from "./entry";
+import type { BranchHeads } from "./branch-heads";
 import type { PoolSettings } from "./settings";
 
 /** A warm sandbox set aside for one create; `hand` gives it the session, or says it could not. */
@@ -30,8 +32,8 @@ export interface Reservation {
 export interface WarmPoolOptions {
   readonly context: () => RouteContext;
   readonly settings: PoolSettings;
-  /** A branch's current commit in a target's repository; undefined when it does not exist or cannot be read. */
-  readonly branchHead: (target: PoolTarget, branch: string) => Promise<string | undefined>;
+  /** A target's branch heads: a reconcile accepts a read as old as its interval, a claim only a new one. */
+  readonly branchHeads: BranchHeads;
   readonly now?: () => number;
 }
 
@@ -150,12 +152,9 @@ export class WarmPool {
 
   async #hand(pool: RepositoryPool, entry: Entry, request: CreateSandboxRequest, tokenHash: string): Promise<StartedSandbox | undefined> {
     const context = this.options.context();
-    // Nothing to sync when the base has not moved since the clone and the session branch is new.
-    const [baseHead, branchHead] = await Promise.all([
-      this.options.branchHead(pool.target, request.baseBranch).catch(() => undefined),
-      this.options.branchHead(pool.target, request.branch).catch(() => "unreadable"),
-    ]);
-    const upToDate = baseHead !== undefined && baseHead === entry.baseHead && branchHead === undefined;
+    // Nothing to sync when the base has not moved since the clone and the session branch is new (unknown heads: sync).
+    const heads = await this.options.branchHeads(pool.target, 0).catch(() => undefined);
+    const upToDate = entry.baseHead !== undefined && heads?.get(request.baseBranch) === entry.baseHead && !heads.has(request.branch);
     const waiter = entry.waiter ?? (await nextPoll(entry, this.options.settings.claimPickupMs));
     const record = context.registry.get(entry.sandboxId);
     if (!waiter || !record || !this.#entries.has(entry.sandboxId)) {
@@ -262,7 +261,7 @@ export class WarmPool {
         context.logger.info("idle pool sandbox stopped", { sandboxId: entry.sandboxId, idleLimitMs: settings.idleLimitMs });
         pool.restingSinceUseMs = pool.target.lastUsedAtMs ?? 0;
         void this.#retire(entry);
-      } else if (await this.#ended(entry)) {
+      } else if (await hasEnded(context, entry.sandboxId)) {
         if (entry.state !== "warm") this.#fail(pool, entry, "The pool sandbox ended before it was warm.");
         else void this.#retire(entry);
       }
@@ -271,18 +270,21 @@ export class WarmPool {
     for (const pool of this.#repositories.values()) await this.#fill(pool);
   }
 
-  /** Warm sandboxes whose base branch moved are retired; their replacements show as refreshing. */
+  /**
+   * Warm sandboxes whose base branch moved are retired; their replacements show as refreshing. Heads are
+   * read at most once per reconcile interval (a remote's with `git ls-remote`); unknown ones keep them.
+   */
   async #retireMovedBases(): Promise<void> {
+    const logger = this.options.context().logger;
     for (const pool of this.#repositories.values()) {
       const warm = this.#entriesOf(pool.target.repositoryKey).filter((entry) => entry.state === "warm" && !entry.reserved);
       if (warm.length === 0) continue;
-      const head = await this.options.branchHead(pool.target, pool.target.baseBranch).catch(() => undefined);
+      const heads = await this.options.branchHeads(pool.target, this.options.settings.tickMs).catch(() => undefined);
+      const head = heads?.get(pool.target.baseBranch);
       if (!head) continue;
       for (const entry of warm) {
         if (entry.baseHead === head || entry.reserved) continue;
-        this.options
-          .context()
-          .logger.info("base branch moved; pool sandbox refreshed", { sandboxId: entry.sandboxId, from: entry.baseHead, to: head });
+        logger.info("base branch moved; pool sandbox refreshed", { sandboxId: entry.sandboxId, from: entry.baseHead, to: head });
         pool.refreshesDue += 1;
         void this.#retire(entry);
       }
@@ -384,14 +386,6 @@ export class WarmPool {
     entry.waiter?.(undefined);
     const context = this.options.context();
     return entry.created.then(() => terminateQuietly(context, entry.sandboxId));
-  }
-
-  async #ended(entry: Entry): Promise<boolean> {
-    const context = this.options.context();
-    const record = context.registry.get(entry.sandboxId);
-    if (!record) return false;
-    const state = await context.provider.status(record.providerId).catch(() => "unknown" as const);
-    return state === "stopped" || state === "failed";
   }
 
   #entriesOf(repositoryKey: string): Entry[] {
