@@ -48,6 +48,11 @@ export interface NamedSecret {
 
 interface CredentialFormat {
   label: string;
+  /**
+   * Literal text that every match of `whole` and of `started` contains: a text with none of any
+   * format's is not searched further (most streamed text, on every update).
+   */
+  prefixes: readonly string[];
   /** A whole credential (global, for `matchAll`). */
   whole: RegExp;
   /** A credential that has begun at the end of an open text and may go on (anchored at the end). */
@@ -59,32 +64,60 @@ interface CredentialFormat {
  * so `task-list` or `risk-free` never look like one.
  */
 export const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
-  { label: "Lookout sandbox token", whole: /lks_[A-Za-z0-9_-]{20,}/g, started: /lks_[A-Za-z0-9_-]*$/ },
+  { label: "Lookout sandbox token", prefixes: [SANDBOX_TOKEN_PREFIX], whole: /lks_[A-Za-z0-9_-]{20,}/g, started: /lks_[A-Za-z0-9_-]*$/ },
   // A compact JWS with the git credential's fixed header (packages/protocol/src/git-credential.ts);
   // listed before JWTs so it is named as what it is. The signature is the secret part.
   {
     label: "Lookout git credential",
+    prefixes: [GIT_CREDENTIAL_START],
     whole: new RegExp(`${GIT_CREDENTIAL_START.replace(".", "\\.")}[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{16,}`, "g"),
     started: new RegExp(`${GIT_CREDENTIAL_START.replace(".", "\\.")}[A-Za-z0-9_-]*(?:\\.[A-Za-z0-9_-]*)?$`),
   },
   // Personal, OAuth, user-to-server, installation (what sandboxes push with) and refresh tokens.
-  { label: "GitHub token", whole: /(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}/g, started: /(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]*$/ },
-  { label: "GitHub token", whole: /github_pat_[A-Za-z0-9_]{22,}/g, started: /github_pat_[A-Za-z0-9_]*$/ },
-  { label: "Anthropic API key", whole: /\bsk-ant-[A-Za-z0-9_-]{20,}/g, started: /\bsk-ant-[A-Za-z0-9_-]*$/ },
-  { label: "OpenAI API key", whole: /\bsk-(?!ant-)[A-Za-z0-9_-]{20,}/g, started: /\bsk-(?!ant-)[A-Za-z0-9_-]*$/ },
-  { label: "Stripe key", whole: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}/g, started: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]*$/ },
-  { label: "Slack token", whole: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, started: /\bxox[abposr]-[A-Za-z0-9-]*$/ },
-  { label: "AWS access key", whole: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, started: /\b(?:AKIA|ASIA)[0-9A-Z]{0,15}$/ },
+  {
+    label: "GitHub token",
+    prefixes: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+    whole: /(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}/g,
+    started: /(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]*$/,
+  },
+  { label: "GitHub token", prefixes: ["github_pat_"], whole: /github_pat_[A-Za-z0-9_]{22,}/g, started: /github_pat_[A-Za-z0-9_]*$/ },
+  { label: "Anthropic API key", prefixes: ["sk-ant-"], whole: /\bsk-ant-[A-Za-z0-9_-]{20,}/g, started: /\bsk-ant-[A-Za-z0-9_-]*$/ },
+  { label: "OpenAI API key", prefixes: ["sk-"], whole: /\bsk-(?!ant-)[A-Za-z0-9_-]{20,}/g, started: /\bsk-(?!ant-)[A-Za-z0-9_-]*$/ },
+  {
+    label: "Stripe key",
+    prefixes: ["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+    whole: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}/g,
+    started: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]*$/,
+  },
+  { label: "Slack token", prefixes: ["xox"], whole: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, started: /\bxox[abposr]-[A-Za-z0-9-]*$/ },
+  {
+    label: "AWS access key",
+    prefixes: ["AKIA", "ASIA"],
+    whole: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
+    started: /\b(?:AKIA|ASIA)[0-9A-Z]{0,15}$/,
+  },
   {
     label: "JSON Web Token",
+    prefixes: ["eyJ"],
     whole: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g,
     started: /\beyJ[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?$/,
   },
   // A key without its END line (truncated output, or still streaming) is hidden to the end of the text.
-  { label: "private key", whole: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g },
+  {
+    label: "private key",
+    prefixes: ["-----BEGIN "],
+    whole: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+  },
   // `https://user:password@host`, as git prints a remote that carries its credentials.
-  { label: "URL password", whole: /(?<=:\/\/[^\s/:@]+:)[^\s/@]{6,}(?=@)/g },
+  { label: "URL password", prefixes: ["://"], whole: /(?<=:\/\/[^\s/:@]+:)[^\s/@]{6,}(?=@)/g },
 ];
+
+/** Any format's literal text: a text that does not match cannot hold a credential format. */
+const CREDENTIAL_HINT = new RegExp(
+  [...new Set(CREDENTIAL_FORMATS.flatMap((format) => format.prefixes))]
+    .map((prefix) => prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+    .join("|"),
+);
 
 /**
  * Where the bridge cut a long string short (`truncateMiddle` in packages/bridge/src/translator.ts):
@@ -202,7 +235,8 @@ export class Redactor {
         spans.push({ start: at, end: at + needle.text.length, label: needle.label, named: true });
       }
     }
-    for (const format of CREDENTIAL_FORMATS) {
+    const formats = CREDENTIAL_HINT.test(text);
+    for (const format of formats ? CREDENTIAL_FORMATS : []) {
       for (const match of text.matchAll(format.whole)) {
         spans.push({ start: match.index, end: match.index + match[0].length, label: format.label, named: false });
       }
@@ -210,18 +244,22 @@ export class Redactor {
     const cuts = [...text.matchAll(TRUNCATION_CUT)];
     const openEnds = cuts.map((cut) => cut.index);
     if (open) openEnds.push(text.length);
-    for (const end of openEnds) spans.push(...this.startedBefore(text, end));
+    for (const end of openEnds) spans.push(...this.startedBefore(text, end, formats));
     for (const cut of cuts) spans.push(...this.finishedAfter(text, cut.index + cut[0].length));
     return spans;
   }
 
-  /** Runs ending at `end` that begin a value or a credential which may go on past `end`. */
-  private startedBefore(text: string, end: number): Span[] {
+  /**
+   * Runs ending at `end` that begin a value or a credential which may go on past `end`; `formats`
+   * says whether `text` holds any credential format's literal text at all.
+   */
+  private startedBefore(text: string, end: number, formats: boolean): Span[] {
     const spans: Span[] = [];
     for (const needle of this.needles) {
       const length = partialPrefixBefore(text, end, needle.text);
       if (length > 0) spans.push({ start: end - length, end, label: needle.label, named: true });
     }
+    if (!formats) return spans;
     const before = text.slice(0, end);
     for (const format of CREDENTIAL_FORMATS) {
       const match = format.started?.exec(before);

@@ -1,6 +1,6 @@
 import { type BridgeEventPayload, LookoutError, mintGitCredential } from "@lookout/protocol";
 import { describe, expect, it } from "vitest";
-import { MIN_PARTIAL_SECRET_CHARS, Redactor, secretMarker } from "../../src/session/redaction";
+import { CREDENTIAL_FORMATS, MIN_PARTIAL_SECRET_CHARS, Redactor, secretMarker } from "../../src/session/redaction";
 import { mintSandboxToken } from "../../src/session/secret-values";
 
 const DEPLOY_KEY = "dk-7Qz9!pX@4 w/Lm";
@@ -14,6 +14,20 @@ function redactor(): Redactor {
     { name: "FLAG", value: "true" },
   ]);
 }
+
+/** One credential of each format recognised by its shape, with the label its marker shows. */
+const CREDENTIAL_SAMPLES: [string, string][] = [
+  ["GitHub token", `ghp_${"a1B2".repeat(9)}`],
+  ["GitHub token", `ghs_${"Z9y8".repeat(9)}`],
+  ["GitHub token", `github_pat_11ABCDEFG0${"x".repeat(60)}`],
+  ["Anthropic API key", `sk-ant-api03-${"k".repeat(90)}`],
+  ["OpenAI API key", `sk-proj-${"o".repeat(48)}`],
+  ["Stripe key", `sk_live_${"s".repeat(24)}`],
+  ["Slack token", "xoxb-1234567890-abcdefghij"],
+  ["AWS access key", "AKIAIOSFODNN7EXAMPLE"],
+  ["JSON Web Token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"],
+  ["private key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"],
+];
 
 const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
 
@@ -99,19 +113,32 @@ describe("redacting credential formats", () => {
     expect(r.redact(`password=${credential}\n`).text).toBe(`password=${secretMarker("Lookout git credential")}\n`);
   });
 
-  it.each([
-    ["GitHub token", `ghp_${"a1B2".repeat(9)}`],
-    ["GitHub token", `ghs_${"Z9y8".repeat(9)}`],
-    ["GitHub token", `github_pat_11ABCDEFG0${"x".repeat(60)}`],
-    ["Anthropic API key", `sk-ant-api03-${"k".repeat(90)}`],
-    ["OpenAI API key", `sk-proj-${"o".repeat(48)}`],
-    ["Stripe key", `sk_live_${"s".repeat(24)}`],
-    ["Slack token", "xoxb-1234567890-abcdefghij"],
-    ["AWS access key", "AKIAIOSFODNN7EXAMPLE"],
-    ["JSON Web Token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"],
-    ["private key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"],
-  ])("hides a %s", (label, credential) => {
+  it.each(CREDENTIAL_SAMPLES)("hides a %s", (label, credential) => {
     expect(new Redactor([]).redact(`before ${credential} after`)).toEqual({ text: `before ${secretMarker(label)} after`, hidden: 1 });
+  });
+
+  it("lists, for every format, literal text that each of its matches contains (texts without any are not searched)", async () => {
+    const samples = [
+      ...CREDENTIAL_SAMPLES.map(([, credential]) => credential),
+      mintSandboxToken(),
+      await mintGitCredential("git-secret", {
+        sid: "ses_1",
+        repo: "/srv/repo",
+        ref: "refs/heads/lookout/ses_1",
+        exp: Date.UTC(2030, 0, 1),
+      }),
+      "https://deploy:hunter2hunter2@git.example.com/repo.git",
+      "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA",
+    ];
+    for (const format of CREDENTIAL_FORMATS) {
+      const matched = samples.filter((sample) => new RegExp(format.whole.source).test(sample));
+      expect(matched.length, format.label).toBeGreaterThan(0);
+      for (const sample of matched)
+        expect(
+          format.prefixes.some((prefix) => sample.includes(prefix)),
+          `${format.label}: ${sample}`,
+        ).toBe(true);
+    }
   });
 
   it("hides the password of a URL that carries credentials, and a private key whose end was cut off", () => {
