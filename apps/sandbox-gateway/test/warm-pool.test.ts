@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { promisify } from "node:util";
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -227,13 +228,13 @@ async function harness(options: { maxRunningSandboxes?: number; pool?: Partial<P
 }
 
 /** A harness whose pool target is a GitHub-like remote; its stand-in bridges report the remote's main as their base. */
-async function remoteHarness(): Promise<{
+async function remoteHarness(pool: Partial<PoolSettings> = {}): Promise<{
   h: Harness;
   github: GitHubRemote;
   remote: PoolTarget["repository"];
   gitCredential: NonNullable<PoolTarget["gitCredential"]>;
 }> {
-  const h = await harness({ pool: { tickMs: 100 } });
+  const h = await harness({ pool: { tickMs: 100, ...pool } });
   const github = await startGitHubRemote();
   cleanups.push(() => github.close());
   h.provider.baseHead = () => github.main();
@@ -499,6 +500,29 @@ describe("the warm pool", () => {
       { repositoryKey: "repo-1", size: 1, repository: remote, gitCredential: { ...gitCredential, password: "ghs_revoked" } },
     ]);
     expect(await claim("sbx-unread")).not.toHaveProperty("upToDate");
+  });
+
+  it("a claim waits only claimHeadsWaitMs for a remote that does not answer, then hands the sandbox over to sync", async () => {
+    const { h, gitCredential } = await remoteHarness({ claimHeadsWaitMs: 300 });
+    // A remote that accepts connections and never answers (git's own timeout is 10 s).
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const unanswered = { kind: "remote" as const, cloneUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/acme/app.git` };
+    try {
+      await h.setTargets([{ repositoryKey: "repo-1", size: 1, repository: unanswered, gitCredential }]);
+      const warm = await h.waitFor("a warm sandbox", (state) => repoPool(state)?.warm === 1);
+      const poolId = repoPool(warm)?.entries[0]?.sandboxId ?? "";
+      const startedAt = Date.now();
+      const response = await h.signed("POST", "/v1/sandboxes", createRequest(h, "sbx-slow", { repository: unanswered }));
+      expect(await response.json()).toMatchObject({ sandboxId: "sbx-slow", providerId: poolId, warm: true });
+      expect(Date.now() - startedAt).toBeLessThan(5_000);
+      expect(h.provider.claims.get(poolId)).toMatchObject({ repoUrl: unanswered.cloneUrl });
+      expect(h.provider.claims.get(poolId)).not.toHaveProperty("upToDate");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it("keeps no pool with LOOKOUT_POOL=off, whatever the targets say, and says so", async () => {

@@ -87,6 +87,17 @@ export async function hasEnded(context: RouteContext, sandboxId: string): Promis
   return state === "stopped" || state === "failed";
 }
 
+/** What `read` gives within `waitMs`, else undefined; a slower read goes on (bounded by its own timeout) unawaited. */
+export async function within<T>(read: Promise<T>, waitMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A repository's pool as `GET /v1/pool` shows it; entries being handed to a session are not counted. */
 export function repositoryState(pool: RepositoryPool, all: readonly Entry[]): PoolRepositoryState {
   const entries = all.filter((entry) => !entry.reserved);

@@ -18,6 +18,7 @@ import {
   sameSource,
   usableCredential,
   waitForClaim,
+  within,
   type Entry,
   type RepositoryPool,
 } from "./entry";
@@ -153,7 +154,7 @@ export class WarmPool {
   async #hand(pool: RepositoryPool, entry: Entry, request: CreateSandboxRequest, tokenHash: string): Promise<StartedSandbox | undefined> {
     const context = this.options.context();
     // Nothing to sync when the base has not moved since the clone and the session branch is new (unknown heads: sync).
-    const heads = await this.options.branchHeads(pool.target, 0).catch(() => undefined);
+    const heads = await within(this.options.branchHeads(pool.target, 0), this.options.settings.claimHeadsWaitMs).catch(() => undefined);
     const upToDate = entry.baseHead !== undefined && heads?.get(request.baseBranch) === entry.baseHead && !heads.has(request.branch);
     const waiter = entry.waiter ?? (await nextPoll(entry, this.options.settings.claimPickupMs));
     const record = context.registry.get(entry.sandboxId);

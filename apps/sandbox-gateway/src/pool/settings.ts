@@ -20,6 +20,8 @@ export interface PoolSettings {
   readonly backoffMaxMs: number;
   /** How long a claim waits for the warm sandbox's bridge to pick it up before starting one instead. */
   readonly claimPickupMs: number;
+  /** How long a claim waits for the branch heads (a remote's `git ls-remote`); after that the bridge syncs instead. */
+  readonly claimHeadsWaitMs: number;
   /**
    * How long after a claim the replacement waits to start. Starting a sandbox (its OpenCode above
    * all) takes a core for seconds; on a small machine that competes with the claimed session's
@@ -45,6 +47,7 @@ export const DEFAULT_POOL_SETTINGS: PoolSettings = {
   backoffBaseMs: 60_000,
   backoffMaxMs: 30 * 60_000,
   claimPickupMs: 5_000,
+  claimHeadsWaitMs: 2_000,
   refillDelayMs: 5_000,
   lifetimeMs: DEFAULT_POOL_IDLE_MS + DEFAULT_POOL_SETUP_TIMEOUT_MS + 5 * 60_000 + SESSION_DEFAULT_LIFETIME_MS,
 };
