@@ -29,6 +29,8 @@ interface FakeState {
   model: { rules: { contains: string; answer: string }[]; calls: ModelCompleteRequest[] };
   /** `/v1/pool`: the last targets pushed (null before any push); its state reports each target's size as warm. */
   pool: { targets: PoolTargetsRequest | null; pushes: number };
+  /** `DELETE /v1/images/snapshots/:id`: the snapshots deleted, and ids whose next deletion fails (503). */
+  snapshotDeletes: { deleted: string[]; failNext: string[] };
 }
 
 /** What the fake's small model answers when no rule applies. */
@@ -42,6 +44,7 @@ const state: FakeState = {
   git: { review: null, mergeConflict: false, calls: [] },
   model: { rules: [], calls: [] },
   pool: { targets: null, pushes: 0 },
+  snapshotDeletes: { deleted: [], failNext: [] },
 };
 const nonces = new MemoryNonceStore();
 
@@ -56,6 +59,11 @@ export async function fakeGateway(request: Request): Promise<Response> {
   if (url.pathname === "/__fake/git" && request.method === "POST") {
     const patch = await request.json<Partial<FakeState["git"]>>();
     state.git = { ...state.git, ...patch };
+    return Response.json({ ok: true });
+  }
+  if (url.pathname === "/__fake/snapshot-delete-failure" && request.method === "POST") {
+    const { snapshotId } = await request.json<{ snapshotId: string }>();
+    state.snapshotDeletes.failNext.push(snapshotId);
     return Response.json({ ok: true });
   }
   if (url.pathname === "/__fake/model" && request.method === "POST") {
@@ -121,6 +129,17 @@ export async function fakeGateway(request: Request): Promise<Response> {
       idleLimitMs: 1_800_000,
     };
     return Response.json(pool);
+  }
+  const snapshotDelete = /^\/v1\/images\/snapshots\/([^/]+)$/.exec(url.pathname);
+  if (snapshotDelete && request.method === "DELETE") {
+    const snapshotId = decodeURIComponent(snapshotDelete[1]!);
+    const failing = state.snapshotDeletes.failNext.indexOf(snapshotId);
+    if (failing >= 0) {
+      state.snapshotDeletes.failNext.splice(failing, 1);
+      return Response.json({ error: { code: "PROVIDER_TRANSIENT", message: "the provider is unavailable" } }, { status: 503 });
+    }
+    state.snapshotDeletes.deleted.push(snapshotId);
+    return Response.json({ snapshotId });
   }
   if (url.pathname === "/v1/model/complete" && request.method === "POST") {
     const ask = ModelCompleteRequest.parse(JSON.parse(new TextDecoder().decode(body)));

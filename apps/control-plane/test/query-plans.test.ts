@@ -137,6 +137,9 @@ describe("D1 query plans on the hot paths use indexes", () => {
     ["the newest image a session starts from", (db) => newestRepositoryImage(db, ID, "main")],
     ["a repository's image history", (db) => new RepositoryImageStore(db).list(ID, 20)],
     ["image builds running", (db) => new RepositoryImageStore(db).building()],
+    ["superseded images' snapshots to delete", (db) => new RepositoryImageStore(db).retiredSnapshots(NOW, 20)],
+    ["whether a superseded image's snapshot waits", (db) => new RepositoryImageStore(db).hasRetiredSnapshots()],
+    ["recording a snapshot deleted", (db) => new RepositoryImageStore(db).snapshotDeleted(ID, NOW)],
     // Reads every repository (the pool weighs each); the per-repository activity must come from an index.
     ["the warm pool's wishes", (db) => new SandboxPoolStore(db).wishes(NOW)],
     [

@@ -2,11 +2,13 @@ import { env } from "cloudflare:test";
 import type { ImageBuildRequest, ImageBuildState, RepositoryImage, RepositoryImagesResponse } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  HttpImageGateway,
   IMAGE_REBUILD_INTERVAL_MS,
   imageTick,
   newestRepositoryImage,
   RepositoryImageStore,
   imageDeps,
+  SNAPSHOT_DELETE_DELAY_MS,
   type ImageDeps,
   type ImageGateway,
 } from "../src/repository-images";
@@ -26,12 +28,20 @@ beforeAll(async () => {
 
 const MINUTE = 60_000;
 
-/** The gateway as the test plays it: records starts, answers each build's state as set. */
+/**
+ * The gateway as the test plays it: records starts, answers each build's state as set. Snapshot
+ * deletions go to the fake gateway (`fake-gateway.ts`) through the real signed client.
+ */
 class ScriptedImageGateway implements ImageGateway {
   readonly started: ImageBuildRequest[] = [];
   readonly states = new Map<string, ImageBuildState | null>();
   /** Whether its provider can snapshot (`GET /v1/capabilities`). */
   snapshots = true;
+  private readonly http = HttpImageGateway.fromEnv(env);
+
+  deleteSnapshot(snapshotId: string): Promise<void> {
+    return this.http.deleteSnapshot(snapshotId);
+  }
 
   async available(): Promise<boolean> {
     return this.snapshots;
@@ -95,6 +105,26 @@ async function history(repositoryId: string): Promise<RepositoryImage[]> {
 
 const SHA = (n: number) => String(n).repeat(40).slice(0, 40);
 
+/** What the fake gateway was asked to delete. */
+async function deletedSnapshots(): Promise<string[]> {
+  const state = await (await env.GATEWAY!.fetch("http://gateway/__fake/state")).json<{ snapshotDeletes: { deleted: string[] } }>();
+  return state.snapshotDeletes.deleted;
+}
+
+/** The next `DELETE /v1/images/snapshots/:snapshotId` of the fake gateway fails (503). */
+async function failNextDeletion(snapshotId: string): Promise<void> {
+  await env.GATEWAY!.fetch("http://gateway/__fake/snapshot-delete-failure", { method: "POST", body: JSON.stringify({ snapshotId }) });
+}
+
+/** One scheduled build at `at`, which the gateway finishes ready with `snapshotId`; recorded 5 s later. */
+async function readyImage(gateway: ScriptedImageGateway, repositoryId: string, at: number, snapshotId: string): Promise<void> {
+  await imageTick(depsFor(gateway), at);
+  const [build] = await history(repositoryId);
+  expect(build).toMatchObject({ status: "building" });
+  gateway.finish(build!.id, { status: "ready", snapshotId, baseSha: SHA(7) });
+  await imageTick(depsFor(gateway), at + 5_000);
+}
+
 describe("the image schedule", () => {
   it("builds active repositories only, every 30 minutes, follows each build, and keeps the newest two images", async () => {
     const gateway = new ScriptedImageGateway();
@@ -148,6 +178,51 @@ describe("the image schedule", () => {
     ]);
     expect(await newestRepositoryImage(env.DB, active, "main")).toMatchObject({ snapshotId: "snap_three", baseSha: SHA(3) });
     expect(await history(idle)).toEqual([]);
+  });
+
+  it("deletes a superseded image's snapshot through the gateway after a delay, and retries a deletion that failed", async () => {
+    const gateway = new ScriptedImageGateway();
+    const repositoryId = await localRepository("retiring");
+    await useRepository(repositoryId);
+    // The fake gateway is shared by every test file: these ids are this test's own.
+    const [oldest, middle, newest] = ["a", "b", "c"].map((name) => `snap_${name}_${crypto.randomUUID()}`);
+    const t0 = Date.now();
+    await readyImage(gateway, repositoryId, t0, oldest!);
+    await readyImage(gateway, repositoryId, t0 + IMAGE_REBUILD_INTERVAL_MS, middle!);
+    const supersededAt = t0 + 2 * IMAGE_REBUILD_INTERVAL_MS + 5_000;
+    await readyImage(gateway, repositoryId, t0 + 2 * IMAGE_REBUILD_INTERVAL_MS, newest!);
+    expect((await history(repositoryId)).map((image) => [image.status, image.snapshotId])).toEqual([
+      ["ready", newest],
+      ["ready", middle],
+      ["superseded", null],
+    ]);
+
+    // Not at once: a sandbox may have read it as the newest image just before it was superseded.
+    const early = await imageTick(depsFor(gateway), supersededAt + SNAPSHOT_DELETE_DELAY_MS - 1_000);
+    expect(await deletedSnapshots()).not.toContain(oldest);
+    expect(early.nextWakeAt).not.toBeNull();
+
+    // The gateway fails the deletion: nothing is lost, and the schedule wakes again to retry it.
+    await failNextDeletion(oldest!);
+    const failed = await imageTick(depsFor(gateway), supersededAt + SNAPSHOT_DELETE_DELAY_MS);
+    expect(await deletedSnapshots()).not.toContain(oldest);
+    expect((await history(repositoryId))[2]).not.toHaveProperty("snapshotDeletedAt");
+    expect(failed.nextWakeAt).not.toBeNull();
+    expect(failed.nextWakeAt!).toBeLessThanOrEqual(supersededAt + 2 * SNAPSHOT_DELETE_DELAY_MS);
+
+    const retriedAt = supersededAt + 2 * SNAPSHOT_DELETE_DELAY_MS;
+    await imageTick(depsFor(gateway), retriedAt);
+    const deleted = await deletedSnapshots();
+    expect(deleted.filter((id) => id === oldest)).toHaveLength(1);
+    expect(deleted).not.toContain(middle);
+    expect(deleted).not.toContain(newest);
+    const images = await history(repositoryId);
+    expect(images.find((image) => image.status === "superseded")).toMatchObject({ snapshotId: null, snapshotDeletedAt: retriedAt });
+    expect(await newestRepositoryImage(env.DB, repositoryId, "main")).toMatchObject({ snapshotId: newest });
+
+    // Deleted once: later passes do not ask again.
+    await imageTick(depsFor(gateway), retriedAt + SNAPSHOT_DELETE_DELAY_MS);
+    expect((await deletedSnapshots()).filter((id) => id === oldest)).toHaveLength(1);
   });
 
   it("keeps failures with the setup script's output, fails a build the gateway forgot, and leaves the last good image in use", async () => {

@@ -94,6 +94,8 @@ export const RepositoryImage = z.object({
   error: z.string().nullable(),
   /** The tail of the setup script's output. */
   output: z.string().nullable(),
+  /** When a superseded image's snapshot was deleted from the sandbox provider (absent until then). */
+  snapshotDeletedAt: z.number().optional(),
 });
 export type RepositoryImage = z.infer<typeof RepositoryImage>;
 

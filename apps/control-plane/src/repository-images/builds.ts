@@ -8,13 +8,14 @@ import {
 import { newId } from "../session/ids";
 import { log } from "../log";
 import type { ImageGateway } from "./gateway";
+import { deleteRetiredSnapshots } from "./retired-snapshots";
 import { type ImageSource, RepositoryImageStore } from "./store";
 
 /** An active repository's image is rebuilt this often. */
 export const IMAGE_REBUILD_INTERVAL_MS = 30 * 60_000;
 /** A repository counts as active while a session used it this recently. */
 export const IMAGE_ACTIVE_WINDOW_MS = 24 * 3600_000;
-/** Ready images kept per repository; older ones are superseded. */
+/** Ready images kept per repository; older ones are superseded, and their snapshots deleted from the provider. */
 export const IMAGES_KEPT = 2;
 /** While a build runs, the scheduler asks the gateway about it this often. */
 export const IMAGE_FOLLOW_INTERVAL_MS = 5_000;
@@ -91,7 +92,7 @@ async function settle(
     now,
   });
   if (finished && state.status === "ready") {
-    const superseded = await store.supersede(repository.repositoryId, repository.baseBranch, IMAGES_KEPT);
+    const superseded = await store.supersede(repository.repositoryId, repository.baseBranch, IMAGES_KEPT, now);
     if (superseded.length > 0) log.info("older images superseded", { repositoryId: repository.repositoryId, superseded });
   }
 }
@@ -142,17 +143,19 @@ export interface ImageTickSummary {
 /**
  * One wake of the image schedule (from the `TriggerScheduler` alarm, so it runs under `wrangler
  * dev` too): follows running builds, starts a build for each active repository (local or GitHub) whose last
- * build started 30 minutes ago or more (when the gateway's provider can snapshot at all), and says
- * when to wake next — soon while builds run, else when the next active repository falls due.
+ * build started 30 minutes ago or more (when the gateway's provider can snapshot at all), deletes
+ * superseded images' snapshots from the provider (`deleteRetiredSnapshots`), and says when to wake
+ * next — soon while builds run, else when the next active repository or deletion falls due.
  */
 export async function imageTick(deps: ImageDeps, now: number): Promise<ImageTickSummary> {
   const store = new RepositoryImageStore(deps.db);
   let running = await followImageBuilds(deps, now);
+  const deletions = await deleteRetiredSnapshots(deps, now);
   const started: RepositoryImage[] = [];
   const due = await store.due(now - IMAGE_ACTIVE_WINDOW_MS, now - IMAGE_REBUILD_INTERVAL_MS + 1);
   // A gateway whose provider cannot snapshot builds nothing, and nothing is recorded for it.
   if (due.length > 0 && !(await deps.gateway.available())) {
-    return { started, running, nextWakeAt: running > 0 ? now + IMAGE_FOLLOW_INTERVAL_MS : null };
+    return { started, running, nextWakeAt: earliest(running > 0 ? now + IMAGE_FOLLOW_INTERVAL_MS : null, deletions) };
   }
   for (const repository of due) {
     const build = await startImageBuild(deps, repository, { trigger: "schedule", requestedBy: null }, now);
@@ -161,6 +164,11 @@ export async function imageTick(deps: ImageDeps, now: number): Promise<ImageTick
   }
   const nextDue = await store.nextDueAt(now - IMAGE_ACTIVE_WINDOW_MS, IMAGE_REBUILD_INTERVAL_MS);
   const follow = running > 0 ? now + IMAGE_FOLLOW_INTERVAL_MS : null;
-  const candidates = [follow, nextDue === null ? null : Math.max(nextDue, now + 1)].filter((at): at is number => at !== null);
-  return { started, running, nextWakeAt: candidates.length > 0 ? Math.min(...candidates) : null };
+  return { started, running, nextWakeAt: earliest(follow, nextDue === null ? null : Math.max(nextDue, now + 1), deletions) };
+}
+
+/** The earliest of the wakes asked for, or null when none is. */
+function earliest(...wakes: (number | null)[]): number | null {
+  const at = wakes.filter((wake): wake is number => wake !== null);
+  return at.length > 0 ? Math.min(...at) : null;
 }

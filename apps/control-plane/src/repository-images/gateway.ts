@@ -13,7 +13,15 @@ export interface ImageGateway {
   start(request: ImageBuildRequest): Promise<ImageBuildState>;
   /** The build's state; null when the gateway does not know it (it restarted since). */
   get(buildId: string): Promise<ImageBuildState | null>;
+  /**
+   * Deletes a superseded image's snapshot from the provider; one already gone succeeds. Throws the
+   * gateway's refusal (`CONFLICT` while a sandbox starts or runs from it) or its unavailability.
+   */
+  deleteSnapshot(snapshotId: string): Promise<void>;
 }
+
+/** A vendor's snapshot deletion can take a while (Daytona resolves the name first). */
+const DELETE_SNAPSHOT_TIMEOUT_MS = 60_000;
 
 /** `/v1/images` with signed requests (service `control-plane`), like the rest of `/v1`. */
 export class HttpImageGateway implements ImageGateway {
@@ -45,6 +53,10 @@ export class HttpImageGateway implements ImageGateway {
     return answer === null ? null : this.state(answer);
   }
 
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    await this.call("DELETE", `/v1/images/snapshots/${encodeURIComponent(snapshotId)}`, undefined, [], DELETE_SNAPSHOT_TIMEOUT_MS);
+  }
+
   private state(data: unknown): ImageBuildState {
     const parsed = ImageBuildState.safeParse(data);
     if (!parsed.success) throw new LookoutError("INTERNAL", "The gateway's image build state has the wrong shape.");
@@ -52,10 +64,18 @@ export class HttpImageGateway implements ImageGateway {
   }
 
   /** The answer's JSON; null for a status in `absentOn`. Refusals become the gateway's own error. */
-  private call(method: string, path: string, body: unknown, absentOn: readonly number[] = []): Promise<unknown> {
+  private call(method: string, path: string, body: unknown, absentOn: readonly number[] = [], timeoutMs?: number): Promise<unknown> {
     return signedGatewayCall(
       { baseUrl: this.baseUrl, secret: this.secret, fetcher: this.fetcher },
-      { method, path, body, absentOn, unconfigured: "images cannot be built", otherwise: "SANDBOX_UNAVAILABLE" },
+      {
+        method,
+        path,
+        body,
+        absentOn,
+        unconfigured: "images cannot be built",
+        otherwise: "SANDBOX_UNAVAILABLE",
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      },
     );
   }
 }

@@ -6,11 +6,13 @@ import { HttpImageGateway } from "./gateway";
 /**
  * Repository images (ADR 0015): builds recorded in D1 (`store.ts`), run by the gateway
  * (`gateway.ts`), scheduled every 30 minutes for active repositories from the scheduler's alarm
- * (`builds.ts` `imageTick`). Sessions and the warm pool start from `newestRepositoryImage`.
+ * (`builds.ts` `imageTick`). Sessions and the warm pool start from `newestRepositoryImage`;
+ * superseded images' snapshots are deleted from the provider (`retired-snapshots.ts`).
  */
 export { IMAGE_REBUILD_INTERVAL_MS, imageTick, startImageBuild, followImageBuilds, type ImageDeps, type ImageTickSummary } from "./builds";
 export { HttpImageGateway, type ImageGateway } from "./gateway";
-export { newestRepositoryImage, RepositoryImageStore, type ImageSource, type ReadyImage } from "./store";
+export { deleteRetiredSnapshots, SNAPSHOT_DELETE_DELAY_MS } from "./retired-snapshots";
+export { newestRepositoryImage, RepositoryImageStore, type ImageSource, type ReadyImage, type RetiredSnapshot } from "./store";
 
 /** The image builds' dependencies from the Worker's environment. */
 export function imageDeps(env: Env): ImageDeps {

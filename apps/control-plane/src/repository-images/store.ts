@@ -38,10 +38,17 @@ interface Row {
   duration_ms: number | null;
   error: string | null;
   output_tail: string | null;
+  snapshot_deleted_at: number | null;
 }
 
 const COLUMNS =
-  "id, repository_id, base_branch, base_sha, snapshot_id, status, trigger, requested_by, started_at, finished_at, duration_ms, error, output_tail";
+  "id, repository_id, base_branch, base_sha, snapshot_id, status, trigger, requested_by, started_at, finished_at, duration_ms, error, output_tail, snapshot_deleted_at";
+
+/** A superseded image whose snapshot the provider still holds: deleted by `deleteRetiredSnapshots`. */
+export interface RetiredSnapshot {
+  imageId: string;
+  snapshotId: string;
+}
 
 function fromRow(row: Row): RepositoryImage {
   return {
@@ -58,6 +65,7 @@ function fromRow(row: Row): RepositoryImage {
     durationMs: row.duration_ms,
     error: row.error,
     output: row.output_tail,
+    ...(row.snapshot_deleted_at === null ? {} : { snapshotDeletedAt: row.snapshot_deleted_at }),
   };
 }
 
@@ -174,21 +182,52 @@ export class RepositoryImageStore {
   }
 
   /**
-   * Marks a repository's ready images beyond the newest `keep` superseded (their snapshot ids
-   * cleared: nothing starts from them any more) and returns those builds' ids.
+   * Marks a repository's ready images beyond the newest `keep` superseded and returns those builds'
+   * ids. Their snapshot ids move to `retired_snapshot_id`: nothing starts from them any more, and
+   * the provider's copies wait there until they are deleted.
    */
-  async supersede(repositoryId: string, baseBranch: string, keep: number): Promise<string[]> {
+  async supersede(repositoryId: string, baseBranch: string, keep: number, now: number): Promise<string[]> {
     const { results } = await this.db
       .prepare(
-        `UPDATE repository_images SET status = 'superseded', snapshot_id = NULL
+        `UPDATE repository_images
+            SET status = 'superseded', retired_snapshot_id = snapshot_id, retired_at = ?4, snapshot_id = NULL
           WHERE id IN (SELECT id FROM repository_images
                         WHERE repository_id = ?1 AND base_branch = ?2 AND status = 'ready'
                         ORDER BY started_at DESC LIMIT -1 OFFSET ?3)
           RETURNING id`,
       )
-      .bind(repositoryId, baseBranch, keep)
+      .bind(repositoryId, baseBranch, keep, now)
       .all<{ id: string }>();
     return results.map((row) => row.id);
+  }
+
+  /** Superseded images retired at or before `retiredBefore` whose snapshots are not deleted yet, oldest first. */
+  async retiredSnapshots(retiredBefore: number, limit: number): Promise<RetiredSnapshot[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT id, retired_snapshot_id FROM repository_images
+          WHERE retired_snapshot_id IS NOT NULL AND retired_at <= ?1
+          ORDER BY retired_at LIMIT ?2`,
+      )
+      .bind(retiredBefore, limit)
+      .all<{ id: string; retired_snapshot_id: string }>();
+    return results.map((row) => ({ imageId: row.id, snapshotId: row.retired_snapshot_id }));
+  }
+
+  /** Whether any superseded image's snapshot still waits to be deleted. */
+  async hasRetiredSnapshots(): Promise<boolean> {
+    const row = await this.db
+      .prepare("SELECT 1 AS one FROM repository_images WHERE retired_snapshot_id IS NOT NULL AND retired_at IS NOT NULL LIMIT 1")
+      .first();
+    return row !== null;
+  }
+
+  /** Records that the provider deleted a superseded image's snapshot. */
+  async snapshotDeleted(imageId: string, now: number): Promise<void> {
+    await this.db
+      .prepare("UPDATE repository_images SET retired_snapshot_id = NULL, snapshot_deleted_at = ?2 WHERE id = ?1")
+      .bind(imageId, now)
+      .run();
   }
 
   /**

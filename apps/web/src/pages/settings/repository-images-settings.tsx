@@ -120,6 +120,11 @@ export function RepositoryImagesSettings() {
               <li key={image.id} className={`card image-build image-build--${image.status}`} data-status={image.status}>
                 <div className="row">
                   <strong>{STATUS_LABELS[image.status]}</strong>
+                  {image.snapshotDeletedAt !== undefined && (
+                    <span className="faint" title={dateTime(image.snapshotDeletedAt)}>
+                      snapshot deleted
+                    </span>
+                  )}
                   <span className="faint" title={dateTime(image.startedAt)}>
                     {image.trigger === "admin" ? "built on request" : "scheduled"} · {relativeTime(image.startedAt)}
                     {image.durationMs !== null ? ` · ${duration(image.durationMs)}` : ""}
