@@ -68,6 +68,7 @@ describe("a pull request comment that mentions the App", () => {
         commentId: payload.comment.id,
         commentKind: "issue",
         fork: false,
+        url: `https://github.com/acme/widgets/pull/${pull.number}`,
       },
       owner: { name: "writer" },
     });
@@ -76,6 +77,22 @@ describe("a pull request comment that mentions the App", () => {
     expect(replies).toHaveLength(1);
     expect(replies[0]).toMatchObject({ kind: "issue", inReplyTo: null });
     expect(replies[0]!.body).toContain(`/sessions/${sessionId}`);
+  });
+
+  it("records the pull request's page on the GitHub Enterprise Server GITHUB_WEB_URL names", async () => {
+    const pull = await openPull();
+    const delivered = await deliver(
+      "pull_request_review_comment",
+      mentionPayload("pull_request_review_comment", { number: pull.number, login: "writer", body: "@lookout-app rename this" }),
+      { envOverride: { GITHUB_WEB_URL: "https://ghe.example.com/" } },
+    );
+    const recorded = await recordedDelivery(delivered.deliveryId);
+    expect(recorded).toMatchObject({ status: "started" });
+    expect((await session(recorded!.sessionId!)).origin).toMatchObject({
+      kind: "github",
+      pullRequest: pull.number,
+      url: `https://ghe.example.com/acme/widgets/pull/${pull.number}`,
+    });
   });
 
   it("lets maintainers, admins and the allowlist trigger, and refuses read and triage once per pull request", async () => {

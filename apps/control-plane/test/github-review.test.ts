@@ -83,6 +83,8 @@ describe("auto-review", () => {
       expect(delivered.json).toMatchObject({ review: "accepted" });
       const recorded = await recordedDelivery(delivered.deliveryId);
       expect(recorded?.status).toBe("started");
+      const detail = await api(cookie)("GET", `/api/sessions/${recorded!.sessionId}`);
+      expect(detail.json.session.origin).toMatchObject({ review: true, url: `https://github.com/acme/widgets/pull/${pull.number}` });
       const { json } = await api(cookie)("GET", `/api/sessions/${recorded!.sessionId}/events?after=0`);
       const payloads = (json.events as { payload: { type: string; text?: string; baseBranch?: string } }[]).map((event) => event.payload);
       expect(payloads.find((event) => event.type === "session.created")?.baseBranch).toBe(pull.head);

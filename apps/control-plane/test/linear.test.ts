@@ -1,6 +1,10 @@
 import { SELF, env } from "cloudflare:test";
 import type { SessionCommand } from "@lookout/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RepositoryStore } from "../src/db/repositories";
+import type { Env } from "../src/env";
+import { LinearAgent } from "../src/integrations/linear/client";
+import { chooseRepository } from "../src/integrations/linear/repository";
 import { api, login, ORIGIN, type Peer } from "./helpers";
 import {
   activitiesFor,
@@ -183,6 +187,43 @@ describe("Linear agent sessions", () => {
     const answered = await activitiesFor(again.agentSessionId, (a) => a.length >= 1);
     expect(answered.filter((a) => !a.ephemeral).map((a) => a.content.type)).toEqual(["thought"]);
     await fakeLinear("configure", { suggestions: [] });
+  });
+
+  it("asks Linear for suggestions among the GitHub repositories on GITHUB_WEB_URL's host, github.com by default", async () => {
+    const suggested = await new RepositoryStore(env.DB).create({
+      kind: "github",
+      owner: "acme",
+      name: `suggested-${crypto.randomUUID().slice(0, 8)}`,
+      defaultBranch: "main",
+    });
+    await fakeLinear("configure", { suggestions: [{ repositoryFullName: suggested.fullName, confidence: 0.9 }] });
+    try {
+      const linear = await LinearAgent.forOrganization(env, "org-acme");
+      /** The candidates one choice sent Linear, after checking it took Linear's confident suggestion. */
+      const candidatesSent = async (settings: Partial<Env>) => {
+        const issue = newIssue("OPS");
+        expect(await chooseRepository({ ...env, ...settings }, linear, issue)).toEqual({
+          kind: "chosen",
+          repositoryId: suggested.id,
+          how: "suggestion",
+        });
+        const asked = (await fakeLinear("state")).operations.filter(
+          (op) => op.name === "issueRepositorySuggestions" && (op.variables as { issueId?: string }).issueId === issue.issueId,
+        );
+        expect(asked).toHaveLength(1);
+        return (asked[0]!.variables as { candidateRepositories: { hostname: string; repositoryFullName: string }[] }).candidateRepositories;
+      };
+
+      const enterprise = await candidatesSent({ GITHUB_WEB_URL: "https://ghe.example.com" });
+      expect(enterprise).toContainEqual({ hostname: "ghe.example.com", repositoryFullName: suggested.fullName });
+      expect(enterprise.every((candidate) => candidate.hostname === "ghe.example.com")).toBe(true);
+
+      const github = await candidatesSent({ GITHUB_WEB_URL: undefined });
+      expect(github).toContainEqual({ hostname: "github.com", repositoryFullName: suggested.fullName });
+      expect(github.every((candidate) => candidate.hostname === "github.com")).toBe(true);
+    } finally {
+      await fakeLinear("configure", { suggestions: [] });
+    }
   });
 
   it("prefers a label rule to a project rule and a project rule to a team rule, reading the issue's project and labels from Linear", async () => {

@@ -214,6 +214,7 @@ describe("a GitHub pull request mention on the real stack", () => {
         commentId: 901,
         commentKind: "issue",
         fork: false,
+        url: `${github.url}/${REPOSITORY}/pull/7`,
       });
       const events = await sessionEvents(sessionId);
       expect(events.find((event) => event.payload.type === "session.created")).toMatchObject({ payload: { baseBranch: "add-widget" } });

@@ -36,6 +36,14 @@ export const SessionOrigin = z.discriminatedUnion("kind", [
     fork: z.boolean().optional(),
     /** The session reviews the pull request (auto-review): its answer is posted as a review with line comments. */
     review: z.boolean().optional(),
+    /**
+     * The pull request's page on the GitHub the server is configured for (`GITHUB_WEB_URL`: github.com
+     * or an Enterprise Server), http(s) only. Origins recorded before it existed leave it out.
+     */
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .optional(),
   }),
   z.object({
     kind: z.literal("linear"),

@@ -22,10 +22,28 @@ describe("session origins", () => {
     expect(describeOrigin(origin)).toMatchObject({ label: "Automation", to: "/automations/aut_1" });
   });
 
-  it("link a GitHub pull request out to GitHub", () => {
+  it("link a GitHub pull request out to the page the server recorded, a GitHub Enterprise Server's included", () => {
+    const origin = { kind: "github" as const, repository: "acme/web", pullRequest: 42, commentId: 7 };
+    const enterprise = describeOrigin({ ...origin, url: "https://ghe.example.com/acme/web/pull/42" });
+    expect(enterprise).toMatchObject({ label: "GitHub PR acme/web#42", href: "https://ghe.example.com/acme/web/pull/42" });
+    expect(enterprise.to).toBeUndefined();
+    expect(describeOrigin({ ...origin, url: "http://ghe.internal:8080/acme/web/pull/42" }).href).toBe(
+      "http://ghe.internal:8080/acme/web/pull/42",
+    );
+  });
+
+  it("link an origin recorded before servers kept the pull request's page to github.com", () => {
     const view = describeOrigin({ kind: "github", repository: "acme/web", pullRequest: 42, commentId: 7 });
     expect(view).toMatchObject({ label: "GitHub PR acme/web#42", href: "https://github.com/acme/web/pull/42" });
     expect(view.to).toBeUndefined();
+  });
+
+  it("never link a GitHub origin to an address that is not http(s)", () => {
+    for (const url of ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "not a url"]) {
+      const view = describeOrigin({ kind: "github", repository: "acme/web", pullRequest: 42, url });
+      expect(view, url).toMatchObject({ label: "GitHub PR acme/web#42" });
+      expect(view.href, url).toBeUndefined();
+    }
   });
 
   it("name Slack threads and Linear issues", () => {

@@ -48,14 +48,32 @@ export function describeOrigin(origin: SessionOrigin | undefined, automationName
       };
     case "github": {
       const label = `${known.repository}#${known.pullRequest}`;
+      const href = githubPullRequestHref(known);
       return {
         icon: "⎇",
         label: `GitHub PR ${label}`,
-        href: `https://github.com/${known.repository.split("/").map(encodeURIComponent).join("/")}/pull/${known.pullRequest}`,
+        ...(href ? { href } : {}),
         title: `Asked on GitHub pull request ${label}`,
       };
     }
     case "linear":
       return { icon: "◇", label: "Linear issue", title: `Linear issue ${known.issueId}` };
+  }
+}
+
+/**
+ * Where a GitHub origin links: the pull request's page the server recorded (on its configured GitHub,
+ * an Enterprise Server's included) when it is an http(s) address, else nothing. An origin recorded
+ * before servers kept that address links to github.com.
+ */
+function githubPullRequestHref(origin: Extract<SessionOrigin, { kind: "github" }>): string | undefined {
+  if (origin.url === undefined) {
+    return `https://github.com/${origin.repository.split("/").map(encodeURIComponent).join("/")}/pull/${origin.pullRequest}`;
+  }
+  try {
+    const url = new URL(origin.url);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.toString() : undefined;
+  } catch {
+    return undefined;
   }
 }

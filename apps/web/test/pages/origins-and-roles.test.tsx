@@ -16,6 +16,11 @@ function withSessions(): FakeApiState {
       summary({ id: "s_2", title: "From a schedule", origin: AUTOMATION_ORIGIN, reportError: "Slack answered 500 after 8 attempts" }),
       summary({ id: "s_3", title: "From a pull request", origin: { kind: "github", repository: "acme/web", pullRequest: 42 } }),
       summary({ id: "s_4", title: "From an older server" }),
+      summary({
+        id: "s_5",
+        title: "From an Enterprise pull request",
+        origin: { kind: "github", repository: "acme/api", pullRequest: 7, url: "https://ghe.example.com/acme/api/pull/7" },
+      }),
     ],
   });
   for (const session of state.sessions)
@@ -51,6 +56,13 @@ describe("session origins", () => {
     await screen.findByRole("heading", { name: "From a pull request" });
     const links = screen.getAllByRole("link", { name: /GitHub PR acme\/web#42/ });
     expect(links[0]).toHaveAttribute("href", "https://github.com/acme/web/pull/42");
+  });
+
+  it("the session page links a pull request on a GitHub Enterprise Server out to that server", async () => {
+    renderApp("/sessions/s_5", withSessions());
+    await screen.findByRole("heading", { name: "From an Enterprise pull request" });
+    const links = screen.getAllByRole("link", { name: /GitHub PR acme\/api#7/ });
+    expect(links[0]).toHaveAttribute("href", "https://ghe.example.com/acme/api/pull/7");
   });
 });
 

@@ -5,7 +5,7 @@ import { TriggerDeliveryStore } from "../../db/trigger-deliveries";
 import { WebhookDeliveryStore } from "../../db/webhook-deliveries";
 import type { Env } from "../../env";
 import { log } from "../../log";
-import { githubClient } from "../../scm/github/settings";
+import { githubClient, githubPullRequestUrl } from "../../scm/github/settings";
 import { sessionUrl } from "../../scm/pull-requests";
 import { acceptDelivery, type AcceptedDelivery, processDelivery } from "../../triggers/dispatch";
 import type { DispatchResult, TriggerEvent } from "../../triggers/types";
@@ -98,7 +98,7 @@ async function serveMention(
       ...emptyEvent(mention),
       ...(repository ? { repositoryHint: { repositoryId: repository.id } } : {}),
       ...(skipReason ? { skipReason, instructions: "" } : {}),
-      ...(pull && settings ? { ...mentionPrompt(mention, pull, settings, access.canPush), origin: originOf(mention, pull) } : {}),
+      ...(pull && settings ? { ...mentionPrompt(mention, pull, settings, access.canPush), origin: originOf(env, mention, pull) } : {}),
     };
     const result = await processDelivery(env, null, event, accepted);
     // Like the core's failed deliveries, a failed one gives its id back so GitHub's redelivery applies.
@@ -157,7 +157,7 @@ async function refuseOnce(env: Env, api: GithubMentionApi, slug: string, mention
   }
 }
 
-function originOf(mention: GithubMention, pull: MentionedPullRequest): TriggerEvent["origin"] {
+function originOf(env: Env, mention: GithubMention, pull: MentionedPullRequest): TriggerEvent["origin"] {
   return {
     kind: "github",
     repository: mention.fullName,
@@ -165,6 +165,7 @@ function originOf(mention: GithubMention, pull: MentionedPullRequest): TriggerEv
     commentId: mention.comment.id,
     commentKind: mention.comment.kind,
     fork: pull.fork,
+    url: githubPullRequestUrl(env, mention.fullName, mention.pullRequest),
   };
 }
 

@@ -6,7 +6,7 @@ import { TriggerDeliveryStore } from "../../db/trigger-deliveries";
 import { WebhookDeliveryStore } from "../../db/webhook-deliveries";
 import type { Env } from "../../env";
 import { log } from "../../log";
-import { githubClient } from "../../scm/github/settings";
+import { githubClient, githubPullRequestUrl } from "../../scm/github/settings";
 import { acceptDelivery, processDelivery } from "../../triggers/dispatch";
 import type { TriggerEvent } from "../../triggers/types";
 import { mentionApi } from "./api";
@@ -101,7 +101,14 @@ export async function receiveReviewRequest(env: Env, deliveryId: string, json: u
               ],
               title: `Review ${fullName}#${payload.number}`,
               baseBranch: fork ? pull.base.ref : pull.head.ref,
-              origin: { kind: "github", repository: fullName, pullRequest: payload.number, fork, review: true },
+              origin: {
+                kind: "github",
+                repository: fullName,
+                pullRequest: payload.number,
+                fork,
+                review: true,
+                url: githubPullRequestUrl(env, fullName, payload.number),
+              },
             }
           : {
               instructions: "",

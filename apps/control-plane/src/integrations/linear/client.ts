@@ -105,12 +105,20 @@ export class LinearAgent {
     );
   }
 
-  /** Linear's guess at which of `candidates` (GitHub full names) the issue is about, best first. */
-  async repositorySuggestions(issueId: string, agentSessionId: string, candidates: string[]): Promise<RepositorySuggestion[]> {
+  /**
+   * Linear's guess at which of `candidates` (full names of repositories on the GitHub at `hostname`:
+   * `github.com` or an Enterprise Server's host) the issue is about, best first.
+   */
+  async repositorySuggestions(
+    issueId: string,
+    agentSessionId: string,
+    hostname: string,
+    candidates: string[],
+  ): Promise<RepositorySuggestion[]> {
     if (candidates.length === 0) return [];
     const payload = await call("ask for repository suggestions", () =>
       this.sdk.issueRepositorySuggestions(
-        candidates.map((repositoryFullName) => ({ hostname: "github.com", repositoryFullName })),
+        candidates.map((repositoryFullName) => ({ hostname, repositoryFullName })),
         issueId,
         { agentSessionId },
       ),

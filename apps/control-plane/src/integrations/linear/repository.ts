@@ -1,5 +1,6 @@
 import { RepositoryStore } from "../../db/repositories";
 import type { Env } from "../../env";
+import { githubWebUrl } from "../../scm/github/settings";
 import type { LinearAgent } from "./client";
 import { LinearStore, normalizeRuleValue } from "./store";
 
@@ -45,6 +46,7 @@ export async function chooseRepository(env: Env, linear: LinearAgent, issue: Iss
   const suggestions = await linear.repositorySuggestions(
     issue.issueId,
     issue.agentSessionId,
+    new URL(githubWebUrl(env)).host,
     github.map((repository) => repository.fullName),
   );
   const best = suggestions[0];

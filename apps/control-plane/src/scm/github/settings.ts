@@ -31,6 +31,11 @@ export function githubCloneUrl(env: Env, fullName: string): string {
   return `${githubWebUrl(env)}/${fullName}.git`;
 }
 
+/** A pull request's page on the configured GitHub (what a session's origin links to). */
+export function githubPullRequestUrl(env: Env, fullName: string, pullRequest: number): string {
+  return `${githubWebUrl(env)}/${fullName.split("/").map(encodeURIComponent).join("/")}/pull/${pullRequest}`;
+}
+
 let cached: { key: string; client: GitHubAppClient } | null = null;
 
 /**
