@@ -5,6 +5,7 @@ import { LIFECYCLE, type LifecycleConfig } from "./lifecycle";
 import type { SessionPorts } from "./ports";
 import { PromptQueue } from "./prompt-queue";
 import { PushApprovals } from "./push-approvals";
+import { RetiredSnapshotStore } from "./retired-snapshots";
 import { SandboxStore } from "./sandbox-store";
 import { migrate } from "./schema";
 import { SandboxSecrets } from "./secret-values";
@@ -21,6 +22,8 @@ export interface SessionStores {
   readonly approvals: PushApprovals;
   /** Cuts the oldest tool outputs of a very long session (`retention.ts`). */
   readonly retention: ToolOutputRetention;
+  /** Snapshots replaced by newer ones, until the provider has deleted them. */
+  readonly retiredSnapshots: RetiredSnapshotStore;
 }
 
 /** What every session module shares: the host's ports, the timing policy, the stores and the hub. */
@@ -41,6 +44,7 @@ export function createContext(ports: SessionPorts): SessionContext {
     deadlines: new Deadlines(ports.sql),
     approvals: new PushApprovals(ports.sql),
     retention: new ToolOutputRetention(ports.sql),
+    retiredSnapshots: new RetiredSnapshotStore(ports.sql),
   };
   return {
     ...stores,

@@ -1,7 +1,7 @@
 import { one, type Sql } from "./sql";
 
 /** The things the session's single alarm can be waiting for. */
-export type DeadlineName = "inactivity" | "execution" | "heartbeat" | "stop-confirmation" | "spawn-retry";
+export type DeadlineName = "inactivity" | "execution" | "heartbeat" | "stop-confirmation" | "spawn-retry" | "snapshot-cleanup";
 
 /**
  * A table of named deadlines behind the Durable Object's one alarm. Setting a name replaces its

@@ -7,6 +7,8 @@ export interface SandboxGateway {
   create(request: CreateSandboxRequest): Promise<z.infer<typeof SandboxInfo>>;
   snapshot(sandboxId: string): Promise<string>;
   terminate(sandboxId: string): Promise<void>;
+  /** Deletes a snapshot from the provider; one it no longer has counts as deleted. */
+  deleteSnapshot(snapshotId: string): Promise<void>;
 }
 
 /** A gateway failure, classified by the gateway's error code so callers can retry the transient ones. */
@@ -46,6 +48,11 @@ export class HttpSandboxGateway implements SandboxGateway {
 
   async terminate(sandboxId: string): Promise<void> {
     await this.call("DELETE", `/v1/sandboxes/${encodeURIComponent(sandboxId)}`, undefined);
+  }
+
+  /** The gateway's snapshot deletion (shared with repository images); `CONFLICT` while a sandbox still uses it. */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    await this.call("DELETE", `/v1/images/snapshots/${encodeURIComponent(snapshotId)}`, undefined);
   }
 
   /** One signed call with no limit of its own (a sandbox takes as long as its provider needs to start). */

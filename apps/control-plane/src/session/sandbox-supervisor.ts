@@ -7,11 +7,14 @@ import { GatewayError } from "./gateway-client";
 import { newId } from "./ids";
 import { decideSpawn, isLive } from "./lifecycle";
 import type { PromptRunner, SandboxControl } from "./prompt-runner";
+import { RETIRED_SNAPSHOT_FIRST_ATTEMPT_MS, RETIRED_SNAPSHOT_MAX_ATTEMPTS } from "./retired-snapshots";
 import { mintSandboxToken } from "./secret-values";
 import type { SessionRecord } from "./session-store";
 
 /** How long a sandbox may live at most; the provider stops it after this even if the session forgets. */
 const SANDBOX_MAX_LIFETIME_MS = 2 * 3600_000;
+/** Retired snapshots whose deletion one alarm asks for; the rest wait for the next wake. */
+const SNAPSHOT_DELETIONS_PER_WAKE = 10;
 
 /**
  * The session's sandbox over its life: warm it when someone starts typing, spawn and launch it
@@ -228,11 +231,61 @@ export class SandboxSupervisor implements SandboxControl {
     try {
       const snapshotId = await ports.gateway.snapshot(sandboxId);
       hub.run(() => {
-        if (store.get()?.sandboxId === sandboxId) store.update({ snapshotId }, ports.now());
+        const now = ports.now();
+        const current = store.get();
+        // Taken of a sandbox the session has replaced meanwhile: nothing will start from it.
+        if (current?.sandboxId !== sandboxId) return this.retireSnapshot(snapshotId, now);
+        store.update({ snapshotId }, now);
+        this.replacedSnapshot(current.snapshotId, snapshotId, now);
       });
     } catch (error) {
       log.warn("snapshot after prompt failed", { sandboxId, error: String(error) });
     }
+  }
+
+  /**
+   * The session keeps only its newest snapshot: the one `next` replaced is deleted from the
+   * provider later (`retired-snapshots.ts`), never the current one.
+   */
+  private replacedSnapshot(previous: string | null, next: string, now: number): void {
+    this.ctx.retiredSnapshots.keep(next);
+    if (previous && previous !== next) this.retireSnapshot(previous, now);
+  }
+
+  private retireSnapshot(snapshotId: string, now: number, firstAttemptAt = now + RETIRED_SNAPSHOT_FIRST_ATTEMPT_MS): void {
+    this.ctx.retiredSnapshots.retire(snapshotId, now, firstAttemptAt);
+    this.armSnapshotCleanup();
+  }
+
+  private armSnapshotCleanup(): void {
+    const next = this.ctx.retiredSnapshots.nextAttemptAt();
+    if (next === null) this.ctx.deadlines.clear("snapshot-cleanup");
+    else this.ctx.deadlines.set("snapshot-cleanup", next);
+  }
+
+  /** Asks the gateway to delete the retired snapshots that are due; each try's next one is already set. */
+  onSnapshotCleanupDeadline(now: number): void {
+    const { due, abandoned } = this.ctx.retiredSnapshots.takeDue(now, SNAPSHOT_DELETIONS_PER_WAKE);
+    for (const snapshotId of abandoned) {
+      log.error("a replaced snapshot could not be deleted; the provider keeps it", { snapshotId, attempts: RETIRED_SNAPSHOT_MAX_ATTEMPTS });
+    }
+    for (const snapshotId of due) this.ctx.hub.defer(() => this.deleteRetired(snapshotId));
+    this.armSnapshotCleanup();
+  }
+
+  private async deleteRetired(snapshotId: string): Promise<void> {
+    try {
+      await this.ctx.ports.gateway.deleteSnapshot(snapshotId);
+    } catch (error) {
+      // CONFLICT: a sandbox still runs from it; anything else is tried again too, later.
+      const code = error instanceof GatewayError ? error.code : "UNKNOWN";
+      log[code === "CONFLICT" ? "info" : "warn"]("a replaced snapshot was not deleted yet; tried again later", { snapshotId, code });
+      return;
+    }
+    this.ctx.hub.run(() => {
+      this.ctx.retiredSnapshots.deleted(snapshotId);
+      this.armSnapshotCleanup();
+    });
   }
 
   /** Snapshots an idle sandbox and stops it; the next prompt restores the snapshot. */
@@ -246,9 +299,17 @@ export class SandboxSupervisor implements SandboxControl {
     }
     await ports.gateway.terminate(sandboxId).catch((error: unknown) => log.warn("terminate failed", { sandboxId, error: String(error) }));
     hub.run(() => {
+      const now = ports.now();
       const current = store.get();
-      if (!current || current.sandboxId !== sandboxId) return;
-      store.update({ status: "stopped", ...(snapshotId ? { snapshotId } : {}) }, ports.now());
+      if (!current || current.sandboxId !== sandboxId) {
+        if (snapshotId) this.retireSnapshot(snapshotId, now, now);
+        return;
+      }
+      store.update({ status: "stopped", ...(snapshotId ? { snapshotId } : {}) }, now);
+      if (snapshotId) this.replacedSnapshot(current.snapshotId, snapshotId, now);
+      // The sandbox is gone, so no snapshot the session retired is in use any more.
+      this.ctx.retiredSnapshots.hurry(now);
+      this.armSnapshotCleanup();
       deadlines.clear("heartbeat");
       hub.record({
         type: "sandbox.status",

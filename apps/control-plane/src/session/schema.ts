@@ -99,6 +99,18 @@ export const SESSION_MIGRATIONS: readonly { version: number; name: string; sql: 
     name: "session origin",
     sql: `ALTER TABLE session ADD COLUMN origin_json TEXT`,
   },
+  {
+    version: 5,
+    name: "retired snapshots",
+    sql: `
+      CREATE TABLE retired_snapshots (
+        snapshot_id     TEXT PRIMARY KEY,
+        retired_at      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL
+      );
+      CREATE INDEX retired_snapshots_next ON retired_snapshots(next_attempt_at)`,
+  },
 ];
 
 export function migrate(sql: Sql, migrations = SESSION_MIGRATIONS): number {

@@ -285,6 +285,8 @@ export class SessionCore {
         return this.supervisor.onInactivity();
       case "spawn-retry":
         return this.runner.advance();
+      case "snapshot-cleanup":
+        return this.supervisor.onSnapshotCleanupDeadline(now);
       default:
         return name satisfies never;
     }

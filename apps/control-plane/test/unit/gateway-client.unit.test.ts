@@ -52,6 +52,31 @@ describe("HttpSandboxGateway", () => {
     expect(sent.map((init) => init.signal)).toEqual([undefined, undefined]);
   });
 
+  it("deletes a replaced snapshot with a signed DELETE of the gateway's snapshot route, and reports a refusal", async () => {
+    const paths: string[] = [];
+    const nonces = new MemoryNonceStore();
+    const verifying: typeof fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : input);
+      paths.push(`${init?.method ?? "GET"} ${url.pathname}`);
+      await verifySignedRequest(
+        new Headers(init?.headers),
+        { method: init?.method ?? "GET", pathAndQuery: url.pathname, body: "" },
+        {
+          secrets: { "control-plane": SECRET },
+          nonces,
+        },
+      );
+      return Response.json({ snapshotId: "snap_a.b" });
+    };
+    await new HttpSandboxGateway(BASE, SECRET, verifying).deleteSnapshot("snap_a.b");
+    expect(paths).toEqual(["DELETE /v1/images/snapshots/snap_a.b"]);
+    const refused = answering(409, refusal("CONFLICT", "A sandbox still runs from this snapshot."));
+    const error: unknown = await new HttpSandboxGateway(BASE, SECRET, refused.fetcher)
+      .deleteSnapshot("snap_1")
+      .catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ transient: false, code: "CONFLICT" });
+  });
+
   it("fails a call without the secret as SERVICE_NOT_CONFIGURED, not transient, sending nothing", async () => {
     const gateway = answering(200, "{}");
     const error = await snapshotFailure(gateway.fetcher, { secret: undefined });

@@ -194,12 +194,23 @@ export class FakeGateway implements SandboxGateway {
     };
   }
 
+  /** Each snapshot gets a new id, as a provider's do: `snap-<sandbox>-<n>`. */
   async snapshot(sandboxId: string) {
     this.snapshots.push(sandboxId);
-    return `snap-${sandboxId}`;
+    return `snap-${sandboxId}-${this.snapshots.filter((id) => id === sandboxId).length}`;
   }
 
   async terminate(sandboxId: string) {
     this.terminated.push(sandboxId);
+  }
+
+  readonly deletedSnapshots: string[] = [];
+  /** Refusals for the next deletions, in order (`CONFLICT`: a sandbox still runs from it). */
+  deleteFailures: string[] = [];
+
+  async deleteSnapshot(snapshotId: string) {
+    const failure = this.deleteFailures.shift();
+    if (failure) throw new GatewayError(false, failure, `${failure} while deleting ${snapshotId}`);
+    this.deletedSnapshots.push(snapshotId);
   }
 }

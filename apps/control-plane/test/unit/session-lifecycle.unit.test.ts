@@ -103,7 +103,7 @@ describe("sandbox lifecycle", () => {
 
     h.core.enqueuePrompt({ userId: "alice", name: "Alice" }, { requestId: "again", text: "continue" });
     await h.settle();
-    expect(h.gateway.created[1]?.snapshotId).toBe(`snap-${first}`);
+    expect(h.gateway.created[1]?.snapshotId).toBe(`snap-${first}-2`);
   });
 
   it("does not snapshot after each prompt when a snapshot would stop the sandbox", async () => {

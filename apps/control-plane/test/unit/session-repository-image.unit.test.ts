@@ -69,6 +69,6 @@ describe("a session's sandbox and the repository image", () => {
     const first = h.gateway.created[0]!.sandboxId;
     h.core.enqueuePrompt({ userId: "alice", name: "Alice" }, { requestId: "again", text: "continue" });
     await h.settle();
-    expect(h.gateway.created[1]?.snapshotId).toBe(`snap-${first}`);
+    expect(h.gateway.created[1]?.snapshotId).toBe(`snap-${first}-2`);
   });
 });
