@@ -83,7 +83,8 @@ describe("live progress to a Slack thread", () => {
     expect(
       (await slackCalls()).filter((c) => c.method === "chat.postMessage" && c.args.channel === channel && c.args.text === status.args.text),
     ).toHaveLength(1);
-  });
+    // Its waits allow 10 s each; the first Slack request an isolate serves also loads Bolt (ADR 0016).
+  }, 30_000);
 });
 
 describe("live progress to a Linear agent session", () => {
@@ -94,6 +95,9 @@ describe("live progress to a Linear agent session", () => {
     const bridge = await connectBridge(sessionId);
     const prompt = await bridge.waitFor(isPrompt);
     const play = player(bridge, prompt.promptId);
+    // The wait before the agent worked shows as a passing thought (a newer step sent before it was
+    // delivered would replace it, so the tool step waits for it).
+    await activitiesFor(issue.agentSessionId, (a) => a.some((x) => x.ephemeral && x.content.type === "thought"));
 
     play.tool("c1", "bash", { command: "pnpm test" }, "running");
     const during = await activitiesFor(issue.agentSessionId, (a) => a.some((x) => x.content.type === "action"));
