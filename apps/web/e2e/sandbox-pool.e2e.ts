@@ -16,6 +16,8 @@ const UI_DEADLINE_MS = 20_000;
 const WARM_DEADLINE_MS = 120_000;
 
 let stack: Stack;
+/** The stack while it starts, so `afterAll` stops it even when the start outlived the hook. */
+let starting: Promise<Stack> | undefined;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -23,7 +25,8 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  stack = await startStack({ gatewayEnv: { LOOKOUT_POOL: "on", LOOKOUT_POOL_TICK_MS: "500" } });
+  starting = startStack({ gatewayEnv: { LOOKOUT_POOL: "on", LOOKOUT_POOL_TICK_MS: "500" } });
+  stack = await starting;
   const cookie = await stack.login();
   const repo = createRepoFixture({ ".lookout/setup.sh": 'echo "installing"\n' });
   const created = await apiClient(stack.url, cookie)("POST", "/api/repositories", { kind: "local", path: repo, name: "pooled-app" });
@@ -33,11 +36,12 @@ beforeAll(async () => {
   page = await context.newPage();
   page.setDefaultTimeout(UI_DEADLINE_MS);
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-});
+  // Starting the whole stack on a loaded 2-core machine has taken over 2 minutes.
+}, 240_000);
 
 afterAll(async () => {
   await browser?.close();
-  await stack?.stop();
+  await (stack ?? (await starting?.catch(() => undefined)))?.stop();
 });
 
 describe("Settings → Warm pool on the real stack", () => {
